@@ -1,0 +1,5 @@
+import sys
+
+from maskviz.cli import main
+
+sys.exit(main())

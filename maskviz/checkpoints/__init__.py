@@ -1,0 +1,195 @@
+"""One entry point, :func:`load_model`, for every checkpoint family maskviz reads.
+
+It detects the format from the path and the key names, builds the architecture the weights
+describe, loads them strictly and reports what it found. Every failure is a ``CheckpointError``
+with a sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from maskviz.checkpoints.common import check_tensors, list_keys, load_strict
+from maskviz.checkpoints.hf_vitmae import config_from_hf, convert_hf_state_dict, is_hf_vitmae_state_dict, read_hf_folder
+from maskviz.checkpoints.maskviz_format import is_maskviz_metadata, load_maskviz_file, save_model
+from maskviz.checkpoints.official_mae import check_reconstructs, infer_mae_config, is_mae_state_dict
+from maskviz.checkpoints.official_simmim import (
+    convert_simmim_state_dict,
+    infer_simmim_config,
+    is_simmim_state_dict,
+)
+from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file, stub_name
+from maskviz.errors import CheckpointError
+from maskviz.models.base import MaskedImageModel
+
+__all__ = ["LoadedModel", "load_model", "save_model", "describe_model"]
+
+WRAPPER_KEYS = ("model", "state_dict", "module")
+FORMAT_LABELS = {
+    "official-mae": "official MAE checkpoint (facebookresearch/mae)",
+    "hf-vitmae": "Hugging Face ViTMAEForPreTraining folder",
+    "official-simmim": "official SimMIM checkpoint (microsoft/SimMIM)",
+    "maskviz": "maskviz model file",
+}
+
+
+@dataclass
+class LoadedModel:
+    """A ready model (eval mode) and what loading it found."""
+
+    model: MaskedImageModel
+    source: str
+    format: str
+    notes: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # maskviz files: recipe, data, metrics...
+
+    @property
+    def config(self):  # noqa: ANN201 - ModelConfig subclass
+        return self.model.config
+
+    def summary(self) -> dict[str, Any]:
+        """What the GUI details box and the CLI's JSON show."""
+        c = self.config
+        return {
+            "source": self.source,
+            "format": self.format,
+            "format_label": FORMAT_LABELS.get(self.format, self.format),
+            "family": c.family,
+            "architecture": c.name or c.kind,
+            "description": describe_model(self.model),
+            "input_size": c.img_size,
+            "patch_size": c.patch_size,
+            "grid": list(c.grid_size),
+            "norm_pix": c.norm_pix_loss,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "notes": list(self.notes),
+            "ignored": list(self.ignored),
+            "info": dict(self.info),
+        }
+
+
+def describe_model(model: MaskedImageModel) -> str:
+    """``MAE ViT (mae_vit_base_patch16), 224 px, patch 16 (14×14), pixel targets``."""
+    c = model.config
+    gh, gw = c.grid_size
+    target = "per-patch normalised targets (norm-pix)" if c.norm_pix_loss else "pixel targets"
+    family = {"mae": "MAE", "simmim": "SimMIM"}.get(c.family, c.family)
+    backbone = "Swin" if "swin" in c.kind else "ViT"
+    return f"{family} {backbone} ({c.name or 'custom size'}), {c.img_size} px, patch {c.patch_size} ({gh}×{gw}), {target}"
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu", norm_pix: bool | None = None
+) -> LoadedModel:
+    """Load any supported checkpoint file or folder; ``norm_pix`` overrides what MAE files leave open."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"no such file or folder: {path}")
+    loaded = _load_folder(path, norm_pix) if path.is_dir() else _load_file(path, norm_pix)
+    loaded.model.to(device).eval()
+    return loaded
+
+
+def _load_folder(path: Path, norm_pix: bool | None) -> LoadedModel:
+    if (path / "config.json").exists():
+        hf, raw, pre = read_hf_folder(path)
+        return _load_hf(path, hf, raw, pre, norm_pix)
+    for candidate in (path / "model.safetensors", path / "checkpoints" / "best.safetensors",
+                      path / "checkpoints" / "last.safetensors"):
+        if candidate.exists():
+            return _load_file(candidate, norm_pix)
+    raise CheckpointError(
+        f"{path.name} is a folder without config.json or a maskviz model: open a checkpoint file, "
+        "or a Hugging Face ViTMAE folder"
+    )
+
+
+def _load_file(path: Path, norm_pix: bool | None) -> LoadedModel:
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name} is empty")
+    if path.suffix == ".safetensors":
+        tensors, metadata = load_safetensors_file(path)
+        if is_maskviz_metadata(metadata):
+            model, info = load_maskviz_file(path)
+            return LoadedModel(model, str(path), "maskviz", info=info)
+        return _load_state_dict(path, tensors, {}, [], norm_pix)
+    obj, stubbed = load_torch_file(path)
+    sd, extras = _unwrap(obj, path.name)
+    return _load_state_dict(path, sd, extras, stubbed, norm_pix)
+
+
+def _unwrap(obj: Any, name: str) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The state dict inside a training checkpoint, and the other top-level entries."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{name} does not hold a state dict (found {type(obj).__name__})")
+    for key in WRAPPER_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, dict) and inner and all(isinstance(v, Tensor) for v in inner.values()):
+            extras = {k: v for k, v in obj.items() if k != key}
+            return _strip_prefix(check_tensors(inner, name)), extras
+    if obj and all(isinstance(v, Tensor) for v in obj.values()):
+        return _strip_prefix(dict(obj)), {}
+    raise CheckpointError(
+        f"{name} holds no model weights: top-level entries are {list_keys(map(str, obj.keys()))}"
+    )
+
+
+def _strip_prefix(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Weights saved from a DistributedDataParallel wrapper carry ``module.`` on every key."""
+    if sd and all(k.startswith("module.") for k in sd):
+        return {k[len("module."):]: v for k, v in sd.items()}
+    return sd
+
+
+def _load_state_dict(
+    path: Path, sd: dict[str, Tensor], extras: dict[str, Any], stubbed: list[str], norm_pix: bool | None
+) -> LoadedModel:
+    hints = {"filename": path.name, "norm_pix": norm_pix, **extras}
+    ignored = [f"{k} ({stub_name(v) or type(v).__name__})" for k, v in extras.items()]
+    if stubbed:
+        ignored.append("pickled objects read as inert data: " + ", ".join(stubbed))
+    if is_simmim_state_dict(sd):
+        config, notes = infer_simmim_config(sd, hints)
+        model = config.build()
+        sd, dropped = convert_simmim_state_dict(sd, model)
+        load_strict(model, sd, path.name)
+        return LoadedModel(model, str(path), "official-simmim", notes, ignored + dropped)
+    if is_mae_state_dict(sd):
+        check_reconstructs(sd, path.name)
+        config, notes = infer_mae_config(sd, hints)
+        model = config.build()
+        load_strict(model, sd, path.name)
+        return LoadedModel(model, str(path), "official-mae", notes, ignored)
+    if is_hf_vitmae_state_dict(sd):
+        if not (path.parent / "config.json").exists():
+            raise CheckpointError(
+                f"{path.name} holds Hugging Face ViTMAE weights but no config.json lies beside it; "
+                "open the model folder instead"
+            )
+        hf, _, pre = read_hf_folder(path.parent)
+        return _load_hf(path.parent, hf, sd, pre, norm_pix)
+    raise CheckpointError(
+        f"{path.name} is not a checkpoint maskviz recognises (MAE, Hugging Face ViTMAE, SimMIM or "
+        f"maskviz); its first keys are {list_keys(list(sd)[:8])}"
+    )
+
+
+def _load_hf(
+    folder: Path, hf: dict[str, Any], raw: dict[str, Tensor], pre: dict[str, Any], norm_pix: bool | None
+) -> LoadedModel:
+    config, notes = config_from_hf(hf, pre)
+    if norm_pix is not None:
+        config = config.replace(norm_pix_loss=norm_pix)
+        notes.append("target normalisation set by the user")
+    sd = convert_hf_state_dict(raw)
+    check_reconstructs(sd, folder.name)
+    model = config.build()
+    load_strict(model, sd, folder.name)
+    return LoadedModel(model, str(folder), "hf-vitmae", notes)

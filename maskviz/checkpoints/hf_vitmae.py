@@ -1,0 +1,153 @@
+"""Hugging Face ``ViTMAEForPreTraining`` folders (config.json + model.safetensors / pytorch_model.bin).
+
+Weights are renamed to the official MAE layout (query/key/value fused into ``qkv``) so one model
+class serves both. Three naming generations are accepted: the hub files (transformers 4.x),
+transformers 5 in memory (``q_proj``, ``mlp.fc1``) and what transformers 5 writes back
+(``decoder.decoder_encoder.layer``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file
+from maskviz.errors import CheckpointError
+from maskviz.models.mae import MAEConfig
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+_TOP_LEVEL = {
+    "vit.embeddings.cls_token": "cls_token",
+    "vit.embeddings.position_embeddings": "pos_embed",
+    "vit.embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+    "vit.embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+    "vit.layernorm.weight": "norm.weight",
+    "vit.layernorm.bias": "norm.bias",
+    "decoder.mask_token": "mask_token",
+    "decoder.decoder_pos_embed": "decoder_pos_embed",
+}
+_ENCODER_LAYER = re.compile(r"^vit\.(?:encoder\.layer|layers)\.(\d+)\.(.+)$")
+_DECODER_LAYER = re.compile(r"^decoder\.(?:decoder_layers|decoder_encoder\.layers?)\.(\d+)\.(.+)$")
+_DECODER_TOP = re.compile(r"^decoder\.(decoder_(?:embed|norm|pred)\..+)$")
+# Longest names first: "attention.output.dense" must win over "output.dense".
+_LAYER_SUFFIXES = [
+    ("attention.attention.query.", "q."), ("attention.q_proj.", "q."),
+    ("attention.attention.key.", "k."), ("attention.k_proj.", "k."),
+    ("attention.attention.value.", "v."), ("attention.v_proj.", "v."),
+    ("attention.output.dense.", "attn.proj."), ("attention.o_proj.", "attn.proj."),
+    ("intermediate.dense.", "mlp.fc1."), ("mlp.fc1.", "mlp.fc1."),
+    ("output.dense.", "mlp.fc2."), ("mlp.fc2.", "mlp.fc2."),
+    ("layernorm_before.", "norm1."), ("layernorm_after.", "norm2."),
+]
+
+
+def is_hf_vitmae_state_dict(sd: dict[str, Tensor]) -> bool:
+    return "vit.embeddings.cls_token" in sd
+
+
+def read_hf_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Any]]:
+    """config.json, the raw weights and preprocessor_config.json (empty when absent)."""
+    config = _read_json(folder / "config.json")
+    if config.get("model_type") != "vit_mae":
+        raise CheckpointError(
+            f"{folder.name}/config.json describes a {config.get('model_type')!r} model; "
+            "maskviz reads Hugging Face folders of ViTMAEForPreTraining (model_type 'vit_mae')"
+        )
+    weights = _read_weights(folder)
+    pre = folder / "preprocessor_config.json"
+    return config, weights, (_read_json(pre) if pre.exists() else {})
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent.name} has no {path.name}") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {path.name}: {exc}") from exc
+
+
+def _read_weights(folder: Path) -> dict[str, Tensor]:
+    index = folder / "model.safetensors.index.json"
+    if index.exists():  # sharded: load every shard the index names
+        shards = sorted(set(_read_json(index).get("weight_map", {}).values()))
+        weights: dict[str, Tensor] = {}
+        for shard in shards:
+            weights.update(load_safetensors_file(folder / shard)[0])
+        return weights
+    for name in WEIGHT_FILES:
+        path = folder / name
+        if path.exists():
+            if name.endswith(".safetensors"):
+                return load_safetensors_file(path)[0]
+            obj, _ = load_torch_file(path)
+            if not isinstance(obj, dict):
+                raise CheckpointError(f"{name} does not hold a state dict")
+            return obj
+    raise CheckpointError(f"{folder.name} has no weights ({' or '.join(WEIGHT_FILES)})")
+
+
+def config_from_hf(hf: dict[str, Any], pre: dict[str, Any]) -> tuple[MAEConfig, list[str]]:
+    if hf.get("hidden_act", "gelu") != "gelu":
+        raise CheckpointError(f"unsupported activation {hf['hidden_act']!r} (official MAE uses gelu)")
+    if not hf.get("qkv_bias", True):
+        raise CheckpointError("unsupported: qkv_bias=false (official MAE uses query/key/value biases)")
+    size = hf.get("image_size", 224)
+    size = size[0] if isinstance(size, list) else size
+    notes = []
+    mean, std = pre.get("image_mean"), pre.get("image_std")
+    if mean and std:
+        notes.append(f"normalisation from preprocessor_config.json: mean {mean}, std {std}")
+    config = MAEConfig(
+        img_size=size, patch_size=hf.get("patch_size", 16), in_chans=hf.get("num_channels", 3),
+        embed_dim=hf["hidden_size"], depth=hf["num_hidden_layers"], num_heads=hf["num_attention_heads"],
+        decoder_embed_dim=hf["decoder_hidden_size"], decoder_depth=hf["decoder_num_hidden_layers"],
+        decoder_num_heads=hf["decoder_num_attention_heads"],
+        mlp_ratio=hf["intermediate_size"] / hf["hidden_size"],
+        norm_eps=hf.get("layer_norm_eps", 1e-12), norm_pix_loss=bool(hf.get("norm_pix_loss", False)),
+        mean=tuple(mean) if mean else MAEConfig.mean, std=tuple(std) if std else MAEConfig.std,
+    )
+    ratio = hf.get("decoder_intermediate_size", 4 * config.decoder_embed_dim) / config.decoder_embed_dim
+    if ratio != config.mlp_ratio:
+        raise CheckpointError("unsupported: encoder and decoder MLP ratios differ")
+    notes.append(f"target normalisation from config.json: norm_pix_loss={config.norm_pix_loss}")
+    return config, notes
+
+
+def convert_hf_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Rename Hugging Face keys to the official MAE layout; unknown keys pass through unchanged
+    so that strict loading names them."""
+    out: dict[str, Tensor] = {}
+    qkv: dict[tuple[str, str], dict[str, Tensor]] = {}
+    for key, value in sd.items():
+        if key in _TOP_LEVEL:
+            out[_TOP_LEVEL[key]] = value
+        elif m := _DECODER_TOP.match(key):
+            out[m.group(1)] = value
+        elif (m := _ENCODER_LAYER.match(key)) or (m := _DECODER_LAYER.match(key)):
+            prefix = ("blocks." if key.startswith("vit.") else "decoder_blocks.") + m.group(1) + "."
+            suffix = _rename_suffix(m.group(2))
+            if suffix[:2] in ("q.", "k.", "v."):
+                qkv.setdefault((prefix, suffix[2:]), {})[suffix[0]] = value
+            else:
+                out[prefix + suffix] = value
+        else:
+            out[key] = value
+    for (prefix, param), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise CheckpointError(f"{prefix}attention: query/key/value {param} incomplete ({sorted(parts)})")
+        out[f"{prefix}attn.qkv.{param}"] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out
+
+
+def _rename_suffix(suffix: str) -> str:
+    for old, new in _LAYER_SUFFIXES:
+        if suffix.startswith(old):
+            return new + suffix[len(old):]
+    return suffix

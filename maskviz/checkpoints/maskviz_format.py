@@ -1,0 +1,74 @@
+"""maskviz's own model format: one ``.safetensors`` file whose header carries JSON metadata.
+
+The metadata makes the file self-describing (architecture, input size, normalisation,
+``norm_pix_loss``, provenance), so nothing is guessed on load. Files are written to a temporary
+name and renamed, so a crash or a full disk never leaves a broken model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save_file
+
+from maskviz.checkpoints.common import load_strict
+from maskviz.checkpoints.safe_load import load_safetensors_file
+from maskviz.errors import CheckpointError
+from maskviz.models.base import MaskedImageModel, config_from_dict
+
+FORMAT_NAME = "maskviz"
+FORMAT_VERSION = 1
+
+
+def is_maskviz_metadata(metadata: dict[str, str]) -> bool:
+    return metadata.get("format") == FORMAT_NAME
+
+
+def save_model(model: MaskedImageModel, path: str | os.PathLike, info: dict[str, Any] | None = None) -> Path:
+    """Write weights + config (+ free-form ``info``: recipe, data, steps, validation loss...)."""
+    path = Path(path)
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "config": json.dumps(model.config.to_dict()),
+        "info": json.dumps(info or {}),
+    }
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return path
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``; on any failure remove the temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def load_maskviz_file(path: Path) -> tuple[MaskedImageModel, dict[str, Any]]:
+    """Build the model its metadata describes and load the weights strictly."""
+    tensors, metadata = load_safetensors_file(path)
+    if not is_maskviz_metadata(metadata):
+        raise CheckpointError(f"{path.name} is not a maskviz model file")
+    if int(metadata.get("format_version", "0")) > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer maskviz (format {metadata['format_version']})")
+    try:
+        config = config_from_dict(json.loads(metadata["config"]))
+        info = json.loads(metadata.get("info", "{}"))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path.name} has unreadable maskviz metadata: {exc}") from exc
+    model = config.build()
+    load_strict(model, tensors, path.name)
+    return model, info

@@ -1,0 +1,108 @@
+"""facebookresearch/mae checkpoints: ``mae_visualize_*.pth``, ``mae_pretrain_*_full.pth`` and own runs.
+
+The weights do not say everything: attention heads are not stored, and whether the model was
+trained on per-patch normalised pixels (``norm_pix_loss``) is only in the training ``args`` (when
+the file still carries them) or in the published file name. Where we assume, the report says so.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from maskviz.checkpoints.safe_load import stub_field
+from maskviz.errors import CheckpointError
+from maskviz.models.mae import MAE_CONFIGS, MAEConfig
+
+ENCODER_KEYS = ("cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "norm.weight")
+DECODER_KEYS = ("mask_token", "decoder_embed.weight", "decoder_pred.weight", "decoder_pos_embed")
+ENCODER_ONLY_ADVICE = (
+    "use a checkpoint with its decoder: mae_visualize_vit_{base,large,huge}.pth (pixel targets) or "
+    "mae_pretrain_vit_{base,large,huge}_full.pth (normalised-pixel targets)"
+)
+
+
+def is_mae_state_dict(sd: dict[str, Tensor]) -> bool:
+    return all(k in sd for k in ENCODER_KEYS)
+
+
+def check_reconstructs(sd: dict[str, Tensor], name: str) -> None:
+    """Refuse encoder-only and classifier checkpoints with advice instead of a random decoder."""
+    if "head.weight" in sd:
+        raise CheckpointError(
+            f"{name} is a fine-tuned classifier (it has a classification head and no decoder), "
+            f"so it cannot reconstruct images; {ENCODER_ONLY_ADVICE}"
+        )
+    if not any(k in sd for k in DECODER_KEYS):
+        raise CheckpointError(
+            f"{name} holds only the MAE encoder (no decoder), so it cannot reconstruct images; "
+            f"{ENCODER_ONLY_ADVICE}"
+        )
+
+
+def _count(sd: dict[str, Tensor], prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return len({m.group(1) for k in sd if (m := pattern.match(k))})
+
+
+def infer_mae_config(sd: dict[str, Tensor], hints: dict[str, Any]) -> tuple[MAEConfig, list[str]]:
+    """The architecture from key names and shapes; heads and norm-pix from names or hints."""
+    notes: list[str] = []
+    try:
+        embed_dim = sd["cls_token"].shape[-1]
+        proj = sd["patch_embed.proj.weight"]
+        patch, in_chans = proj.shape[-1], proj.shape[1]
+        num_patches = sd["pos_embed"].shape[1] - 1
+        decoder_dim = sd["mask_token"].shape[-1]
+        mlp_ratio = sd["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+    except KeyError as exc:
+        raise CheckpointError(f"MAE checkpoint lacks {exc.args[0]}") from exc
+    grid = round(num_patches**0.5)
+    if grid * grid != num_patches:
+        raise CheckpointError(f"MAE position table has {num_patches} patches, which is not a square grid")
+    arch = dict(
+        img_size=grid * patch, patch_size=patch, in_chans=in_chans, embed_dim=embed_dim,
+        depth=_count(sd, "blocks."), decoder_embed_dim=decoder_dim,
+        decoder_depth=_count(sd, "decoder_blocks."), mlp_ratio=mlp_ratio,
+    )
+    named = _match_named(arch)
+    if named is not None:
+        config = named.replace(in_chans=in_chans)
+    else:
+        heads, dec_heads = max(1, embed_dim // 64), 16 if decoder_dim % 16 == 0 else max(1, decoder_dim // 32)
+        config = MAEConfig(num_heads=heads, decoder_num_heads=dec_heads, **arch)
+        notes.append(
+            f"not a published MAE size: assumed {heads} encoder heads (64 per head) and {dec_heads} "
+            "decoder heads, as the official code would; heads are not stored in the weights"
+        )
+    norm_pix, how = _norm_pix(hints)
+    notes.append(how)
+    return config.replace(norm_pix_loss=norm_pix), notes
+
+
+def _match_named(arch: dict[str, Any]) -> MAEConfig | None:
+    for config in MAE_CONFIGS.values():
+        if all(getattr(config, k) == v for k, v in arch.items() if k != "in_chans"):
+            return config
+    return None
+
+
+def _norm_pix(hints: dict[str, Any]) -> tuple[bool, str]:
+    """norm_pix_loss: explicit choice > training args in the file > published file name > pixels."""
+    if hints.get("norm_pix") is not None:
+        return bool(hints["norm_pix"]), "target normalisation set by the user"
+    value = stub_field(hints.get("args"), "norm_pix_loss")
+    if isinstance(value, bool):
+        return value, "target normalisation read from the training arguments stored in the checkpoint"
+    name = Path(hints.get("filename", "")).name
+    if "visualize" in name:
+        return False, "target normalisation: pixels (mae_visualize_* checkpoints are trained on pixels)"
+    if name.endswith("_full.pth"):
+        return True, "target normalisation: per-patch normalised (mae_pretrain_*_full checkpoints use norm_pix_loss)"
+    return False, (
+        "target normalisation unknown (no training args in the file): assumed pixels; "
+        "choose norm-pix if the model was trained with --norm_pix_loss"
+    )
