@@ -28,7 +28,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         return torch.device(available_devices()[0])
     device = torch.device(name)
     if device.type not in available_devices():
-        raise MaskvizError(f"device {device.type!r} is not available here (available: {', '.join(available_devices())})")
+        available = ", ".join(available_devices())
+        raise MaskvizError(f"device {device.type!r} is not available here (available: {available})")
     return device
 
 

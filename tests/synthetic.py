@@ -33,7 +33,8 @@ def tiny_hf_mae(norm_pix: bool = False, layer_norm_eps: float = 1e-6, seed: int 
     torch.manual_seed(seed)
     model = ViTMAEForPreTraining(cfg).eval()
     # Keep the fixed sin-cos position tables, randomise everything else.
-    keep = {n for n, _ in model.named_parameters() if "position_embeddings" in n or "decoder_pos_embed" in n}
+    fixed = ("position_embeddings", "decoder_pos_embed")
+    keep = {n for n, _ in model.named_parameters() if any(f in n for f in fixed)}
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -60,8 +61,8 @@ def hf_to_official(sd: dict[str, Tensor]) -> dict[str, Tensor]:
         if k in top:
             out[top[k]] = v
             continue
-        layer = next(((hp, p) for hp, p in (("vit.encoder.layer.", "blocks."),
-                                              ("decoder.decoder_layers.", "decoder_blocks.")) if k.startswith(hp)), None)
+        layers = (("vit.encoder.layer.", "blocks."), ("decoder.decoder_layers.", "decoder_blocks."))
+        layer = next(((hp, p) for hp, p in layers if k.startswith(hp)), None)
         if layer is None:
             if k.startswith("decoder."):
                 out[k[len("decoder."):]] = v

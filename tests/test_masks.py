@@ -94,8 +94,10 @@ def test_simmim_crops_on_grids_not_divisible_by_the_cell():
     assert M.simmim_mask((14, 14), 0.6, mask_patch=16, model_patch=16, seed=0).sum() == math.ceil(196 * 0.6)
 
 
-def test_simmim_float_noise_does_not_hide_an_extra_cell():
-    assert M.simmim_mask((10, 10), 0.07, mask_patch=16, model_patch=16, seed=0).sum() == 7
+def test_simmim_count_is_the_official_ceiling():
+    """SimMIM's MaskGenerator hides ceil(cells * ratio) cells, float noise included (100 * 0.07 -> 8)."""
+    assert M.simmim_mask((10, 10), 0.07, mask_patch=16, model_patch=16, seed=0).sum() == 8
+    assert M.simmim_mask((6, 6), 0.6, mask_patch=16, model_patch=16, seed=0).sum() == 22  # Swin-192: 22 of 36
 
 
 def test_simmim_rejects_mask_patch_not_multiple_of_model_patch():

@@ -16,7 +16,12 @@ import torch
 from torch import Tensor
 
 from maskviz.checkpoints.common import check_tensors, list_keys, load_strict
-from maskviz.checkpoints.hf_vitmae import config_from_hf, convert_hf_state_dict, is_hf_vitmae_state_dict, read_hf_folder
+from maskviz.checkpoints.hf_vitmae import (
+    config_from_hf,
+    convert_hf_state_dict,
+    is_hf_vitmae_state_dict,
+    read_hf_folder,
+)
 from maskviz.checkpoints.maskviz_format import is_maskviz_metadata, load_maskviz_file, save_model
 from maskviz.checkpoints.official_mae import check_reconstructs, infer_mae_config, is_mae_state_dict
 from maskviz.checkpoints.official_simmim import (
@@ -82,7 +87,8 @@ def describe_model(model: MaskedImageModel) -> str:
     target = "per-patch normalised targets (norm-pix)" if c.norm_pix_loss else "pixel targets"
     family = {"mae": "MAE", "simmim": "SimMIM"}.get(c.family, c.family)
     backbone = "Swin" if "swin" in c.kind else "ViT"
-    return f"{family} {backbone} ({c.name or 'custom size'}), {c.img_size} px, patch {c.patch_size} ({gh}×{gw}), {target}"
+    name = c.name or "custom size"
+    return f"{family} {backbone} ({name}), {c.img_size} px, patch {c.patch_size} ({gh}×{gw}), {target}"
 
 
 def load_model(

@@ -21,7 +21,6 @@ import torch
 
 from maskviz.errors import CheckpointError
 
-
 STUB_TAG = "_maskviz_stub"
 
 
@@ -103,7 +102,9 @@ def load_torch_file(path: str | os.PathLike) -> tuple[Any, list[str]]:
         # torch refuses some modules outright (os, subprocess, builtins.eval...): say which.
         blocked = re.search(r"unsupported GLOBAL (\S+)", str(exc))
         detail = f"it would call {blocked.group(1)}" if blocked else _first_line(exc)
-        raise CheckpointError(f"refusing to load {path.name}: {detail} (maskviz never runs code from a checkpoint)") from exc
+        raise CheckpointError(
+            f"refusing to load {path.name}: {detail} (maskviz never runs code from a checkpoint)"
+        ) from exc
     return obj, sorted(unsafe)
 
 

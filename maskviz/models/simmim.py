@@ -1,0 +1,323 @@
+"""SimMIM: the encoder sees every patch (hidden ones replaced by a learned mask token) and a 1×1 conv
+plus PixelShuffle predicts the whole image; the L1 loss counts only the hidden pixels.
+
+Module names follow microsoft/SimMIM ``models/simmim.py`` (``encoder.*``, ``decoder.0.*``) so the
+official pre-training checkpoints load strictly. Built from timm blocks whose parameter names and
+maths equal the official ones:
+
+* ViT: ``timm.models.beit`` ``Block`` (``q_bias``/``v_bias``, layer scale ``gamma_1``/``gamma_2``) and
+  ``RelativePositionBias`` (the table shared by all blocks, with its three CLS entries).
+* Swin: ``timm.models.swin_transformer`` ``SwinTransformerBlock`` and ``PatchMerging``. For square
+  inputs their window/shift clamping and 2×2 concatenation order are the official ones; the tree is
+  laid out officially (``layers.{s}.downsample`` ends stage ``s``; timm would start stage ``s+1``).
+
+The deterministic buffers (``relative_position_index``, ``attn_mask``) are non-persistent here: the
+checkpoint loader compares the stored copies with ours and drops them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from timm.layers import PatchEmbed, trunc_normal_
+from timm.models.beit import Block as BeitBlock
+from timm.models.beit import RelativePositionBias
+from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock
+from torch import Tensor, nn
+
+from maskviz.models.base import MaskedImageModel, ModelConfig
+
+
+def _no_norm_pix(config: ModelConfig) -> None:
+    if config.norm_pix_loss:
+        raise ValueError("SimMIM predicts plain normalised pixels: norm_pix_loss must be False")
+
+
+@dataclass
+class SimMIMViTConfig(ModelConfig):
+    kind = "simmim_vit"
+    family = "simmim"
+
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    init_values: float | None = 0.1  # layer scale; None = no gamma_1/gamma_2
+    norm_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        _no_norm_pix(self)
+
+    @property
+    def encoder_stride(self) -> int:
+        return self.patch_size
+
+    @property
+    def num_features(self) -> int:
+        return self.embed_dim
+
+    def build(self) -> SimMIMViT:
+        return SimMIMViT(self)
+
+
+@dataclass
+class SimMIMSwinConfig(ModelConfig):
+    kind = "simmim_swin"
+    family = "simmim"
+
+    img_size: int = 192
+    patch_size: int = 4
+    embed_dim: int = 128
+    depths: tuple[int, ...] = (2, 2, 18, 2)
+    num_heads: tuple[int, ...] = (4, 8, 16, 32)
+    window_size: int = 6
+    mlp_ratio: float = 4.0
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        _no_norm_pix(self)
+        self.depths, self.num_heads = tuple(self.depths), tuple(self.num_heads)
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+        for s in range(self.num_stages):
+            res, (window, _) = self.stage_resolution(s), self.stage_window(s)
+            if res < 1 or res * 2**s != self.grid_size[0] or res % window:
+                raise ValueError(
+                    f"a {self.img_size}px input with patch {self.patch_size} gives stage {s} a {res}×{res} "
+                    f"grid, which {window}×{window} windows do not tile"
+                )
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def num_features(self) -> int:
+        return self.embed_dim * 2 ** (self.num_stages - 1)
+
+    @property
+    def encoder_stride(self) -> int:
+        return self.patch_size * 2 ** (self.num_stages - 1)
+
+    def stage_resolution(self, stage: int) -> int:
+        return self.grid_size[0] // 2**stage
+
+    def stage_window(self, stage: int) -> tuple[int, int]:
+        """(window, shift of the odd blocks) of a stage: the official block clamps both when the
+        feature map is no larger than the window (Swin-L/192: 12, 12, 12 unshifted, then 6)."""
+        res = self.stage_resolution(stage)
+        if res <= self.window_size:
+            return res, 0
+        return self.window_size, self.window_size // 2
+
+    def build(self) -> SimMIMSwin:
+        return SimMIMSwin(self)
+
+
+SIMMIM_CONFIGS: dict[str, ModelConfig] = {
+    c.name: c
+    for c in [
+        SimMIMViTConfig(name="simmim_vit_base_patch16_224", img_size=224, patch_size=16),
+        SimMIMSwinConfig(name="simmim_swin_base_w6_192"),
+        SimMIMSwinConfig(
+            name="simmim_swin_large_w12_192", embed_dim=192, num_heads=(6, 12, 24, 48), window_size=12
+        ),
+        # Tiny configs for fast tests. The Swin one has shifted windows in stages 0-1 and a clamped
+        # (unshifted) stage 2, like the last stage of Swin-B/192.
+        SimMIMViTConfig(
+            name="simmim_vit_tiny_test", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2
+        ),
+        SimMIMSwinConfig(
+            name="simmim_swin_tiny_test", img_size=32, patch_size=2, embed_dim=16, depths=(2, 2, 2),
+            num_heads=(1, 2, 4), window_size=4,
+        ),
+    ]
+}
+
+
+def _init_official(m: nn.Module, conv: bool) -> None:
+    """Per-module init of the official encoders: truncated normal (std .02) weights, zero biases."""
+    if isinstance(m, nn.Linear) or (conv and isinstance(m, nn.Conv2d)):
+        trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def _blend_mask_token(x: Tensor, mask: Tensor, token: Tensor) -> Tensor:
+    """Official SimMIM masking: hidden patch embeddings are replaced by the learned token."""
+    w = mask.flatten(1).unsqueeze(-1).to(x.dtype)
+    return x * (1.0 - w) + token.to(x.dtype) * w
+
+
+class SimMIMViTEncoder(nn.Module):
+    """Official ``VisionTransformerForSimMIM`` (shared relative position bias, no absolute one)."""
+
+    def __init__(self, c: SimMIMViTConfig) -> None:
+        super().__init__()
+        norm = partial(nn.LayerNorm, eps=c.norm_eps)
+        self.grid = c.grid_size
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.patch_embed = PatchEmbed(c.img_size, c.patch_size, c.in_chans, c.embed_dim)
+        self.rel_pos_bias = RelativePositionBias(window_size=c.grid_size, num_heads=c.num_heads)
+        self.blocks = nn.ModuleList(
+            [
+                BeitBlock(c.embed_dim, c.num_heads, qkv_bias=True, mlp_ratio=c.mlp_ratio,
+                          init_values=c.init_values, norm_layer=norm)
+                for _ in range(c.depth)
+            ]
+        )
+        self.norm = norm(c.embed_dim)
+
+    def forward_features(self, imgs: Tensor, mask: Tensor) -> Tensor:
+        """Normalised tokens ``[B, 1 + L, D]``, CLS first (what timm's BEiT returns unmasked)."""
+        x = _blend_mask_token(self.patch_embed(imgs), mask, self.mask_token)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
+        bias = self.rel_pos_bias()
+        for blk in self.blocks:
+            x = blk(x, shared_rel_pos_bias=bias)
+        return self.norm(x)
+
+    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:
+        """Patch features as a map ``[B, D, gh, gw]`` for the convolutional decoder."""
+        x = self.forward_features(imgs, mask)[:, 1:]
+        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], *self.grid)
+
+
+class SimMIMSwinStage(nn.Module):
+    """One official ``BasicLayer``: the blocks, then the patch merging that ends the stage."""
+
+    def __init__(self, c: SimMIMSwinConfig, stage: int) -> None:
+        super().__init__()
+        norm = partial(nn.LayerNorm, eps=c.norm_eps)
+        dim, res = c.embed_dim * 2**stage, c.stage_resolution(stage)
+        self.blocks = nn.ModuleList(
+            [
+                SwinTransformerBlock(
+                    dim=dim, input_resolution=(res, res), num_heads=c.num_heads[stage],
+                    window_size=c.window_size, shift_size=0 if i % 2 == 0 else c.window_size // 2,
+                    mlp_ratio=c.mlp_ratio, qkv_bias=True, norm_layer=norm,
+                )
+                for i in range(c.depths[stage])
+            ]
+        )
+        self.downsample = PatchMerging(dim=dim, norm_layer=norm) if stage < c.num_stages - 1 else None
+        self._check_windows(c.stage_window(stage))
+
+    def _check_windows(self, expected: tuple[int, int]) -> None:
+        """Guard against a timm release that clamps windows differently from the official code."""
+        window, shift = expected
+        for i, blk in enumerate(self.blocks):
+            want = ((window, window), (shift, shift) if i % 2 else (0, 0))
+            if (tuple(blk.window_size), tuple(blk.shift_size)) != want:
+                got = (blk.window_size, blk.shift_size)
+                raise RuntimeError(f"timm Swin block {i} has window/shift {got}, the official code {want}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, H, W, C]`` → ``[B, H/2, W/2, 2C]`` (same size after the last stage)."""
+        for blk in self.blocks:
+            x = blk(x)
+        return x if self.downsample is None else self.downsample(x)
+
+
+class SimMIMSwinEncoder(nn.Module):
+    """Official ``SwinTransformerForSimMIM`` (no absolute position embedding, patch LayerNorm)."""
+
+    def __init__(self, c: SimMIMSwinConfig) -> None:
+        super().__init__()
+        norm = partial(nn.LayerNorm, eps=c.norm_eps)
+        self.grid = c.grid_size
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.patch_embed = PatchEmbed(c.img_size, c.patch_size, c.in_chans, c.embed_dim, norm_layer=norm)
+        self.layers = nn.ModuleList([SimMIMSwinStage(c, s) for s in range(c.num_stages)])
+        self.norm = norm(c.num_features)
+
+    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:
+        """Last-stage features ``[B, C, H/stride, W/stride]``; masking follows the patch LayerNorm."""
+        x = _blend_mask_token(self.patch_embed(imgs), mask, self.mask_token)
+        x = x.reshape(x.shape[0], *self.grid, x.shape[-1])
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x).permute(0, 3, 1, 2)
+
+
+class SimMIMModel(MaskedImageModel):
+    """Shared SimMIM head: decoder, predictions in patch layout and the official L1 loss."""
+
+    encoder: nn.Module
+
+    def _make_decoder(self, num_features: int, stride: int) -> nn.Sequential:
+        out = stride**2 * self.config.in_chans  # official: stride² · 3
+        return nn.Sequential(nn.Conv2d(num_features, out, kernel_size=1), nn.PixelShuffle(stride))
+
+    def reconstruct_image(self, imgs: Tensor, mask: Tensor) -> Tensor:
+        """The decoder's whole image ``[B, C, H, W]`` in normalised pixels, visible patches included."""
+        self.check_input(imgs, mask)
+        return self.decoder(self.encoder(imgs, mask))
+
+    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:
+        return self.patchify(self.reconstruct_image(imgs, mask))
+
+    def pixel_mask(self, mask: Tensor) -> Tensor:
+        """Patch mask ``[B, L]`` → pixel mask ``[B, 1, H, W]``, upsampled like ``SimMIM.forward``."""
+        p = self.patch_size
+        m = mask.reshape(mask.shape[0], *self.grid_size)
+        return m.repeat_interleave(p, 1).repeat_interleave(p, 2).unsqueeze(1)
+
+    def loss(self, imgs: Tensor, pred: Tensor, mask: Tensor, reduce_batch: bool = True) -> Tensor:
+        """Official loss ``Σ|x − x_rec|·m / (Σm + 1e-5) / C`` over hidden pixels (per sample if asked)."""
+        m = self.pixel_mask(mask).to(imgs.dtype)
+        err = (imgs - self.unpatchify(pred)).abs() * m
+        c = self.config.in_chans
+        if reduce_batch:
+            return err.sum() / (m.sum() + 1e-5) / c
+        return err.sum(dim=(1, 2, 3)) / (m.sum(dim=(1, 2, 3)) + 1e-5) / c
+
+    def patch_loss(self, imgs: Tensor, pred: Tensor) -> Tensor:
+        """Mean absolute error per patch ``[B, L]`` (the loss's terms, for every patch)."""
+        return (pred - self.patchify(imgs)).abs().mean(dim=-1)
+
+
+class SimMIMViT(SimMIMModel):
+    """SimMIM with the BEiT-style ViT of the official ``simmim_pretrain__vit_base`` config."""
+
+    config: SimMIMViTConfig
+
+    def __init__(self, config: SimMIMViTConfig) -> None:
+        super().__init__(config)
+        self.encoder = SimMIMViTEncoder(config)
+        self.decoder = self._make_decoder(config.num_features, config.encoder_stride)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """Official encoder init (training from scratch); the decoder keeps PyTorch's default like there."""
+        enc = self.encoder
+        enc.apply(partial(_init_official, conv=True))
+        for i, blk in enumerate(enc.blocks):  # official fix_init_weight: damp deeper residual branches
+            blk.attn.proj.weight.data.div_(math.sqrt(2.0 * (i + 1)))
+            blk.mlp.fc2.weight.data.div_(math.sqrt(2.0 * (i + 1)))
+        trunc_normal_(enc.cls_token, std=0.02)
+        trunc_normal_(enc.mask_token, std=0.02, a=-0.02, b=0.02)
+
+
+class SimMIMSwin(SimMIMModel):
+    """SimMIM with the Swin Transformer of the official ``simmim_pretrain__swin_*`` configs."""
+
+    config: SimMIMSwinConfig
+
+    def __init__(self, config: SimMIMSwinConfig) -> None:
+        super().__init__(config)
+        self.encoder = SimMIMSwinEncoder(config)
+        self.decoder = self._make_decoder(config.num_features, config.encoder_stride)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """Official encoder init (the patch conv and the decoder keep PyTorch's default, as there)."""
+        self.encoder.apply(partial(_init_official, conv=False))
+        trunc_normal_(self.encoder.mask_token, std=0.02)

@@ -1,0 +1,232 @@
+"""Reconstruct one image under many masks: the pictures and numbers every view of maskviz shows.
+
+``reconstruct(model, image, masks)`` runs all masks in as few batched forwards as the family
+allows (MAE batches need equal visible counts, so masks are grouped by that count) and returns one
+:class:`Reconstruction` per mask.
+
+Display conventions (see ``checkpoint-formats.md`` §1.7-1.8):
+
+* images are float32 ``H×W×3`` in ``[0, 1]``; the masked input shows hidden patches in the
+  normalisation mean colour, as ``x * (1 - mask)`` does in the official demo;
+* norm-pix MAE predictions are per-patch normalised and need statistics to be shown:
+  ``true-patch`` uses each hidden patch's true mean/variance (the community convention, which
+  leaks information the model never saw); ``visible`` uses each visible patch's own statistics and,
+  for hidden patches, statistics pooled over the visible ones (honest, approximate);
+* MSE and PSNR are measured on what is shown (clipped to ``[0, 1]``) over the hidden pixels;
+  ``loss`` is the family's own training loss, computed exactly as its training code does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from maskviz.device import autocast, model_device
+from maskviz.images import fit_to_model, to_tensor
+from maskviz.masks import complementary_masks
+from maskviz.models.base import MaskedImageModel
+
+UNNORMALIZE_MODES = ("true-patch", "visible")
+MAX_BATCH = 16
+
+
+@dataclass
+class Reconstruction:
+    """Everything shown for one image and one mask."""
+
+    mask: np.ndarray  # (gh, gw) bool, True = hidden
+    original: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    masked_input: np.ndarray
+    prediction: np.ndarray  # the model's output for every patch, clipped to [0, 1]
+    pasted: np.ndarray  # prediction in the hidden patches, original in the visible ones
+    error_map: np.ndarray  # (H, W) squared error of `prediction`, mean over channels
+    patch_loss: np.ndarray  # (gh, gw) the family's own loss per patch
+    loss: float | None  # family's training loss over the hidden patches; None if none is hidden
+    mse: float | None
+    psnr: float | None
+    family: str
+    norm_pix: bool
+    unnormalize: str  # "none" (pixel targets), "true-patch" or "visible"
+
+    @property
+    def masked_patches(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def total_patches(self) -> int:
+        return int(self.mask.size)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "mse": self.mse,
+            "psnr": self.psnr,
+            "masked_patches": self.masked_patches,
+            "total_patches": self.total_patches,
+            "mask_ratio": self.masked_patches / self.total_patches,
+            "family": self.family,
+            "norm_pix": self.norm_pix,
+            "unnormalize": self.unnormalize,
+        }
+
+
+def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray) -> tuple[np.ndarray, Tensor]:
+    """The image as the model sees it: display array in [0, 1] and the normalised tensor."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    c = model.config
+    fitted = fit_to_model(image.convert("RGB"), c.img_size)
+    original = np.asarray(fitted, dtype=np.float32) / 255.0
+    return original, to_tensor(fitted, c.mean, c.std)
+
+
+@torch.inference_mode()
+def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = "fp32") -> Tensor:
+    """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``.
+
+    MAE needs the same visible count within a batch, so masks are grouped by that count; every
+    group runs in batches of at most ``MAX_BATCH``.
+    """
+    device = model_device(model)
+    x, masks = x.to(device), masks.to(device)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, m in enumerate(masks):
+        groups[int((~m).sum()) if model.family == "mae" else 0].append(i)
+    out: Tensor | None = None
+    with autocast(device, precision):
+        for indices in groups.values():
+            for start in range(0, len(indices), MAX_BATCH):
+                idx = torch.tensor(indices[start:start + MAX_BATCH], device=device)
+                pred = model(x.expand(len(idx), -1, -1, -1), masks[idx]).float()
+                if out is None:
+                    out = torch.empty((len(masks), *pred.shape[1:]), device=device)
+                out[idx] = pred
+    assert out is not None
+    return out
+
+
+def reconstruct(
+    model: MaskedImageModel,
+    image: Image.Image | np.ndarray,
+    masks: Sequence[np.ndarray],
+    unnormalize: str = "true-patch",
+    precision: str = "fp32",
+) -> list[Reconstruction]:
+    """One :class:`Reconstruction` per patch mask (``(gh, gw)`` bool, True = hidden)."""
+    if unnormalize not in UNNORMALIZE_MODES:
+        raise ValueError(f"unnormalize must be one of {UNNORMALIZE_MODES}")
+    original, x = prepare_input(model, image)
+    mask_t = _stack_masks(model, masks)
+    pred = predict(model, x, mask_t, precision)
+    return [
+        _result(model, original, x, pred[i : i + 1], mask_t[i : i + 1], unnormalize)
+        for i in range(len(masks))
+    ]
+
+
+def full_reconstruction(
+    model: MaskedImageModel,
+    image: Image.Image | np.ndarray,
+    k: int = 4,
+    seed: int | None = 0,
+    unnormalize: str = "true-patch",
+    precision: str = "fp32",
+) -> Reconstruction:
+    """Every patch predicted while hidden: k passes with complementary masks (facebookresearch/mae#194).
+
+    Patches are split at random into k groups; pass i hides group i. The result's mask hides every
+    patch, and its prediction takes each patch from the pass that hid it.
+    """
+    original, x = prepare_input(model, image)
+    parts = complementary_masks(model.grid_size, k, seed=seed)
+    mask_t = _stack_masks(model, parts)
+    pred = predict(model, x, mask_t, precision)
+    device = pred.device
+    # Each patch is hidden in exactly one pass: pick that pass's prediction.
+    combined = (pred * mask_t.to(device).unsqueeze(-1).float()).sum(dim=0, keepdim=True)
+    all_hidden = torch.ones_like(mask_t[:1])
+    return _result(model, original, x, combined, all_hidden, unnormalize)
+
+
+def _stack_masks(model: MaskedImageModel, masks: Sequence[np.ndarray]) -> Tensor:
+    grid = model.grid_size
+    for m in masks:
+        if tuple(np.shape(m)) != grid:
+            raise ValueError(f"mask of shape {np.shape(m)} does not fit the model's {grid[0]}×{grid[1]} patch grid")
+    return torch.from_numpy(np.stack([np.asarray(m, dtype=bool).reshape(-1) for m in masks]))
+
+
+@torch.inference_mode()
+def _result(
+    model: MaskedImageModel, original: np.ndarray, x: Tensor, pred: Tensor, mask: Tensor, unnormalize: str
+) -> Reconstruction:
+    x, mask = x.to(pred.device), mask.to(pred.device)
+    c = model.config
+    hidden = mask[0]
+    n_hidden = int(hidden.sum())
+    patch_loss = model.patch_loss(x, pred)[0]
+    loss = float(model.loss(x, pred, mask)) if n_hidden else None
+
+    mode = "none"
+    pixels = pred
+    if c.norm_pix_loss:
+        mode = unnormalize
+        pixels = _denormalize_patches(model.patchify(x), pred, hidden, unnormalize)
+    mean = torch.tensor(c.mean, device=pred.device).view(1, 3, 1, 1)
+    std = torch.tensor(c.std, device=pred.device).view(1, 3, 1, 1)
+    prediction = (model.unpatchify(pixels) * std + mean).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+
+    p = c.patch_size
+    pixel_mask = np.repeat(np.repeat(hidden.view(c.grid_size).cpu().numpy(), p, 0), p, 1)[..., None]
+    mean_colour = np.asarray(c.mean, dtype=np.float32)
+    masked_input = np.where(pixel_mask, mean_colour, original).astype(np.float32)
+    pasted = np.where(pixel_mask, prediction, original).astype(np.float32)
+    error_map = ((prediction - original) ** 2).mean(axis=-1).astype(np.float32)
+    mse = float(error_map[pixel_mask[..., 0]].mean()) if n_hidden else None
+    return Reconstruction(
+        mask=hidden.view(c.grid_size).cpu().numpy(),
+        original=original,
+        masked_input=masked_input,
+        prediction=prediction.astype(np.float32),
+        pasted=pasted,
+        error_map=error_map,
+        patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(),
+        loss=loss,
+        mse=mse,
+        psnr=psnr_from_mse(mse),
+        family=c.family,
+        norm_pix=c.norm_pix_loss,
+        unnormalize=mode,
+    )
+
+
+def _denormalize_patches(target: Tensor, pred: Tensor, hidden: Tensor, mode: str) -> Tensor:
+    """Give per-patch normalised predictions a mean and scale (statistics as in the MAE loss)."""
+    mean = target.mean(dim=-1, keepdim=True)
+    var = target.var(dim=-1, keepdim=True)
+    if mode == "visible":
+        visible = ~hidden
+        if bool(visible.any()):
+            pooled_mean = mean[:, visible].mean(dim=1, keepdim=True)
+            pooled_var = var[:, visible].mean(dim=1, keepdim=True)
+        else:  # nothing visible: the honest guess is the dataset mean with unit variance
+            pooled_mean, pooled_var = torch.zeros_like(mean[:, :1]), torch.ones_like(var[:, :1])
+        h = hidden.view(1, -1, 1)
+        mean = torch.where(h, pooled_mean, mean)
+        var = torch.where(h, pooled_var, var)
+    return pred * (var + 1.0e-6) ** 0.5 + mean
+
+
+def psnr_from_mse(mse: float | None) -> float | None:
+    """PSNR in dB for images in [0, 1]; infinite for a perfect match."""
+    if mse is None:
+        return None
+    return math.inf if mse <= 0 else 10.0 * math.log10(1.0 / mse)
