@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from maskviz.bundled import resolve_sample
 from maskviz.errors import ImageError
 
 ImageSource = str | os.PathLike | Image.Image | bytes
@@ -50,7 +51,7 @@ def load_image(source: ImageSource) -> Image.Image:
 def _resolve(source: str | os.PathLike | bytes) -> tuple[Path | io.BytesIO, str]:
     """Turn a source into something Pillow can open plus a label for messages.
 
-    This is the one place that knows what a source string means (extend it for named samples).
+    This is the one place that knows what a source string means (``sample:NAME`` = a bundled photo).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not len(source):
@@ -58,8 +59,9 @@ def _resolve(source: str | os.PathLike | bytes) -> tuple[Path | io.BytesIO, str]
         return io.BytesIO(bytes(source)), "image data"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a path, bytes or PIL image, got {type(source).__name__}")
-    path = Path(source).expanduser()
     label = str(source)
+    sample = resolve_sample(label)
+    path = sample if sample is not None else Path(source).expanduser()
     if path.is_dir():
         raise ImageError(f"{label} is a directory, not an image")
     if not path.exists():

@@ -1,0 +1,69 @@
+"""What ships with maskviz: sample photos and small default models (``resources/``).
+
+Everything here works offline. ``sample:NAME`` is accepted wherever an image path is.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+import torch
+
+from maskviz.errors import ImageError
+
+SAMPLE_PREFIX = "sample:"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+BUILTIN_ARCH = "mae_vit_small_patch8_64"
+BUILTIN_NOTE = (
+    "built-in demo model with random weights (no bundled model is installed): the reconstructions "
+    "are noise; open a checkpoint to see what a trained model does"
+)
+
+
+def resources_dir() -> Path:
+    return Path(str(importlib.resources.files("maskviz.resources")))
+
+
+def sample_paths() -> dict[str, Path]:
+    """Bundled sample photos by name (file stem), sorted."""
+    folder = resources_dir() / "samples"
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    return {p.stem: p for p in files}
+
+
+def sample_path(name: str) -> Path:
+    samples = sample_paths()
+    if name not in samples:
+        raise ImageError(f"no bundled sample named {name!r}; samples: {', '.join(samples) or 'none installed'}")
+    return samples[name]
+
+
+def resolve_sample(source: str) -> Path | None:
+    """``sample:coffee`` → the bundled file; None for anything else."""
+    return sample_path(source[len(SAMPLE_PREFIX):]) if source.startswith(SAMPLE_PREFIX) else None
+
+
+def default_sample() -> str:
+    samples = sample_paths()
+    return "sample:" + ("coffee" if "coffee" in samples else next(iter(samples), ""))
+
+
+def bundled_model_paths() -> dict[str, Path]:
+    """Bundled maskviz models by file stem (e.g. ``maskviz_mae_small``), MAE first."""
+    folder = resources_dir() / "models"
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return {p.stem: p for p in sorted(files, key=lambda p: ("mae" not in p.stem, p.stem))}
+
+
+def load_default_model(device: str | torch.device = "cpu"):  # noqa: ANN201 - LoadedModel
+    """The bundled MAE when installed, otherwise a clearly labelled untrained built-in model."""
+    from maskviz.checkpoints import LoadedModel, load_model
+    from maskviz.models import create_model
+
+    models = bundled_model_paths()
+    if models:
+        return load_model(next(iter(models.values())), device=device)
+    torch.manual_seed(0)
+    model = create_model(BUILTIN_ARCH).to(device).eval()
+    return LoadedModel(model, source=f"builtin:{BUILTIN_ARCH}", format="builtin", notes=[BUILTIN_NOTE])
