@@ -95,7 +95,6 @@ def main() -> None:
     ref8_grad = median_ms(lambda: official_mae_forward(mae, x8), max(3, args.repeats // 3))
     ours8 = median_ms(lambda: reconstruct(mae, image, masks8), max(3, args.repeats // 3))
     rows.append(("MAE ViT-B/16, 75%, 8 masks", ours8, ref8, ref8_grad))
-    del mae
 
     simmim = create_model("simmim_vit_base_patch16_224").eval()
     smask = simmim_mask(simmim.grid_size, 0.6, seed=0, model_patch=16)

@@ -15,6 +15,8 @@ from maskviz.errors import ImageError
 SAMPLE_PREFIX = "sample:"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 BUILTIN_ARCH = "mae_vit_small_patch8_64"
+# Samples no bundled model is trained on: the quality benchmark measures on these.
+HELD_OUT_SAMPLES = ("astronaut", "brick", "clock", "coffee", "retina", "rocket")
 BUILTIN_NOTE = (
     "built-in demo model with random weights (no bundled model is installed): the reconstructions "
     "are noise; open a checkpoint to see what a trained model does"

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from maskviz.device import autocast, model_device
 from maskviz.images import fit_to_model, to_tensor
-from maskviz.masks import complementary_masks
+from maskviz.masks import complementary_masks, to_pixel_mask
 from maskviz.models.base import MaskedImageModel
 
 UNNORMALIZE_MODES = ("true-patch", "visible")
@@ -184,27 +184,41 @@ def _result(
     std = torch.tensor(c.std, device=pred.device).view(1, 3, 1, 1)
     prediction = (model.unpatchify(pixels) * std + mean).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
-    p = c.patch_size
-    pixel_mask = np.repeat(np.repeat(hidden.view(c.grid_size).cpu().numpy(), p, 0), p, 1)[..., None]
-    mean_colour = np.asarray(c.mean, dtype=np.float32)
-    masked_input = np.where(pixel_mask, mean_colour, original).astype(np.float32)
-    pasted = np.where(pixel_mask, prediction, original).astype(np.float32)
+    return compose_result(
+        original, prediction.astype(np.float32), hidden.view(c.grid_size).cpu().numpy(), c.patch_size,
+        masked_colour=c.mean, patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(), loss=loss,
+        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode,
+    )
+
+
+def compose_result(
+    original: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_size: int, *,
+    masked_colour: Sequence[float], patch_loss: np.ndarray, loss: float | None, family: str,
+    norm_pix: bool = False, unnormalize: str = "none",
+) -> Reconstruction:
+    """The panels and display-space metrics of a prediction (any source: a model or a baseline fill).
+
+    ``masked_input`` paints hidden patches in ``masked_colour``; ``mse`` and ``psnr`` cover the
+    hidden pixels of the shown (clipped) prediction.
+    """
+    pixel_mask = to_pixel_mask(mask, patch_size)
+    px = pixel_mask[..., None]
     error_map = ((prediction - original) ** 2).mean(axis=-1).astype(np.float32)
-    mse = float(error_map[pixel_mask[..., 0]].mean()) if n_hidden else None
+    mse = float(error_map[pixel_mask].mean()) if pixel_mask.any() else None
     return Reconstruction(
-        mask=hidden.view(c.grid_size).cpu().numpy(),
+        mask=np.asarray(mask, dtype=bool).copy(),
         original=original,
-        masked_input=masked_input,
-        prediction=prediction.astype(np.float32),
-        pasted=pasted,
+        masked_input=np.where(px, np.asarray(masked_colour, dtype=np.float32), original).astype(np.float32),
+        prediction=prediction,
+        pasted=np.where(px, prediction, original).astype(np.float32),
         error_map=error_map,
-        patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(),
+        patch_loss=patch_loss,
         loss=loss,
         mse=mse,
         psnr=psnr_from_mse(mse),
-        family=c.family,
-        norm_pix=c.norm_pix_loss,
-        unnormalize=mode,
+        family=family,
+        norm_pix=norm_pix,
+        unnormalize=unnormalize,
     )
 
 

@@ -1,0 +1,251 @@
+"""Benchmark: how well models and non-learned baselines fill hidden patches of held-out photos.
+
+    python bench/bench_quality.py                       # every bundled model + the baselines
+    python bench/bench_quality.py --model run/model.safetensors --json quality.json
+    python bench/bench_quality.py --size 64 --patch 8   # baselines only, when no model is given
+
+The held-out photos are the bundled samples no maskviz model is trained on (:data:`HELD_OUT`).
+From each, ``--crops`` square crops are cut at several scales (a fraction of the shorter side,
+cycling through :data:`SCALES`) at seeded positions and resized to the model's input size, so a
+crop shows anything from a close-up to the whole photo. Every method sees the same crops and the
+same masks: 75 % MAE random masking and 50 % BEiT block masking, seeded per crop. The score is
+PSNR over the hidden pixels in display space (what ``maskviz.reconstruct`` reports), averaged
+over crops, ± its standard error. Norm-pix models are shown with ``--unnormalize visible``
+statistics by default, because ``true-patch`` borrows each hidden patch's true mean and
+variance, which no baseline gets. Everything is deterministic: same arguments, same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from maskviz.baselines import BASELINE_LABELS, BASELINES, baseline_reconstruction
+from maskviz.bundled import HELD_OUT_SAMPLES, bundled_model_paths, sample_paths
+from maskviz.checkpoints import LoadedModel, load_model
+from maskviz.images import load_image
+from maskviz.masks import block_mask, random_mask
+from maskviz.reconstruct import UNNORMALIZE_MODES, psnr_from_mse, reconstruct
+
+#: Bundled samples kept out of every maskviz training set, so they measure generalisation.
+HELD_OUT = HELD_OUT_SAMPLES
+#: Crop side as a fraction of the photo's shorter side; crop j uses SCALES[j % len(SCALES)].
+SCALES = (0.3, 0.45, 0.6, 0.8, 1.0)
+#: (key, column title, mask generator) — the two masking regimes of the README table.
+MASKINGS: tuple[tuple[str, str, Callable[[tuple[int, int], int], np.ndarray]], ...] = (
+    ("random75", "random 75 %", lambda grid, seed: random_mask(grid, 0.75, seed=seed)),
+    ("block50", "block 50 %", lambda grid, seed: block_mask(grid, 0.5, seed=seed)),
+)
+#: A flat crop can be filled perfectly (infinite PSNR); 60 dB caps it so one crop cannot own the mean.
+MSE_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class Crop:
+    photo: str
+    index: int
+    seed: int
+    image: np.ndarray  # size×size×3 uint8: what a model gets as a file, and baselines as /255
+
+
+@dataclass
+class Row:
+    """One method at one input geometry: per-crop PSNR for each masking."""
+
+    method: str
+    kind: str  # "model" or "baseline"
+    size: int
+    patch: int
+    psnr: dict[str, list[float]] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def crop_seed(seed: int, photo_index: int, crop_index: int) -> int:
+    """One 32-bit seed per crop, shared by its crop box and its masks."""
+    return int(np.random.SeedSequence([seed, photo_index, crop_index]).generate_state(1)[0])
+
+
+def crop_box(width: int, height: int, scale: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    side = max(1, round(scale * min(width, height)))
+    left, top = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+    return left, top, left + side, top + side
+
+
+def held_out_crops(size: int, per_photo: int, seed: int, photos: Sequence[str] = HELD_OUT) -> list[Crop]:
+    """The same crop boxes for every input size (boxes depend on the seed only)."""
+    samples = sample_paths()
+    missing = [p for p in photos if p not in samples]
+    if missing:
+        raise SystemExit(f"bundled samples missing: {', '.join(missing)}")
+    crops = []
+    for i, name in enumerate(photos):
+        img = load_image(samples[name])
+        for j in range(per_photo):
+            s = crop_seed(seed, i, j)
+            box = crop_box(img.width, img.height, SCALES[j % len(SCALES)], np.random.default_rng(s))
+            view = img.resize((size, size), Image.Resampling.BICUBIC, box=box)
+            crops.append(Crop(name, j, s, np.asarray(view, dtype=np.uint8)))
+    return crops
+
+
+def crop_masks(crop: Crop, grid: tuple[int, int]) -> list[np.ndarray]:
+    return [make(grid, crop.seed) for _, _, make in MASKINGS]
+
+
+def capped_psnr(mse: float) -> float:
+    return float(psnr_from_mse(max(mse, MSE_FLOOR)))
+
+
+# ------------------------------------------------------------------------------------------ methods
+
+
+def run_baseline(name: str, crops: list[Crop], size: int, patch: int) -> Row:
+    row = Row(BASELINE_LABELS.get(name, name), "baseline", size, patch, {k: [] for k, _, _ in MASKINGS})
+    grid = (size // patch, size // patch)
+    for crop in crops:
+        for (key, _, _), mask in zip(MASKINGS, crop_masks(crop, grid), strict=True):
+            row.psnr[key].append(capped_psnr(baseline_reconstruction(name, crop.image, mask, patch).mse))
+    return row
+
+
+def run_model(path: Path, loaded: LoadedModel, crops: list[Crop], unnormalize: str) -> Row:
+    """The crops are already model-sized, so ``reconstruct`` uses their pixels as they are."""
+    model, c = loaded.model, loaded.config
+    row = Row(f"{path.stem} ({c.family})", "model", c.img_size, c.patch_size, {k: [] for k, _, _ in MASKINGS})
+    for crop in crops:
+        results = reconstruct(model, crop.image, crop_masks(crop, c.grid_size), unnormalize=unnormalize)
+        for (key, _, _), r in zip(MASKINGS, results, strict=True):
+            row.psnr[key].append(capped_psnr(r.mse))
+    return row
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def mean_sem(values: Sequence[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return mean, sem
+
+
+def markdown_table(rows: list[Row], n_crops: int, photos: Sequence[str]) -> str:
+    head = "| method | input | " + " | ".join(title for _, title, _ in MASKINGS) + " |"
+    lines = [head, "|" + "---|" * (2 + len(MASKINGS))]
+    for r in rows:
+        cells = [f"{m:.2f} ± {s:.2f}" for m, s in (mean_sem(r.psnr[k]) for k, _, _ in MASKINGS)]
+        lines.append(f"| {r.method} | {r.size} px / {r.patch} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"PSNR (dB) over the hidden pixels, mean ± standard error over {n_crops} crops "
+                 f"({n_crops // len(photos)} per held-out photo: {', '.join(photos)}).")
+    return "\n".join(lines)
+
+
+def paired_table(rows: list[Row]) -> str:
+    """Model minus best baseline, crop by crop: the question "does it beat interpolation?"."""
+    models = [r for r in rows if r.kind == "model"]
+    lines = []
+    for m in models:
+        bases = [b for b in rows if b.kind == "baseline" and (b.size, b.patch) == (m.size, m.patch)]
+        for b in bases:
+            cells = []
+            for key, _, _ in MASKINGS:
+                diff = [a - c for a, c in zip(m.psnr[key], b.psnr[key], strict=True)]
+                cells.append("{:+.2f} ± {:.2f}".format(*mean_sem(diff)))
+            lines.append(f"| {m.method} − {b.method} | " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    head = "| paired difference (dB) | " + " | ".join(title for _, title, _ in MASKINGS) + " |"
+    return "\n".join([head, "|" + "---|" * (1 + len(MASKINGS)), *lines])
+
+
+def to_json(rows: list[Row], args: argparse.Namespace, n_crops: int) -> dict:
+    results = []
+    for r in rows:
+        masking = {}
+        for key, _, _ in MASKINGS:
+            mean, sem = mean_sem(r.psnr[key])
+            masking[key] = {"mean": mean, "sem": sem, "n": len(r.psnr[key]), "psnr": r.psnr[key]}
+        results.append({"method": r.method, "kind": r.kind, "size": r.size, "patch": r.patch, "masking": masking})
+    settings = {"photos": list(HELD_OUT), "crops_per_photo": args.crops, "crops": n_crops, "scales": list(SCALES),
+                "seed": args.seed, "unnormalize": args.unnormalize, "mse_floor": MSE_FLOOR,
+                "maskings": {key: title for key, title, _ in MASKINGS}}
+    return {"settings": settings, "results": results}
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", action="append", type=Path, default=None,
+                   help="checkpoint to measure (repeatable); default: every bundled model")
+    p.add_argument("--size", type=int, default=None, help="input size for the baselines when no model sets it")
+    p.add_argument("--patch", type=int, default=None, help="patch size for the baselines when no model sets it")
+    p.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated baseline names")
+    p.add_argument("--crops", type=int, default=25, help="crops per held-out photo")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--unnormalize", choices=UNNORMALIZE_MODES, default="visible",
+                   help="statistics for norm-pix MAE display (visible: honest, what baselines also get)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None, help="also write every number (per crop too) here")
+    return p.parse_args(argv)
+
+
+def geometries(models: list[LoadedModel], args: argparse.Namespace) -> list[tuple[int, int]]:
+    """Input sizes the baselines run at: each model's (so they see the model's crops), or --size/--patch."""
+    if args.size or args.patch or not models:
+        size, patch = args.size or 64, args.patch or 8
+        if size % patch:
+            raise SystemExit(f"--size {size} is not a multiple of --patch {patch}")
+        return [(size, patch)]
+    return list(dict.fromkeys((m.config.img_size, m.config.patch_size) for m in models))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = [n.strip() for n in args.baselines.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise SystemExit(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
+    paths = args.model if args.model is not None else list(bundled_model_paths().values())
+    models = [load_model(path) for path in paths]
+    rows: list[Row] = []
+    crops_by_size: dict[int, list[Crop]] = {}
+
+    def crops_for(size: int) -> list[Crop]:
+        if size not in crops_by_size:
+            crops_by_size[size] = held_out_crops(size, args.crops, args.seed)
+        return crops_by_size[size]
+
+    for path, loaded in zip(paths, models, strict=True):
+        print(f"model {path} ...", file=sys.stderr)
+        rows.append(run_model(path, loaded, crops_for(loaded.config.img_size), args.unnormalize))
+    for size, patch in geometries(models, args):
+        for name in names:
+            print(f"baseline {name} at {size} px / patch {patch} ...", file=sys.stderr)
+            rows.append(run_baseline(name, crops_for(size), size, patch))
+    n_crops = len(HELD_OUT) * args.crops
+    print(markdown_table(rows, n_crops, HELD_OUT))
+    paired = paired_table(rows)
+    if paired:
+        print()
+        print(paired)
+    if args.json:
+        args.json.write_text(json.dumps(to_json(rows, args, n_crops), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
