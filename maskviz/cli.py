@@ -1,4 +1,4 @@
-"""Command line: ``maskviz`` (the app), ``maskviz reconstruct``, ``maskviz info``, ``maskviz models``.
+"""Command line: ``maskviz`` (the app) and ``maskviz reconstruct | info | models | train``.
 
 Every subcommand calls the same core functions as the GUI. Input errors end with one line on
 stderr and a non-zero exit; ``--debug`` shows the traceback instead.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
 import traceback
@@ -55,12 +56,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the named architectures")
     models.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    add_train_parser(sub)
     return parser
 
 
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    """Recipe options default to "not given" so only what the user typed reaches TrainConfig."""
+    from maskviz.train import TrainConfig
+
+    d = TrainConfig(data="", model="", out="")
+    tr = sub.add_parser("train", help="pre-train or continue training a model on a folder of images",
+                        argument_default=argparse.SUPPRESS)
+    tr.add_argument("--data", help="folder of training images (searched recursively)")
+    tr.add_argument("--model", help="checkpoint to start from, or an architecture to train from scratch "
+                                    "(see 'maskviz models')")
+    tr.add_argument("--out", help="run folder to create")
+    length = tr.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="optimizer steps")
+    length.add_argument("--epochs", type=float, help="passes over the training images")
+    tr.add_argument("--batch", type=int, help=f"images per process per micro-step (default {d.batch})")
+    tr.add_argument("--accum", type=int, help=f"micro-steps per optimizer step (default {d.accum})")
+    tr.add_argument("--lr", type=float, help="learning rate (default: blr x effective batch / 256)")
+    tr.add_argument("--blr", type=float, help=f"base learning rate (default {d.blr:g})")
+    tr.add_argument("--min-lr", type=float, help=f"end of the cosine schedule (default {d.min_lr:g})")
+    tr.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
+    warmup = tr.add_mutually_exclusive_group()
+    warmup.add_argument("--warmup-steps", type=int, help="linear warm-up length (default 10%% of training)")
+    warmup.add_argument("--warmup-epochs", type=float, help="warm-up length in epochs")
+    tr.add_argument("--mask", help="mask spec (default random:0.75 for MAE, simmim:0.6 for SimMIM)")
+    tr.add_argument("--img-size", type=int, help="input size of a model trained from scratch")
+    tr.add_argument("--norm-pix", action=argparse.BooleanOptionalAction, help="MAE per-patch normalised targets")
+    tr.add_argument("--val-split", type=float, help=f"fraction of images held out (default {d.val_split:g})")
+    tr.add_argument("--val-every", type=int, help=f"validate every N steps (default {d.val_every})")
+    tr.add_argument("--save-every", type=int, help=f"save last checkpoint every N steps (default {d.save_every})")
+    tr.add_argument("--log-every", type=int, help=f"train.log line every N steps (default {d.log_every})")
+    tr.add_argument("--seed", type=int, help=f"seed of data order, crops, flips and masks (default {d.seed})")
+    tr.add_argument("--device", help="auto, cpu or cuda (default auto)")
+    tr.add_argument("--amp", nargs="?", const="bf16", choices=["none", "bf16", "fp16"],
+                    help="mixed precision on CUDA (--amp alone = bf16)")
+    tr.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run exactly where it stopped")
+    tr.add_argument("--stop-at", type=int, metavar="STEP", default=None,
+                    help="stop cleanly after this step (continue later with --resume)")
+    tr.add_argument("--jsonl", action="store_true", default=False, help="also print every event to stdout")
+    tr.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models}
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if is_app_command_line(raw):  # `maskviz`, `maskviz photo.jpg --model m.pth`: the desktop app
+        return _run_gui(raw)
+    args = build_parser().parse_args(raw)
+    args.argv = raw
+    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train}
     try:
         if args.command is None:
             return launch_gui()
@@ -81,12 +128,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL_ERROR
 
 
-def launch_gui() -> int:
+SUBCOMMANDS = ("reconstruct", "info", "models", "train")
+
+
+def is_app_command_line(argv: Sequence[str]) -> bool:
+    """True for the app's own command line (``maskviz [IMAGE] [--model P] [--device D] [--reset-session]``).
+
+    Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
+    else, a bare image path included, opens the app (which has its own parser and ``--help``).
+    """
+    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug"))
+
+
+def _run_gui(argv: Sequence[str]) -> int:
+    try:
+        return launch_gui(argv)
+    except MaskvizError as exc:
+        print(f"maskviz: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+
+
+def launch_gui(argv: Sequence[str] | None = None) -> int:
     try:
         from maskviz.gui.app import run_app
     except ImportError as exc:
         raise MaskvizError(f"the desktop app is not available in this build ({exc})") from exc
-    return run_app(sys.argv[1:])
+    return run_app(list(sys.argv[1:] if argv is None else argv))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -193,6 +260,36 @@ def cmd_models(args: argparse.Namespace) -> int:
         gh, gw = c.grid_size
         print(f"{name:32s} {c.family:7s} {c.img_size:4d} px  patch {c.patch_size:2d}  grid {gh}×{gw}")
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Exit 0 when done or stopped by --stop-at; 128 + signal number when stopped by Ctrl-C/SIGTERM."""
+    import dataclasses
+    import os
+
+    from maskviz.train import TrainConfig, TrainError, resume, stop_on_signals, train
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"command"}  # args.command is the subcommand
+    recipe = {k: v for k, v in vars(args).items() if k in names}
+    streams = {"echo": sys.stderr, "jsonl": sys.stdout if args.jsonl else None}
+    with stop_on_signals() as stop:
+        if hasattr(args, "resume"):
+            extra = sorted(set(recipe) - {"device"})
+            if extra:
+                flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+                raise TrainError(f"--resume continues with the run's saved settings; drop {flags}")
+            result = resume(args.resume, stop, stop_at=args.stop_at, device=recipe.get("device"), **streams)
+        else:
+            missing = [f"--{k}" for k in ("data", "model", "out") if k not in recipe]
+            if missing:
+                raise TrainError(f"{', '.join(missing)} required (or --resume RUN_DIR)")
+            config = TrainConfig(**recipe, command=shlex.join(["maskviz", *args.argv]))
+            result = train(config, stop, stop_at=args.stop_at, **streams)
+    if os.environ.get("RANK", "0") == "0":
+        best = f", best {result.best_checkpoint}" if result.best_checkpoint else ""
+        print(f"{result.reason} after {result.steps}/{result.total_steps} steps: {result.last_checkpoint}{best}",
+              file=sys.stderr)
+    return 128 + stop.signum if result.reason == "stopped" and stop.signum else 0
 
 
 if __name__ == "__main__":

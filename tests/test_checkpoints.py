@@ -197,3 +197,16 @@ def test_summary_describes_the_model(tmp_path):
     s = load_model(tmp_path / "mae_visualize_vit_tiny.pth").summary()
     assert s["family"] == "mae" and s["patch_size"] == 8 and s["input_size"] == 32 and s["norm_pix"] is False
     assert "MAE ViT" in s["description"] and "pixel targets" in s["description"]
+
+
+def test_training_run_folder_opens_its_best_checkpoint(tmp_path):
+    """A maskviz run holds config.json too (the recipe): it must not be taken for a Hugging Face folder."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text('{"data": "imgs", "model": "mae_vit_tiny_test"}')
+    best, last = randomize_(create_model("mae_vit_tiny_test"), 1), randomize_(create_model("mae_vit_tiny_test"), 2)
+    save_model(best, run / "checkpoints" / "best.safetensors")
+    save_model(last, run / "checkpoints" / "last.safetensors")
+    loaded = load_model(run)
+    assert loaded.source.endswith("best.safetensors")
+    assert torch.equal(loaded.model.cls_token, best.cls_token)

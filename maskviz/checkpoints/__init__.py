@@ -104,16 +104,17 @@ def load_model(
 
 
 def _load_folder(path: Path, norm_pix: bool | None) -> LoadedModel:
+    """A Hugging Face model folder, or a maskviz run / model folder (best checkpoint first)."""
+    for candidate in (path / "model.safetensors", path / "checkpoints" / "best.safetensors",
+                      path / "checkpoints" / "last.safetensors"):
+        if candidate.exists() and (candidate.parent != path or not (path / "config.json").exists()):
+            return _load_file(candidate, norm_pix)
     if (path / "config.json").exists():
         hf, raw, pre = read_hf_folder(path)
         return _load_hf(path, hf, raw, pre, norm_pix)
-    for candidate in (path / "model.safetensors", path / "checkpoints" / "best.safetensors",
-                      path / "checkpoints" / "last.safetensors"):
-        if candidate.exists():
-            return _load_file(candidate, norm_pix)
     raise CheckpointError(
         f"{path.name} is a folder without config.json or a maskviz model: open a checkpoint file, "
-        "or a Hugging Face ViTMAE folder"
+        "a Hugging Face ViTMAE folder or a maskviz training run"
     )
 
 

@@ -1,0 +1,161 @@
+"""File menu actions of the main window: dialogs, mask PNGs, exports, drag and drop.
+
+A mixin of :class:`maskviz.gui.main_window.MainWindow`, kept apart so the window module stays about
+wiring. Every action calls a core function (``save_mask_png``, ``load_mask_png``, ``render_panel``,
+``save_png``, the CLI's ``write_json``) and turns a ``MaskvizError`` into a plain dialog through
+``show_error``; the window's state is untouched when an action fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog
+
+from maskviz import masks
+from maskviz.errors import MaskvizError
+
+MODEL_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".pkl", ".tar"}
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
+MODEL_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
+
+
+class FileActionsMixin:
+    """Needs from the window: settings, canvas, panels, metrics, loaded, current, device, open_image,
+    open_model, show_error, statusBar, _set_mask and _mask_label."""
+
+    # ================================================================== files: dialogs
+
+    def _ask_open(self, title: str, filters: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(), filters)
+        return path
+
+    def _ask_save(self, title: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self._last_dir()) / name), filters)
+        return path
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def _remember_dir(self, path: str) -> None:
+        self.settings.setValue("last_dir", str(Path(path).parent))
+
+    def open_image_dialog(self) -> None:
+        if path := self._ask_open("Open image", IMAGE_FILTER):
+            self._remember_dir(path)
+            self.open_image(path)
+
+    def open_model_dialog(self) -> None:
+        if path := self._ask_open("Open model checkpoint", MODEL_FILTER):
+            self._remember_dir(path)
+            self.open_model(path)
+
+    def open_model_folder_dialog(self) -> None:
+        if path := QFileDialog.getExistingDirectory(self, "Open model folder", self._last_dir()):
+            self.open_model(path)
+
+    def save_mask_dialog(self) -> None:
+        if path := self._ask_save("Save mask", "mask.png", "PNG images (*.png)"):
+            self._remember_dir(path)
+            self.save_mask(path)
+
+    def load_mask_dialog(self) -> None:
+        if path := self._ask_open("Load mask", "PNG images (*.png);;All files (*)"):
+            self._remember_dir(path)
+            self.load_mask(path)
+
+    def export_panels_dialog(self) -> None:
+        if path := self._ask_save("Export panels", "maskviz-panels.png", "PNG images (*.png)"):
+            self._remember_dir(path)
+            self.export_panels_png(path)
+
+    def export_metrics_dialog(self) -> None:
+        if path := self._ask_save("Export metrics", "maskviz-metrics.json", "JSON (*.json)"):
+            self._remember_dir(path)
+            self.export_metrics_json(path)
+
+    # ================================================================== files: actions
+
+    def save_mask(self, path: str | os.PathLike) -> bool:
+        """Write the patch mask the model sees, at image resolution (255 = hidden)."""
+        try:
+            masks.save_mask_png(self.canvas.patch_mask(), path, patch_size=self.canvas.patch_size)
+        except MaskvizError as exc:
+            self.show_error("Could not save the mask", exc)
+            return False
+        self.statusBar().showMessage(f"Saved mask to {path}", 5000)
+        return True
+
+    def load_mask(self, path: str | os.PathLike) -> bool:
+        """Read a mask PNG (grid or image resolution) as one undoable edit."""
+        if self.loaded is None:
+            return False
+        model = self.loaded.model
+        try:
+            mask = masks.load_mask_png(path, model.grid_size, model.patch_size, self.canvas.threshold)
+        except MaskvizError as exc:
+            self.show_error("Could not load the mask", exc)
+            return False
+        self._set_mask(mask, f"file:{path}", f"Load mask {Path(path).name}")
+        return True
+
+    def export_panels_png(self, path: str | os.PathLike) -> bool:
+        """The panels as one PNG, drawn by the same renderer as ``maskviz reconstruct --out``."""
+        from maskviz.images import save_png
+        from maskviz.render import render_panel
+
+        if self.current is None:
+            self.show_error("Nothing to export", "no reconstruction has finished yet")
+            return False
+        r = self.current.result
+        recon = self.panels.plots["prediction"].titleLabel.text
+        try:
+            image = render_panel(
+                [("original", r.original), ("masked input", r.masked_input), (recon, r.prediction),
+                 ("reconstruction + visible", r.pasted)],
+                heatmap=self.panels.heatmap(), footer=self.metrics.text())
+            save_png(image, path)
+        except MaskvizError as exc:
+            self.show_error("Could not export the panels", exc)
+            return False
+        self.statusBar().showMessage(f"Exported panels to {path}", 5000)
+        return True
+
+    def export_metrics_json(self, path: str | os.PathLike) -> bool:
+        """The metrics as JSON, in the same layout as ``maskviz reconstruct --json``."""
+        from maskviz.cli import write_json
+
+        if self.current is None or self.loaded is None:
+            self.show_error("Nothing to export", "no reconstruction has finished yet")
+            return False
+        try:
+            write_json([self.current.result], [self._mask_label], self.loaded.summary(), self.device.type,
+                       self.current.seconds, Path(path))
+        except MaskvizError as exc:
+            self.show_error("Could not export the metrics", exc)
+            return False
+        self.statusBar().showMessage(f"Exported metrics to {path}", 5000)
+        return True
+
+    # ================================================================== drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """An image file opens as the image; a checkpoint file or folder as the model."""
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    def open_path(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        if path.is_dir() or path.suffix.lower() in MODEL_SUFFIXES:
+            self.open_model(path)
+        else:
+            self.open_image(path)

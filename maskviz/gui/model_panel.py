@@ -1,0 +1,152 @@
+"""ModelPanel: what model is loaded, where it runs, and the buttons to change it.
+
+The details come verbatim from ``LoadedModel.summary()`` (the same dict ``maskviz info`` prints), so
+the GUI and the CLI can never disagree about what a checkpoint is. The panel only emits requests;
+the main window does the loading, off the UI thread.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from maskviz.device import PRECISIONS
+from maskviz.gui.panels import UNNORMALIZE_LABELS
+
+
+def format_count(n: int) -> str:
+    """``111.9 M`` parameters reads faster than ``111,907,840``."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return str(n)
+
+
+def details_html(summary: dict[str, Any]) -> str:
+    """The details box: one row per fact, then the load report's notes and ignored entries."""
+    gh, gw = summary.get("grid", (0, 0))
+    target = "per-patch normalised (norm-pix)" if summary.get("norm_pix") else "pixels"
+    rows = [
+        ("model", summary.get("description", "")),
+        ("format", summary.get("format_label", "")),
+        ("family", str(summary.get("family", "")).upper()),
+        ("size", f"{format_count(int(summary.get('parameters', 0)))} parameters"),
+        ("input", f"{summary.get('input_size')} px"),
+        ("patch", f"{summary.get('patch_size')} px ({gh}×{gw} grid)"),
+        ("target", target),
+        ("source", summary.get("source", "")),
+    ]
+    out = ["<table cellspacing='2'>"]
+    out += [f"<tr><td><b>{k}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in rows]
+    out.append("</table>")
+    for note in summary.get("notes", []):
+        out.append(f"<p>note: {html.escape(str(note))}</p>")
+    ignored = summary.get("ignored", [])
+    if ignored:
+        items = "".join(f"<li>{html.escape(str(i))}</li>" for i in ignored)
+        out.append(f"<p>ignored when loading:</p><ul>{items}</ul>")
+    return "".join(out)
+
+
+class ModelPanel(QWidget):
+    """Details, open buttons, recent models, device, precision and norm-pix display choice."""
+
+    openFileRequested = Signal()
+    openFolderRequested = Signal()
+    recentRequested = Signal(str)
+    deviceChanged = Signal(str)
+    precisionChanged = Signal(str)
+    unnormalizeChanged = Signal(str)
+
+    def __init__(self, devices: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.details = QLabel("no model loaded", self)
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel("", self)
+        self.open_file_button = QPushButton("Open file…", self)
+        self.open_folder_button = QPushButton("Open folder…", self)
+        self.recent_button = QToolButton(self)
+        self.recent_button.setText("Recent")
+        self.recent_button.setMinimumWidth(90)  # room for the text and the menu arrow
+        self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_menu = QMenu("Recent models", self)
+        self.recent_button.setMenu(self.recent_menu)
+        self.device_box = QComboBox(self)
+        self.device_box.addItems(devices)
+        self.precision_box = QComboBox(self)
+        self.precision_box.addItems(list(PRECISIONS))
+        self.precision_box.setToolTip("bf16/fp16 run on GPUs only")
+        self.unnormalize_box = QComboBox(self)
+        for mode, label in UNNORMALIZE_LABELS.items():
+            self.unnormalize_box.addItem(label, mode)
+        self.unnormalize_box.setToolTip("How per-patch normalised (norm-pix) predictions are turned back into pixels")
+        self.unnormalize_box.setEnabled(False)  # until a norm-pix model is loaded
+        self._lay_out()
+        self.open_file_button.clicked.connect(self.openFileRequested)
+        self.open_folder_button.clicked.connect(self.openFolderRequested)
+        self.device_box.textActivated.connect(self.deviceChanged)
+        self.precision_box.textActivated.connect(self.precisionChanged)
+        self.unnormalize_box.activated.connect(
+            lambda _i: self.unnormalizeChanged.emit(self.unnormalize_box.currentData()))
+
+    def _lay_out(self) -> None:
+        buttons = QHBoxLayout()
+        for w in (self.open_file_button, self.open_folder_button, self.recent_button):
+            buttons.addWidget(w)
+        form = QFormLayout()
+        form.addRow("Device", self.device_box)
+        form.addRow("Precision", self.precision_box)
+        form.addRow("Norm-pix display", self.unnormalize_box)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.details)
+        layout.addLayout(form)
+        layout.addStretch(1)
+
+    def set_summary(self, summary: dict[str, Any]) -> None:
+        self.details.setText(details_html(summary))
+        self.unnormalize_box.setEnabled(bool(summary.get("norm_pix")))
+
+    def set_loading(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def set_device(self, device: str) -> None:
+        """Show the device in use; reduced precision is offered only off the CPU."""
+        index = self.device_box.findText(device)
+        if index >= 0:
+            self.device_box.setCurrentIndex(index)
+        on_cpu = device == "cpu"
+        self.precision_box.setEnabled(not on_cpu)
+        if on_cpu:
+            self.precision_box.setCurrentText("fp32")
+
+    def set_precision(self, precision: str) -> None:
+        self.precision_box.setCurrentText(precision)
+
+    def set_unnormalize(self, mode: str) -> None:
+        index = self.unnormalize_box.findData(mode)
+        if index >= 0:
+            self.unnormalize_box.setCurrentIndex(index)
+
+    def set_recent(self, paths: list[str]) -> None:
+        self.recent_menu.clear()
+        for path in paths:
+            self.recent_menu.addAction(path, lambda p=path: self.recentRequested.emit(p))
+        self.recent_button.setEnabled(bool(paths))

@@ -1,0 +1,147 @@
+"""What decides a training run: the user's recipe (:class:`TrainConfig`) and what follows from it (:class:`Plan`).
+
+Both are plain dataclasses that round-trip through JSON, because ``RUN_DIR/config.json`` is the
+single record a resumed run (or a curious user) reads back. ``None`` in a config means "use the
+recipe's rule"; :func:`resolve` replaces every such field by a number, so a saved config needs no
+further resolution and a resumed run cannot drift from the original one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from maskviz.errors import MaskvizError
+from maskviz.masks import parse_mask_spec
+
+AMP_MODES = ("none", "bf16", "fp16")
+DEFAULT_MASKS = {"mae": "random:0.75", "simmim": "simmim:0.6"}
+WARMUP_FRACTION = 0.1  # official MAE: 40 warm-up epochs of 400
+
+
+class TrainError(MaskvizError):
+    """A training run that cannot start or go on, explained in one line."""
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe, as a user gives it (CLI flags map 1:1 onto fields).
+
+    Precedence when both are set: ``steps`` over ``epochs``, ``lr`` over ``blr``, ``warmup_steps``
+    over ``warmup_epochs`` (the CLI does not let a user give both).
+    """
+
+    data: str
+    model: str
+    out: str
+    steps: int | None = None
+    epochs: float | None = None
+    batch: int = 64
+    accum: int = 1
+    lr: float | None = None
+    blr: float = 1.5e-4
+    min_lr: float = 0.0
+    weight_decay: float = 0.05
+    warmup_steps: int | None = None
+    warmup_epochs: float | None = None
+    mask: str | None = None
+    img_size: int | None = None
+    norm_pix: bool | None = None
+    val_split: float = 0.1
+    val_every: int = 100
+    save_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "none"
+    command: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise TrainError(f"unknown training options {', '.join(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> None:
+        """Reject impossible values before any file is touched."""
+        _positive_int(self.batch, "--batch")
+        _positive_int(self.accum, "--accum")
+        _positive_int(self.val_every, "--val-every")
+        _positive_int(self.save_every, "--save-every")
+        _positive_int(self.log_every, "--log-every")
+        if self.steps is None and self.epochs is None:
+            raise TrainError("say how long to train: --steps N or --epochs E")
+        if self.steps is not None:
+            _positive_int(self.steps, "--steps")
+        elif not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise TrainError(f"--epochs must be positive, got {self.epochs}")
+        for value, name in ((self.lr, "--lr"), (self.blr, "--blr")):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise TrainError(f"{name} must be positive, got {value}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise TrainError(f"--val-split is a fraction in [0, 1), got {self.val_split}")
+        if self.amp not in AMP_MODES:
+            raise TrainError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        if self.mask is not None:
+            parse_mask_spec(self.mask)
+
+
+def _positive_int(value: Any, name: str) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise TrainError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+@dataclass
+class Plan:
+    """What the run learned at its start about the images, the machine and the model; fixed for its lifetime."""
+
+    world_size: int
+    effective_batch: int
+    train_images: int
+    val_images: int
+    skipped_files: int
+    images_fingerprint: str
+    family: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+    base_model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        return cls(**d)
+
+    def epoch_at(self, step: int) -> float:
+        """Passes over the training images after ``step`` optimizer steps."""
+        return step * self.effective_batch / self.train_images
+
+
+def resolve(config: TrainConfig, *, train_images: int, world_size: int, family: str) -> TrainConfig:
+    """Fill every ``None`` by the official MAE rules; idempotent, so resolving a saved config is a no-op.
+
+    lr = blr × effective batch / 256 with effective batch = batch × accum × world size; epochs
+    become whole steps (rounded up); warm-up defaults to the official 10 % of training.
+    """
+    effective = config.batch * config.accum * world_size
+    steps = config.steps or max(1, math.ceil(config.epochs * train_images / effective))
+    if config.warmup_steps is not None:
+        warmup = config.warmup_steps
+    elif config.warmup_epochs is not None:
+        warmup = round(config.warmup_epochs * train_images / effective)
+    else:
+        warmup = round(WARMUP_FRACTION * steps)
+    return dataclasses.replace(
+        config,
+        steps=steps,
+        lr=config.lr if config.lr is not None else config.blr * effective / 256,
+        warmup_steps=min(max(warmup, 0), steps),
+        mask=config.mask or DEFAULT_MASKS[family],
+    )

@@ -1,0 +1,277 @@
+"""Training and validation images, with every random choice derived from ``(seed, sample position)``.
+
+The training data is one endless sequence of samples shared by all processes: position ``p``
+is image ``perm_e[p % n]`` of epoch ``e = p // n`` (a seeded permutation per epoch), and its crop,
+flip and mask come from a generator seeded by ``(seed, p)``. A batch is a range of positions, so
+any step of any process can be rebuilt from nothing but the seed — which is what makes
+``--resume`` exact and the result independent of how many processes share a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from maskviz.errors import ImageError
+from maskviz.images import fit_to_model, load_image, to_tensor
+from maskviz.masks import MaskSpec, parse_mask_spec
+from maskviz.models.base import ModelConfig
+from maskviz.train.config import TrainError
+
+IMAGE_SUFFIXES = frozenset(Image.registered_extensions())
+CROP_SCALE = (0.2, 1.0)  # official MAE RandomResizedCrop
+CROP_RATIO = (3 / 4, 4 / 3)
+
+# Stream tags keep the derived generators of different purposes independent.
+_EPOCH, _SAMPLE, _SPLIT, _VAL, _PROBE = range(5)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 64-bit seed for ``(seed, purpose, index...)``; numpy's SeedSequence mixes the parts well."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0])
+
+
+def derived_rng(*parts: int) -> np.random.Generator:
+    """A generator for ``(seed, purpose, index...)`` (SeedSequence mixing, without an extra round trip)."""
+    return np.random.default_rng([int(p) for p in parts])
+
+
+# ------------------------------------------------------------------------------------ the folder
+
+
+@dataclass
+class ImageFolder:
+    """Readable images under ``root`` (sorted by relative path), and how many files were passed over."""
+
+    root: Path
+    files: list[Path]
+    skipped: int
+    other_files: int
+
+    def fingerprint(self) -> str:
+        """Identifies the exact image list, so a resume can tell that the folder changed."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f.relative_to(self.root).as_posix().encode() + b"\0")
+        return h.hexdigest()[:16]
+
+
+def scan_images(root: str | Path) -> ImageFolder:
+    """Find image files recursively; those Pillow cannot even open are skipped and counted.
+
+    Only headers are read here (a full decode of a big folder would take minutes); an image that
+    fails later, while training, is replaced by its successor (see :class:`SampleStream`).
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise TrainError(f"--data {root} is not a folder")
+    candidates, others = [], 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            candidates.append(path)
+        else:
+            others += 1
+    files = [p for p in candidates if _opens(p)]
+    if not candidates:
+        extra = f" (it holds {others} other file{'s' * (others != 1)})" if others else ""
+        raise TrainError(f"no image files in {root}{extra}")
+    if not files:
+        raise TrainError(f"no readable images in {root}: all {len(candidates)} image files were skipped")
+    return ImageFolder(root, files, len(candidates) - len(files), others)
+
+
+def _opens(path: Path) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                return img.width > 0 and img.height > 0
+    except Exception:  # noqa: BLE001 - any decoder failure means "skip this file"
+        return False
+
+
+def split_files(files: list[Path], val_split: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """Hold out ``round(n × val_split)`` images (at least one when asked, never all), chosen by seed."""
+    n = len(files)
+    n_val = 0 if val_split <= 0 or n < 2 else min(n - 1, max(1, round(n * val_split)))
+    order = derived_rng(seed, _SPLIT).permutation(n)
+    val = set(order[:n_val].tolist())
+    return [f for i, f in enumerate(files) if i not in val], [f for i, f in enumerate(files) if i in val]
+
+
+# ------------------------------------------------------------------------------------ augmentation
+
+
+def random_resized_crop_box(width: int, height: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """``(left, top, w, h)`` covering a random area fraction and aspect ratio (Inception-style crop).
+
+    Ten draws, then a centred crop clamped to the allowed aspect ratio, like torchvision's
+    ``RandomResizedCrop`` — but from ``rng`` rather than torch's global generator.
+    """
+    area = width * height
+    log_lo, log_hi = math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])
+    for _ in range(10):
+        target = area * rng.uniform(*CROP_SCALE)
+        aspect = math.exp(rng.uniform(log_lo, log_hi))
+        w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h
+    w, h = width, height
+    if width / height < CROP_RATIO[0]:
+        h = round(width / CROP_RATIO[0])
+    elif width / height > CROP_RATIO[1]:
+        w = round(height * CROP_RATIO[1])
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+def augment(img: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
+    """Official MAE training view: random resized crop (bicubic) then a coin-flip mirror."""
+    left, top, w, h = random_resized_crop_box(img.width, img.height, rng)
+    view = img.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
+    return view.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
+
+
+# ------------------------------------------------------------------------------------ masks
+
+
+class MaskMaker:
+    """Seeded patch masks of one spec for one model, checked against the family's needs."""
+
+    def __init__(self, spec: str, model_config: ModelConfig) -> None:
+        self.spec: MaskSpec = parse_mask_spec(spec)
+        self.grid, self.patch = model_config.grid_size, model_config.patch_size
+        self.same_count = model_config.family == "mae"
+
+    def make(self, seed: int) -> torch.Tensor:
+        return torch.from_numpy(self.spec.generate(self.grid, self.patch, seed=seed).reshape(-1))
+
+    def stack(self, seeds: list[int]) -> torch.Tensor:
+        masks = torch.stack([self.make(s) for s in seeds])
+        self.check(masks)
+        return masks
+
+    def check(self, masks: torch.Tensor) -> None:
+        """Every mask must hide something; MAE also needs one visible count per batch."""
+        hidden = masks.sum(dim=1)
+        if bool((hidden == 0).any()):
+            raise TrainError(f"mask {self.spec} hides no patches, so there is nothing to learn")
+        if self.same_count and bool((hidden != hidden[0]).any()):
+            counts = sorted(set(hidden.tolist()))
+            raise TrainError(
+                f"mask {self.spec} hides a varying number of patches ({', '.join(map(str, counts[:4]))}); "
+                "MAE needs the same count in every image of a batch: use random:RATIO or block:RATIO"
+            )
+
+    def probe(self, seed: int, count: int = 16) -> None:
+        """Fail before training starts when the spec cannot work (checked on ``count`` draws)."""
+        self.stack([derived_seed(seed, _PROBE, i) for i in range(count)])
+
+
+# ------------------------------------------------------------------------------------ streams
+
+
+class SampleStream:
+    """The endless, seeded training sample sequence (see the module docstring)."""
+
+    def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker,
+                 warn: Callable[[str], None] = lambda _msg: None) -> None:
+        self.files, self.seed, self.masks, self.warn = files, seed, masks, warn
+        self.size, self.mean, self.std = model_config.img_size, model_config.mean, model_config.std
+        self._perms: dict[int, np.ndarray] = {}
+        self._bad: set[int] = set()
+
+    def index(self, position: int) -> int:
+        """Which image sits at a stream position."""
+        epoch, offset = divmod(position, len(self.files))
+        if epoch not in self._perms:
+            if len(self._perms) > 2:
+                self._perms.pop(min(self._perms))
+            self._perms[epoch] = derived_rng(self.seed, _EPOCH, epoch).permutation(len(self.files))
+        return int(self._perms[epoch][offset])
+
+    def batch(self, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images ``[count, C, H, W]`` and masks ``[count, L]`` for positions ``first .. first+count-1``."""
+        imgs, seeds = [], []
+        for p in range(first, first + count):
+            rng = derived_rng(self.seed, _SAMPLE, p)
+            view = augment(self._load(self.index(p)), self.size, rng)
+            imgs.append(to_tensor(view, self.mean, self.std))
+            seeds.append(int(rng.integers(2**63)))
+        return torch.cat(imgs), self.masks.stack(seeds)
+
+    def _load(self, i: int) -> Image.Image:
+        """An image that fails to decode is replaced by the next readable one (deterministically)."""
+        for k in range(len(self.files)):
+            j = (i + k) % len(self.files)
+            if j in self._bad:
+                continue
+            try:
+                return load_image(self.files[j])
+            except ImageError as exc:
+                self._bad.add(j)
+                self.warn(f"skipping unreadable image: {exc}")
+        raise TrainError("none of the training images could be decoded")
+
+
+class Prefetcher:
+    """Builds the next batch on a background thread while the current one trains.
+
+    Batches are pure functions of their positions and only this thread touches the stream, so
+    working ahead changes the time a step takes and nothing else. Pillow's decoders and torch
+    release the GIL, so with a GPU the two really overlap. On a CPU the model already keeps every
+    core busy and a competing thread only slows its OpenMP workers, so ``background=False`` there.
+    """
+
+    def __init__(self, stream: SampleStream, background: bool = True) -> None:
+        self.stream = stream
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="maskviz-data") if background else None
+        self._pending: dict[tuple[int, int], Future] = {}
+
+    def get(self, first: int, count: int, upcoming: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch at ``first``; starts on the one at ``upcoming`` (if any) before waiting."""
+        if self._pool is None:
+            return self.stream.batch(first, count)
+        future = self._pending.pop((first, count), None) or self._pool.submit(self.stream.batch, first, count)
+        if upcoming is not None and (upcoming, count) not in self._pending:
+            self._pending[(upcoming, count)] = self._pool.submit(self.stream.batch, upcoming, count)
+        return future.result()
+
+    def close(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+class ValSet:
+    """Held-out images with fixed centre crops and fixed masks, so losses compare across steps."""
+
+    def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker) -> None:
+        self.files, self.masks = files, masks
+        self.size, self.mean, self.std = model_config.img_size, model_config.mean, model_config.std
+        self.mask_seeds = [derived_seed(seed, _VAL, i) for i in range(len(files))]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def batches(self, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(images, masks)`` chunks; unreadable images are left out."""
+        for start in range(0, len(self.files), batch):
+            imgs, seeds = [], []
+            for f, s in zip(self.files[start:start + batch], self.mask_seeds[start:start + batch], strict=True):
+                try:
+                    imgs.append(to_tensor(fit_to_model(load_image(f), self.size), self.mean, self.std))
+                    seeds.append(s)
+                except ImageError:
+                    continue
+            if imgs:
+                yield torch.cat(imgs), self.masks.stack(seeds)

@@ -1,0 +1,413 @@
+"""The training loop: :func:`train` starts a run, :func:`resume` continues one as if never stopped.
+
+Exactness comes from three choices: every random draw is derived from ``(seed, step, micro-step,
+position)`` (see :mod:`maskviz.train.data`; the global torch generator is reseeded per step for
+anything else, such as dropout), the learning rate is a pure function of the step, and the saved
+state holds the weights, the AdamW moments and the fp16 scaler. Nothing else carries over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from maskviz.checkpoints import load_model, save_model
+from maskviz.device import autocast, check_precision
+from maskviz.errors import MaskvizError
+from maskviz.models.base import MaskedImageModel, config_from_dict
+from maskviz.models.registry import MODEL_CONFIGS
+from maskviz.train.config import Plan, TrainConfig, TrainError, resolve
+from maskviz.train.data import (
+    MaskMaker,
+    Prefetcher,
+    SampleStream,
+    ValSet,
+    derived_seed,
+    scan_images,
+    split_files,
+)
+from maskviz.train.dist import World, start_world
+from maskviz.train.events import TrainEvent
+from maskviz.train.optim import build_optimizer, lr_at, set_lr
+from maskviz.train.rundir import RUN_FORMAT, Reporter, RunDir, disk_errors_explained, disk_full_error
+
+StopFn = Callable[[], bool]
+Streams = tuple[TextIO | None, TextIO | None]  # (human log lines, JSON events)
+_TORCH_RNG = 7  # derived_seed tag of the per-step global torch seed
+_PRECISION = {"none": "fp32", "bf16": "bf16", "fp16": "fp16"}
+
+
+@dataclass
+class TrainResult:
+    """How a run ended (the same on every process)."""
+
+    run_dir: Path
+    reason: str  # "done" or "stopped"
+    steps: int
+    total_steps: int
+    loss: float | None
+    val_loss: float | None
+    best_val_loss: float | None
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    seconds: float
+
+
+def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | None = None,
+          echo: TextIO | None = None, jsonl: TextIO | None = None) -> TrainResult:
+    """Start a new run in ``config.out``.
+
+    ``stop`` is polled after every step (True → save and end with reason "stopped"); ``stop_at``
+    ends the run the same way after that global step, so it can be resumed later. ``echo`` gets
+    the human log lines, ``jsonl`` every event; both only on the main process.
+    """
+    config.validate()
+    world, device = start_world(config.device)
+    try:
+        return _Session.new(config, world, device, (echo, jsonl)).run(stop, stop_at)
+    finally:
+        world.close()
+
+
+def resume(run_dir: str | Path, stop: StopFn | None = None, *, stop_at: int | None = None,
+           device: str | None = None, echo: TextIO | None = None, jsonl: TextIO | None = None) -> TrainResult:
+    """Continue the run in ``run_dir`` from its last saved step with its saved config."""
+    run = RunDir(run_dir)
+    config, plan = run.read()
+    world, dev = start_world(device or config.device)
+    try:
+        return _Session.resumed(run, config, plan, world, dev, (echo, jsonl)).run(stop, stop_at)
+    finally:
+        world.close()
+
+
+def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str]:
+    """The starting model and a description of where it came from (a checkpoint or a fresh init)."""
+    path = Path(config.model).expanduser()
+    if path.exists():
+        if config.img_size is not None:
+            raise TrainError("--img-size only applies to a model trained from scratch, not to a checkpoint")
+        loaded = load_model(path, norm_pix=config.norm_pix)
+        return loaded.model, f"{loaded.format} checkpoint {path.resolve()}"
+    if config.model not in MODEL_CONFIGS:
+        raise TrainError(f"--model {config.model!r} is neither a checkpoint nor a named architecture "
+                         f"(see 'maskviz models')")
+    base = MODEL_CONFIGS[config.model]
+    changes: dict[str, Any] = {}
+    if config.img_size is not None and config.img_size != base.img_size:
+        if config.img_size % base.patch_size:
+            raise TrainError(f"--img-size {config.img_size} is not a multiple of the patch size {base.patch_size}")
+        changes.update(img_size=config.img_size, name="")
+    if config.norm_pix is not None:
+        changes["norm_pix_loss"] = config.norm_pix
+    try:
+        model_config = base.replace(**changes)
+    except ValueError as exc:
+        raise TrainError(f"cannot build {config.model}: {exc}") from None
+    torch.manual_seed(config.seed)
+    return model_config.build(), f"new {config.model} (seed {config.seed})"
+
+
+def _absolute_paths(config: TrainConfig) -> TrainConfig:
+    """A resume may start from another folder: record where the images and the base model are."""
+    model = Path(config.model).expanduser()
+    return dataclasses.replace(config, data=str(Path(config.data).expanduser().resolve()),
+                               model=str(model.resolve()) if model.exists() else config.model)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(exc, RuntimeError) and any(s in text for s in ("out of memory", "not enough memory",
+                                                                  "can't allocate memory")))
+
+
+class _Session:
+    """One process's part in one invocation of a run: model, optimizer, data and bookkeeping."""
+
+    def __init__(self, run: RunDir, config: TrainConfig, plan: Plan, model: MaskedImageModel, world: World,
+                 device: torch.device, streams: Streams, files: tuple[list[Path], list[Path]]) -> None:
+        self.rundir, self.config, self.plan, self.world, self.device = run, config, plan, world, device
+        self.model = model.to(device).train()
+        self.net: torch.nn.Module = model
+        if world.distributed:
+            self.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.optimizer = build_optimizer(model, config.lr, config.weight_decay)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
+        self.precision = _PRECISION[config.amp]
+        masks = MaskMaker(config.mask, model.config)
+        self.reporter = Reporter(run if world.is_main else None, *streams)
+        stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log)
+        self.batches = Prefetcher(stream, background=device.type != "cpu")
+        self.valset = ValSet(files[1], config.seed, model.config, masks)
+        self.step, self.loss, self.val_loss = 0, math.nan, math.nan
+        self.best_val_loss, self.best_step = math.inf, -1
+        self.resumed = False
+        self._step_seconds: float | None = None
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def new(cls, config: TrainConfig, world: World, device: torch.device, streams: Streams) -> _Session:
+        check_precision(_PRECISION[config.amp], device)
+        config = _absolute_paths(config)
+        run = RunDir(config.out)
+        run.check_new()
+        world.barrier()  # every process has looked before the main one creates the run
+        folder = scan_images(config.data)
+        files = split_files(folder.files, config.val_split, config.seed)
+        model, source = build_model(config)
+        config = resolve(config, train_images=len(files[0]), world_size=world.size, family=model.config.family)
+        MaskMaker(config.mask, model.config).probe(config.seed)
+        plan = Plan(world.size, config.batch * config.accum * world.size, len(files[0]), len(files[1]),
+                    folder.skipped, folder.fingerprint(), model.config.family, model.config.to_dict(), source)
+        if world.is_main:
+            run.create(config, plan)
+        return cls(run, config, plan, model, world, device, streams, files)
+
+    @classmethod
+    def resumed(cls, run: RunDir, config: TrainConfig, plan: Plan, world: World, device: torch.device,
+                streams: Streams) -> _Session:
+        check_precision(_PRECISION[config.amp], device)
+        if plan.world_size != world.size:
+            raise TrainError(f"{run.path} was trained by {plan.world_size} process(es); resume it with the "
+                             f"same number (now {world.size})")
+        folder = scan_images(config.data)
+        if folder.fingerprint() != plan.images_fingerprint:
+            raise TrainError(f"the images in {config.data} changed since the run started "
+                             f"({plan.train_images + plan.val_images} then, {len(folder.files)} now); "
+                             "resuming needs the same images")
+        files = split_files(folder.files, config.val_split, config.seed)
+        state = run.load_state()
+        if world.is_main:  # before the reporter opens it for appending
+            run.trim_metrics(state["step"] if state else 0)
+        model = build_model(config)[0] if state is None else config_from_dict(plan.model_config).build()
+        session = cls(run, config, plan, model, world, device, streams, files)
+        if state is not None:
+            session.load_state(state)
+        session.resumed = True
+        return session
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs, as tensors, numbers and strings only (``weights_only`` loadable)."""
+        return {
+            "format": RUN_FORMAT, "version": 1, "step": self.step,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict()["state"],
+            "scaler": self.scaler.state_dict(),
+            "loss": self.loss, "val_loss": self.val_loss,
+            "best_val_loss": self.best_val_loss, "best_step": self.best_step,
+            "rng": {"scheme": "derived per step from (seed, step, micro-step, sample position)",
+                    "seed": self.config.seed},
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        fresh = self.optimizer.state_dict()
+        self.optimizer.load_state_dict({"state": state["optimizer"], "param_groups": fresh["param_groups"]})
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.loss, self.val_loss = state["step"], state["loss"], state["val_loss"]
+        self.best_val_loss, self.best_step = state["best_val_loss"], state["best_step"]
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, stop: StopFn | None, stop_at: int | None) -> TrainResult:
+        """Train until done or stopped; every way out writes an end event."""
+        start = time.time()
+        try:
+            self._announce()
+            reason = self._loop(stop, stop_at)
+        except BaseException as exc:
+            err = self._explain(exc)
+            self._end("stopped" if isinstance(exc, KeyboardInterrupt) else "error", err)
+            if err is exc:
+                raise
+            raise err from exc
+        else:
+            self._end(reason)
+        finally:
+            self.batches.close()
+            self.reporter.close()
+        return self._result(reason, time.time() - start)
+
+    def _loop(self, stop: StopFn | None, stop_at: int | None) -> str:
+        total = self.config.steps
+        if stop_at is not None and self.step >= stop_at:
+            return "stopped"
+        while self.step < total:
+            t0 = time.perf_counter()
+            local_loss, lr = self._train_step()
+            wants_stop = bool(stop and stop()) or (stop_at is not None and self.step + 1 >= stop_at)
+            loss_sum, votes = self.world.sum([local_loss, float(wants_stop)], self.device)
+            self.step, self.loss = self.step + 1, loss_sum / self.world.size
+            if not math.isfinite(self.loss):
+                raise TrainError(f"the loss became {self.loss} at step {self.step}: training diverged; "
+                                 "try a lower --lr or --blr")
+            self._after_step(lr, time.perf_counter() - t0, stopping=votes > 0)
+            if votes > 0 and self.step < total:
+                return "stopped"
+        return "done"
+
+    def _train_step(self) -> tuple[float, float]:
+        """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr."""
+        c, world = self.config, self.world
+        lr = lr_at(self.step, c.steps, c.warmup_steps, c.lr, c.min_lr)
+        set_lr(self.optimizer, lr)
+        self._seed_torch()
+        losses = []
+        for micro in range(c.accum):
+            imgs, mask = self.batches.get(self._first(self.step, micro), c.batch, self._upcoming(micro))
+            imgs, mask = imgs.to(self.device, non_blocking=True), mask.to(self.device)
+            sync = micro == c.accum - 1 or not world.distributed
+            with contextlib.nullcontext() if sync else self.net.no_sync():
+                with autocast(self.device, self.precision):
+                    loss = self.model.loss(imgs, self.net(imgs, mask), mask)
+                self.scaler.scale(loss / c.accum).backward()
+            losses.append(loss.detach().float())
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(torch.stack(losses).mean()), lr
+
+    def _first(self, step: int, micro: int) -> int:
+        """Stream position of this process's first sample in a micro-batch (ranks take consecutive slices)."""
+        c, world = self.config, self.world
+        return ((step * c.accum + micro) * world.size + world.rank) * c.batch
+
+    def _upcoming(self, micro: int) -> int | None:
+        """Position of the micro-batch after this one, for the prefetcher (None after the last step)."""
+        if micro + 1 < self.config.accum:
+            return self._first(self.step, micro + 1)
+        return self._first(self.step + 1, 0) if self.step + 1 < self.config.steps else None
+
+    def _seed_torch(self) -> None:
+        """Reseed the global generators from (seed, step, rank) for any layer that draws (dropout...).
+
+        Cheaper than ``torch.manual_seed``, which visits every backend each time."""
+        seed = derived_seed(self.config.seed, _TORCH_RNG, self.step, self.world.rank)
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+
+    def _after_step(self, lr: float, seconds: float, stopping: bool) -> None:
+        """Validate, report and save as the schedule (or a stop) asks."""
+        c, step = self.config, self.step
+        done = step == c.steps
+        val = self._validate() if len(self.valset) and (step % c.val_every == 0 or done) else None
+        ema = self._step_seconds
+        self._step_seconds = seconds if ema is None else 0.9 * ema + 0.1 * seconds
+        event = TrainEvent("step", step, loss=self.loss, lr=lr, images_per_s=self.plan.effective_batch / seconds,
+                           eta_s=(c.steps - step) * self._step_seconds, epoch=self.plan.epoch_at(step),
+                           val_loss=val, best_val_loss=self.best_val_loss if val is not None else None)
+        self.reporter.event(event)
+        if step % c.log_every == 0 or val is not None or done or stopping:
+            self.reporter.log(_describe_step(event, c.steps))
+        if step % c.save_every == 0 or done or stopping:
+            self._save_last()
+
+    @torch.no_grad()
+    def _validate(self) -> float | None:
+        """Mean per-image loss on the held-out images (main process only; saves best on improvement)."""
+        if not self.world.is_main:
+            return None
+        self.model.eval()
+        losses = []
+        for imgs, mask in self.valset.batches(self.config.batch):
+            imgs, mask = imgs.to(self.device), mask.to(self.device)
+            with autocast(self.device, self.precision):
+                losses.append(self.model.loss(imgs, self.model(imgs, mask), mask, reduce_batch=False).float())
+        self.model.train()
+        if not losses:
+            return None
+        self.val_loss = float(torch.cat(losses).mean())
+        if self.val_loss < self.best_val_loss:
+            self.best_val_loss, self.best_step = self.val_loss, self.step
+            self._save_model(self.rundir.best, self.step)
+        return self.val_loss
+
+    # ------------------------------------------------------------------ files
+
+    def _save_last(self) -> None:
+        if self.world.is_main:
+            self._save_model(self.rundir.last, self.step)
+            self.rundir.save_state(self.state_dict())
+
+    def _save_model(self, path: Path, step: int) -> None:
+        with disk_errors_explained(str(path)):
+            save_model(self.model, path, self._info(step))
+
+    def _info(self, step: int) -> dict[str, Any]:
+        """Provenance stored in the checkpoint (shown by ``maskviz info`` and the GUI)."""
+        c, p = self.config, self.plan
+        return {
+            "trained_by": "maskviz train", "steps": step, "total_steps": c.steps,
+            "train_loss": _number(self.loss), "val_loss": _number(self.val_loss),
+            "best_val_loss": _number(self.best_val_loss), "best_step": self.best_step if self.best_step >= 0 else None,
+            "data_dir": str(Path(c.data).expanduser().resolve()), "train_images": p.train_images,
+            "val_images": p.val_images, "skipped_files": p.skipped_files, "base_model": p.base_model,
+            "command": c.command, "run_dir": str(self.rundir.path.resolve()), "world_size": p.world_size,
+            "effective_batch": p.effective_batch, "recipe": c.to_dict(),
+        }
+
+    def _announce(self) -> None:
+        c, p = self.config, self.plan
+        self.reporter.event(TrainEvent("start", self.step, total_steps=c.steps, resumed=self.resumed))
+        verb = f"resuming at step {self.step} of" if self.resumed else "training"
+        self.reporter.log(
+            f"{verb} {p.base_model} on {p.train_images} images ({p.val_images} held out, {p.skipped_files} "
+            f"skipped) for {c.steps} steps; batch {c.batch} x accum {c.accum} x {p.world_size} process(es) = "
+            f"{p.effective_batch}; lr {c.lr:.3g} (warm-up {c.warmup_steps}); mask {c.mask}; device {self.device}")
+
+    def _explain(self, exc: BaseException) -> BaseException:
+        """Turn the failures a user can act on into one-line TrainErrors."""
+        if isinstance(exc, (MaskvizError, KeyboardInterrupt)):
+            return exc
+        if _is_oom(exc):
+            return TrainError(f"out of memory on {self.device} with --batch {self.config.batch}: use a smaller "
+                              f"--batch (and a larger --accum to keep the effective batch of "
+                              f"{self.plan.effective_batch})")
+        return disk_full_error(exc, f"the run folder {self.rundir.path}") or exc
+
+    def _end(self, reason: str, error: BaseException | None = None) -> None:
+        message = None
+        if isinstance(error, KeyboardInterrupt):
+            message = f"interrupted during step {self.step + 1}; resume repeats it from the last checkpoint"
+        elif error is not None:
+            message = str(error) if isinstance(error, MaskvizError) else f"{type(error).__name__}: {error}"
+        best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
+        with contextlib.suppress(OSError, MaskvizError):  # a full disk must not hide the real error
+            self.reporter.event(TrainEvent("end", self.step, reason=reason, message=message, best_val_loss=best))
+            self.reporter.log(f"{reason} at step {self.step}" + (f": {message}" if message else ""))
+
+    def _result(self, reason: str, seconds: float) -> TrainResult:
+        best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
+        return TrainResult(self.rundir.path, reason, self.step, self.config.steps, _number(self.loss),
+                           _number(self.val_loss), best, self.rundir.last,
+                           self.rundir.best if self.rundir.best.exists() else None, seconds)
+
+
+def _number(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _describe_step(e: TrainEvent, total: int) -> str:
+    text = (f"step {e.step}/{total}  loss {e.loss:.4f}  lr {e.lr:.3g}  {e.images_per_s:.1f} img/s  "
+            f"eta {_duration(e.eta_s)}")
+    return text + (f"  val {e.val_loss:.4f} (best {e.best_val_loss:.4f})" if e.val_loss is not None else "")
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

@@ -1,0 +1,85 @@
+"""Shared GUI fixtures: a private config folder, a tiny saved model, recorded dialogs, open windows.
+
+Windows run the real worker thread with ``mae_vit_tiny_test`` (32 px, patch 8, a 4×4 grid), which
+reconstructs in a few milliseconds, so tests wait on conditions (``qtbot.waitUntil``) rather than
+sleeping. ``qtbot.wait*`` spin a QEventLoop, which lets the worker thread take the GIL; ``QTest.qWait``
+does not, so it must not be used to wait for the worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from guikit import settle
+from PySide6.QtWidgets import QMessageBox
+
+from maskviz.checkpoints import save_model
+from maskviz.models import create_model
+from maskviz.models.registry import get_config
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "config"
+    monkeypatch.setenv("MASKVIZ_CONFIG_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(create_model("mae_vit_tiny_test"), path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def norm_pix_model_path(tmp_path_factory) -> str:
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("models") / "tiny-normpix.safetensors"
+    save_model(get_config("mae_vit_tiny_test").replace(norm_pix_loss=True).build(), path)
+    return str(path)
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> list[tuple[str, str, str]]:
+    """Every QMessageBox.warning/critical/information as (kind, title, text), never shown."""
+    calls: list[tuple[str, str, str]] = []
+    for kind in ("warning", "critical", "information"):
+        def record(parent, title, text, *args, _kind=kind, **kwargs):  # noqa: ANN001, ANN202
+            calls.append((_kind, title, text))
+            return QMessageBox.StandardButton.Ok
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(record))
+    return calls
+
+
+@pytest.fixture
+def open_window(qtbot, config_dir, dialogs):
+    """Factory: a shown MainWindow started like the app (explicit image/model, else session/defaults)."""
+    from maskviz.gui.main_window import MainWindow
+
+    windows = []
+
+    def open_(image: str | None = None, model: str | None = None, restore: bool = True, wait: bool = True):
+        window = MainWindow(config_dir, device="cpu")
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        window.start(image=image, model=model, restore=restore)
+        if wait:
+            settle(qtbot, window)
+        windows.append(window)
+        return window
+
+    yield open_
+    for window in windows:
+        window.close()
+
+
+@pytest.fixture
+def window(open_window, photo, tiny_model_path):
+    """The usual case: the test photo and the tiny model, first reconstruction on screen."""
+    return open_window(photo, tiny_model_path, restore=False)

@@ -1,0 +1,52 @@
+"""Helpers for the GUI tests: waiting for the worker, and mouse events at image coordinates.
+
+Imported as ``from guikit import ...`` (pytest puts this folder on ``sys.path``, as it does
+``tests/`` for ``synthetic``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+WAIT_MS = 15000
+
+
+def settle(qtbot, window, timeout: int = WAIT_MS) -> None:
+    """Wait until the newest reconstruction request is the one on screen and nothing is queued."""
+    def done() -> bool:
+        latest = window.worker.latest_id("recon")
+        return (window.loaded is not None and latest > 0 and window.panels.result_id == latest
+                and not window.worker.is_busy("recon") and not window.worker.is_busy("load"))
+    qtbot.waitUntil(done, timeout=timeout)
+
+
+def canvas_pos(canvas, x: float, y: float) -> QPointF:
+    """Image coordinates → canvas viewport pixels."""
+    return QPointF(canvas.view.mapFromScene(canvas.view_box.mapViewToScene(QPointF(x, y))))
+
+
+def mouse(canvas, kind: QEvent.Type, x: float, y: float, held: bool = True) -> None:
+    """A real QMouseEvent on the canvas viewport (QTest's mouseMove cannot carry a held button)."""
+    vp = canvas.view.viewport()
+    pos = canvas_pos(canvas, x, y)
+    left = Qt.MouseButton.LeftButton
+    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else left
+    buttons = left if held and kind != QEvent.Type.MouseButtonRelease else Qt.MouseButton.NoButton
+    QApplication.sendEvent(vp, QMouseEvent(kind, pos, vp.mapToGlobal(pos), button, buttons,
+                                           Qt.KeyboardModifier.NoModifier))
+
+
+def stroke(canvas, points, release: bool = True) -> None:
+    """Press at the first point, drag through the rest, release (unless told not to)."""
+    mouse(canvas, QEvent.Type.MouseButtonPress, *points[0])
+    for p in points[1:]:
+        mouse(canvas, QEvent.Type.MouseMove, *p)
+    if release:
+        mouse(canvas, QEvent.Type.MouseButtonRelease, *points[-1])
+
+
+def mask_of(window) -> np.ndarray:
+    return window.canvas.patch_mask()
