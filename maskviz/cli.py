@@ -87,6 +87,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--img-size", type=int, help="input size of a model trained from scratch")
     tr.add_argument("--norm-pix", action=argparse.BooleanOptionalAction, help="MAE per-patch normalised targets")
     tr.add_argument("--val-split", type=float, help=f"fraction of images held out (default {d.val_split:g})")
+    tr.add_argument("--synthetic", type=float, metavar="FRACTION",
+                    help="share of training samples replaced by procedural dead-leaves images (default 0)")
     tr.add_argument("--val-every", type=int, help=f"validate every N steps (default {d.val_every})")
     tr.add_argument("--save-every", type=int, help=f"save last checkpoint every N steps (default {d.save_every})")
     tr.add_argument("--log-every", type=int, help=f"train.log line every N steps (default {d.log_every})")

@@ -374,3 +374,48 @@ def test_random_resized_crop_stays_inside():
         for _ in range(50):
             left, top, cw, ch = random_resized_crop_box(w, h, rng)
             assert 0 <= left and 0 <= top and 0 < cw and 0 < ch and left + cw <= w and top + ch <= h
+
+
+def _flat_folder(folder: Path, n: int = 4) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        Image.new("RGB", (40, 40), (30 * i, 90, 160)).save(folder / f"flat{i}.png")
+    return folder
+
+
+def test_synthetic_share_replaces_samples_with_dead_leaves(tmp_path):
+    """--synthetic 1 trains on procedural images only; 0 keeps the photos (flat colours here)."""
+    files = sorted(_flat_folder(tmp_path / "flat").glob("*.png"))
+    cfg = get_config("mae_vit_tiny_test")
+    masks = MaskMaker("random:0.75", cfg)
+    photos, _ = SampleStream(files, 0, cfg, masks).batch(0, 8)
+    leaves, _ = SampleStream(files, 0, cfg, masks, synthetic=1.0).batch(0, 8)
+    assert float(photos.std(dim=(2, 3)).max()) < 1e-4  # every crop of a flat image is flat
+    assert float(leaves.std(dim=(2, 3)).min()) > 0.05  # dead leaves have edges and shading
+    again, _ = SampleStream(files, 0, cfg, masks, synthetic=1.0).batch(0, 8)
+    assert torch.equal(leaves, again)
+
+
+def test_synthetic_option_reaches_the_recipe(tmp_path):
+    data = _flat_folder(tmp_path / "flat")
+    assert cli("--data", str(data), "--model", "mae_vit_tiny_test", "--out", str(tmp_path / "run"),
+               "--steps", "2", "--batch", "2", "--val-split", "0", "--synthetic", "0.5") == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["synthetic"] == 0.5
+    with pytest.raises(TrainError, match="--synthetic"):
+        TrainConfig(data="d", model="m", out="o", steps=1, synthetic=1.5).validate()
+
+
+def test_decoded_cache_keeps_a_pixel_budget():
+    from maskviz.train.data import DecodedCache
+
+    cache, loads = DecodedCache(max_pixels=300), []
+
+    def loader(key):
+        loads.append(key)
+        return Image.new("RGB", (10, 10))
+
+    for key in (0, 1, 0, 2, 3, 0):
+        cache.get(key, lambda key=key: loader(key))
+    assert loads == [0, 1, 2, 3]  # 0 stayed (recently used), 1 was evicted first
+    cache.get(1, lambda: loader(1))
+    assert loads[-1] == 1

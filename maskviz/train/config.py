@@ -50,6 +50,7 @@ class TrainConfig:
     img_size: int | None = None
     norm_pix: bool | None = None
     val_split: float = 0.1
+    synthetic: float = 0.0  # share of training samples replaced by procedural dead-leaves images
     val_every: int = 100
     save_every: int = 500
     log_every: int = 10
@@ -87,6 +88,8 @@ class TrainConfig:
                 raise TrainError(f"{name} must be positive, got {value}")
         if not 0.0 <= self.val_split < 1.0:
             raise TrainError(f"--val-split is a fraction in [0, 1), got {self.val_split}")
+        if not 0.0 <= self.synthetic <= 1.0:
+            raise TrainError(f"--synthetic is a fraction in [0, 1], got {self.synthetic}")
         if self.amp not in AMP_MODES:
             raise TrainError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         if self.mask is not None:

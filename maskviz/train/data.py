@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from maskviz.images import fit_to_model, load_image, to_tensor
 from maskviz.masks import MaskSpec, parse_mask_spec
 from maskviz.models.base import ModelConfig
 from maskviz.train.config import TrainError
+from maskviz.train.dead_leaves import dead_leaves
 
 IMAGE_SUFFIXES = frozenset(Image.registered_extensions())
 CROP_SCALE = (0.2, 1.0)  # official MAE RandomResizedCrop
@@ -183,11 +185,13 @@ class SampleStream:
     """The endless, seeded training sample sequence (see the module docstring)."""
 
     def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker,
-                 warn: Callable[[str], None] = lambda _msg: None) -> None:
+                 warn: Callable[[str], None] = lambda _msg: None, synthetic: float = 0.0) -> None:
         self.files, self.seed, self.masks, self.warn = files, seed, masks, warn
         self.size, self.mean, self.std = model_config.img_size, model_config.mean, model_config.std
+        self.synthetic = synthetic
         self._perms: dict[int, np.ndarray] = {}
         self._bad: set[int] = set()
+        self._decoded = DecodedCache()
 
     def index(self, position: int) -> int:
         """Which image sits at a stream position."""
@@ -203,7 +207,12 @@ class SampleStream:
         imgs, seeds = [], []
         for p in range(first, first + count):
             rng = derived_rng(self.seed, _SAMPLE, p)
-            view = augment(self._load(self.index(p)), self.size, rng)
+            # The coin is only drawn when synthetic images are asked for, so runs without them
+            # (and their resumes) draw exactly the same crops as before the option existed.
+            if self.synthetic and rng.random() < self.synthetic:
+                view = Image.fromarray(dead_leaves(self.size, rng))
+            else:
+                view = augment(self._load(self.index(p)), self.size, rng)
             imgs.append(to_tensor(view, self.mean, self.std))
             seeds.append(int(rng.integers(2**63)))
         return torch.cat(imgs), self.masks.stack(seeds)
@@ -215,11 +224,37 @@ class SampleStream:
             if j in self._bad:
                 continue
             try:
-                return load_image(self.files[j])
+                return self._decoded.get(j, lambda j=j: load_image(self.files[j]))
             except ImageError as exc:
                 self._bad.add(j)
                 self.warn(f"skipping unreadable image: {exc}")
         raise TrainError("none of the training images could be decoded")
+
+
+class DecodedCache:
+    """Decoded training images kept in memory up to a pixel budget (least recently used out first).
+
+    Decoding a large JPEG costs more than the crop, resize and tensor that follow it, and a short
+    fine-tune revisits every image many times; the cache changes speed, never the samples.
+    """
+
+    def __init__(self, max_pixels: int = 400_000_000) -> None:
+        self.max_pixels = max_pixels
+        self._images: OrderedDict[int, Image.Image] = OrderedDict()
+        self._pixels = 0
+
+    def get(self, key: int, load: Callable[[], Image.Image]) -> Image.Image:
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        img = load()
+        img.load()
+        self._images[key] = img
+        self._pixels += img.width * img.height
+        while self._pixels > self.max_pixels and len(self._images) > 1:
+            _, old = self._images.popitem(last=False)
+            self._pixels -= old.width * old.height
+        return img
 
 
 class Prefetcher:

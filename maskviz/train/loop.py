@@ -146,7 +146,8 @@ class _Session:
         self.precision = _PRECISION[config.amp]
         masks = MaskMaker(config.mask, model.config)
         self.reporter = Reporter(run if world.is_main else None, *streams)
-        stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log)
+        stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
+                              synthetic=config.synthetic)
         self.batches = Prefetcher(stream, background=device.type != "cpu")
         self.valset = ValSet(files[1], config.seed, model.config, masks)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
