@@ -125,6 +125,10 @@ SIMMIM_CONFIGS: dict[str, ModelConfig] = {
         SimMIMSwinConfig(
             name="simmim_swin_large_w12_192", embed_dim=192, num_heads=(6, 12, 24, 48), window_size=12
         ),
+        # The bundled SimMIM: the same backbone size as the bundled MAE's encoder.
+        SimMIMViTConfig(
+            name="simmim_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3
+        ),
         # Tiny configs for fast tests. The Swin one has shifted windows in stages 0-1 and a clamped
         # (unshifted) stage 2, like the last stage of Swin-B/192.
         SimMIMViTConfig(
