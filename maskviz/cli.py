@@ -26,13 +26,15 @@ EXIT_INTERNAL_ERROR = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskviz", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="maskviz", description="Explore masked image models (MAE, SimMIM). Without a command: the desktop app."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command")
 
     rec = sub.add_parser("reconstruct", help="reconstruct an image under one or more masks")
     rec.add_argument("image", help="image file")
-    rec.add_argument("--model", required=True, help="checkpoint file or folder (any supported format)")
+    rec.add_argument("--model", help="checkpoint file or folder (any supported format; default: the bundled MAE)")
     rec.add_argument("--mask", action="append", default=None, metavar="SPEC",
                      help="mask spec, e.g. random:0.75, block:0.5, grid:2, center:0.4, file:mask.png "
                           "(repeat for several; default random:0.75)")
@@ -159,6 +161,7 @@ def launch_gui(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from maskviz.bundled import load_default_model
     from maskviz.checkpoints import load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
@@ -168,7 +171,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
-    loaded = load_model(args.model, device=device, norm_pix=args.norm_pix)
+    if args.model:
+        loaded = load_model(args.model, device=device, norm_pix=args.norm_pix)
+    else:
+        loaded = load_default_model(device)
+        for note in loaded.notes if loaded.format == "builtin" else []:
+            print(f"maskviz: note: {note}", file=sys.stderr)
     model = loaded.model
     grid, patch = model.grid_size, model.patch_size
 

@@ -124,3 +124,14 @@ def test_console_entry_point_end_to_end(tmp_path, checkpoint, image32):
     bad = subprocess.run([sys.executable, "-m", "maskviz", "reconstruct", "nothere.png", "--model", checkpoint],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("maskviz: error:") and "Traceback" not in bad.stderr
+
+
+def test_reconstruct_without_model_uses_the_default(tmp_path, capsys):
+    from maskviz.bundled import bundled_model_paths
+
+    js = tmp_path / "m.json"
+    assert main(["reconstruct", "sample:cat", "--mask", "random:0.75", "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert doc["family"] == "mae" and doc["total_patches"] == doc["model"]["grid"][0] * doc["model"]["grid"][1]
+    if not bundled_model_paths():
+        assert doc["model"]["format"] == "builtin" and "random weights" in capsys.readouterr().err

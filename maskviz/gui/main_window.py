@@ -49,6 +49,8 @@ from maskviz.gui.model_panel import ModelPanel
 from maskviz.gui.panels import UNNORMALIZE_LABELS, ResultPanels
 from maskviz.gui.patterns import PatternPanel
 from maskviz.gui.session import config_dir, open_settings, read_session, recent, remember, write_session
+from maskviz.gui.train_compare import ViewerContext
+from maskviz.gui.training import TrainingPanel
 from maskviz.gui.worker import ModelWorker, ReconOutcome, ReconRequest
 from maskviz.images import fit_to_model, load_image
 
@@ -151,6 +153,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
+        self.training = TrainingPanel(self.config_folder / "runs", self.settings, self)
+        self.train_dock = self._dock("Train", "train-dock", self.training, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.curve_dock, self.train_dock)
+        self.curve_dock.raise_()
         self._build_status_bar()
 
     def _left_column(self) -> QWidget:
@@ -216,6 +222,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self._action(edit, "&Clear mask", self.canvas.clear, "Ctrl+Backspace")
         self._action(edit, "&Invert mask", self.canvas.invert, "Ctrl+I")
         self._build_view_menu()
+        self._build_train_menu()
 
     def _build_file_menu(self) -> None:
         file = self.file_menu = self.menuBar().addMenu("&File")
@@ -258,6 +265,16 @@ class MainWindow(FileActionsMixin, QMainWindow):
         view.addSeparator()
         view.addAction(self.model_dock.toggleViewAction())
         view.addAction(self.curve_dock.toggleViewAction())
+        view.addAction(self.train_dock.toggleViewAction())
+
+    def _build_train_menu(self) -> None:
+        train = self.train_menu = self.menuBar().addMenu("&Train")
+        self._action(train, "Training &panel", self.show_training, "Ctrl+T")
+        train.addSeparator()
+        actions = self.training.actions_by_name
+        train.addActions([actions[name] for name in ("start", "stop", "resume")])
+        train.addSeparator()
+        train.addActions([actions["open_run"], actions["open_result"]])
 
     def _connect(self) -> None:
         self.canvas.maskChanged.connect(self._on_mask_changed)
@@ -282,6 +299,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.worker.curveDone.connect(self._on_curve_done)
         self.worker.failed.connect(self._on_failed)
         self.worker.busyChanged.connect(self._on_busy_changed)
+        self.modelReady.connect(self.training.set_base_model)
+        self.training.useModelRequested.connect(self.open_model)
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.training.viewer_context = self.training_context
 
     # ================================================================== starting
 
@@ -674,7 +695,47 @@ class MainWindow(FileActionsMixin, QMainWindow):
             if isinstance(value, QByteArray | bytes):
                 self._layout_restored = bool(restore(value)) or self._layout_restored
 
+    # ================================================================== training
+
+    def show_training(self) -> None:
+        self.train_dock.show()
+        self.train_dock.raise_()
+
+    def training_context(self) -> ViewerContext | None:
+        """What "Open in viewer" compares on: the image, mask and model on screen now."""
+        if self.image is None:
+            return None
+        return ViewerContext(self.loaded, self.image, self.canvas.patch_mask(), self.unnormalize)
+
+    def ask_stop_training(self) -> str:
+        """``"stop"``, ``"keep"`` (running in the background) or ``"cancel"``; tests replace this method."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Stop the training run?",
+                          "A training run is still going. Stop it (it saves its last step first), leave it "
+                          "running in the background, or keep the window open?", parent=self)
+        stop = box.addButton("Stop", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep running in background", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "stop" if clicked == stop else "keep" if clicked == keep else "cancel"
+
+    def _may_close(self) -> bool:
+        """With a run going: stop it and close once it has saved, leave it running, or stay open."""
+        if not self.training.running:
+            return True
+        answer = self.ask_stop_training()
+        if answer == "keep":
+            self.training.detach()
+            return True
+        if answer == "stop":
+            self.statusBar().showMessage("Stopping the training run; the window closes once it has saved…")
+            self.training.stop(then=self.close)
+        return False
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._may_close():
+            event.ignore()
+            return
         self.save_session()
         self.worker.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,365 @@
+"""Run ``maskviz train`` as a child process and follow it through the files it writes.
+
+Why a process and not a thread: training keeps every core and the GIL busy for hours, may run out
+of memory, and must survive the window closing if the user asks. So the GUI launches
+``python -m maskviz train ...`` (``sys.executable``, so no console script is needed) and learns
+everything from files, never from pipes:
+
+* ``RUN_DIR/metrics.jsonl`` — the events, tailed with :class:`maskviz.train.EventTail` every
+  :data:`POLL_MS`;
+* ``RUN_DIR/gui-output.log`` — the child's stdout and stderr (log lines and the CLI's
+  ``maskviz: error: ...`` one-liner), appended to and tailed the same way. A file, not a pipe, because
+  a child left running after the app quits would die on its next write to a closed pipe.
+
+Stop protocol: :meth:`TrainProcess.stop` sends SIGTERM (``QProcess.terminate`` on POSIX); the trainer
+finishes the current step, saves, writes an ``end`` event with reason ``stopped`` and exits with
+128 + 15. If it has not exited after :attr:`TrainProcess.stop_timeout_ms` it is killed (reason
+``killed``; a resume repeats the steps since the last save). On Windows ``terminate`` posts
+WM_CLOSE, which a console program never receives, so there a stop is always the kill after the
+timeout. Resume is simply ``maskviz train --resume RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QIODevice, QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from maskviz.gui.worker import worker_threads
+from maskviz.train import EventTail, RunDir, TrainError, TrainEvent
+
+POLL_MS = 250
+STOP_TIMEOUT_MS = 15000
+TAIL_LINES = 300
+MAX_READ = 1 << 20  # read at most the newest MiB of output per poll
+OUTPUT_NAME = "gui-output.log"
+ERROR_PREFIXES = ("maskviz: error: ", "maskviz: internal error: ")
+ABRUPT_END = ("the training process ended abruptly{code}; if the machine ran out of memory, try a smaller "
+              "batch. The log below shows how far it got")
+
+
+# ---------------------------------------------------------------------------------- command line
+
+
+def val_every(steps: int) -> int:
+    """About 20 validation points per run (at most one per 100 steps), so short runs get a val curve."""
+    return max(1, min(100, steps // 20))
+
+
+@dataclass
+class TrainRequest:
+    """What the training form asks for; ``mask``/``lr`` None = the trainer's defaults."""
+
+    data: str
+    model: str
+    out: str
+    steps: int
+    batch: int
+    mask: str | None = None
+    lr: float | None = None
+
+    def arguments(self) -> list[str]:
+        """``maskviz train`` flags; ``--flag=value`` so a value starting with '-' cannot pose as a flag."""
+        args = [f"--data={self.data}", f"--model={self.model}", f"--out={self.out}", f"--steps={self.steps}",
+                f"--batch={self.batch}", f"--val-every={val_every(self.steps)}"]
+        if self.mask:
+            args.append(f"--mask={self.mask}")
+        if self.lr is not None:
+            args.append(f"--lr={self.lr!r}")
+        return args
+
+
+def resume_arguments(run_dir: str | os.PathLike) -> list[str]:
+    return [f"--resume={Path(run_dir)}"]
+
+
+def child_environment(base: dict[str, str]) -> dict[str, str]:
+    """The child's environment: unbuffered UTF-8 output, and on a CPU one core left for the UI.
+
+    Without a thread cap a CPU run's OpenMP workers and the viewer's worker fight for every core;
+    with two busy OpenMP pools on 2 cores a tiny model's step took 150× longer than with a cap.
+    """
+    env = dict(base)
+    env.setdefault("OMP_NUM_THREADS", str(worker_threads()))
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+# ---------------------------------------------------------------------------------- following output
+
+
+class TextTail:
+    """The newest lines of a growing text file, read incrementally and kept in a bounded buffer."""
+
+    def __init__(self, path: str | os.PathLike, limit: int = TAIL_LINES, from_end: bool = True) -> None:
+        self.path = Path(path)
+        self.lines: deque[str] = deque(maxlen=limit)
+        self._partial = b""
+        self.offset = self._size() if from_end else 0
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def poll(self) -> list[str]:
+        """Complete lines written since the last call (a half-written line waits for its end)."""
+        size = self._size()
+        if size < self.offset:  # truncated or replaced: start over
+            self.offset, self._partial = 0, b""
+        if size == self.offset:
+            return []
+        start = max(self.offset, size - MAX_READ)
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(size - start)
+        except OSError:
+            return []
+        self.offset = start + len(data)
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        return self._keep(complete)
+
+    def flush(self) -> list[str]:
+        """The unfinished last line too (the writer has exited)."""
+        rest, self._partial = self._partial, b""
+        return self._keep([rest]) if rest.strip() else []
+
+    def _keep(self, raw: list[bytes]) -> list[str]:
+        lines = [line.decode("utf-8", errors="replace").rstrip("\r") for line in raw]
+        self.lines.extend(lines)
+        return lines
+
+
+def error_line(lines: list[str] | deque[str]) -> str:
+    """The CLI's last ``maskviz: error: ...`` sentence (prefix removed), or ''."""
+    for line in reversed(lines):
+        for prefix in ERROR_PREFIXES:
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+    return ""
+
+
+@dataclass
+class Ending:
+    """How a child process ended, as far as its events and exit tell."""
+
+    reason: str  # "done", "stopped", "killed" or "error"
+    exit_code: int
+    message: str
+
+
+def judge_ending(end: TrainEvent | None, exit_code: int, crashed: bool, stop_requested: bool, killed: bool,
+                 lines: list[str] | deque[str], stop_timeout_s: float) -> Ending:
+    """The run's own ``end`` event wins; without one the exit code and our own requests decide."""
+    plain = error_line(lines)
+    if end is not None and end.reason in ("done", "stopped", "error"):
+        message = end.message or (plain if end.reason == "error" else "")
+        return Ending(end.reason, exit_code, message or ("training failed" if end.reason == "error" else ""))
+    if killed:
+        return Ending("killed", exit_code, f"the run did not stop within {stop_timeout_s:g} s and was ended; "
+                                           "Resume repeats the steps since its last checkpoint")
+    if stop_requested:
+        return Ending("stopped", exit_code, "stopped before training began")
+    if exit_code == 0 and not crashed:
+        return Ending("done", exit_code, "")
+    if plain:
+        return Ending("error", exit_code, plain)
+    return Ending("error", exit_code, ABRUPT_END.format(code="" if crashed else f" (exit code {exit_code})"))
+
+
+# ---------------------------------------------------------------------------------- the controller
+
+
+class _ChildProcess(QProcess):
+    """A QProcess that can let go of its child: ``~QProcess`` kills a child it still thinks is running."""
+
+    def forget(self) -> None:
+        self.setProcessState(QProcess.ProcessState.NotRunning)
+
+
+class TrainProcess(QObject):
+    """Starts, follows, stops and resumes one ``maskviz train`` child at a time."""
+
+    started = Signal(str)  # run folder
+    eventsArrived = Signal(list, bool)  # new TrainEvents, reset (the file was rewritten: these are all of it)
+    outputArrived = Signal(list)  # new lines of the child's stdout/stderr
+    finished = Signal(str, int, str)  # reason, exit code, plain message
+    stateChanged = Signal(str)  # "idle", "running", "stopping"
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.stop_timeout_ms = STOP_TIMEOUT_MS
+        self.command_prefix = [sys.executable, "-m", "maskviz", "train"]  # tests may swap in a fake trainer
+        self.run_dir: RunDir | None = None
+        self.end_event: TrainEvent | None = None
+        self.ending: Ending | None = None
+        self.state = "idle"
+        self._process: _ChildProcess | None = None
+        self._events: EventTail | None = None
+        self._output: TextTail | None = None
+        self._launched_at = 0.0
+        self._stop_requested = self._killed = False
+        self._after_finish: list[Callable[[], None]] = []
+        self._poll_timer = QTimer(self, interval=POLL_MS)
+        self._poll_timer.timeout.connect(self.poll)
+        self._kill_timer = QTimer(self, singleShot=True)
+        self._kill_timer.timeout.connect(self._force)
+
+    # -------------------------------------------------------------- state
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None
+
+    @property
+    def output_lines(self) -> list[str]:
+        """The bounded tail of this run's stdout/stderr."""
+        return list(self._output.lines) if self._output is not None else []
+
+    def pid(self) -> int:
+        return int(self._process.processId()) if self._process is not None else 0
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.stateChanged.emit(state)
+
+    # -------------------------------------------------------------- starting
+
+    def start(self, request: TrainRequest) -> None:
+        """A new run in ``request.out`` (created here, so an unusable folder is reported before launch)."""
+        self._launch(request.arguments(), RunDir(request.out))
+
+    def resume(self, run_dir: str | os.PathLike) -> None:
+        self._launch(resume_arguments(run_dir), RunDir(run_dir))
+
+    def _launch(self, arguments: list[str], run: RunDir) -> None:
+        if self.running:
+            raise TrainError("a training run is already running; stop it first")
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrainError(f"cannot create the run folder {run.path}: {exc.strerror or exc}") from None
+        output = run.path / OUTPUT_NAME
+        self.run_dir, self.end_event, self.ending = run, None, None
+        self._events, self._output = EventTail(run.metrics), TextTail(output)
+        self._stop_requested = self._killed = False
+        self._launched_at = time.time()
+        self._process = self._new_process(output, run.path)
+        self._process.start(self.command_prefix[0], [*self.command_prefix[1:], *arguments])
+        self._poll_timer.start()
+        self._set_state("running")
+        self.started.emit(str(run.path))
+
+    def _new_process(self, output: Path, workdir: Path) -> _ChildProcess:
+        process = _ChildProcess(self)
+        process.setWorkingDirectory(str(workdir))
+        env = QProcessEnvironment()
+        for key, value in child_environment(dict(os.environ)).items():
+            env.insert(key, value)
+        process.setProcessEnvironment(env)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.setStandardOutputFile(str(output), QIODevice.OpenModeFlag.Append)
+        flag = getattr(QProcess.UnixProcessFlag, "CreateNewSession", None) if os.name == "posix" else None
+        if flag is not None:  # Qt >= 6.7: Ctrl-C in the app's terminal is the app's, not the run's
+            process.setUnixProcessParameters(flag)
+        process.finished.connect(self._on_finished)
+        process.errorOccurred.connect(self._on_error)
+        return process
+
+    # -------------------------------------------------------------- following
+
+    def poll(self) -> None:
+        """Read new events and output lines (the timer calls this; tests may too)."""
+        if self._events is None:
+            return
+        events, reset = self._events.poll()
+        if reset:
+            self.end_event = None
+        for event in events:
+            if event.event == "end" and event.time >= self._launched_at:  # older ends belong to earlier runs
+                self.end_event = event
+        if events or reset:
+            self.eventsArrived.emit(events, reset)
+        lines = self._output.poll() if self._output is not None else []
+        if lines:
+            self.outputArrived.emit(lines)
+
+    # -------------------------------------------------------------- stopping
+
+    def stop(self, then: Callable[[], None] | None = None) -> None:
+        """Ask the run to stop after its current step; kill it if it has not ended after the timeout.
+
+        ``then`` runs once the process has ended (the window uses it to close after a stop).
+        """
+        if then is not None:
+            self._after_finish.append(then)
+        if self._process is None or self._stop_requested:
+            return
+        self._stop_requested = True
+        if os.name == "posix":
+            self._process.terminate()  # SIGTERM: the trainer saves and writes "stopped"
+        self._kill_timer.start(self.stop_timeout_ms)  # Windows: terminate() never reaches a console child
+        self._set_state("stopping")
+
+    def _force(self) -> None:
+        if self._process is not None:
+            self._killed = True
+            self._process.kill()
+
+    def kill_now(self, wait_ms: int = 10000) -> None:
+        """End the child at once and wait for it (teardown, tests)."""
+        if self._process is not None:
+            self._killed = True
+            self._process.kill()
+            self._process.waitForFinished(wait_ms)
+
+    def detach(self) -> int:
+        """Leave the run going on its own (the app is closing); returns its process id."""
+        process, pid = self._process, self.pid()
+        if process is None:
+            return 0
+        process.finished.disconnect(self._on_finished)
+        process.errorOccurred.disconnect(self._on_error)
+        process.forget()
+        self._poll_timer.stop()
+        self._kill_timer.stop()
+        self._process = None
+        self._set_state("idle")
+        return pid
+
+    # -------------------------------------------------------------- ending
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart and self._process is not None:
+            message = f"could not start the training process ({self._process.errorString()})"
+            self._finish(Ending("error", -1, message))
+
+    def _on_finished(self, exit_code: int, status: QProcess.ExitStatus) -> None:
+        self.poll()
+        if self._output is not None and (rest := self._output.flush()):
+            self.outputArrived.emit(rest)
+        crashed = status == QProcess.ExitStatus.CrashExit
+        self._finish(judge_ending(self.end_event, exit_code, crashed, self._stop_requested, self._killed,
+                                  self._output.lines if self._output else [], self.stop_timeout_ms / 1000))
+
+    def _finish(self, ending: Ending) -> None:
+        process, self._process = self._process, None
+        self._poll_timer.stop()
+        self._kill_timer.stop()
+        if process is not None:
+            process.deleteLater()
+        self.ending = ending
+        self._set_state("idle")
+        self.finished.emit(ending.reason, ending.exit_code, ending.message)
+        callbacks, self._after_finish = self._after_finish, []
+        for callback in callbacks:
+            callback()

@@ -1,0 +1,698 @@
+"""TrainingPanel: fine-tune (or pre-train) the viewer's model on a folder of images, and watch it learn.
+
+The panel is a form and a monitor; the work happens elsewhere so the window never waits:
+
+* the folder is scanned (and up to :data:`THUMBNAILS` thumbnails made) on a background thread;
+* training is a separate ``maskviz train`` process run by :class:`~maskviz.gui.train_process.TrainProcess`,
+  followed through ``metrics.jsonl`` (curves, progress, ETA, images/s) and its output file (the log tab);
+* "Open in viewer" reconstructs the viewer's image and mask with the base and the fine-tuned model
+  on a background thread (:mod:`maskviz.gui.train_compare`).
+
+"Current run" is the run in the curves (the last one started, or one opened with *Open run…*);
+Stop, Resume and Open in viewer act on it. The *Run folder* field is where the next Start creates a
+run; it gets a fresh timestamped name after every start so a second Start never collides with the first.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PIL import Image
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from maskviz.errors import MaskvizError
+from maskviz.gui.background import Background
+from maskviz.gui.train_compare import ComparisonView, ViewerContext, compare_run, result_checkpoint, to_pixmap
+from maskviz.gui.train_process import TrainProcess, TrainRequest
+from maskviz.masks import parse_mask_spec
+from maskviz.train import RunDir, TrainError, TrainEvent, read_events
+from maskviz.train.config import DEFAULT_MASKS, TrainConfig
+from maskviz.train.data import scan_images
+
+THUMBNAILS = 12
+THUMB_PX = 48
+LOG_LINES = 2000
+TRAIN_PEN = pg.mkPen((31, 119, 180), width=2)
+VAL_PEN = pg.mkPen((230, 110, 20), width=2)
+ERROR_STYLE = "color: #b00020;"
+GOOD_STYLE = "color: #1b5e20;"
+DEFAULTS = {"steps": 1000, "batch": 32}
+
+
+# ---------------------------------------------------------------------------------- the folder
+
+
+@dataclass
+class FolderSummary:
+    """What a scan found: counts for the label, a few thumbnails for the strip."""
+
+    root: Path
+    found: int
+    unreadable: int
+    others: int
+    thumbnails: list[np.ndarray] = field(default_factory=list)
+
+    def text(self) -> str:
+        parts = [f"{self.found} image{'s' * (self.found != 1)} found"]
+        if self.unreadable:
+            parts.append(f"{self.unreadable} unreadable (skipped)")
+        if self.others:
+            parts.append(f"{self.others} other file{'s' * (self.others != 1)} ignored")
+        return " · ".join(parts)
+
+
+def summarize_folder(root: str | Path, count: int = THUMBNAILS, size: int = THUMB_PX) -> FolderSummary:
+    """Scan like the trainer does (same counts, same errors) and thumbnail an even spread of the images."""
+    folder = scan_images(root)
+    n = len(folder.files)
+    picks = sorted({round(i * (n - 1) / max(count - 1, 1)) for i in range(min(count, n))})
+    thumbs = [t for i in picks if (t := thumbnail(folder.files[i], size)) is not None]
+    return FolderSummary(folder.root, n, folder.skipped, folder.other_files, thumbs)
+
+
+def thumbnail(path: Path, size: int = THUMB_PX) -> np.ndarray | None:
+    """A small RGB array; ``draft`` lets JPEG decode at reduced size, so big photos cost little."""
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (size, size))
+            img.thumbnail((size, size))
+            return np.asarray(img.convert("RGB"))
+    except Exception:  # noqa: BLE001 - a thumbnail that fails is left out of the strip, nothing more
+        return None
+
+
+# ---------------------------------------------------------------------------------- text
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def progress_text(event: TrainEvent | None, total: int) -> str:
+    """``step 120/1000 · 45.2 img/s · ETA 1:23`` for the label beside the progress bar."""
+    if event is None:
+        return f"step 0/{total}" if total else ""
+    speed = f" · {event.images_per_s:.1f} img/s" if event.images_per_s else ""
+    return f"step {event.step}/{total or '?'}{speed} · ETA {format_duration(event.eta_s)}"
+
+
+def model_argument(loaded: Any) -> str:
+    """What ``--model`` gets: the checkpoint path, or the architecture of the built-in random model."""
+    source = str(loaded.source)
+    return source.removeprefix("builtin:") if loaded.format == "builtin" else source
+
+
+def base_model_html(loaded: Any) -> str:
+    summary = loaded.summary()
+    description = html.escape(summary["description"])
+    if loaded.format == "builtin":
+        arch = html.escape(model_argument(loaded))
+        return (f"{description}<br><i>The viewer's built-in model has random weights: training starts from "
+                f"scratch on the {arch} architecture.</i>")
+    return f"{description}<br>from <code>{html.escape(Path(loaded.source).name)}</code>"
+
+
+def ending_text(reason: str, message: str, step: int, total: int) -> str:
+    where = f" at step {step}/{total}" if total else ""
+    texts = {
+        "done": f"Done: {total} steps. Open in viewer to compare with the base model.",
+        "stopped": f"Stopped{where}. Resume continues from its last checkpoint.",
+        "killed": f"Ended by force{where}: {message}",
+        "error": f"The run failed{where}: {message}",
+    }
+    return texts.get(reason, f"{reason}{where}: {message}")
+
+
+# ---------------------------------------------------------------------------------- curves
+
+
+class TrainCurves(QWidget):
+    """Train loss at every step, validation loss where the run validated, against step."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.val_steps: list[int] = []
+        self.val_losses: list[float] = []
+        self.plot_widget = pg.PlotWidget(self, background="w")
+        plot = self.plot = self.plot_widget.getPlotItem()
+        plot.setLabel("bottom", "step")
+        plot.setLabel("left", "loss")
+        plot.showGrid(x=True, y=True, alpha=0.3)
+        plot.setMenuEnabled(False)
+        plot.addLegend(offset=(-10, 10))
+        self.train_item = plot.plot([], [], pen=TRAIN_PEN, name="train loss")
+        self.train_item.setClipToView(True)
+        self.train_item.setDownsampling(auto=True, method="mean")
+        self.val_item = plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=6, symbolBrush=(230, 110, 20),
+                                  symbolPen=None, name="val loss")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+
+    def clear(self) -> None:
+        for values in (self.steps, self.losses, self.val_steps, self.val_losses):
+            values.clear()
+        self._redraw()
+
+    def add(self, events: list[TrainEvent]) -> None:
+        """Append the step events' losses (a resumed run's repeated steps replace the old ones)."""
+        for e in events:
+            if e.event != "step":
+                continue
+            if self.steps and e.step <= self.steps[-1]:
+                self._truncate(e.step)
+            if e.loss is not None:
+                self.steps.append(e.step)
+                self.losses.append(e.loss)
+            if e.val_loss is not None:
+                self.val_steps.append(e.step)
+                self.val_losses.append(e.val_loss)
+        self._redraw()
+
+    def _truncate(self, step: int) -> None:
+        keep = sum(s < step for s in self.steps)
+        del self.steps[keep:], self.losses[keep:]
+        keep = sum(s < step for s in self.val_steps)
+        del self.val_steps[keep:], self.val_losses[keep:]
+
+    def _redraw(self) -> None:
+        self.train_item.setData(np.asarray(self.steps, float), np.asarray(self.losses, float))
+        self.val_item.setData(np.asarray(self.val_steps, float), np.asarray(self.val_losses, float))
+
+
+# ---------------------------------------------------------------------------------- the panel
+
+
+class TrainingPanel(QWidget):
+    """Form, Start/Stop/Resume/Open run/Open in viewer, progress, curves, log and comparison."""
+
+    useModelRequested = Signal(str)  # a checkpoint the viewer should open
+    message = Signal(str)  # a one-line note for the window's status bar
+
+    def __init__(self, runs_root: str | Path, settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs_root = Path(runs_root)
+        self.settings = settings
+        self.process = TrainProcess(self)
+        self.background = Background(self)
+        self.viewer_context: Callable[[], ViewerContext | None] = lambda: None  # set by the window
+        self.base: Any = None  # LoadedModel the next run starts from
+        self.folder: FolderSummary | None = None
+        self.folder_error = ""
+        self.run_dir: RunDir | None = None
+        self.last_reason = ""
+        self.total_steps = 0
+        self.last_step: TrainEvent | None = None
+        self._scan_id = self._compare_id = 0
+        self._build()
+        self._connect()
+        self._restore_settings()
+        self.new_run_folder()
+        self._update_buttons()
+
+    # ============================================================== construction
+
+    def _build(self) -> None:
+        self.actions_by_name: dict[str, QAction] = {}
+        self.buttons: dict[str, QPushButton] = {}
+        for name, text, slot in (("start", "Start", self.start), ("stop", "Stop", self.stop),
+                                 ("resume", "Resume", self.resume), ("open_run", "Open run…", self.open_run_dialog),
+                                 ("open_result", "Open in viewer", self.open_result)):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, s=slot: s())
+            button = QPushButton(text, self)
+            button.clicked.connect(action.trigger)
+            self.actions_by_name[name], self.buttons[name] = action, button
+        self.buttons["start"].setToolTip("Launch 'maskviz train' as a separate process")
+        self.buttons["stop"].setToolTip("Stop after the current step and save (forced after a timeout)")
+        self.buttons["resume"].setToolTip("Continue the current run exactly where it stopped")
+        self.buttons["open_run"].setToolTip("Show an earlier run's curves, to resume it or open its result")
+        self.buttons["open_result"].setToolTip("Compare the base and the fine-tuned model on the viewer's "
+                                               "image and mask")
+        self._build_form()
+        self._build_monitor()
+        self._lay_out()
+
+    def _build_form(self) -> None:
+        self.folder_edit = QLineEdit(self)
+        self.folder_edit.setPlaceholderText("folder of training images (searched recursively)")
+        self.folder_button = QPushButton("Choose…", self)
+        self.folder_info = QLabel("choose a folder of images", self)
+        self.folder_info.setWordWrap(True)
+        self.thumbs = QListWidget(self)
+        self.thumbs.setViewMode(QListView.ViewMode.IconMode)
+        self.thumbs.setFlow(QListView.Flow.LeftToRight)
+        self.thumbs.setWrapping(False)
+        self.thumbs.setMovement(QListView.Movement.Static)
+        self.thumbs.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.thumbs.setFixedHeight(THUMB_PX + 22)
+        self.thumbs.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.thumbs.hide()
+        self.base_label = QLabel("no model loaded in the viewer", self)
+        self.base_label.setWordWrap(True)
+        self.base_label.setTextFormat(Qt.TextFormat.RichText)
+        self.run_edit = QLineEdit(self)
+        self.run_edit.setToolTip("Where the next Start creates its run: config, metrics, log and checkpoints")
+        self.run_button = QPushButton("…", self)
+        self.run_button.setMaximumWidth(32)
+        self.steps_spin = QSpinBox(self, minimum=1, maximum=10_000_000, value=DEFAULTS["steps"], singleStep=100)
+        self.batch_spin = QSpinBox(self, minimum=1, maximum=4096, value=DEFAULTS["batch"])
+        self.batch_spin.setToolTip("Images per step; if training runs out of memory, make this smaller")
+        self.mask_edit = QLineEdit(self)
+        self.mask_edit.setToolTip("Mask spec used for training, e.g. random:0.75 or block:0.5; blank = the "
+                                  "family's default")
+        self.lr_edit = QLineEdit(self)
+        self._update_placeholders()
+
+    def _build_monitor(self) -> None:
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.speed_label = QLabel("", self)
+        self.status = QLabel("Choose images and press Start. The viewer stays usable while a run trains.", self)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.curves = TrainCurves(self)
+        self.crash_label = QLabel("", self)
+        self.crash_label.setWordWrap(True)
+        self.crash_label.setStyleSheet(ERROR_STYLE)
+        self.crash_label.hide()
+        self.log_view = QPlainTextEdit(self)
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_LINES)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.compare = ComparisonView(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.curves, "Curves")
+        log_page = QWidget(self)
+        log_layout = QVBoxLayout(log_page)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.addWidget(self.crash_label)
+        log_layout.addWidget(self.log_view, 1)
+        self.tabs.addTab(log_page, "Log")
+        self.tabs.addTab(self.compare, "Compare")
+
+    def _lay_out(self) -> None:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Images", self._row(self.folder_edit, self.folder_button))
+        form.addRow("", self.folder_info)
+        form.addRow("", self.thumbs)
+        form.addRow("Base model", self.base_label)
+        form.addRow("Run folder", self._row(self.run_edit, self.run_button))
+        form.addRow("Steps", self._row(self.steps_spin, QLabel("Batch", self), self.batch_spin))
+        form.addRow("Mask", self._row(self.mask_edit, QLabel("LR", self), self.lr_edit))
+        buttons = QGridLayout()
+        for i, name in enumerate(("start", "stop", "resume", "open_run", "open_result")):
+            buttons.addWidget(self.buttons[name], i // 3, i % 3, 1, 1 + (name == "open_result"))
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.speed_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+
+    def _row(self, *widgets: QWidget) -> QWidget:
+        row = QWidget(self)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in widgets:
+            layout.addWidget(w, 0 if isinstance(w, QLabel | QPushButton) else 1)
+        return row
+
+    def _connect(self) -> None:
+        self.folder_button.clicked.connect(self.choose_folder_dialog)
+        self.folder_edit.editingFinished.connect(lambda: self.set_folder(self.folder_edit.text()))
+        self.run_button.clicked.connect(self.choose_run_folder_dialog)
+        self.batch_spin.valueChanged.connect(self._update_placeholders)
+        self.process.eventsArrived.connect(self._on_events)
+        self.process.outputArrived.connect(self._on_output)
+        self.process.finished.connect(self._on_finished)
+        self.process.stateChanged.connect(lambda _s: self._update_buttons())
+        self.background.done.connect(self._on_background_done)
+        self.background.failed.connect(self._on_background_failed)
+        self.compare.useRequested.connect(self.useModelRequested)
+
+    # ============================================================== inputs
+
+    def set_base_model(self, loaded: Any) -> None:
+        """The viewer's model is what the next run starts from."""
+        self.base = loaded
+        self.base_label.setText(base_model_html(loaded))
+        self._update_placeholders()
+        self._update_buttons()
+
+    def _update_placeholders(self) -> None:
+        family = self.base.config.family if self.base is not None else "mae"
+        self.mask_edit.setPlaceholderText(f"default: {DEFAULT_MASKS.get(family, 'random:0.75')}")
+        blr = TrainConfig(data="", model="", out="").blr
+        self.lr_edit.setPlaceholderText(f"default: {blr * self.batch_spin.value() / 256:.3g}")
+        self.lr_edit.setToolTip(f"Learning rate; blank = {blr:g} × batch / 256 (the MAE rule)")
+
+    def choose_folder_dialog(self) -> None:
+        if path := QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder_edit.text()):
+            self.set_folder(path)
+
+    def set_folder(self, path: str) -> None:
+        """Scan the folder in the background; Start waits for the count."""
+        path = path.strip()
+        self.folder_edit.setText(path)
+        if self.folder is not None and path and Path(path).expanduser() == self.folder.root:
+            return
+        self.folder, self.folder_error = None, ""
+        self.thumbs.clear()
+        self.thumbs.hide()
+        if not path:
+            self._folder_note("choose a folder of images")
+            return
+        self._folder_note("looking for images…")
+        self._scan_id = self.background.run(lambda: summarize_folder(path), "maskviz-scan")
+        self._update_buttons()
+
+    def _folder_note(self, text: str, error: bool = False) -> None:
+        self.folder_info.setText(text)
+        self.folder_info.setStyleSheet(ERROR_STYLE if error else "")
+
+    def _show_folder(self, summary: FolderSummary) -> None:
+        self.folder = summary
+        self._folder_note(summary.text())
+        for array in summary.thumbnails:
+            QListWidgetItem(QIcon(to_pixmap(array, THUMB_PX)), "", self.thumbs)
+        self.thumbs.setVisible(bool(summary.thumbnails))
+
+    def choose_run_folder_dialog(self) -> None:
+        start = str(Path(self.run_edit.text()).parent) if self.run_edit.text() else str(self.runs_root)
+        if path := QFileDialog.getExistingDirectory(self, "Folder for the new run", start):
+            self.run_edit.setText(path)
+
+    def new_run_folder(self) -> None:
+        """A fresh ``<runs>/<timestamp>`` name for the next Start."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, n = self.runs_root / stamp, 2
+        while path.exists():
+            path, n = self.runs_root / f"{stamp}-{n}", n + 1
+        self.run_edit.setText(str(path))
+
+    def _request(self) -> TrainRequest:
+        """The form as a TrainRequest, or a TrainError that says what to fix."""
+        if self.process.running:
+            raise TrainError("a training run is already going: stop it first")
+        self._check_folder()
+        if self.base is None:
+            raise TrainError("no model is loaded in the viewer yet")
+        mask = self.mask_edit.text().strip() or None
+        if mask is not None:
+            parse_mask_spec(mask)
+        out = Path(self.run_edit.text().strip() or self.runs_root / time.strftime("%Y%m%d-%H%M%S")).expanduser()
+        if RunDir(out).config.exists():
+            raise TrainError(f"{out} already holds a training run: open it with Open run… to resume it, "
+                             "or choose another run folder")
+        if out.exists() and not out.is_dir():
+            raise TrainError(f"the run folder {out} is a file")
+        return TrainRequest(str(self.folder.root), model_argument(self.base), str(out.absolute()),
+                            self.steps_spin.value(), self.batch_spin.value(), mask, self._learning_rate())
+
+    def _check_folder(self) -> None:
+        typed = self.folder_edit.text().strip()
+        if self.folder is not None and typed and Path(typed).expanduser() != self.folder.root:
+            self.set_folder(typed)  # typed but not confirmed: look at it first
+        if self.folder_error:
+            raise TrainError(self.folder_error)
+        if self.folder is None:
+            raise TrainError("still looking for images in the folder: try again in a moment" if typed
+                             else "choose a folder of training images first")
+
+    def _learning_rate(self) -> float | None:
+        text = self.lr_edit.text().strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (value > 0 and math.isfinite(value)):
+            raise TrainError(f"the learning rate must be a positive number such as 1.5e-4 (or blank for the "
+                             f"default), not {text!r}")
+        return value
+
+    # ============================================================== commands
+
+    def start(self) -> bool:
+        """Start a new run from the form; False (and a plain message) when something needs fixing."""
+        try:
+            request = self._request()
+            self.process.start(request)
+        except MaskvizError as exc:
+            self._refuse("Cannot start training", exc)
+            return False
+        self._save_settings()
+        self._begin(RunDir(request.out), "Starting… (loading PyTorch takes a few seconds)")
+        self.new_run_folder()
+        return True
+
+    def stop(self, then: Callable[[], None] | None = None) -> None:
+        """Graceful stop: the run saves after its current step (forced after a timeout)."""
+        if not self.process.running:
+            if then is not None:
+                then()
+            return
+        self.process.stop(then)
+        self._set_status("Stopping after the current step…")
+
+    def resume(self) -> bool:
+        """Continue the current run where its last checkpoint left it."""
+        run = self.run_dir
+        try:
+            if run is None:
+                raise TrainError("no run to resume: start one, or open an earlier one with Open run…")
+            run.read()
+            if self.last_reason == "done":
+                raise TrainError(f"{run.path.name} already finished all its steps")
+            self.process.resume(run.path)
+        except MaskvizError as exc:
+            self._refuse("Cannot resume", exc)
+            return False
+        self._begin(run, f"Resuming {run.path.name}…")
+        return True
+
+    def detach(self) -> int:
+        """Let the run go on after the app quits (its files keep recording it); returns its pid."""
+        pid = self.process.detach()
+        if pid:
+            self._set_status(f"Left running in the background (process {pid}); open its run folder later.")
+        return pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    def open_run_dialog(self) -> None:
+        if path := QFileDialog.getExistingDirectory(self, "Open a training run", str(self.runs_root)):
+            self.open_run(path)
+
+    def open_run(self, path: str | Path) -> bool:
+        """Show an existing run (curves, state) so it can be resumed or opened in the viewer."""
+        if self.process.running:
+            self._refuse("Cannot open a run", "a training run is going: stop it first")
+            return False
+        run = RunDir(path)
+        try:
+            config, _plan = run.read()
+        except MaskvizError as exc:
+            self._refuse("Cannot open the run", exc)
+            return False
+        events = read_events(run.metrics)[0]
+        self.run_dir, self.total_steps, self.last_step = run, config.steps or 0, None
+        ends = [e for e in events if e.event == "end"]
+        self.last_reason = ends[-1].reason if ends else ""
+        self._reset_monitor()
+        self._on_events(events, False)
+        self._set_status(f"Run {run.path.name}: " + (ending_text(self.last_reason, ends[-1].message or "",
+                                                                 ends[-1].step, self.total_steps)
+                                                     if ends else "no end recorded (it may have crashed)."))
+        self._update_buttons()
+        return True
+
+    def open_result(self) -> bool:
+        """Compare the current run's result with its base on the viewer's image and mask (off the UI thread)."""
+        run = self.run_dir
+        try:
+            if run is None or result_checkpoint(run) is None:
+                raise TrainError("the run has no checkpoint yet: it saves one when it validates, stops or ends")
+            context = self.viewer_context()
+            if context is None:
+                raise TrainError("open an image in the viewer first")
+        except MaskvizError as exc:
+            self._refuse("Cannot open the result", exc)
+            return False
+        self.compare.hint.setText("Reconstructing with the base and the fine-tuned model…")
+        self.tabs.setCurrentWidget(self.compare)
+        path = run.path
+        self._compare_id = self.background.run(lambda: compare_run(path, context), "maskviz-compare")
+        return True
+
+    # ============================================================== following a run
+
+    def _begin(self, run: RunDir, status: str) -> None:
+        self.run_dir, self.last_reason, self.total_steps, self.last_step = run, "", 0, None
+        self._reset_monitor()
+        self.log_view.clear()
+        self.crash_label.hide()
+        self.tabs.setCurrentWidget(self.curves)
+        self._set_status(status)
+        self._update_buttons()
+
+    def _reset_monitor(self) -> None:
+        self.curves.clear()
+        self.progress.setRange(0, max(self.total_steps, 1))
+        self.progress.setValue(0)
+        self.speed_label.setText("")
+
+    def _on_events(self, events: list[TrainEvent], reset: bool) -> None:
+        if reset:
+            self.curves.clear()
+        self.curves.add(events)
+        for e in events:
+            if e.event == "start" and e.total_steps:
+                self.total_steps = e.total_steps
+                self.progress.setRange(0, e.total_steps)
+            if e.event in ("start", "step"):
+                self.progress.setValue(e.step)
+            if e.event == "step":
+                self.last_step = e
+        if self.last_step is not None:
+            self.speed_label.setText(progress_text(self.last_step, self.total_steps))
+        if self.process.running and self.process.state == "running" and self.last_step is not None:
+            self._set_status(f"Training {self.run_dir.path.name}: loss {self.last_step.loss:.4f}")
+        self._update_buttons()
+
+    def _on_output(self, lines: list[str]) -> None:
+        self.log_view.appendPlainText("\n".join(lines))
+
+    def _on_finished(self, reason: str, exit_code: int, message: str) -> None:
+        self.last_reason = reason
+        step = self.last_step.step if self.last_step is not None else 0
+        text = ending_text(reason, message, step, self.total_steps)
+        self._set_status(text, error=reason == "error", good=reason == "done")
+        if reason == "error":
+            self._show_crash(message)
+        self.message.emit(f"Training: {text}")
+        self._update_buttons()
+
+    def _show_crash(self, message: str) -> None:
+        """The plain error above the log tail; the log comes from train.log when the child said nothing."""
+        if not self.log_view.toPlainText().strip() and self.run_dir is not None:
+            try:
+                lines = self.run_dir.log.read_text(encoding="utf-8", errors="replace").splitlines()[-200:]
+            except OSError:
+                lines = []
+            self.log_view.setPlainText("\n".join(lines) or "(the run wrote no log)")
+        self.crash_label.setText(message)
+        self.crash_label.show()
+        self.tabs.setCurrentIndex(1)
+
+    def _on_background_done(self, task_id: int, value: Any) -> None:
+        if task_id == self._scan_id:
+            self._show_folder(value)
+        elif task_id == self._compare_id:
+            self.compare.show_comparison(value)
+            self.tabs.setCurrentWidget(self.compare)
+        self._update_buttons()
+
+    def _on_background_failed(self, task_id: int, message: str) -> None:
+        if task_id == self._scan_id:
+            self.folder_error = message
+            self._folder_note(message, error=True)
+        elif task_id == self._compare_id:
+            self.compare.hint.setText(f"Could not compare: {message}")
+            self._refuse("Cannot open the result", message)
+        self._update_buttons()
+
+    # ============================================================== state and messages
+
+    def _update_buttons(self) -> None:
+        running = self.process.running
+        run_known = self.run_dir is not None and self.run_dir.config.exists()
+        states = {
+            "start": not running and self.folder is not None and self.base is not None,
+            "stop": running and self.process.state != "stopping",
+            "resume": not running and run_known and self.last_reason != "done",
+            "open_run": not running,
+            "open_result": self.run_dir is not None and result_checkpoint(self.run_dir) is not None,
+        }
+        for name, on in states.items():
+            self.actions_by_name[name].setEnabled(on)
+            self.buttons[name].setEnabled(on)
+        for w in (self.folder_edit, self.folder_button, self.run_edit, self.run_button, self.steps_spin,
+                  self.batch_spin, self.mask_edit, self.lr_edit):
+            w.setEnabled(not running)
+
+    def _set_status(self, text: str, error: bool = False, good: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(ERROR_STYLE if error else GOOD_STYLE if good else "")
+
+    def _refuse(self, title: str, error: BaseException | str) -> None:
+        """A user action that cannot go ahead: a plain dialog, the form left as it was."""
+        self._set_status(f"{title}: {error}", error=True)
+        QMessageBox.warning(self, title, f"{title}: {error}")
+
+    # ============================================================== settings
+
+    def _save_settings(self) -> None:
+        if self.settings is None:
+            return
+        for key, value in (("folder", self.folder_edit.text()), ("steps", self.steps_spin.value()),
+                           ("batch", self.batch_spin.value()), ("mask", self.mask_edit.text()),
+                           ("lr", self.lr_edit.text())):
+            self.settings.setValue(f"train/{key}", value)
+
+    def _restore_settings(self) -> None:
+        if self.settings is None:
+            return
+        for key, spin in (("steps", self.steps_spin), ("batch", self.batch_spin)):
+            try:
+                spin.setValue(int(self.settings.value(f"train/{key}", spin.value())))
+            except (TypeError, ValueError):
+                pass
+        self.mask_edit.setText(str(self.settings.value("train/mask", "") or ""))
+        self.lr_edit.setText(str(self.settings.value("train/lr", "") or ""))
+        folder = str(self.settings.value("train/folder", "") or "")
+        if folder and Path(folder).is_dir():
+            self.set_folder(folder)
