@@ -698,8 +698,11 @@ class MainWindow(FileActionsMixin, QMainWindow):
     # ================================================================== training
 
     def show_training(self) -> None:
+        """Show and raise the Train dock, giving it most of the column's height (it holds a form and curves)."""
         self.train_dock.show()
         self.train_dock.raise_()
+        if not self.train_dock.isFloating() and not self.model_dock.isFloating():
+            self.resizeDocks([self.model_dock, self.train_dock], [1, 3 * self.height()], Qt.Orientation.Vertical)
 
     def training_context(self) -> ViewerContext | None:
         """What "Open in viewer" compares on: the image, mask and model on screen now."""
@@ -723,6 +726,9 @@ class MainWindow(FileActionsMixin, QMainWindow):
         """With a run going: stop it and close once it has saved, leave it running, or stay open."""
         if not self.training.running:
             return True
+        if self.training.process.state == "stopping":
+            self.statusBar().showMessage("Still stopping the training run; the window closes once it has saved…")
+            return False
         answer = self.ask_stop_training()
         if answer == "keep":
             self.training.detach()

@@ -9,6 +9,7 @@ shared error colour scale, so a darker heatmap really means a smaller error.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from maskviz.reconstruct import Reconstruction, reconstruct
 from maskviz.render import colormap
 from maskviz.train import RunDir, TrainError
 
-CELL = 150  # shown size of each picture, px
+CELL = 150  # largest shown size of each picture, px; they shrink to fit a narrow dock
+MIN_CELL = 48
 COLUMNS = ("masked input", "reconstruction + visible", "error")
 
 
@@ -73,12 +75,13 @@ def compare_run(run_dir: str | Path, context: ViewerContext) -> Comparison:
         base = viewer.model  # the run started from the model the viewer has open: no need to load it twice
     else:
         base = build_model(config)[0].eval()
+    start = Path(config.model)
     mask, note = _mask_for(context.mask, tuned, config.mask)
     base_result = reconstruct(base, context.image, [mask], context.unnormalize)[0]
     tuned_result = reconstruct(tuned, context.image, [mask], context.unnormalize)[0]
     steps = tuned_loaded.info.get("steps")
     at = f" (step {steps})" if isinstance(steps, int) else ""
-    return Comparison(base_result, tuned_result, f"base: {plan.base_model}",
+    return Comparison(base_result, tuned_result, f"base: {start.name if start.exists() else plan.base_model}",
                       f"fine-tuned: {checkpoint.name}{at}", checkpoint, note)
 
 
@@ -118,6 +121,7 @@ class ComparisonView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.comparison: Comparison | None = None
+        self._arrays: list[list[np.ndarray]] = []  # per row: the pictures, kept to re-scale on resize
         self.hint = QLabel("Open a run's result in the viewer to compare the base and the fine-tuned model "
                            "on the viewer's image and mask.", self)
         self.hint.setWordWrap(True)
@@ -138,13 +142,14 @@ class ComparisonView(QWidget):
         for col, name in enumerate(COLUMNS):
             head = QLabel(name, self)
             head.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            head.setWordWrap(True)
             self.grid.addWidget(head, 0, col)
         for row in range(2):
             self.titles[row].setWordWrap(True)
             self.grid.addWidget(self.titles[row], 1 + 2 * row, 0, 1, len(COLUMNS))
             for col, label in enumerate(self.pictures[row]):
                 label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                label.setMinimumSize(CELL // 2, CELL // 2)
+                label.setMinimumSize(MIN_CELL, MIN_CELL)
                 self.grid.addWidget(label, 2 + 2 * row, col)
 
     @property
@@ -157,13 +162,29 @@ class ComparisonView(QWidget):
         rows = (comparison.base, comparison.tuned)
         vmax = nice_ceiling(max(float(np.percentile(r.error_map, 99)) for r in rows))
         for row, (r, label) in enumerate(zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)):
-            self.titles[row].setText(f"<b>{label}</b> — {summary_text(r)}")
-            for picture, array in zip(self.pictures[row], (r.masked_input, r.pasted,
-                                                         colormap(r.error_map, 0.0, vmax)), strict=True):
-                picture.setPixmap(to_pixmap(array))
+            self.titles[row].setText(f"<b>{html.escape(label)}</b> — {summary_text(r)}")
+        self._arrays = [[r.masked_input, r.pasted, colormap(r.error_map, 0.0, vmax)] for r in rows]
+        self._render()
         note = f"{comparison.note}. " if comparison.note else ""
         self.hint.setText(f"{note}Error colours share one scale (0 – {vmax:g}), so the rows compare directly.")
         self.use_button.setEnabled(True)
+
+    def cell_size(self) -> int:
+        """Picture width: three to a row across the view, between MIN_CELL and CELL."""
+        spacing = self.grid.horizontalSpacing() * (len(COLUMNS) - 1)
+        margins = self.contentsMargins().left() + self.contentsMargins().right() + 24
+        return max(MIN_CELL, min(CELL, (self.width() - spacing - margins) // len(COLUMNS)))
+
+    def _render(self) -> None:
+        size = self.cell_size()
+        for labels, arrays in zip(self.pictures, self._arrays, strict=False):
+            for label, array in zip(labels, arrays, strict=True):
+                label.setPixmap(to_pixmap(array, size))
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001 - QResizeEvent
+        super().resizeEvent(event)
+        if self._arrays:
+            self._render()
 
     def _use(self) -> None:
         if self.comparison is not None:

@@ -339,9 +339,11 @@ class TrainProcess(QObject):
     # -------------------------------------------------------------- ending
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self._process is not None:
-            message = f"could not start the training process ({self._process.errorString()})"
-            self._finish(Ending("error", -1, message))
+        """A child that never started: reported from the event loop, since some platforms fail inside start()."""
+        process = self._process
+        if error == QProcess.ProcessError.FailedToStart and process is not None:
+            ending = Ending("error", -1, f"could not start the training process ({process.errorString()})")
+            QTimer.singleShot(0, self, lambda: self._process is process and self._finish(ending))
 
     def _on_finished(self, exit_code: int, status: QProcess.ExitStatus) -> None:
         self.poll()

@@ -26,22 +26,21 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PIL import Image
-from PySide6.QtCore import QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -65,6 +64,7 @@ VAL_PEN = pg.mkPen((230, 110, 20), width=2)
 ERROR_STYLE = "color: #b00020;"
 GOOD_STYLE = "color: #1b5e20;"
 DEFAULTS = {"steps": 1000, "batch": 32}
+LIVE_SECONDS = 60.0  # a run without an end whose metrics changed this recently is taken to be training
 
 
 # ---------------------------------------------------------------------------------- the folder
@@ -92,8 +92,8 @@ class FolderSummary:
 def summarize_folder(root: str | Path, count: int = THUMBNAILS, size: int = THUMB_PX) -> FolderSummary:
     """Scan like the trainer does (same counts, same errors) and thumbnail an even spread of the images."""
     folder = scan_images(root)
-    n = len(folder.files)
-    picks = sorted({round(i * (n - 1) / max(count - 1, 1)) for i in range(min(count, n))})
+    n, k = len(folder.files), min(count, len(folder.files))
+    picks = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)})
     thumbs = [t for i in picks if (t := thumbnail(folder.files[i], size)) is not None]
     return FolderSummary(folder.root, n, folder.skipped, folder.other_files, thumbs)
 
@@ -127,6 +127,22 @@ def progress_text(event: TrainEvent | None, total: int) -> str:
     return f"step {event.step}/{total or '?'}{speed} · ETA {format_duration(event.eta_s)}"
 
 
+def still_training(run: RunDir, recent_s: float = LIVE_SECONDS) -> float:
+    """Seconds since a run without an end event last wrote metrics, when that is recent; else 0.
+
+    A run left going in the background (or started from a terminal) must not get a second trainer.
+    """
+    try:
+        age = max(time.time() - run.metrics.stat().st_mtime, 1e-3)
+    except OSError:
+        return 0.0
+    if age > recent_s:
+        return 0.0
+    events = read_events(run.metrics)[0]
+    kinds = [e.event for e in events if e.event in ("start", "end")]
+    return age if kinds and kinds[-1] == "start" else 0.0
+
+
 def model_argument(loaded: Any) -> str:
     """What ``--model`` gets: the checkpoint path, or the architecture of the built-in random model."""
     source = str(loaded.source)
@@ -147,7 +163,8 @@ def ending_text(reason: str, message: str, step: int, total: int) -> str:
     where = f" at step {step}/{total}" if total else ""
     texts = {
         "done": f"Done: {total} steps. Open in viewer to compare with the base model.",
-        "stopped": f"Stopped{where}. Resume continues from its last checkpoint.",
+        "stopped": f"Stopped{where}. " + (f"{message[:1].upper()}{message[1:]}." if message and not step
+                                          else "Resume continues from its last checkpoint."),
         "killed": f"Ended by force{where}: {message}",
         "error": f"The run failed{where}: {message}",
     }
@@ -172,15 +189,21 @@ class TrainCurves(QWidget):
         plot.setLabel("left", "loss")
         plot.showGrid(x=True, y=True, alpha=0.3)
         plot.setMenuEnabled(False)
-        plot.addLegend(offset=(-10, 10))
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than 0.3
         self.train_item = plot.plot([], [], pen=TRAIN_PEN, name="train loss")
         self.train_item.setClipToView(True)
         self.train_item.setDownsampling(auto=True, method="mean")
         self.val_item = plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=6, symbolBrush=(230, 110, 20),
                                   symbolPen=None, name="val loss")
+        # A caption, not a legend: a legend box sits on top of the newest points.
+        caption = QLabel("<span style='color:#1f77b4'>━</span> train loss · "
+                         "<span style='color:#e66e14'>━●</span> validation loss (held-out images)", self)
+        caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(caption)
 
     def clear(self) -> None:
         for values in (self.steps, self.losses, self.val_steps, self.val_losses):
@@ -273,14 +296,18 @@ class TrainingPanel(QWidget):
         self.folder_button = QPushButton("Choose…", self)
         self.folder_info = QLabel("choose a folder of images", self)
         self.folder_info.setWordWrap(True)
-        self.thumbs = QListWidget(self)
-        self.thumbs.setViewMode(QListView.ViewMode.IconMode)
-        self.thumbs.setFlow(QListView.Flow.LeftToRight)
-        self.thumbs.setWrapping(False)
-        self.thumbs.setMovement(QListView.Movement.Static)
-        self.thumbs.setIconSize(QSize(THUMB_PX, THUMB_PX))
-        self.thumbs.setFixedHeight(THUMB_PX + 22)
-        self.thumbs.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.thumbs = QScrollArea(self)
+        self.thumbs.setWidgetResizable(True)
+        self.thumbs.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thumbs.setFrameShape(QFrame.Shape.NoFrame)
+        strip = QWidget(self.thumbs)
+        self.thumb_row = QHBoxLayout(strip)
+        self.thumb_row.setContentsMargins(0, 0, 0, 0)
+        self.thumb_row.setSpacing(3)
+        self.thumb_row.addStretch(1)
+        self.thumbs.setWidget(strip)
+        self.thumbs.setFixedHeight(THUMB_PX + self.thumbs.horizontalScrollBar().sizeHint().height() + 4)
+        self.thumb_labels: list[QLabel] = []
         self.thumbs.hide()
         self.base_label = QLabel("no model loaded in the viewer", self)
         self.base_label.setWordWrap(True)
@@ -324,7 +351,11 @@ class TrainingPanel(QWidget):
         log_layout.addWidget(self.crash_label)
         log_layout.addWidget(self.log_view, 1)
         self.tabs.addTab(log_page, "Log")
-        self.tabs.addTab(self.compare, "Compare")
+        compare_page = QScrollArea(self)  # two rows of pictures must not set the dock's minimum height
+        compare_page.setWidgetResizable(True)
+        compare_page.setFrameShape(QFrame.Shape.NoFrame)
+        compare_page.setWidget(self.compare)
+        self.tabs.addTab(compare_page, "Compare")
 
     def _lay_out(self) -> None:
         form = QFormLayout()
@@ -381,9 +412,9 @@ class TrainingPanel(QWidget):
 
     def _update_placeholders(self) -> None:
         family = self.base.config.family if self.base is not None else "mae"
-        self.mask_edit.setPlaceholderText(f"default: {DEFAULT_MASKS.get(family, 'random:0.75')}")
+        self.mask_edit.setPlaceholderText(DEFAULT_MASKS.get(family, "random:0.75"))
         blr = TrainConfig(data="", model="", out="").blr
-        self.lr_edit.setPlaceholderText(f"default: {blr * self.batch_spin.value() / 256:.3g}")
+        self.lr_edit.setPlaceholderText(f"{blr * self.batch_spin.value() / 256:.3g}")
         self.lr_edit.setToolTip(f"Learning rate; blank = {blr:g} × batch / 256 (the MAE rule)")
 
     def choose_folder_dialog(self) -> None:
@@ -397,8 +428,7 @@ class TrainingPanel(QWidget):
         if self.folder is not None and path and Path(path).expanduser() == self.folder.root:
             return
         self.folder, self.folder_error = None, ""
-        self.thumbs.clear()
-        self.thumbs.hide()
+        self._clear_thumbnails()
         if not path:
             self._folder_note("choose a folder of images")
             return
@@ -414,8 +444,18 @@ class TrainingPanel(QWidget):
         self.folder = summary
         self._folder_note(summary.text())
         for array in summary.thumbnails:
-            QListWidgetItem(QIcon(to_pixmap(array, THUMB_PX)), "", self.thumbs)
+            label = QLabel(self.thumbs.widget())
+            label.setPixmap(to_pixmap(array, THUMB_PX))
+            label.setFixedSize(THUMB_PX, THUMB_PX)
+            self.thumb_row.insertWidget(len(self.thumb_labels), label)
+            self.thumb_labels.append(label)
         self.thumbs.setVisible(bool(summary.thumbnails))
+
+    def _clear_thumbnails(self) -> None:
+        for label in self.thumb_labels:
+            label.deleteLater()
+        self.thumb_labels.clear()
+        self.thumbs.hide()
 
     def choose_run_folder_dialog(self) -> None:
         start = str(Path(self.run_edit.text()).parent) if self.run_edit.text() else str(self.runs_root)
@@ -430,7 +470,7 @@ class TrainingPanel(QWidget):
             path, n = self.runs_root / f"{stamp}-{n}", n + 1
         self.run_edit.setText(str(path))
 
-    def _request(self) -> TrainRequest:
+    def request_from_form(self) -> TrainRequest:
         """The form as a TrainRequest, or a TrainError that says what to fix."""
         if self.process.running:
             raise TrainError("a training run is already going: stop it first")
@@ -477,14 +517,13 @@ class TrainingPanel(QWidget):
     def start(self) -> bool:
         """Start a new run from the form; False (and a plain message) when something needs fixing."""
         try:
-            request = self._request()
+            request = self.request_from_form()
             self.process.start(request)
         except MaskvizError as exc:
             self._refuse("Cannot start training", exc)
             return False
         self._save_settings()
         self._begin(RunDir(request.out), "Starting… (loading PyTorch takes a few seconds)")
-        self.new_run_folder()
         return True
 
     def stop(self, then: Callable[[], None] | None = None) -> None:
@@ -505,6 +544,10 @@ class TrainingPanel(QWidget):
             run.read()
             if self.last_reason == "done":
                 raise TrainError(f"{run.path.name} already finished all its steps")
+            if seconds := still_training(run):
+                raise TrainError(f"{run.path.name} looks like it is still training in another process (its "
+                                 f"metrics changed {seconds:.0f} s ago and it recorded no end); stop that "
+                                 "process first")
             self.process.resume(run.path)
         except MaskvizError as exc:
             self._refuse("Cannot resume", exc)
@@ -563,7 +606,7 @@ class TrainingPanel(QWidget):
             self._refuse("Cannot open the result", exc)
             return False
         self.compare.hint.setText("Reconstructing with the base and the fine-tuned model…")
-        self.tabs.setCurrentWidget(self.compare)
+        self.tabs.setCurrentIndex(2)
         path = run.path
         self._compare_id = self.background.run(lambda: compare_run(path, context), "maskviz-compare")
         return True
@@ -600,7 +643,8 @@ class TrainingPanel(QWidget):
         if self.last_step is not None:
             self.speed_label.setText(progress_text(self.last_step, self.total_steps))
         if self.process.running and self.process.state == "running" and self.last_step is not None:
-            self._set_status(f"Training {self.run_dir.path.name}: loss {self.last_step.loss:.4f}")
+            loss = self.last_step.loss
+            self._set_status(f"Training {self.run_dir.path.name}: loss {'–' if loss is None else f'{loss:.4f}'}")
         self._update_buttons()
 
     def _on_output(self, lines: list[str]) -> None:
@@ -608,6 +652,8 @@ class TrainingPanel(QWidget):
 
     def _on_finished(self, reason: str, exit_code: int, message: str) -> None:
         self.last_reason = reason
+        if self.run_dir is not None and Path(self.run_edit.text()).expanduser() == self.run_dir.path:
+            self.new_run_folder()  # the next Start must not collide with this run
         step = self.last_step.step if self.last_step is not None else 0
         text = ending_text(reason, message, step, self.total_steps)
         self._set_status(text, error=reason == "error", good=reason == "done")
@@ -633,7 +679,7 @@ class TrainingPanel(QWidget):
             self._show_folder(value)
         elif task_id == self._compare_id:
             self.compare.show_comparison(value)
-            self.tabs.setCurrentWidget(self.compare)
+            self.tabs.setCurrentIndex(2)
         self._update_buttons()
 
     def _on_background_failed(self, task_id: int, message: str) -> None:
