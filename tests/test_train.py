@@ -349,6 +349,10 @@ def test_weight_decay_groups_follow_the_official_recipes():
     assert not any(n.endswith(".bias") or "norm" in n or "pos_embed" in n for n in mae)
     simmim = decayed("simmim_vit_tiny_test")
     assert "encoder.cls_token" not in simmim and "encoder.mask_token" in simmim
+    assert "encoder.rel_pos_bias.relative_position_bias_table" in simmim  # ViT lists no keywords
+    swin = decayed("simmim_swin_tiny_test")
+    assert "encoder.mask_token" not in swin and "encoder.layers.0.blocks.0.attn.qkv.weight" in swin
+    assert not any("relative_position_bias_table" in n for n in swin)  # official keyword exemption
 
 
 def test_prefetcher_returns_the_same_batches(images):

@@ -3,7 +3,8 @@
 * AdamW, betas (0.9, 0.95), with timm's weight-decay groups: no decay for biases and every
   parameter of at most one dimension (norms), none for frozen ones (MAE's sin-cos tables). Names
   exempted by the family's official code are added: nothing for MAE (its cls/mask tokens *are*
-  decayed there), the tokens SimMIM's ``no_weight_decay()`` lists.
+  decayed there), the names SimMIM's ``no_weight_decay()`` lists and, for Swin, every name holding
+  a ``no_weight_decay_keywords()`` entry (the relative position tables).
 * PyTorch's fused AdamW kernel on CPU and CUDA: the same update in one kernel per step instead
   of a dozen small ops per parameter (about 6× faster for ViT-B on a CPU).
 * Linear warm-up then half-cycle cosine, as ``util/lr_sched.py`` — evaluated per optimizer step
@@ -28,11 +29,18 @@ NO_WEIGHT_DECAY = {
 }
 
 
+#: Official ``no_weight_decay_keywords()``: any parameter whose name *contains* one is exempt
+#: (SimMIM ``optimizer.check_keywords_in_name``); Swin's relative position tables are 2-D.
+NO_WEIGHT_DECAY_KEYWORDS = {"simmim_swin": ("relative_position_bias_table",)}
+
+
 def build_optimizer(model: MaskedImageModel, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW over the model's parameters (already on their device, which decides ``fused``)."""
-    groups = param_groups_weight_decay(
-        model, weight_decay, no_weight_decay_list=NO_WEIGHT_DECAY.get(model.config.kind, ())
-    )
+    kind = model.config.kind
+    keywords = NO_WEIGHT_DECAY_KEYWORDS.get(kind, ())
+    by_keyword = {n for n, _ in model.named_parameters() if any(k in n for k in keywords)}
+    exempt = set(NO_WEIGHT_DECAY.get(kind, ())) | by_keyword
+    groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=exempt)
     device = next(model.parameters()).device
     return torch.optim.AdamW(groups, lr=lr, betas=BETAS, fused=device.type in ("cpu", "cuda") or None)
 
