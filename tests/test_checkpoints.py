@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import types
@@ -210,3 +211,41 @@ def test_training_run_folder_opens_its_best_checkpoint(tmp_path):
     loaded = load_model(run)
     assert loaded.source.endswith("best.safetensors")
     assert torch.equal(loaded.model.cls_token, best.cls_token)
+
+
+def test_a_tiny_file_declaring_a_huge_model_is_refused_before_allocation(tmp_path):
+    """Sizes come from the file: zero-size tensors must not make maskviz build a 300 GB model."""
+    sd = {
+        "cls_token": torch.zeros(1, 1, 16384), "pos_embed": torch.zeros(1, 197, 0),
+        "mask_token": torch.zeros(1, 1, 16384), "decoder_pos_embed": torch.zeros(1, 197, 0),
+        "patch_embed.proj.weight": torch.zeros(0, 3, 16, 16), "norm.weight": torch.zeros(0),
+        "decoder_embed.weight": torch.zeros(0, 0), "decoder_pred.weight": torch.zeros(0, 0),
+    }
+    for i in range(24):
+        sd[f"blocks.{i}.attn.qkv.weight"] = torch.zeros(0, 0)
+        sd[f"blocks.{i}.mlp.fc1.weight"] = torch.zeros(65536, 0)
+    torch.save({"model": sd}, tmp_path / "bomb.pth")
+    assert (tmp_path / "bomb.pth").stat().st_size < 200_000
+    with pytest.raises(CheckpointError, match="does not match the architecture"):
+        load_model(tmp_path / "bomb.pth")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [({"format": "maskviz", "format_version": "1.0", "config": "{}"}, "unreadable maskviz metadata"),
+     ({"format": "maskviz", "format_version": "1", "config": '{"kind": "mae_vit", "embed_dim": "x"}'}, "cannot")],
+)
+def test_damaged_maskviz_metadata_is_a_plain_error(tmp_path, metadata, message):
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "m.safetensors"), metadata=metadata)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "m.safetensors")
+
+
+def test_hf_config_missing_a_field_is_a_plain_error(tmp_path):
+    hf = tiny_hf_mae()
+    hf.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["hidden_size"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="hidden_size"):
+        load_model(tmp_path)

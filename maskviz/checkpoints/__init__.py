@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from maskviz.checkpoints.common import check_tensors, list_keys, load_strict
+from maskviz.checkpoints.common import build_checked, check_tensors, list_keys, load_strict
 from maskviz.checkpoints.hf_vitmae import (
     config_from_hf,
     convert_hf_state_dict,
@@ -98,7 +98,14 @@ def load_model(
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"no such file or folder: {path}")
-    loaded = _load_folder(path, norm_pix) if path.is_dir() else _load_file(path, norm_pix)
+    try:
+        loaded = _load_folder(path, norm_pix) if path.is_dir() else _load_file(path, norm_pix)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        # Damaged metadata or tensors of an unexpected rank: a plain message, not a traceback.
+        detail = f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(
+            f"cannot read {path.name}: an entry maskviz needs is missing or malformed ({detail})"
+        ) from exc
     loaded.model.to(device).eval()
     return loaded
 
@@ -164,14 +171,14 @@ def _load_state_dict(
         ignored.append("pickled objects read as inert data: " + ", ".join(stubbed))
     if is_simmim_state_dict(sd):
         config, notes = infer_simmim_config(sd, hints)
-        model = config.build()
+        model = build_checked(config, sd, path.name)
         sd, dropped = convert_simmim_state_dict(sd, model)
         load_strict(model, sd, path.name)
         return LoadedModel(model, str(path), "official-simmim", notes, ignored + dropped)
     if is_mae_state_dict(sd):
         check_reconstructs(sd, path.name)
         config, notes = infer_mae_config(sd, hints)
-        model = config.build()
+        model = build_checked(config, sd, path.name)
         load_strict(model, sd, path.name)
         return LoadedModel(model, str(path), "official-mae", notes, ignored)
     if is_hf_vitmae_state_dict(sd):
@@ -197,6 +204,6 @@ def _load_hf(
         notes.append("target normalisation set by the user")
     sd = convert_hf_state_dict(raw)
     check_reconstructs(sd, folder.name)
-    model = config.build()
+    model = build_checked(config, sd, folder.name)
     load_strict(model, sd, folder.name)
     return LoadedModel(model, str(folder), "hf-vitmae", notes)

@@ -8,8 +8,10 @@ import torch
 from torch import Tensor, nn
 
 from maskviz.errors import CheckpointError
+from maskviz.models.base import MaskedImageModel, ModelConfig
 
 MAX_LISTED = 8
+MAX_PARAMETERS = 4_000_000_000  # 16 GB of fp32 weights: far beyond ViT-H's 657 M
 
 
 def list_keys(keys: Iterable[str], limit: int = MAX_LISTED) -> str:
@@ -51,9 +53,33 @@ def drop_recomputed_buffer(
 
 def load_strict(model: nn.Module, state_dict: Mapping[str, Tensor], what: str) -> None:
     """Load every weight exactly or raise a ``CheckpointError`` naming what does not match."""
-    own = model.state_dict()
+    _raise_problems(_problems(model.state_dict(), state_dict), what)
+    model.load_state_dict(state_dict, strict=True)
+
+
+def build_checked(config: ModelConfig, state_dict: Mapping[str, Tensor], what: str) -> MaskedImageModel:
+    """Build the architecture a checkpoint describes, once its weights are known to fit it.
+
+    The sizes come from the file, so a crafted file could declare a model of hundreds of GB with
+    a few zero-size tensors. The architecture is therefore first built on the meta device (no
+    memory) and compared key by key and shape by shape; only then is it allocated. Stored buffers
+    the model recomputes (SimMIM's index tables) are left to the loaders.
+    """
+    with torch.device("meta"):
+        skeleton = config.build()
+    recomputed = {name for name, _ in skeleton.named_buffers()}  # stored copies are the loaders' business
+    _raise_problems(_problems(skeleton.state_dict(), state_dict, tolerated=recomputed), what)
+    count = sum(p.numel() for p in skeleton.parameters())
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{what} describes a model of {count:,} parameters, beyond what maskviz can run")
+    return config.build()
+
+
+def _problems(
+    own: Mapping[str, Tensor], state_dict: Mapping[str, Tensor], tolerated: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
     missing = set(own) - set(state_dict)
-    unexpected = set(state_dict) - set(own)
+    extra = set(state_dict) - set(own) - tolerated
     mismatched = [
         f"{k} {list(state_dict[k].shape)} (model expects {list(own[k].shape)})"
         for k in sorted(set(own) & set(state_dict))
@@ -62,10 +88,13 @@ def load_strict(model: nn.Module, state_dict: Mapping[str, Tensor], what: str) -
     problems = []
     if missing:
         problems.append(f"missing keys: {list_keys(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {list_keys(unexpected)}")
+    if extra:
+        problems.append(f"unexpected keys: {list_keys(extra)}")
     if mismatched:
         problems.append(f"shape mismatch: {'; '.join(mismatched[:MAX_LISTED])}")
+    return problems
+
+
+def _raise_problems(problems: list[str], what: str) -> None:
     if problems:
         raise CheckpointError(f"{what} does not match the architecture: " + " | ".join(problems))
-    model.load_state_dict(state_dict, strict=True)

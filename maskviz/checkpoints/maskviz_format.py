@@ -15,7 +15,7 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from maskviz.checkpoints.common import load_strict
+from maskviz.checkpoints.common import build_checked, load_strict
 from maskviz.checkpoints.safe_load import load_safetensors_file
 from maskviz.errors import CheckpointError
 from maskviz.models.base import MaskedImageModel, config_from_dict
@@ -62,13 +62,14 @@ def load_maskviz_file(path: Path) -> tuple[MaskedImageModel, dict[str, Any]]:
     tensors, metadata = load_safetensors_file(path)
     if not is_maskviz_metadata(metadata):
         raise CheckpointError(f"{path.name} is not a maskviz model file")
-    if int(metadata.get("format_version", "0")) > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name} was written by a newer maskviz (format {metadata['format_version']})")
     try:
+        version = int(metadata.get("format_version", "0"))
         config = config_from_dict(json.loads(metadata["config"]))
         info = json.loads(metadata.get("info", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path.name} has unreadable maskviz metadata: {exc}") from exc
-    model = config.build()
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer maskviz (format {version})")
+    model = build_checked(config, tensors, path.name)
     load_strict(model, tensors, path.name)
     return model, info
