@@ -30,7 +30,7 @@ from PIL import Image
 from torch import Tensor
 
 from maskviz.device import autocast, model_device
-from maskviz.images import fit_to_model, to_tensor
+from maskviz.images import fit_to_model, to_rgb, to_tensor, to_uint8
 from maskviz.masks import complementary_masks, to_pixel_mask
 from maskviz.models.base import MaskedImageModel
 
@@ -80,10 +80,10 @@ class Reconstruction:
 
 def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray) -> tuple[np.ndarray, Tensor]:
     """The image as the model sees it: display array in [0, 1] and the normalised tensor."""
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
+    if isinstance(image, np.ndarray):  # uint8, or floats in [0, 1] as the panels hold them
+        image = Image.fromarray(image if image.dtype == np.uint8 else to_uint8(image))
     c = model.config
-    fitted = fit_to_model(image.convert("RGB"), c.img_size)
+    fitted = fit_to_model(to_rgb(image), c.img_size)  # the same mode rules as a file (alpha over white)
     original = np.asarray(fitted, dtype=np.float32) / 255.0
     return original, to_tensor(fitted, c.mean, c.std)
 
@@ -157,6 +157,8 @@ def full_reconstruction(
 
 
 def _stack_masks(model: MaskedImageModel, masks: Sequence[np.ndarray]) -> Tensor:
+    if not len(masks):
+        raise ValueError("reconstruct needs at least one mask")
     grid = model.grid_size
     for m in masks:
         if tuple(np.shape(m)) != grid:

@@ -139,3 +139,15 @@ def test_predict_groups_by_visible_count(mae, image):
     with torch.no_grad():
         for i in range(3):
             assert torch.allclose(out[i], mae(x, masks[i : i + 1])[0], atol=1e-5)
+
+
+def test_image_inputs_follow_the_file_rules(mae):
+    """Float arrays in [0, 1] and RGBA images are accepted like files (alpha over white)."""
+    arr = np.random.default_rng(3).random((32, 32, 3)).astype(np.float32)
+    (from_float,) = reconstruct(mae, arr, [np.ones((4, 4), bool)])
+    assert np.allclose(from_float.original, np.round(arr * 255) / 255, atol=1e-6)
+    transparent = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    (r,) = reconstruct(mae, transparent, [np.ones((4, 4), bool)])
+    assert np.allclose(r.original, 1.0)
+    with pytest.raises(ValueError, match="at least one mask"):
+        reconstruct(mae, arr, [])
