@@ -96,6 +96,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.loaded: Any = None  # LoadedModel
         self.model_source: str | None = None  # checkpoint path; None = the bundled/built-in default
         self.image = None
+        self.model_image = None  # self.image fitted to the model's input: what every request sends
         self.image_source: str | None = None
         self.current: ReconOutcome | None = None
         self.last_seconds: float | None = None
@@ -359,7 +360,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
                 self.show_error("Could not open the image", exc)
             return False
         self.image, self.image_source = image, str(source)
-        self._last_key = None
+        self._last_key = self._curve_key = None
         self.panels.clear_levels()
         self._show_image()
         self._update_title()
@@ -372,8 +373,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if self.image is None or self.loaded is None:
             return
         c = self.loaded.model.config
-        fitted = np.asarray(fit_to_model(self.image, c.img_size), dtype=np.uint8)
-        self.canvas.set_image(fitted, c.patch_size)
+        # Fitted once per image and model: a 24 MP photo would otherwise be resized on every
+        # request and push even the small model out of live updates.
+        self.model_image = fit_to_model(self.image, c.img_size)
+        self.canvas.set_image(np.asarray(self.model_image, dtype=np.uint8), c.patch_size)
 
     # ================================================================== models
 
@@ -412,7 +415,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
             remember(self.settings, "recent_models", source)
             self._update_recent()
         self.last_seconds = None  # measure the new model before painting live
-        self._last_key = None
+        self._last_key = self._curve_key = None
         grid_before = self.canvas.patch_mask().shape
         self._suspended = True
         try:
@@ -524,17 +527,17 @@ class MainWindow(FileActionsMixin, QMainWindow):
 
     def request_reconstruction(self) -> int:
         """Submit the current image, mask and options; the newest request wins. Returns its id (0: none)."""
-        if self.loaded is None or self.image is None or self._suspended:
+        if self.loaded is None or self.model_image is None or self._suspended:
             return 0
         mask = self.canvas.patch_mask()
         model = self.loaded.model
         if mask.shape != tuple(model.grid_size):
             return 0  # the canvas has not been resized for this model yet
-        key = (id(model), id(self.image), mask.tobytes(), self.unnormalize, self.precision)
+        key = (id(model), id(self.model_image), mask.tobytes(), self.unnormalize, self.precision)
         if key == self._last_key and self.worker.latest_id("recon"):
             return self.worker.latest_id("recon")  # same input as the newest request: nothing to redo
         self._last_key = key
-        return self.worker.submit(ReconRequest(model, self.image, mask, self.unnormalize, self.precision))
+        return self.worker.submit(ReconRequest(model, self.model_image, mask, self.unnormalize, self.precision))
 
     def _on_reconstructed(self, task_id: int, outcome: ReconOutcome) -> None:
         if task_id != self.worker.latest_id("recon"):
@@ -575,10 +578,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
     def _start_curve(self) -> None:
         from maskviz.sweep import DEFAULT_RATIOS, DEFAULT_SEEDS, loss_sweep, sweep_label, sweep_spec
 
-        if self.loaded is None or self.image is None:
+        if self.loaded is None or self.model_image is None:
             return
         family = sweep_spec(self.pattern_spec)
-        key = (id(self.loaded.model), id(self.image), str(family), self.precision)
+        key = (id(self.loaded.model), id(self.model_image), str(family), self.precision)
         if key == self._curve_key:
             return
         self._curve_key = key
@@ -586,7 +589,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if self.current is not None:
             r = self.current.result
             self.curve.set_marker(masks.mask_ratio(r.mask), r.loss)
-        self.worker.submit_curve(loss_sweep(self.loaded.model, self.image, family, precision=self.precision))
+        self.worker.submit_curve(loss_sweep(self.loaded.model, self.model_image, family, precision=self.precision))
 
     def _on_curve_step(self, task_id: int, point: Any) -> None:
         if task_id == self.worker.latest_id("curve"):

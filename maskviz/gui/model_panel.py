@@ -124,8 +124,11 @@ class ModelPanel(QWidget):
         self.unnormalize_box.setEnabled(bool(summary.get("norm_pix")))
 
     def set_loading(self, text: str) -> None:
+        """Show a load or move in progress; the device stays fixed meanwhile, because a move queued
+        behind a load would move the old model and the new one would arrive on the old device."""
         self.status.setText(text)
         self.status.setVisible(bool(text))
+        self.device_box.setEnabled(not text)
 
     def set_device(self, device: str) -> None:
         """Show the device in use; reduced precision is offered only off the CPU."""

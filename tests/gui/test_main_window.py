@@ -448,3 +448,27 @@ def test_a_new_image_supersedes_the_running_curve(window, qtbot, tmp_path):
     window.open_image(other)
     qtbot.waitUntil(lambda: window.worker.latest_id("curve") > first, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.curve.complete, timeout=WAIT_MS)
+
+
+def test_device_choice_is_locked_while_a_model_loads(window, qtbot, tiny_model_path):
+    """A device move queued behind a load would move the old model: the picker waits for the load."""
+    assert window.model_panel.device_box.isEnabled()
+    window.open_model(tiny_model_path)
+    assert not window.model_panel.device_box.isEnabled()
+    qtbot.waitUntil(lambda: window.model_panel.device_box.isEnabled(), timeout=WAIT_MS)
+    assert window.model_source == str(tiny_model_path)
+
+
+def test_requests_send_the_image_fitted_once(window, qtbot, tmp_path):
+    """A big photo is fitted to the model once; every request carries the small fitted image."""
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1200, 3), dtype=np.uint8)).save(big)
+    assert window.open_image(big)
+    size = window.loaded.model.config.img_size
+    assert window.model_image.size == (size, size)
+    sent = []
+    original_submit = window.worker.submit
+    window.worker.submit = lambda request: sent.append(request) or original_submit(request)
+    window.canvas.invert()
+    settle(qtbot, window)
+    assert sent and all(r.image is window.model_image for r in sent)
