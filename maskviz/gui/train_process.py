@@ -52,6 +52,11 @@ def val_every(steps: int) -> int:
     return max(1, min(100, steps // 20))
 
 
+def save_every(steps: int) -> int:
+    """About ten saves per run (every 10 to 250 steps), so a stop that ends in a kill loses little."""
+    return max(10, min(250, steps // 10))
+
+
 @dataclass
 class TrainRequest:
     """What the training form asks for; ``mask``/``lr`` None = the trainer's defaults."""
@@ -67,7 +72,8 @@ class TrainRequest:
     def arguments(self) -> list[str]:
         """``maskviz train`` flags; ``--flag=value`` so a value starting with '-' cannot pose as a flag."""
         args = [f"--data={self.data}", f"--model={self.model}", f"--out={self.out}", f"--steps={self.steps}",
-                f"--batch={self.batch}", f"--val-every={val_every(self.steps)}"]
+                f"--batch={self.batch}", f"--val-every={val_every(self.steps)}",
+                f"--save-every={save_every(self.steps)}"]
         if self.mask:
             args.append(f"--mask={self.mask}")
         if self.lr is not None:
@@ -209,6 +215,8 @@ class TrainProcess(QObject):
         self._launched_at = 0.0
         self._stop_requested = self._killed = False
         self._after_finish: list[Callable[[], None]] = []
+        self.step_seconds = 0.0  # the last step's duration, from the events' times
+        self._last_step_event: TrainEvent | None = None
         self._poll_timer = QTimer(self, interval=POLL_MS)
         self._poll_timer.timeout.connect(self.poll)
         self._kill_timer = QTimer(self, singleShot=True)
@@ -287,13 +295,26 @@ class TrainProcess(QObject):
         for event in events:
             if event.event == "end" and event.time >= self._launched_at:  # older ends belong to earlier runs
                 self.end_event = event
+            if event.event == "step":
+                self._note_step_time(event)
         if events or reset:
             self.eventsArrived.emit(events, reset)
         lines = self._output.poll() if self._output is not None else []
         if lines:
             self.outputArrived.emit(lines)
 
+    def _note_step_time(self, event: TrainEvent) -> None:
+        last = self._last_step_event
+        if last is not None and event.step > last.step:
+            self.step_seconds = (event.time - last.time) / (event.step - last.step)
+        self._last_step_event = event
+
     # -------------------------------------------------------------- stopping
+
+    def kill_timeout_ms(self) -> int:
+        """How long a stop may take: the current step must finish and be saved. A CPU fine-tune of
+        ViT-B takes tens of seconds a step, so a fixed 15 s would kill nearly every graceful stop."""
+        return max(self.stop_timeout_ms, int(3 * self.step_seconds * 1000))
 
     def stop(self, then: Callable[[], None] | None = None) -> None:
         """Ask the run to stop after its current step; kill it if it has not ended after the timeout.
@@ -307,7 +328,7 @@ class TrainProcess(QObject):
         self._stop_requested = True
         if os.name == "posix":
             self._process.terminate()  # SIGTERM: the trainer saves and writes "stopped"
-        self._kill_timer.start(self.stop_timeout_ms)  # Windows: terminate() never reaches a console child
+        self._kill_timer.start(self.kill_timeout_ms())  # Windows: terminate() never reaches a console child
         self._set_state("stopping")
 
     def _force(self) -> None:

@@ -334,3 +334,14 @@ def test_the_train_menu_drives_the_same_actions_as_the_buttons(train_window, ima
     assert not menu["Stop"].isEnabled() and not menu["Resume"].isEnabled()
     window.show_training()
     assert window.train_dock.isVisible()
+
+
+def test_stop_waits_long_enough_for_a_slow_step(qtbot):
+    """The kill after a stop waits for the current step and its save: three steps' time at least."""
+    proc = TrainProcess()
+    assert proc.kill_timeout_ms() == proc.stop_timeout_ms  # nothing measured yet
+    proc._note_step_time(TrainEvent(event="step", step=3, time=100.0))
+    proc._note_step_time(TrainEvent(event="step", step=5, time=160.0))  # 30 s per step (ViT-B on a CPU)
+    assert proc.step_seconds == 30.0 and proc.kill_timeout_ms() == 90_000
+    args = " ".join(TrainRequest("d", "m", "o", 2000, 8).arguments())
+    assert "--save-every=200" in args  # about ten saves per run
