@@ -235,7 +235,7 @@ def write_panel(results: list[Any], specs: list[str], out: Path) -> None:
 
 def write_json(results: list[Any], specs: list[str], model: dict[str, Any], device: str, seconds: float,
                out: Path) -> None:
-    from maskviz.checkpoints.maskviz_format import atomic_write
+    from maskviz.fileio import atomic_write
 
     entries = [{"mask": spec, **_finite(r.metrics())} for spec, r in zip(specs, results, strict=True)]
     doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "results": entries}

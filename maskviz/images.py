@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import secrets
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image, ImageOps
 
 from maskviz.bundled import resolve_sample
 from maskviz.errors import ImageError
+from maskviz.fileio import atomic_write, png_writer
 
 ImageSource = str | os.PathLike | Image.Image | bytes
 
@@ -258,32 +258,7 @@ def to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def save_png(image: Image.Image | np.ndarray, path: str | os.PathLike) -> None:
-    """Write ``image`` (PIL image, uint8 array or 0..1 float array) as PNG, atomically.
-
-    The PNG is written to a temporary file beside ``path`` and renamed over it, so readers never
-    see a half-written file and a failure leaves nothing behind; failures raise :class:`ImageError`.
-    """
+    """Write ``image`` (PIL image, uint8 array or 0..1 float array) as PNG, atomically
+    (:func:`maskviz.fileio.atomic_write`); failures raise :class:`ImageError`."""
     img = image if isinstance(image, Image.Image) else Image.fromarray(to_uint8(image))
-    target = Path(path).expanduser()
-    folder = target.parent
-    if target.is_dir():
-        raise ImageError(f"could not write {path}: it is a directory")
-    if not folder.is_dir():
-        raise ImageError(f"could not write {path}: folder {folder} does not exist")
-    tmp = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        _write_png(img, tmp)
-        os.replace(tmp, target)
-    except OSError as e:
-        raise ImageError(f"could not write {path}: {e.strerror or _reason(e)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_png(img: Image.Image, tmp: Path) -> None:
-    # O_EXCL: never clobber a stranger's file; mode 0o666 lets the umask decide, like a plain open().
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    with os.fdopen(fd, "wb") as f:
-        img.save(f, format="PNG")
-        f.flush()
-        os.fsync(f.fileno())
+    atomic_write(path, png_writer(img), error=ImageError)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from maskviz.errors import MaskError
+from maskviz.fileio import atomic_write, png_writer
 
 Grid = tuple[int, int]
 PathLike = str | os.PathLike
@@ -332,29 +332,9 @@ def to_pixel_mask(mask: np.ndarray, patch_size: int) -> np.ndarray:
 
 
 def save_mask_png(mask: np.ndarray, path: PathLike, patch_size: int | None = None) -> None:
-    """Write an 8-bit greyscale PNG (255 = hidden) atomically, at grid or image resolution.
-
-    The PNG goes to a temporary file next to ``path`` and is renamed over it, so readers never
-    see a half-written file.
-    """
+    """Write an 8-bit greyscale PNG (255 = hidden) atomically, at grid or image resolution."""
     m = _as_mask(mask) if patch_size is None else to_pixel_mask(mask, patch_size)
-    img = Image.fromarray(m.astype(np.uint8) * 255)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".mask-", suffix=".png.tmp", dir=folder)
-    except OSError as exc:
-        raise MaskError(f"Cannot write mask file {os.fspath(path)}: {exc.strerror or exc}.") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format="PNG")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise MaskError(f"Cannot write mask file {os.fspath(path)}: {exc.strerror or exc}.") from exc
-        raise
+    atomic_write(path, png_writer(Image.fromarray(m.astype(np.uint8) * 255)), error=MaskError)
 
 
 _RAW_MODES = ("1", "L", "I", "F")

@@ -14,7 +14,6 @@ from safetensors.torch import save_file
 from synthetic import randomize_, save_official_mae, tiny_hf_mae
 
 from maskviz.checkpoints import load_model, save_model
-from maskviz.checkpoints.maskviz_format import atomic_write
 from maskviz.checkpoints.safe_load import load_torch_file, stub_field
 from maskviz.errors import CheckpointError
 from maskviz.models import create_model
@@ -181,16 +180,6 @@ def test_maskviz_format_round_trip(tmp_path):
     assert loaded.config == model.config
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.model.state_dict().items())
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary files left
-
-
-def test_atomic_write_leaves_nothing_on_failure(tmp_path):
-    def fail(tmp):
-        tmp.write_bytes(b"partial")
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(CheckpointError, match="No space left on device"):
-        atomic_write(tmp_path / "model.safetensors", fail)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_summary_describes_the_model(tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from safetensors.torch import save_file
 from maskviz.checkpoints.common import build_checked, load_strict
 from maskviz.checkpoints.safe_load import load_safetensors_file
 from maskviz.errors import CheckpointError
+from maskviz.fileio import atomic_write
 from maskviz.models.base import MaskedImageModel, config_from_dict
 
 FORMAT_NAME = "maskviz"
@@ -38,23 +38,9 @@ def save_model(model: MaskedImageModel, path: str | os.PathLike, info: dict[str,
         "info": json.dumps(info or {}),
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), error=CheckpointError,
+                 make_parents=True)
     return path
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``; on any failure remove the temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"could not write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 def load_maskviz_file(path: Path) -> tuple[MaskedImageModel, dict[str, Any]]:

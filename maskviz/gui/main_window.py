@@ -679,7 +679,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
             return
         try:
             write_session(self.config_folder, self.session_data())
-        except OSError as exc:
+        except MaskvizError as exc:  # a full disk must not stop the app from closing
             log.warning("could not save the session: %s", exc)
 
     def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths
+
+from maskviz.fileio import atomic_write
 
 ENV_VAR = "MASKVIZ_CONFIG_DIR"
 SESSION_VERSION = 1
@@ -57,15 +58,8 @@ def read_session(folder: Path) -> dict[str, Any]:
 
 def write_session(folder: Path, data: dict[str, Any]) -> None:
     """Write atomically, so a crash while saving leaves the previous session intact."""
-    folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"version": SESSION_VERSION, **data})
-    fd, tmp = tempfile.mkstemp(prefix=".session.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, folder / "session.json")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(folder / "session.json", lambda tmp: tmp.write_text(text, encoding="utf-8"), make_parents=True)
 
 
 def remember(settings: QSettings, key: str, item: str, limit: int = RECENT_LIMIT) -> list[str]:

@@ -28,8 +28,8 @@ from typing import Any, TextIO
 
 import torch
 
-from maskviz.checkpoints.maskviz_format import atomic_write
 from maskviz.errors import CheckpointError
+from maskviz.fileio import atomic_write
 from maskviz.train.config import Plan, TrainConfig, TrainError
 from maskviz.train.events import TrainEvent, parse_event_line, write_event
 
@@ -101,7 +101,7 @@ class RunDir:
 
     def write_atomic(self, path: Path, write: Any) -> None:
         with disk_errors_explained(str(path)):
-            atomic_write(path, write)
+            atomic_write(path, write, error=CheckpointError, make_parents=True)
 
     def save_state(self, state: dict[str, Any]) -> None:
         self.write_atomic(self.state, lambda tmp: torch.save(state, tmp))
