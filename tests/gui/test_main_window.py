@@ -218,7 +218,7 @@ def test_pixel_model_hides_the_unnormalisation_choice(window):
 def test_a_stale_result_is_never_shown(window, qtbot, monkeypatch):
     model = window.loaded.model
     forward = model.forward
-    monkeypatch.setattr(model, "forward", lambda x, m: (time.sleep(0.3), forward(x, m))[1])
+    monkeypatch.setattr(model, "forward", lambda x, m: (time.sleep(1.0), forward(x, m))[1])  # wide window under load
     shown: list[int] = []
     window.resultShown.connect(shown.append)
     window.canvas.set_patch_mask(masks.half_mask(model.grid_size, "left"))
@@ -428,7 +428,8 @@ def test_loss_curve_follows_the_pattern_family_not_the_seed(window, qtbot):
     qtbot.waitUntil(lambda: curve.complete, timeout=WAIT_MS)
     before = window.worker.latest_id("curve")
     window.patterns.reroll()  # same family: the curve stays
-    qtbot.wait(400)
+    qtbot.waitUntil(lambda: window.pattern_spec.endswith(f"seed={window.patterns.seed_spin.value()}"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window._curve_timer.isActive(), timeout=WAIT_MS)  # the debounced check ran
     assert window.worker.latest_id("curve") == before and curve.complete
     window.patterns.pattern_combo.setCurrentText("block")
     window.patterns.apply()
