@@ -70,11 +70,9 @@ def compare_run(run_dir: str | Path, context: ViewerContext) -> Comparison:
         raise TrainError(f"{run.path} has no checkpoint yet: it saves one when it stops, ends or validates")
     tuned_loaded = load_model(checkpoint)
     tuned = tuned_loaded.model
-    viewer = context.loaded
-    if viewer is not None and str(Path(viewer.source).resolve()) == config.model:
-        base = viewer.model  # the run started from the model the viewer has open: no need to load it twice
-    else:
-        base = build_model(config)[0].eval()
+    # Always a private copy of the base: the viewer's model belongs to the viewer's worker thread
+    # (which may be moving it to another device right now).
+    base = build_model(config)[0].eval()
     start = Path(config.model)
     mask, note = _mask_for(context.mask, tuned, config.mask)
     base_result = reconstruct(base, context.image, [mask], context.unnormalize)[0]
