@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from maskviz.checkpoints.common import build_checked, check_tensors, list_keys, load_strict
+from maskviz.checkpoints.common import build_checked, list_keys, load_strict
 from maskviz.checkpoints.hf_vitmae import (
     config_from_hf,
     convert_hf_state_dict,
     is_hf_vitmae_state_dict,
     read_hf_folder,
 )
-from maskviz.checkpoints.maskviz_format import is_maskviz_metadata, load_maskviz_file, save_model
+from maskviz.checkpoints.maskviz_format import is_maskviz_metadata, model_from_maskviz_file, save_model
 from maskviz.checkpoints.official_mae import check_reconstructs, infer_mae_config, is_mae_state_dict
 from maskviz.checkpoints.official_simmim import (
     convert_simmim_state_dict,
@@ -131,7 +131,7 @@ def _load_file(path: Path, norm_pix: bool | None) -> LoadedModel:
     if path.suffix == ".safetensors":
         tensors, metadata = load_safetensors_file(path)
         if is_maskviz_metadata(metadata):
-            model, info = load_maskviz_file(path)
+            model, info = model_from_maskviz_file(tensors, metadata, path.name)  # read once
             return LoadedModel(model, str(path), "maskviz", info=info)
         return _load_state_dict(path, tensors, {}, [], norm_pix)
     obj, stubbed = load_torch_file(path)
@@ -147,7 +147,7 @@ def _unwrap(obj: Any, name: str) -> tuple[dict[str, Tensor], dict[str, Any]]:
         inner = obj.get(key)
         if isinstance(inner, dict) and inner and all(isinstance(v, Tensor) for v in inner.values()):
             extras = {k: v for k, v in obj.items() if k != key}
-            return _strip_prefix(check_tensors(inner, name)), extras
+            return _strip_prefix(dict(inner)), extras
     if obj and all(isinstance(v, Tensor) for v in obj.values()):
         return _strip_prefix(dict(obj)), {}
     raise CheckpointError(

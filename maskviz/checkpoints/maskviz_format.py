@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from safetensors.torch import save_file
+from torch import Tensor
 
 from maskviz.checkpoints.common import build_checked, load_strict
-from maskviz.checkpoints.safe_load import load_safetensors_file
 from maskviz.errors import CheckpointError
 from maskviz.fileio import atomic_write
 from maskviz.models.base import MaskedImageModel, config_from_dict
@@ -43,19 +43,20 @@ def save_model(model: MaskedImageModel, path: str | os.PathLike, info: dict[str,
     return path
 
 
-def load_maskviz_file(path: Path) -> tuple[MaskedImageModel, dict[str, Any]]:
-    """Build the model its metadata describes and load the weights strictly."""
-    tensors, metadata = load_safetensors_file(path)
+def model_from_maskviz_file(
+    tensors: dict[str, Tensor], metadata: dict[str, str], name: str
+) -> tuple[MaskedImageModel, dict[str, Any]]:
+    """Build the model a maskviz file's metadata describes and load its weights strictly."""
     if not is_maskviz_metadata(metadata):
-        raise CheckpointError(f"{path.name} is not a maskviz model file")
+        raise CheckpointError(f"{name} is not a maskviz model file")
     try:
         version = int(metadata.get("format_version", "0"))
         config = config_from_dict(json.loads(metadata["config"]))
         info = json.loads(metadata.get("info", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path.name} has unreadable maskviz metadata: {exc}") from exc
+        raise CheckpointError(f"{name} has unreadable maskviz metadata: {exc}") from exc
     if version > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name} was written by a newer maskviz (format {version})")
-    model = build_checked(config, tensors, path.name)
-    load_strict(model, tensors, path.name)
+        raise CheckpointError(f"{name} was written by a newer maskviz (format {version})")
+    model = build_checked(config, tensors, name)
+    load_strict(model, tensors, name)
     return model, info
