@@ -43,7 +43,9 @@ def atomic_write(
     try:
         # O_EXCL never clobbers a stranger's file; mode 0o666 lets the umask decide, like open().
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+        mode = os.stat(tmp).st_mode & 0o777
         write(tmp)
+        os.chmod(tmp, mode)  # some writers (safetensors) replace the file and make it private
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

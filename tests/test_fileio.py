@@ -7,8 +7,10 @@ import stat
 
 import pytest
 
+from maskviz.checkpoints import save_model
 from maskviz.errors import CheckpointError, MaskvizError
 from maskviz.fileio import atomic_write
+from maskviz.models import create_model
 
 
 def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -29,9 +31,12 @@ def test_written_file_gets_the_permissions_of_a_plain_open(tmp_path):
     umask = os.umask(0o022)
     try:
         path = atomic_write(tmp_path / "a.json", lambda tmp: tmp.write_text("{}"))
+        # safetensors writes a private file of its own and renames it over ours
+        model = save_model(create_model("mae_vit_tiny_test"), tmp_path / "m.safetensors")
     finally:
         os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644 and path.read_text() == "{}"
+    assert stat.S_IMODE(model.stat().st_mode) == 0o644
 
 
 def test_folders(tmp_path):
