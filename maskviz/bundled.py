@@ -6,13 +6,16 @@ Everything here works offline. ``sample:NAME`` is accepted wherever an image pat
 from __future__ import annotations
 
 import importlib.resources
+import os
 from pathlib import Path
 
 import torch
 
-from maskviz.errors import ImageError
+from maskviz.errors import CheckpointError, ImageError
 
 SAMPLE_PREFIX = "sample:"
+MODEL_PREFIX = "bundled:"
+DEFAULT_MODEL = "mae_small"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 BUILTIN_ARCH = "mae_vit_small_patch8_64"
 # Samples no bundled model is trained on: the quality benchmark measures on these.
@@ -52,10 +55,22 @@ def default_sample() -> str:
 
 
 def bundled_model_paths() -> dict[str, Path]:
-    """Bundled maskviz models by file stem (e.g. ``maskviz_mae_small``), MAE first."""
+    """Bundled models by name (``mae_small`` for ``maskviz_mae_small.safetensors``), the default first."""
     folder = resources_dir() / "models"
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
-    return {p.stem: p for p in sorted(files, key=lambda p: ("mae" not in p.stem, p.stem))}
+    named = {p.stem.removeprefix("maskviz_"): p for p in files}
+    return dict(sorted(named.items(), key=lambda item: (item[0] != DEFAULT_MODEL, item[0])))
+
+
+def resolve_bundled_model(source: str | os.PathLike) -> Path | None:
+    """``bundled:simmim_small`` → the bundled file; None for anything else (a path)."""
+    source = str(source)
+    if not source.startswith(MODEL_PREFIX):
+        return None
+    name, models = source[len(MODEL_PREFIX):], bundled_model_paths()
+    if name not in models:
+        raise CheckpointError(f"no bundled model named {name!r}; bundled: {', '.join(models) or 'none installed'}")
+    return models[name]
 
 
 def load_default_model(device: str | torch.device = "cpu"):  # noqa: ANN201 - LoadedModel

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     """Recipe options default to "not given" so only what the user typed reaches TrainConfig."""
     from maskviz.train import TrainConfig
+    from maskviz.train.config import AUGMENTATIONS
 
     d = TrainConfig(data="", model="", out="")
     tr = sub.add_parser("train", help="pre-train or continue training a model on a folder of images",
@@ -91,6 +92,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--val-split", type=float, help=f"fraction of images held out (default {d.val_split:g})")
     tr.add_argument("--synthetic", type=float, metavar="FRACTION",
                     help="share of training samples replaced by procedural dead-leaves images (default 0)")
+    tr.add_argument("--augment", choices=AUGMENTATIONS,
+                    help="training views: mae = official crop + mirror (default); strong = wider crops, "
+                         "flips, quarter turns, shuffled colour channels (for small image folders)")
+    tr.add_argument("--workers", type=int, metavar="N",
+                    help="data-loading processes (default 0: one background thread on a GPU, none on a CPU)")
     tr.add_argument("--val-every", type=int, help=f"validate every N steps (default {d.val_every})")
     tr.add_argument("--save-every", type=int, help=f"save last checkpoint every N steps (default {d.save_every})")
     tr.add_argument("--log-every", type=int, help=f"train.log line every N steps (default {d.log_every})")
@@ -256,6 +262,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(s["description"])
     print(f"format: {s['format_label']}")
     print(f"parameters: {s['parameters']:,}")
+    if s["training"]:
+        print(f"trained: {s['training']}")
+        print(f"command: {s['info'].get('command', '')}")
     for note in s["notes"]:
         print(f"note: {note}")
     for item in s["ignored"]:
@@ -284,11 +293,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     streams = {"echo": sys.stderr, "jsonl": sys.stdout if args.jsonl else None}
     with stop_on_signals() as stop:
         if hasattr(args, "resume"):
-            extra = sorted(set(recipe) - {"device"})
+            extra = sorted(set(recipe) - {"device", "workers"})
             if extra:
                 flags = ", ".join("--" + k.replace("_", "-") for k in extra)
                 raise TrainError(f"--resume continues with the run's saved settings; drop {flags}")
-            result = resume(args.resume, stop, stop_at=args.stop_at, device=recipe.get("device"), **streams)
+            result = resume(args.resume, stop, stop_at=args.stop_at, device=recipe.get("device"),
+                            workers=recipe.get("workers"), **streams)
         else:
             missing = [f"--{k}" for k in ("data", "model", "out") if k not in recipe]
             if missing:

@@ -23,10 +23,12 @@ from PIL import Image
 
 from maskviz.checkpoints import load_model
 from maskviz.cli import main
+from maskviz.errors import MaskError
+from maskviz.masks import parse_mask_spec
 from maskviz.models import create_model, get_config
 from maskviz.train import EventTail, TrainConfig, TrainError, read_events, resume, train
 from maskviz.train.config import resolve
-from maskviz.train.data import MaskMaker, Prefetcher, SampleStream, random_resized_crop_box
+from maskviz.train.data import MaskMaker, Prefetcher, SampleStream, augment, random_resized_crop_box
 from maskviz.train.events import TrainEvent, write_event
 from maskviz.train.optim import build_optimizer, lr_at
 
@@ -146,16 +148,24 @@ def test_resume_drops_events_past_the_saved_step(images, tmp_path):
     assert steps == list(range(1, 9)) and all(e.loss != 9.0 for e in step_events(run))
 
 
+def start_long_run(images: Path, run: Path, *options: str, steps: int = 3) -> subprocess.Popen:
+    """``maskviz train`` in a child process, returned once it has made ``steps`` steps."""
+    cmd = [sys.executable, "-m", "maskviz", "train", "--data", str(images), "--model", "mae_vit_tiny_test",
+           "--out", str(run), "--steps", "100000", "--batch", "4", *options]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(step_events(run)) < steps:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(proc.stderr.read().decode())
+        time.sleep(0.05)
+    return proc
+
+
 def test_sigint_stops_cleanly(images, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "maskviz", "train", "--data", str(images), "--model", "mae_vit_tiny_test",
-           "--out", str(run), "--steps", "100000", "--batch", "4", "--val-every", "5"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_long_run(images, run, "--val-every", "5")
     try:
-        deadline = time.monotonic() + 40
-        while len(step_events(run)) < 3:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
-            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -372,6 +382,61 @@ def test_prefetcher_returns_the_same_batches(images):
         ahead.close()
 
 
+def test_worker_processes_return_the_same_batches_and_warnings(images, tmp_path):
+    """--workers splits each batch among processes; samples, masks and skip warnings stay those of the stream."""
+    cfg = get_config("mae_vit_tiny_test")
+    files = sorted(images.glob("*.png"))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    files = [tmp_path / "broken.png", *files]
+    inline = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), synthetic=0.3, augmentation="strong")
+    warned: list[str] = []
+    pooled = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), warn=warned.append, synthetic=0.3,
+                          augmentation="strong")
+    ahead = Prefetcher(pooled, workers=2)
+    try:
+        for first, upcoming in [(0, 13), (13, None), (26, 39)]:
+            got, want = ahead.get(first, 13, upcoming), inline.batch(first, 13)
+            assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    finally:
+        ahead.close()
+    assert warned and all("broken.png" in w for w in warned)
+
+
+def test_strong_augmentation_varies_orientation_and_colour():
+    """An image with one red top-left corner: strong views move the corner and change its colour."""
+    arr = np.zeros((64, 64, 3), np.uint8)
+    arr[:16, :16] = (255, 0, 0)
+    img = Image.fromarray(arr)
+    corners, colours = set(), set()
+    for seed in range(60):
+        view = np.asarray(augment(img, 64, np.random.default_rng(seed), "strong")).astype(int)
+        assert view.shape == (64, 64, 3)
+        quads = [view[:32, :32], view[:32, 32:], view[32:, :32], view[32:, 32:]]
+        brightest = int(np.argmax([q.sum() for q in quads]))
+        corners.add(brightest)
+        colours.add(int(np.argmax(quads[brightest].reshape(-1, 3).sum(axis=0))))
+    assert corners == {0, 1, 2, 3} and colours == {0, 1, 2}
+    again = augment(img, 64, np.random.default_rng(7), "strong")
+    assert np.array_equal(np.asarray(again), np.asarray(augment(img, 64, np.random.default_rng(7), "strong")))
+    mae_views = {int(np.argmax(np.asarray(augment(img, 64, np.random.default_rng(s))).reshape(-1, 3).sum(0)))
+                 for s in range(20)}
+    assert mae_views == {0}  # the official view never touches colour
+
+
+def test_augment_and_workers_reach_the_recipe_and_resume(images, tmp_path):
+    run = tmp_path / "run"
+    assert cli("--data", images, "--model", "mae_vit_tiny_test", "--out", run, "--steps", 4, "--batch", 4,
+               "--augment", "strong", "--workers", 1, "--stop-at", 2) == 0
+    c = json.loads((run / "config.json").read_text())["config"]
+    assert c["augment"] == "strong" and c["workers"] == 1
+    assert cli("--resume", run, "--workers", 2) == 0  # speed only: allowed on resume
+    assert [e.step for e in step_events(run)] == [1, 2, 3, 4]
+    with pytest.raises(TrainError, match="--augment must be one of"):
+        TrainConfig(data="d", model="m", out="o", steps=1, augment="heavy").validate()
+    with pytest.raises(TrainError, match="--workers"):
+        TrainConfig(data="d", model="m", out="o", steps=1, workers=-1).validate()
+
+
 def test_random_resized_crop_stays_inside():
     rng = np.random.default_rng(0)
     for w, h in [(40, 48), (300, 20), (5, 400), (1, 1)]:
@@ -423,3 +488,65 @@ def test_decoded_cache_keeps_a_pixel_budget():
     assert loads == [0, 1, 2, 3]  # 0 stayed (recently used), 1 was evicted first
     cache.get(1, lambda: loader(1))
     assert loads[-1] == 1
+
+
+def test_data_workers_end_when_training_is_killed(images, tmp_path):
+    """kill -9 of a run leaves no orphaned data processes behind."""
+    proc = start_long_run(images, tmp_path / "run", "--workers", "2", steps=2)
+    try:
+        children = _children(proc.pid)
+        assert len(children) >= 2
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(c) for c in children)
+    finally:
+        proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_mask_mixture_draws_one_spec_per_sample():
+    """--mask A|B: each sample uses one of the specs (by its seed); one spec behaves as before."""
+    cfg = get_config("simmim_vit_tiny_test")
+    mixed = MaskMaker("random:0.25|random:0.75", cfg)
+    counts = [int(mixed.make(seed).sum()) for seed in range(40)]
+    assert set(counts) == {4, 12} and 10 < counts.count(4) < 30  # 16 patches: 25 % and 75 % hidden
+    assert all(torch.equal(mixed.make(s), mixed.make(s)) for s in range(5))
+    single = MaskMaker("random:0.75", cfg)
+    spec = parse_mask_spec("random:0.75")
+    assert all(np.array_equal(single.make(s).numpy(), spec.generate((4, 4), 8, seed=s).reshape(-1)) for s in range(5))
+    with pytest.raises(TrainError, match="MAE needs the same count"):
+        MaskMaker("random:0.25|random:0.75", get_config("mae_vit_tiny_test")).probe(0)
+
+
+def test_mask_mixture_is_validated_and_trains(images, tmp_path):
+    with pytest.raises(MaskError):
+        TrainConfig(data="d", model="m", out="o", steps=1, mask="random:0.5|nope").validate()
+    with pytest.raises(TrainError, match="mask file cannot be part of a mixture"):
+        TrainConfig(data="d", model="m", out="o", steps=1, mask="random:0.5|file:m.png").validate()
+    result = train(config(images, tmp_path / "run", model="simmim_vit_tiny_test", steps=2,
+                          mask="random:0.4|block:0.5|simmim:0.6", workers=1))
+    assert result.reason == "done"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["mask"] == (
+        "random:0.4|block:0.5|simmim:0.6")

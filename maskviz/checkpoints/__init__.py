@@ -77,7 +77,22 @@ class LoadedModel:
             "notes": list(self.notes),
             "ignored": list(self.ignored),
             "info": dict(self.info),
+            "training": training_summary(self.info),
         }
+
+
+def training_summary(info: dict[str, Any]) -> str:
+    """``"maskviz train: 1680 of 2400 steps on 125 images, val loss 0.414"`` ('' for other files)."""
+    if info.get("trained_by") != "maskviz train":
+        return ""
+    text = f"maskviz train: {info.get('steps')} of {info.get('total_steps')} steps"
+    if info.get("train_images"):
+        text += f" on {info['train_images']} images"
+    if isinstance(info.get("val_loss"), (int, float)):
+        text += f", val loss {info['val_loss']:.3f}"
+    if info.get("base_model_info"):
+        text += ", continued from an earlier maskviz run"
+    return text
 
 
 def describe_model(model: MaskedImageModel) -> str:
@@ -94,8 +109,11 @@ def describe_model(model: MaskedImageModel) -> str:
 def load_model(
     path: str | os.PathLike, device: str | torch.device = "cpu", norm_pix: bool | None = None
 ) -> LoadedModel:
-    """Load any supported checkpoint file or folder; ``norm_pix`` overrides what MAE files leave open."""
-    path = Path(path).expanduser()
+    """Load any supported checkpoint file or folder (or ``bundled:NAME``); ``norm_pix`` overrides what
+    MAE files leave open."""
+    from maskviz.bundled import resolve_bundled_model
+
+    path = resolve_bundled_model(path) or Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"no such file or folder: {path}")
     try:

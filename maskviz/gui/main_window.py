@@ -40,8 +40,10 @@ from PySide6.QtWidgets import (
 )
 
 from maskviz import masks
-from maskviz.bundled import default_sample, load_default_model, sample_paths
+from maskviz.baselines import BASELINE_LABELS, BASELINES, baseline_reconstruction
+from maskviz.bundled import MODEL_PREFIX, bundled_model_paths, default_sample, load_default_model, sample_paths
 from maskviz.errors import MaskvizError
+from maskviz.gui.background import Background
 from maskviz.gui.canvas import TOOLS, MaskCanvas
 from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.loss_curve import LossCurve
@@ -61,6 +63,15 @@ CURVE_DELAY_MS = 300  # let a burst of changes settle before starting a backgrou
 BUSY_DELAY_MS = 150  # a busy indicator that flashes for every fast update is noise
 BANNER_STYLE = ("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a; "
                 "border-radius: 4px; padding: 6px; font-weight: bold; }")
+
+
+def baseline_text(model, baseline, name: str) -> str:  # noqa: ANN001 - Reconstructions
+    """``"model 20.70 dB · harmonic 21.62 dB"``: the PSNRs over the hidden pixels, side by side."""
+    def db(r) -> str:  # noqa: ANN001
+        return "∞" if r.psnr == float("inf") else f"{r.psnr:.2f} dB"
+    if model.psnr is None or baseline.psnr is None:
+        return ""
+    return f"model {db(model)} · {name} {db(baseline)}"
 
 
 def metrics_text(outcome: ReconOutcome | None, device: str, precision: str) -> str:
@@ -112,6 +123,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self._load_sources: dict[int, str | None] = {}
         self._suspended = False  # set_model changes several inputs; submit once at the end
         self.worker = ModelWorker(self)
+        self.baseline = "none"  # a name in maskviz.baselines.BASELINES, shown beside the model's result
+        self.baseline_result = None  # its Reconstruction for the result on screen (None: none yet)
+        self._baseline_job: tuple[str, Any] | None = None  # (name, model result) being filled in the background
+        self._baseline_runner = Background(self)
         self._build_ui(available_devices())
         self._build_menus()
         self._connect()
@@ -236,6 +251,9 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self._action(file, "Open model &folder…", self.open_model_folder_dialog)
         self.recent_menu = file.addMenu("&Recent models")
         self._action(file, "Bundled &default model", lambda: self.open_model(None))
+        bundled = self.bundled_menu = file.addMenu("&Bundled models")
+        for name in bundled_model_paths():
+            bundled.addAction(name, lambda n=name: self.open_model(f"{MODEL_PREFIX}{n}"))
         file.addSeparator()
         self._action(file, "&Save mask PNG…", self.save_mask_dialog, QKeySequence.StandardKey.Save)
         self._action(file, "&Load mask PNG…", self.load_mask_dialog, "Ctrl+Shift+L")
@@ -261,6 +279,16 @@ class MainWindow(FileActionsMixin, QMainWindow):
             action.setChecked(mode == self.panels.heatmap_mode)
             group.addAction(action)
             self.heatmap_actions[mode] = action
+        view.addSeparator()
+        baselines = self.baseline_menu = view.addMenu("&Baseline")
+        group = QActionGroup(self)
+        self.baseline_actions = {}
+        for name, text in (("none", "&none"), *BASELINE_LABELS.items()):
+            action = self._action(baselines, text, lambda _=False, n=name: self.set_baseline(n))
+            action.setCheckable(True)
+            action.setChecked(name == self.baseline)
+            group.addAction(action)
+            self.baseline_actions[name] = action
         view.addSeparator()
         self._action(view, "&Reset zoom", self.reset_zoom, "Ctrl+0")
         view.addSeparator()
@@ -300,6 +328,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.worker.curveDone.connect(self._on_curve_done)
         self.worker.failed.connect(self._on_failed)
         self.worker.busyChanged.connect(self._on_busy_changed)
+        self._baseline_runner.done.connect(self._on_baseline_done)
+        self._baseline_runner.failed.connect(self._on_baseline_failed)
         self.modelReady.connect(self.training.set_base_model)
         self.training.useModelRequested.connect(self.open_model)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
@@ -547,7 +577,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.last_seconds = outcome.seconds
         r = outcome.result
         self.panels.show_result(r, task_id)
-        self.metrics.setText(metrics_text(outcome, self.device.type, self.precision))
+        self._update_baseline()
+        self._show_metrics()
         self.curve.set_marker(masks.mask_ratio(r.mask), r.loss)
         self._error_shown = ""
         self.resultShown.emit(task_id)
@@ -568,6 +599,69 @@ class MainWindow(FileActionsMixin, QMainWindow):
                 self.show_error("Could not reconstruct", message)
         else:
             self.curve.set_status(f"loss curve failed: {message}")
+
+    def _show_metrics(self) -> None:
+        text = metrics_text(self.current, self.device.type, self.precision)
+        if self.current is not None and self.baseline_result is not None:
+            compared = baseline_text(self.current.result, self.baseline_result, self.baseline)
+            text = f"{text} · {compared}" if compared else text
+        self.metrics.setText(text)
+
+    # ================================================================== baselines
+
+    def set_baseline(self, name: str | None) -> None:
+        """Show a non-learned fill (a name in ``BASELINES``; ``"none"`` or None hides it) beside the model's."""
+        name = name or "none"
+        if name != "none" and name not in BASELINES:
+            raise ValueError(f"unknown baseline {name!r}; baselines: none, {', '.join(BASELINES)}")
+        self.baseline_actions[name].setChecked(True)
+        if name == self.baseline:
+            return
+        self.baseline, self.baseline_result = name, None
+        self.panels.set_baseline_visible(name != "none")
+        self._update_baseline()
+        self._show_metrics()
+
+    def _baseline_matches(self, result: Any) -> bool:
+        """Whether the baseline on screen was filled for ``result``'s image and mask (it depends on nothing else)."""
+        b = self.baseline_result
+        return (b is not None and result is not None and b.family == f"baseline:{self.baseline}"
+                and np.array_equal(b.mask, result.mask) and np.array_equal(b.original, result.original))
+
+    def _update_baseline(self) -> None:
+        """Fill the baseline panel for the result on screen. Off the UI thread (harmonic at 224 px takes a
+        while), one fill at a time: a result shown meanwhile is filled when the running one ends."""
+        r = self.panels.result
+        if self.baseline == "none" or r is None or self._baseline_matches(r):
+            return
+        # What is on screen was filled for an older mask (or another fill): never show it beside a newer result.
+        self.baseline_result = None
+        self.panels.show_baseline(None, f"baseline: {BASELINE_LABELS[self.baseline]} (computing…)")
+        if self._baseline_job is not None:
+            return  # _on_baseline_done starts the newest
+        name, original, mask = self.baseline, r.original, r.mask
+        patch = original.shape[0] // mask.shape[0]
+        self._baseline_job = (name, r)
+        self._baseline_runner.run(lambda: baseline_reconstruction(name, original, mask, patch),
+                                  name="maskviz-baseline")
+
+    def _on_baseline_done(self, _task_id: int, value: Any) -> None:
+        name, source = self._baseline_job or ("", None)
+        self._baseline_job = None
+        if name == self.baseline and source is self.panels.result:
+            self.baseline_result = value
+            self.panels.show_baseline(value, BASELINE_LABELS[name])
+            self._show_metrics()
+        else:
+            self._update_baseline()  # the mask or the choice changed while it ran
+
+    def _on_baseline_failed(self, _task_id: int, message: str) -> None:
+        name, source = self._baseline_job or ("", None)
+        self._baseline_job = None
+        if name == self.baseline and source is self.panels.result:
+            self.panels.show_baseline(None, f"baseline failed: {message}")
+        else:
+            self._update_baseline()
 
     # ================================================================== loss curve
 

@@ -14,10 +14,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QScrollArea,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,6 +51,8 @@ def details_html(summary: dict[str, Any]) -> str:
         ("target", target),
         ("source", summary.get("source", "")),
     ]
+    if summary.get("training"):
+        rows.append(("trained", summary["training"]))
     out = ["<table cellspacing='2'>"]
     out += [f"<tr><td><b>{k}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in rows]
     out.append("</table>")
@@ -77,6 +81,13 @@ class ModelPanel(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # A long load report (ignored keys, provenance) scrolls instead of pushing the controls away.
+        self.details_scroll = QScrollArea(self)
+        self.details_scroll.setWidget(self.details)
+        self.details_scroll.setWidgetResizable(True)
+        self.details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.status = QLabel("", self)
         self.open_file_button = QPushButton("Open file…", self)
         self.open_folder_button = QPushButton("Open folder…", self)
@@ -115,9 +126,8 @@ class ModelPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addWidget(self.details)
+        layout.addWidget(self.details_scroll, 1)
         layout.addLayout(form)
-        layout.addStretch(1)
 
     def set_summary(self, summary: dict[str, Any]) -> None:
         self.details.setText(details_html(summary))

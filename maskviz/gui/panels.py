@@ -1,7 +1,8 @@
 """ResultPanels: the reconstruction pictures, side by side, zoomed and panned together.
 
 One ``GraphicsLayoutWidget`` holds five plots (original, masked input, reconstruction,
-reconstruction + visible, error heatmap). Their views are linked to each other and to the mask
+reconstruction + visible, error heatmap), plus a sixth, "baseline: <fill> + visible", while a
+non-learned baseline (:mod:`maskviz.baselines`) is chosen. Their views are linked to each other and to the mask
 canvas, so a patch inspected in one panel is the same patch everywhere.
 
 Linking is done by :class:`ViewLinker`, not ``ViewBox.setXLink/setYLink``: pyqtgraph's links copy
@@ -99,6 +100,7 @@ class ResultPanels(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = None  # the Reconstruction shown
+        self.baseline = None  # the baseline's Reconstruction shown in the baseline panel (None: blank)
         self.result_id = 0
         self._heatmap_mode = "pixel"
         self._levels: dict[str, tuple[float, float]] = {}
@@ -128,18 +130,13 @@ class ResultPanels(QWidget):
         positions = {"original": (0, 0), "masked": (0, 1), "prediction": (1, 0), "pasted": (1, 1), "error": (2, 0)}
         for key, title in PANELS:
             row, col = positions[key]
-            plot = self.layout_widget.addPlot(row=row, col=col, title=title)
-            plot.hideAxis("left")
-            plot.hideAxis("bottom")
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.setAspectLocked(True)
-            plot.invertY(True)  # image row 0 at the top, as the canvas shows it
-            plot.setDefaultPadding(0.02)
-            image = pg.ImageItem(axisOrder="row-major")
-            plot.addItem(image)
-            self.linker.add(plot.getViewBox())
-            self.plots[key], self.images[key] = plot, image
+            plot = pg.PlotItem(title=title)
+            self.layout_widget.addItem(plot, row=row, col=col)
+            self.plots[key], self.images[key] = plot, self._image_view(plot)
+        # Built once, in the layout only while a baseline is chosen (see set_baseline_visible); kept out
+        # of ``plots`` so exports, hover and the five-panel layout stay as they were when it is off.
+        self.baseline_plot = pg.PlotItem(title="baseline")
+        self.baseline_image = self._image_view(self.baseline_plot)
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=COLORMAP, interactive=True, width=14,
                                         label="squared error")
         self.colorbar.setImageItem(self.images["error"], insert_in=self.plots["error"])
@@ -147,6 +144,19 @@ class ResultPanels(QWidget):
         # The free cell of the grid shows what the pointer is over, next to the pictures.
         self.info = self.layout_widget.addLabel(HOVER_HINT, row=2, col=1, justify="left", size="10pt",
                                                 color="#333")
+
+    def _image_view(self, plot: pg.PlotItem) -> pg.ImageItem:
+        plot.hideAxis("left")
+        plot.hideAxis("bottom")
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setAspectLocked(True)
+        plot.invertY(True)  # image row 0 at the top, as the canvas shows it
+        plot.setDefaultPadding(0.02)
+        image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(image)
+        self.linker.add(plot.getViewBox())
+        return image
 
     def _layout_widgets(self) -> None:
         bottom = QHBoxLayout()
@@ -183,6 +193,40 @@ class ResultPanels(QWidget):
         self._update_titles()
         if first:
             self.reset_view()
+
+    # ------------------------------------------------------------------ baseline panel
+
+    @property
+    def baseline_visible(self) -> bool:
+        return self.baseline_plot.scene() is not None
+
+    def set_baseline_visible(self, on: bool) -> None:
+        """Add the baseline panel beside the error heatmap (the hover readout moves below) or take it away."""
+        if on == self.baseline_visible:
+            return
+        layout = self.layout_widget
+        layout.removeItem(self.info)
+        if on:
+            layout.addItem(self.baseline_plot, row=2, col=1)
+            layout.addItem(self.info, row=3, col=0, colspan=2)
+            self.info.setMaximumHeight(80)
+            source = self.plots["pasted"].getViewBox()  # show the region the other panels show
+            self.baseline_plot.getViewBox().setRange(rect=QRectF(source.targetRect()), padding=0)
+        else:
+            layout.removeItem(self.baseline_plot)
+            self.info.setMaximumHeight(1e6)
+            layout.addItem(self.info, row=2, col=1)
+            self.show_baseline(None)
+
+    def show_baseline(self, result, label: str = "") -> None:  # noqa: ANN001 - Reconstruction | None
+        """Show a baseline's ``pasted`` image titled with its fill; None blanks the panel (``label`` says why)."""
+        self.baseline = result
+        if result is None:
+            self.baseline_image.clear()
+            self.baseline_plot.setTitle(label or "baseline")
+            return
+        self.baseline_image.setImage(np.ascontiguousarray(result.pasted), levels=(0.0, 1.0), autoLevels=False)
+        self.baseline_plot.setTitle(f"baseline: {label} + visible")
 
     def clear_levels(self) -> None:
         """Forget the heatmap range, so the next result sets a fresh one (new image or model)."""
@@ -261,7 +305,8 @@ class ResultPanels(QWidget):
     # ------------------------------------------------------------------ hover
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
-        for plot in self.plots.values():
+        plots = [*self.plots.values(), self.baseline_plot] if self.baseline_visible else self.plots.values()
+        for plot in plots:
             if plot.sceneBoundingRect().contains(pos):
                 point = plot.getViewBox().mapSceneToView(pos)
                 self.show_hover(math.floor(point.x()), math.floor(point.y()))

@@ -51,9 +51,8 @@ from maskviz.errors import MaskvizError
 from maskviz.gui.background import Background
 from maskviz.gui.train_compare import ComparisonView, ViewerContext, compare_run, result_checkpoint, to_pixmap
 from maskviz.gui.train_process import TrainProcess, TrainRequest
-from maskviz.masks import parse_mask_spec
 from maskviz.train import RunDir, TrainError, TrainEvent, read_events
-from maskviz.train.config import DEFAULT_MASKS, TrainConfig
+from maskviz.train.config import DEFAULT_MASKS, TrainConfig, parse_mask_mixture
 from maskviz.train.data import scan_images
 
 THUMBNAILS = 12
@@ -479,7 +478,7 @@ class TrainingPanel(QWidget):
             raise TrainError("no model is loaded in the viewer yet")
         mask = self.mask_edit.text().strip() or None
         if mask is not None:
-            parse_mask_spec(mask)
+            parse_mask_mixture(mask)  # the same check as maskviz train's
         out = Path(self.run_edit.text().strip() or self.runs_root / time.strftime("%Y%m%d-%H%M%S")).expanduser()
         if RunDir(out).config.exists():
             raise TrainError(f"{out} already holds a training run: open it with Open run… to resume it, "

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maskviz.errors import MaskvizError
-from maskviz.masks import parse_mask_spec
+from maskviz.masks import MaskSpec, parse_mask_spec
 
 AMP_MODES = ("none", "bf16", "fp16")
+AUGMENTATIONS = ("mae", "strong")  # see maskviz.train.data.augment
 DEFAULT_MASKS = {"mae": "random:0.75", "simmim": "simmim:0.6"}
 WARMUP_FRACTION = 0.1  # official MAE: 40 warm-up epochs of 400
 
@@ -51,6 +52,8 @@ class TrainConfig:
     norm_pix: bool | None = None
     val_split: float = 0.1
     synthetic: float = 0.0  # share of training samples replaced by procedural dead-leaves images
+    augment: str = "mae"  # "mae" (official view) or "strong" (see maskviz.train.data.augment)
+    workers: int = 0  # data-loading processes; 0 = one background thread (GPU) or none (CPU)
     val_every: int = 100
     save_every: int = 500
     log_every: int = 10
@@ -90,10 +93,22 @@ class TrainConfig:
             raise TrainError(f"--val-split is a fraction in [0, 1), got {self.val_split}")
         if not 0.0 <= self.synthetic <= 1.0:
             raise TrainError(f"--synthetic is a fraction in [0, 1], got {self.synthetic}")
+        if self.augment not in AUGMENTATIONS:
+            raise TrainError(f"--augment must be one of {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise TrainError(f"--workers must be a whole number of at least 0, got {self.workers!r}")
         if self.amp not in AMP_MODES:
             raise TrainError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         if self.mask is not None:
-            parse_mask_spec(self.mask)
+            parse_mask_mixture(self.mask)
+
+
+def parse_mask_mixture(text: str) -> list[MaskSpec]:
+    """``--mask`` for training: one mask spec, or several joined by ``|`` (each sample draws one)."""
+    specs = [parse_mask_spec(part.strip()) for part in text.split("|")]
+    if len(specs) > 1 and any(s.name == "file" for s in specs):
+        raise TrainError("a mask file cannot be part of a mixture (A|B)")
+    return specs
 
 
 def _positive_int(value: Any, name: str) -> None:
@@ -114,6 +129,7 @@ class Plan:
     family: str
     model_config: dict[str, Any] = field(default_factory=dict)
     base_model: str = ""
+    base_model_info: dict[str, Any] = field(default_factory=dict)  # provenance of a maskviz base checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,14 +30,15 @@ from PIL import Image
 
 from maskviz.errors import ImageError
 from maskviz.images import fit_to_model, load_image, to_tensor
-from maskviz.masks import MaskSpec, parse_mask_spec
+from maskviz.masks import MaskSpec
 from maskviz.models.base import ModelConfig
-from maskviz.train.config import TrainError
+from maskviz.train.config import TrainError, parse_mask_mixture
 from maskviz.train.dead_leaves import dead_leaves
 
 IMAGE_SUFFIXES = frozenset(Image.registered_extensions())
 CROP_SCALE = (0.2, 1.0)  # official MAE RandomResizedCrop
 CROP_RATIO = (3 / 4, 4 / 3)
+STRONG_CROP_SCALE = (0.08, 1.0)
 
 # Stream tags keep the derived generators of different purposes independent.
 _EPOCH, _SAMPLE, _SPLIT, _VAL, _PROBE = range(5)
@@ -113,7 +120,8 @@ def split_files(files: list[Path], val_split: float, seed: int) -> tuple[list[Pa
 # ------------------------------------------------------------------------------------ augmentation
 
 
-def random_resized_crop_box(width: int, height: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+def random_resized_crop_box(width: int, height: int, rng: np.random.Generator,
+                            scale: tuple[float, float] = CROP_SCALE) -> tuple[int, int, int, int]:
     """``(left, top, w, h)`` covering a random area fraction and aspect ratio (Inception-style crop).
 
     Ten draws, then a centred crop clamped to the allowed aspect ratio, like torchvision's
@@ -122,7 +130,7 @@ def random_resized_crop_box(width: int, height: int, rng: np.random.Generator) -
     area = width * height
     log_lo, log_hi = math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])
     for _ in range(10):
-        target = area * rng.uniform(*CROP_SCALE)
+        target = area * rng.uniform(*scale)
         aspect = math.exp(rng.uniform(log_lo, log_hi))
         w, h = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
@@ -135,26 +143,54 @@ def random_resized_crop_box(width: int, height: int, rng: np.random.Generator) -
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def augment(img: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
-    """Official MAE training view: random resized crop (bicubic) then a coin-flip mirror."""
-    left, top, w, h = random_resized_crop_box(img.width, img.height, rng)
-    view = img.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
-    return view.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
+#: The eight symmetries of a square: identity, then each transpose Pillow names.
+_DIHEDRAL = (None, *Image.Transpose)
+
+
+def augment(img: Image.Image, size: int, rng: np.random.Generator, kind: str = "mae") -> Image.Image:
+    """One training view of ``img``.
+
+    ``mae``: the official MAE view, a random resized crop (bicubic) then a coin-flip mirror.
+    ``strong``: for a model trained from scratch on a few hundred images, where the official view
+    overfits: crops down to 8 % of the area, any of the 8 flips and quarter turns, and the colour
+    channels in a random order half of the time. Pillow shrinks large crops by box-averaging first
+    (``reducing_gap``), which is several times faster and visually the same.
+    """
+    if kind == "mae":
+        left, top, w, h = random_resized_crop_box(img.width, img.height, rng)
+        view = img.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
+        return view.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
+    left, top, w, h = random_resized_crop_box(img.width, img.height, rng, STRONG_CROP_SCALE)
+    view = img.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h), reducing_gap=2.0)
+    symmetry = _DIHEDRAL[int(rng.integers(len(_DIHEDRAL)))]
+    if symmetry is not None:
+        view = view.transpose(symmetry)
+    if rng.random() < 0.5:
+        bands = view.convert("RGB").split()
+        view = Image.merge("RGB", [bands[i] for i in rng.permutation(3)])
+    return view
 
 
 # ------------------------------------------------------------------------------------ masks
 
 
 class MaskMaker:
-    """Seeded patch masks of one spec for one model, checked against the family's needs."""
+    """Seeded patch masks for one model, checked against the family's needs.
+
+    ``spec`` is one mask spec, or a mixture ``A|B|...``: each sample then uses one of them, chosen
+    by its seed, so a model learns to fill holes of several shapes and sizes (the app lets a user
+    paint any). A mixture of counts suits SimMIM only: MAE needs one count per batch.
+    """
 
     def __init__(self, spec: str, model_config: ModelConfig) -> None:
-        self.spec: MaskSpec = parse_mask_spec(spec)
+        self.spec = spec
+        self.specs: list[MaskSpec] = parse_mask_mixture(spec)
         self.grid, self.patch = model_config.grid_size, model_config.patch_size
         self.same_count = model_config.family == "mae"
 
     def make(self, seed: int) -> torch.Tensor:
-        return torch.from_numpy(self.spec.generate(self.grid, self.patch, seed=seed).reshape(-1))
+        spec = self.specs[seed % len(self.specs)]
+        return torch.from_numpy(spec.generate(self.grid, self.patch, seed=seed).reshape(-1))
 
     def stack(self, seeds: list[int]) -> torch.Tensor:
         masks = torch.stack([self.make(s) for s in seeds])
@@ -185,13 +221,19 @@ class SampleStream:
     """The endless, seeded training sample sequence (see the module docstring)."""
 
     def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker,
-                 warn: Callable[[str], None] = lambda _msg: None, synthetic: float = 0.0) -> None:
+                 warn: Callable[[str], None] = lambda _msg: None, synthetic: float = 0.0,
+                 augmentation: str = "mae") -> None:
         self.files, self.seed, self.masks, self.warn = files, seed, masks, warn
+        self.model_config = model_config
         self.size, self.mean, self.std = model_config.img_size, model_config.mean, model_config.std
-        self.synthetic = synthetic
+        self.synthetic, self.augmentation = synthetic, augmentation
         self._perms: dict[int, np.ndarray] = {}
         self._bad: set[int] = set()
         self._decoded = DecodedCache()
+
+    def recipe(self) -> tuple[Any, ...]:
+        """Picklable arguments that rebuild this stream in another process (see :func:`_start_worker`)."""
+        return self.files, self.seed, self.model_config, self.masks.spec, self.synthetic, self.augmentation
 
     def index(self, position: int) -> int:
         """Which image sits at a stream position."""
@@ -212,7 +254,7 @@ class SampleStream:
             if self.synthetic and rng.random() < self.synthetic:
                 view = Image.fromarray(dead_leaves(self.size, rng))
             else:
-                view = augment(self._load(self.index(p)), self.size, rng)
+                view = augment(self._load(self.index(p)), self.size, rng, self.augmentation)
             imgs.append(to_tensor(view, self.mean, self.std))
             seeds.append(int(rng.integers(2**63)))
         return torch.cat(imgs), self.masks.stack(seeds)
@@ -258,33 +300,90 @@ class DecodedCache:
 
 
 class Prefetcher:
-    """Builds the next batch on a background thread while the current one trains.
+    """Builds the next batch while the current one trains.
 
-    Batches are pure functions of their positions and only this thread touches the stream, so
-    working ahead changes the time a step takes and nothing else. Pillow's decoders and torch
-    release the GIL, so with a GPU the two really overlap. On a CPU the model already keeps every
-    core busy and a competing thread only slows its OpenMP workers, so ``background=False`` there.
+    Batches are pure functions of their positions, so working ahead — or splitting a batch among
+    ``workers`` processes, each with its own copy of the stream — changes the time a step takes and
+    nothing else. Without workers one background thread does it: Pillow's decoders and torch release
+    the GIL, so with a GPU the two really overlap. On a CPU the model already keeps every core busy
+    and a competing thread only slows its OpenMP workers, so ``background=False`` there. A fast GPU
+    outruns one thread; data worker processes keep it fed.
     """
 
-    def __init__(self, stream: SampleStream, background: bool = True) -> None:
-        self.stream = stream
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="maskviz-data") if background else None
-        self._pending: dict[tuple[int, int], Future] = {}
+    def __init__(self, stream: SampleStream, background: bool = True, workers: int = 0) -> None:
+        self.stream, self.workers = stream, workers
+        self._pool: Executor | None = None
+        if workers > 0:
+            # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(os.getpid(), *stream.recipe()))
+        elif background:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="maskviz-data")
+        self._pending: dict[tuple[int, int], list[Future]] = {}
 
     def get(self, first: int, count: int, upcoming: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch at ``first``; starts on the one at ``upcoming`` (if any) before waiting."""
         if self._pool is None:
             return self.stream.batch(first, count)
-        future = self._pending.pop((first, count), None) or self._pool.submit(self.stream.batch, first, count)
+        futures = self._pending.pop((first, count), None) or self._submit(first, count)
         if upcoming is not None and (upcoming, count) not in self._pending:
-            self._pending[(upcoming, count)] = self._pool.submit(self.stream.batch, upcoming, count)
-        return future.result()
+            self._pending[(upcoming, count)] = self._submit(upcoming, count)
+        if self.workers == 0:
+            return futures[0].result()
+        parts = [f.result() for f in futures]
+        for _, _, messages in parts:
+            for message in messages:
+                self.stream.warn(message)
+        masks = torch.cat([m for _, m, _ in parts])
+        self.stream.masks.check(masks)
+        return torch.cat([x for x, _, _ in parts]), masks
+
+    def _submit(self, first: int, count: int) -> list[Future]:
+        assert self._pool is not None
+        if self.workers == 0:
+            return [self._pool.submit(self.stream.batch, first, count)]
+        chunk = math.ceil(count / self.workers)
+        return [self._pool.submit(_worker_batch, start, min(chunk, first + count - start))
+                for start in range(first, first + count, chunk)]
 
     def close(self) -> None:
-        for future in self._pending.values():
-            future.cancel()
+        for futures in self._pending.values():
+            for future in futures:
+                future.cancel()
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# One stream per data worker process, built once by the pool's initializer.
+_worker_stream: SampleStream | None = None
+_worker_messages: list[str] = []
+
+
+def _start_worker(parent: int, files: list[Path], seed: int, model_config: ModelConfig, mask_spec: str,
+                  synthetic: float, augmentation: str) -> None:
+    global _worker_stream
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
+    # The parent's pid comes from the parent: one killed while this process was starting is already gone.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    torch.set_num_threads(1)
+    _worker_stream = SampleStream(files, seed, model_config, MaskMaker(mask_spec, model_config),
+                                  warn=_worker_messages.append, synthetic=synthetic, augmentation=augmentation)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A training process killed outright (SIGKILL, a crash) cannot shut its pool down: end with it."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _worker_batch(first: int, count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """A slice of a batch, plus the warnings raised while making it (the main process reports them)."""
+    assert _worker_stream is not None
+    imgs, masks = _worker_stream.batch(first, count)
+    messages = list(_worker_messages)
+    _worker_messages.clear()
+    return imgs, masks, messages
 
 
 class ValSet:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from maskviz.bundled import resolve_bundled_model
 from maskviz.checkpoints import load_model, save_model
 from maskviz.device import autocast, check_precision
 from maskviz.errors import MaskvizError
@@ -79,10 +80,16 @@ def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | Non
 
 
 def resume(run_dir: str | Path, stop: StopFn | None = None, *, stop_at: int | None = None,
-           device: str | None = None, echo: TextIO | None = None, jsonl: TextIO | None = None) -> TrainResult:
-    """Continue the run in ``run_dir`` from its last saved step with its saved config."""
+           device: str | None = None, workers: int | None = None, echo: TextIO | None = None,
+           jsonl: TextIO | None = None) -> TrainResult:
+    """Continue the run in ``run_dir`` from its last saved step with its saved config.
+
+    ``device`` and ``workers`` may differ from the original run: neither changes the result."""
     run = RunDir(run_dir)
     config, plan = run.read()
+    if workers is not None:
+        config = dataclasses.replace(config, workers=workers)
+        config.validate()
     world, dev = start_world(device or config.device)
     try:
         return _Session.resumed(run, config, plan, world, dev, (echo, jsonl)).run(stop, stop_at)
@@ -90,14 +97,15 @@ def resume(run_dir: str | Path, stop: StopFn | None = None, *, stop_at: int | No
         world.close()
 
 
-def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str]:
-    """The starting model and a description of where it came from (a checkpoint or a fresh init)."""
-    path = Path(config.model).expanduser()
+def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str, dict[str, Any]]:
+    """The starting model, where it came from (a checkpoint or a fresh init) and that checkpoint's own
+    maskviz provenance, so a model trained in stages keeps the whole chain of recipes."""
+    path = resolve_bundled_model(config.model) or Path(config.model).expanduser()
     if path.exists():
         if config.img_size is not None:
             raise TrainError("--img-size only applies to a model trained from scratch, not to a checkpoint")
         loaded = load_model(path, norm_pix=config.norm_pix)
-        return loaded.model, f"{loaded.format} checkpoint {path.resolve()}"
+        return loaded.model, f"{loaded.format} checkpoint {path.resolve()}", loaded.info
     if config.model not in MODEL_CONFIGS:
         raise TrainError(f"--model {config.model!r} is neither a checkpoint nor a named architecture "
                          f"(see 'maskviz models')")
@@ -114,12 +122,12 @@ def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str]:
     except ValueError as exc:
         raise TrainError(f"cannot build {config.model}: {exc}") from None
     torch.manual_seed(config.seed)
-    return model_config.build(), f"new {config.model} (seed {config.seed})"
+    return model_config.build(), f"new {config.model} (seed {config.seed})", {}
 
 
 def _absolute_paths(config: TrainConfig) -> TrainConfig:
     """A resume may start from another folder: record where the images and the base model are."""
-    model = Path(config.model).expanduser()
+    model = resolve_bundled_model(config.model) or Path(config.model).expanduser()
     return dataclasses.replace(config, data=str(Path(config.data).expanduser().resolve()),
                                model=str(model.resolve()) if model.exists() else config.model)
 
@@ -147,8 +155,8 @@ class _Session:
         masks = MaskMaker(config.mask, model.config)
         self.reporter = Reporter(run if world.is_main else None, *streams)
         stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
-                              synthetic=config.synthetic)
-        self.batches = Prefetcher(stream, background=device.type != "cpu")
+                              synthetic=config.synthetic, augmentation=config.augment)
+        self.batches = Prefetcher(stream, background=device.type != "cpu", workers=config.workers)
         self.valset = ValSet(files[1], config.seed, model.config, masks)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
         self.best_val_loss, self.best_step = math.inf, -1
@@ -166,11 +174,12 @@ class _Session:
         world.barrier()  # every process has looked before the main one creates the run
         folder = scan_images(config.data)
         files = split_files(folder.files, config.val_split, config.seed)
-        model, source = build_model(config)
+        model, source, source_info = build_model(config)
         config = resolve(config, train_images=len(files[0]), world_size=world.size, family=model.config.family)
         MaskMaker(config.mask, model.config).probe(config.seed)
         plan = Plan(world.size, config.batch * config.accum * world.size, len(files[0]), len(files[1]),
-                    folder.skipped, folder.fingerprint(), model.config.family, model.config.to_dict(), source)
+                    folder.skipped, folder.fingerprint(), model.config.family, model.config.to_dict(), source,
+                    source_info)
         if world.is_main:
             run.create(config, plan)
         return cls(run, config, plan, model, world, device, streams, files)
@@ -360,6 +369,7 @@ class _Session:
             "val_images": p.val_images, "skipped_files": p.skipped_files, "base_model": p.base_model,
             "command": c.command, "run_dir": str(self.rundir.path.resolve()), "world_size": p.world_size,
             "effective_batch": p.effective_batch, "recipe": c.to_dict(),
+            "images_fingerprint": p.images_fingerprint, "base_model_info": p.base_model_info or None,
         }
 
     def _announce(self) -> None:

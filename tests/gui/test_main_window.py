@@ -473,3 +473,16 @@ def test_requests_send_the_image_fitted_once(window, qtbot, tmp_path):
     window.canvas.invert()
     settle(qtbot, window)
     assert sent and all(r.image is window.model_image for r in sent)
+
+
+def test_bundled_models_menu_opens_each_bundled_model(open_window, photo, tiny_model_path, qtbot):
+    window = open_window(photo, tiny_model_path)
+    actions = window.bundled_menu.actions()
+    assert [a.text() for a in actions] == ["mae_small", "simmim_small"]
+    actions[1].trigger()
+    qtbot.waitUntil(lambda: window.model_source == "bundled:simmim_small", timeout=WAIT_MS)
+    settle(qtbot, window)
+    assert window.loaded.config.family == "simmim" and window.panels.result.family == "simmim"
+    assert window.panels.result.original.shape[:2] == (64, 64)
+    details = window.model_panel.details.text()
+    assert "<b>trained</b>" in details and f"maskviz train: {window.loaded.info['steps']} of" in details
