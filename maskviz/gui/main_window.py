@@ -46,6 +46,7 @@ from maskviz.errors import MaskvizError
 from maskviz.gui.background import Background
 from maskviz.gui.canvas import TOOLS, MaskCanvas
 from maskviz.gui.file_actions import FileActionsMixin
+from maskviz.gui.garbage import collect_on_gui_thread
 from maskviz.gui.loss_curve import LossCurve
 from maskviz.gui.model_panel import ModelPanel
 from maskviz.gui.panels import UNNORMALIZE_LABELS, ResultPanels
@@ -122,6 +123,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self._models_seen = 0
         self._load_sources: dict[int, str | None] = {}
         self._suspended = False  # set_model changes several inputs; submit once at the end
+        collect_on_gui_thread()  # before any worker thread starts: Qt objects must die on this thread
         self.worker = ModelWorker(self)
         self.baseline = "none"  # a name in maskviz.baselines.BASELINES, shown beside the model's result
         self.baseline_result = None  # its Reconstruction for the result on screen (None: none yet)

@@ -8,6 +8,7 @@ does not, so it must not be used to wait for the worker.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ from PySide6.QtWidgets import QMessageBox
 from maskviz.checkpoints import save_model
 from maskviz.models import create_model
 from maskviz.models.registry import get_config
+
+
+@pytest.fixture(autouse=True)
+def garbage_on_the_gui_thread():
+    """As in the app (maskviz.gui.garbage): no automatic collection while worker threads run; what
+    a test leaves behind (closed windows) is collected here, on the GUI thread."""
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture

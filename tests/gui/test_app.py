@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
+import threading
+import weakref
 
 import pytest
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from maskviz.errors import ImageError
 from maskviz.gui import app as app_module
+from maskviz.gui.garbage import collect_on_gui_thread
 from maskviz.gui.session import read_session, remember, write_session
 
 
@@ -171,3 +176,28 @@ def test_cli_keeps_subcommands(monkeypatch, capsys):
     monkeypatch.setattr(app_module, "run_app", lambda a: pytest.fail("the app must not start"))
     assert cli.main(["models"]) == 0
     assert "mae_vit_tiny_test" in capsys.readouterr().out
+
+
+def test_garbage_holding_qt_objects_is_collected_on_the_gui_thread(qtbot):
+    """Cyclic garbage is never collected by a worker thread's allocations, only by the GUI timer."""
+    collect_on_gui_thread()
+    assert not gc.isenabled()
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.me, garbage.qt = garbage, QObject()
+    ref = weakref.ref(garbage)
+    del garbage
+
+    def churn() -> None:  # enough allocations to trigger every generation many times over
+        for _ in range(200_000):
+            x: list = []
+            x.append(x)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    worker.join()
+    assert ref() is not None  # not collected on the worker thread
+    qtbot.waitUntil(lambda: ref() is None, timeout=5000)
