@@ -62,11 +62,11 @@ def bundled_model_paths() -> dict[str, Path]:
     return dict(sorted(named.items(), key=lambda item: (item[0] != DEFAULT_MODEL, item[0])))
 
 
-def resolve_bundled_model(source: str | os.PathLike) -> Path | None:
-    """``bundled:simmim_small`` → the bundled file; None for anything else (a path)."""
+def model_path(source: str | os.PathLike) -> Path:
+    """A model source as a path: ``bundled:simmim_small`` → the bundled file, anything else → ``~`` expanded."""
     source = str(source)
     if not source.startswith(MODEL_PREFIX):
-        return None
+        return Path(source).expanduser()
     name, models = source[len(MODEL_PREFIX):], bundled_model_paths()
     if name not in models:
         raise CheckpointError(f"no bundled model named {name!r}; bundled: {', '.join(models) or 'none installed'}")

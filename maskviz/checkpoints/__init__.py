@@ -111,9 +111,9 @@ def load_model(
 ) -> LoadedModel:
     """Load any supported checkpoint file or folder (or ``bundled:NAME``); ``norm_pix`` overrides what
     MAE files leave open."""
-    from maskviz.bundled import resolve_bundled_model
+    from maskviz.bundled import model_path
 
-    path = resolve_bundled_model(path) or Path(path).expanduser()
+    path = model_path(path)
     if not path.exists():
         raise CheckpointError(f"no such file or folder: {path}")
     try:

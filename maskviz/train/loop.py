@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from maskviz.bundled import resolve_bundled_model
+from maskviz.bundled import model_path
 from maskviz.checkpoints import load_model, save_model
 from maskviz.device import autocast, check_precision
 from maskviz.errors import MaskvizError
@@ -100,7 +100,7 @@ def resume(run_dir: str | Path, stop: StopFn | None = None, *, stop_at: int | No
 def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str, dict[str, Any]]:
     """The starting model, where it came from (a checkpoint or a fresh init) and that checkpoint's own
     maskviz provenance, so a model trained in stages keeps the whole chain of recipes."""
-    path = resolve_bundled_model(config.model) or Path(config.model).expanduser()
+    path = model_path(config.model)
     if path.exists():
         if config.img_size is not None:
             raise TrainError("--img-size only applies to a model trained from scratch, not to a checkpoint")
@@ -127,7 +127,7 @@ def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str, dict[str, A
 
 def _absolute_paths(config: TrainConfig) -> TrainConfig:
     """A resume may start from another folder: record where the images and the base model are."""
-    model = resolve_bundled_model(config.model) or Path(config.model).expanduser()
+    model = model_path(config.model)
     return dataclasses.replace(config, data=str(Path(config.data).expanduser().resolve()),
                                model=str(model.resolve()) if model.exists() else config.model)
 
