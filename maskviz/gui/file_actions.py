@@ -29,11 +29,17 @@ class FileActionsMixin:
     # ================================================================== files: dialogs
 
     def _ask_open(self, title: str, filters: str) -> str:
+        """A file chosen to open ('' if cancelled); its folder is where the next dialog starts."""
         path, _ = QFileDialog.getOpenFileName(self, title, self._last_dir(), filters)
+        if path:
+            self._remember_dir(path)
         return path
 
     def _ask_save(self, title: str, name: str, filters: str) -> str:
+        """A file chosen to save ('' if cancelled); its folder is where the next dialog starts."""
         path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self._last_dir()) / name), filters)
+        if path:
+            self._remember_dir(path)
         return path
 
     def _last_dir(self) -> str:
@@ -44,12 +50,10 @@ class FileActionsMixin:
 
     def open_image_dialog(self) -> None:
         if path := self._ask_open("Open image", IMAGE_FILTER):
-            self._remember_dir(path)
             self.open_image(path)
 
     def open_model_dialog(self) -> None:
         if path := self._ask_open("Open model checkpoint", MODEL_FILTER):
-            self._remember_dir(path)
             self.open_model(path)
 
     def open_model_folder_dialog(self) -> None:
@@ -58,22 +62,18 @@ class FileActionsMixin:
 
     def save_mask_dialog(self) -> None:
         if path := self._ask_save("Save mask", "mask.png", "PNG images (*.png)"):
-            self._remember_dir(path)
             self.save_mask(path)
 
     def load_mask_dialog(self) -> None:
         if path := self._ask_open("Load mask", "PNG images (*.png);;All files (*)"):
-            self._remember_dir(path)
             self.load_mask(path)
 
     def export_panels_dialog(self) -> None:
         if path := self._ask_save("Export panels", "maskviz-panels.png", "PNG images (*.png)"):
-            self._remember_dir(path)
             self.export_panels_png(path)
 
     def export_metrics_dialog(self) -> None:
         if path := self._ask_save("Export metrics", "maskviz-metrics.json", "JSON (*.json)"):
-            self._remember_dir(path)
             self.export_metrics_json(path)
 
     # ================================================================== files: actions

@@ -486,3 +486,28 @@ def test_bundled_models_menu_opens_each_bundled_model(open_window, photo, tiny_m
     assert window.panels.result.original.shape[:2] == (64, 64)
     details = window.model_panel.details.text()
     assert "<b>trained</b>" in details and f"maskviz train: {window.loaded.info['steps']} of" in details
+
+
+def test_file_dialogs_start_in_the_folder_last_chosen(window, photo, tmp_path, monkeypatch, qtbot):
+    from PySide6.QtWidgets import QFileDialog
+
+    starts: list[str] = []
+    saved = tmp_path / "masks" / "m.png"
+    saved.parent.mkdir()
+
+    def ask_open(_parent, _title, start, _filters):  # noqa: ANN001, ANN202
+        starts.append(start)
+        return photo if len(starts) == 1 else str(saved), ""
+
+    def ask_save(_parent, _title, start, _filters):  # noqa: ANN001, ANN202
+        starts.append(start)
+        return str(saved), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(ask_open))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(ask_save))
+    window.open_image_dialog()
+    window.save_mask_dialog()
+    window.load_mask_dialog()
+    assert starts[1] == str(Path(photo).parent / "mask.png")  # the save dialog starts where the image was
+    assert starts[2] == str(saved.parent)  # the load dialog where the mask was saved
+    settle(qtbot, window)
