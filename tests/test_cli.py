@@ -126,12 +126,12 @@ def test_console_entry_point_end_to_end(tmp_path, checkpoint, image32):
     assert bad.returncode == 2 and bad.stderr.startswith("maskviz: error:") and "Traceback" not in bad.stderr
 
 
-def test_reconstruct_without_model_uses_the_default(tmp_path, capsys):
-    from maskviz.bundled import bundled_model_paths
-
+def test_reconstruct_without_any_bundled_model_falls_back_to_the_builtin(tmp_path, capsys, monkeypatch):
+    """A stripped install (no bundled models): the random built-in model, and a warning saying so.
+    With the bundled models present, tests/test_bundled.py checks the default."""
+    monkeypatch.setattr("maskviz.bundled.bundled_model_paths", lambda: {})
     js = tmp_path / "m.json"
     assert main(["reconstruct", "sample:cat", "--mask", "random:0.75", "--json", str(js)]) == 0
     doc = json.loads(js.read_text())
     assert doc["family"] == "mae" and doc["total_patches"] == doc["model"]["grid"][0] * doc["model"]["grid"][1]
-    if not bundled_model_paths():
-        assert doc["model"]["format"] == "builtin" and "random weights" in capsys.readouterr().err
+    assert doc["model"]["format"] == "builtin" and "random weights" in capsys.readouterr().err
