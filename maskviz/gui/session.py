@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings
 
+from maskviz import paths
 from maskviz.fileio import atomic_write
 
-ENV_VAR = "MASKVIZ_CONFIG_DIR"
 SESSION_VERSION = 1
 RECENT_LIMIT = 10
 
@@ -26,13 +25,8 @@ log = logging.getLogger("maskviz.gui")
 
 
 def config_dir() -> Path:
-    """The config folder (created on demand); ``$MASKVIZ_CONFIG_DIR`` wins."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        folder = Path(override).expanduser()
-    else:
-        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-        folder = Path(location) if location else Path.home() / ".config" / "maskviz"
+    """The config folder (created on demand); ``$MASKVIZ_CONFIG_DIR`` wins (see maskviz.paths)."""
+    folder = paths.config_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
