@@ -1,0 +1,315 @@
+"""ViewerState: the one document every view of the viewer draws (napari's ``ViewerModel`` role).
+
+It holds the image (and where it came from), the loaded model, the mask (a
+:class:`~maskviz.painting.PaintModel` with its undo stack) and the mask's provenance, the display
+options, and the current result *tagged with the inputs it was computed from*. Views read it and
+redraw on its signals; none keeps its own copy. The controller (:mod:`maskviz.gui.controller`) turns
+its changes into worker jobs and writes the results back. Changes are validated before they are
+applied: a setter that raises leaves the state as it was.
+
+Public API (stable: the Compare view and tests build on it)
+
+Signals
+    ``imageChanged()``          image, image_source or model_image changed
+    ``modelChanged()``          model / model_source changed (grid and mask may have changed too)
+    ``geometryChanged()``       the painting's size or patch size changed (new, empty history)
+    ``maskChanged(bool)``       the mask changed; ``False`` while a stroke is still being drawn
+    ``provenanceChanged()``     the mask's pattern provenance changed (see :meth:`mask_label`)
+    ``optionsChanged(str)``     a display option changed; the argument is its name
+    ``resultChanged()``         :attr:`result` was set or cleared
+    ``baselineChanged()``       :attr:`baseline_result` was set or cleared
+    ``messageChanged(str)``     a one-line status message (empty: none)
+
+Getters
+    ``image``, ``image_source``, ``model_image`` (the image fitted to the model: what jobs send),
+    ``model`` (LoadedModel), ``model_source``, ``paint`` (PaintModel), ``undo_stack``,
+    ``patch_mask()``, ``threshold``, ``provenance``, ``pattern_spec``, ``mask_label()``,
+    ``options`` (:class:`DisplayOptions`), ``inputs()`` (the :class:`Inputs` a result must match),
+    ``result`` (ReconOutcome or None), ``result_inputs``, ``result_is_current()``,
+    ``baseline_result``, ``message``.
+
+Mutators
+    ``set_image``, ``set_model``, ``set_option``, ``set_threshold``, ``apply_pattern``,
+    ``set_patch_mask``, ``push_edit``, ``stroke_changed``, ``clear_mask``, ``invert_mask``,
+    ``set_result``, ``set_baseline_result``, ``set_message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from maskviz import masks
+from maskviz.errors import MaskError
+from maskviz.masks import MaskSpec
+from maskviz.painting import PaintAtom, PaintModel
+
+UNDO_LIMIT = 100
+DEFAULT_SHAPE, DEFAULT_PATCH = (224, 224), 16
+OPTION_NAMES = ("unnormalize", "heatmap", "baseline", "precision", "device")
+
+
+@dataclass(frozen=True)
+class DisplayOptions:
+    """How results are computed and shown; every field is a plain string."""
+
+    unnormalize: str = "true-patch"
+    heatmap: str = "pixel"
+    baseline: str = "none"
+    precision: str = "fp32"
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the mask came from: a pattern spec and the patch mask it made (None: painted by hand)."""
+
+    spec: MaskSpec | None = None
+    mask: np.ndarray | None = field(default=None, compare=False)
+    source: str = ""  # e.g. "file:/path/mask.png" for a loaded mask
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a result depends on. Two results with equal inputs are the same picture."""
+
+    model: int  # id() of the torch module
+    image: int  # id() of the fitted image
+    mask: bytes
+    grid: tuple[int, int]
+    unnormalize: str
+    precision: str
+
+    def patch_mask(self) -> np.ndarray:
+        return np.frombuffer(self.mask, dtype=bool).reshape(self.grid)
+
+
+def spec_label(spec: MaskSpec) -> str:
+    """``"random 75 %"``, ``"~block 50 %"``, ``"grid:3"``: what the pattern panel and exports call a spec."""
+    params = spec.params
+    ratio = params.get("ratio")
+    if spec.pattern.param("ratio") is not None:
+        ratio = ratio if ratio is not None else spec.pattern.param("ratio").default
+        text = f"{spec.name} {ratio * 100:g} %"
+    else:
+        text = str(replace(spec, invert=False))
+    return f"complement of {text}" if spec.invert else text
+
+
+class _EditCommand(QUndoCommand):
+    """One undo step: a paint atom (already applied when pushed) and the provenance on each side."""
+
+    def __init__(self, state: ViewerState, atom: PaintAtom | None, text: str,
+                 before: Provenance, after: Provenance) -> None:
+        super().__init__(text)
+        self._state, self._atom, self._before, self._after = state, atom, before, after
+
+    def redo(self) -> None:
+        self._state._apply(self._atom, True, self._after)
+
+    def undo(self) -> None:
+        self._state._apply(self._atom, False, self._before)
+
+
+class ViewerState(QObject):
+    """The viewer's document: image, model, mask + provenance, options, result. See the module doc."""
+
+    imageChanged = Signal()
+    modelChanged = Signal()
+    geometryChanged = Signal()
+    maskChanged = Signal(bool)
+    provenanceChanged = Signal()
+    optionsChanged = Signal(str)
+    resultChanged = Signal()
+    baselineChanged = Signal()
+    messageChanged = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image: Any = None  # PIL image as loaded
+        self.image_source: str | None = None
+        self.model_image: Any = None  # the image fitted to the model's input
+        self.model: Any = None  # maskviz.checkpoints.LoadedModel
+        self.model_source: str | None = None
+        self.paint = PaintModel(DEFAULT_SHAPE, DEFAULT_PATCH)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.provenance = Provenance()
+        self.options = DisplayOptions()
+        self.result: Any = None  # maskviz.gui.worker.ReconOutcome
+        self.result_inputs: Inputs | None = None
+        self.baseline_result: Any = None  # maskviz.reconstruct.Reconstruction of the baseline fill
+        self.message = ""
+        self._threshold = 0.5
+
+    # ------------------------------------------------------------------ image and model
+
+    def set_image(self, image: Any, source: str | None) -> None:
+        """Use a loaded image; the painting survives when the model's input size is unchanged."""
+        self.image, self.image_source = image, None if source is None else str(source)
+        self._refit()
+        self.imageChanged.emit()
+
+    def set_model(self, loaded: Any, source: str | None, mask: np.ndarray | None = None,
+                  provenance: Provenance | None = None) -> None:
+        """Use a loaded model. ``mask`` (a patch mask for its grid, e.g. a restored session or the
+        model's default pattern) replaces the painting when given; it is checked before anything changes."""
+        model = loaded.model
+        if mask is not None and tuple(np.shape(mask)) != tuple(model.grid_size):
+            raise MaskError(f"A {np.shape(mask)} mask does not fit this model's {tuple(model.grid_size)} patch grid.")
+        self.model, self.model_source = loaded, None if source is None else str(source)
+        self._refit()
+        if mask is not None:
+            self._replace_mask(mask, provenance or Provenance(), "Restore mask" if provenance is None else "Pattern")
+        self.modelChanged.emit()
+
+    def _refit(self) -> None:
+        """Fit the image to the model once per image and model, and resize the painting if needed."""
+        from maskviz.images import fit_to_model
+
+        if self.model is None:
+            return
+        c = self.model.model.config
+        self.model_image = None if self.image is None else fit_to_model(self.image, c.img_size)
+        shape = (c.img_size, c.img_size) if isinstance(c.img_size, int) else tuple(c.img_size)
+        if tuple(shape) != self.paint.shape or int(c.patch_size) != self.paint.patch_size:
+            keep = self.paint.mask if tuple(shape) == self.paint.shape else None
+            self.paint = PaintModel(shape, int(c.patch_size), keep)
+            self.undo_stack.clear()
+            self.geometryChanged.emit()
+            self._set_provenance(Provenance())
+            self.maskChanged.emit(True)
+
+    # ------------------------------------------------------------------ the mask
+
+    @property
+    def threshold(self) -> float:
+        """Coverage (0..1) a patch needs to count as hidden; 0 means any painted pixel."""
+        return self._threshold
+
+    def set_threshold(self, value: float) -> None:
+        value = min(max(float(value), 0.0), 1.0)
+        if value != self._threshold:
+            self._threshold = value
+            self.maskChanged.emit(True)
+
+    def patch_mask(self) -> np.ndarray:
+        """The ``(gh, gw)`` mask the model receives."""
+        return self.paint.patch_mask(self._threshold)
+
+    @property
+    def pattern_spec(self) -> str | None:
+        """The provenance's spec as text (None: painted by hand)."""
+        return None if self.provenance.spec is None else str(self.provenance.spec)
+
+    def mask_label(self) -> str:
+        """``"random 75 %"`` while the mask is exactly the pattern's, ``"random 75 % + edits"`` after
+        painting on it, ``"painted"`` when no pattern made it (undo brings the earlier label back)."""
+        p = self.provenance
+        if p.spec is None and not p.source:
+            return "painted"
+        base = spec_label(p.spec) if p.spec is not None else p.source
+        if p.mask is not None and not np.array_equal(p.mask, self.patch_mask()):
+            return f"{base} + edits"
+        return base
+
+    def apply_pattern(self, spec: MaskSpec, mask: np.ndarray, text: str | None = None) -> None:
+        """Replace the painting with a pattern's patch mask, as one undo step that remembers the pattern."""
+        self._replace_mask(mask, Provenance(spec, np.array(mask, dtype=bool)), text or f"Pattern {spec}")
+
+    def set_patch_mask(self, mask: np.ndarray, text: str, source: str = "") -> None:
+        """Replace the painting with a patch mask from elsewhere (a file: ``source`` names it)."""
+        prov = Provenance(None, np.array(mask, dtype=bool), source) if source else Provenance()
+        self._replace_mask(mask, prov, text)
+
+    def _replace_mask(self, mask: np.ndarray, provenance: Provenance, text: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.paint.grid:
+            raise MaskError(f"A {mask.shape} patch mask does not fit this model's {self.paint.grid} patch grid.")
+        self.abort_stroke()
+        before = self.provenance
+        atom = self.paint.set_patch_mask(mask)
+        if atom is None and before == provenance:
+            return
+        self.undo_stack.push(_EditCommand(self, atom, text, before, provenance))
+
+    def push_edit(self, atom: PaintAtom | None, text: str) -> None:
+        """Record an edit already applied to :attr:`paint` (a stroke, a shape, a fill) as one undo step."""
+        if atom is not None:
+            self.undo_stack.push(_EditCommand(self, atom, text, self.provenance, self.provenance))
+
+    def stroke_changed(self) -> None:
+        """The canvas painted part of a stroke into :attr:`paint` (not yet an undo step)."""
+        self.maskChanged.emit(False)
+
+    def abort_stroke(self) -> None:
+        if self.paint.in_stroke:
+            self.paint.abort_stroke()
+            self.maskChanged.emit(True)
+
+    def clear_mask(self) -> None:
+        self.abort_stroke()
+        self.push_edit(self.paint.clear(), "Clear mask")
+
+    def invert_mask(self) -> None:
+        self.abort_stroke()
+        self.push_edit(self.paint.invert(), "Invert mask")
+
+    def _apply(self, atom: PaintAtom | None, forward: bool, provenance: Provenance) -> None:
+        """Run by the undo stack: (re)apply or revert an atom and restore that side's provenance."""
+        self.abort_stroke()  # an undo mid-drag would corrupt the stroke's merged atom
+        if atom is not None:
+            self.paint.apply(atom, forward)
+        self._set_provenance(provenance)
+        self.maskChanged.emit(True)
+
+    def _set_provenance(self, provenance: Provenance) -> None:
+        if provenance is not self.provenance:
+            self.provenance = provenance
+            self.provenanceChanged.emit()
+
+    # ------------------------------------------------------------------ options
+
+    def set_option(self, name: str, value: str) -> None:
+        """Change one display option (see :class:`DisplayOptions`); emits only on a real change."""
+        if name not in OPTION_NAMES:
+            raise ValueError(f"unknown option {name!r}; options: {', '.join(OPTION_NAMES)}")
+        if getattr(self.options, name) != value:
+            self.options = replace(self.options, **{name: value})
+            self.optionsChanged.emit(name)
+
+    # ------------------------------------------------------------------ results
+
+    def inputs(self) -> Inputs | None:
+        """The inputs a result must have been computed from to be current (None: nothing to compute)."""
+        if self.model is None or self.model_image is None:
+            return None
+        mask = self.patch_mask()
+        return Inputs(id(self.model.model), id(self.model_image), mask.tobytes(), mask.shape,
+                      self.options.unnormalize, self.options.precision)
+
+    def result_is_current(self) -> bool:
+        """Whether :attr:`result` was computed from exactly the image, model, mask and options now set."""
+        return self.result is not None and self.result_inputs == self.inputs()
+
+    def set_result(self, outcome: Any, inputs: Inputs | None) -> None:
+        """Show a reconstruction (a ReconOutcome) computed from ``inputs``; None clears it."""
+        self.result, self.result_inputs = outcome, inputs if outcome is not None else None
+        self.resultChanged.emit()
+
+    def set_baseline_result(self, result: Any) -> None:
+        self.baseline_result = result
+        self.baselineChanged.emit()
+
+    def set_message(self, text: str) -> None:
+        if text != self.message:
+            self.message = text
+            self.messageChanged.emit(text)
+
+    @property
+    def hidden_fraction(self) -> float:
+        return masks.mask_ratio(self.patch_mask())
