@@ -192,7 +192,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         specs = [f"full:{args.full}"]
     else:
         specs = args.mask or ["random:0.75"]
-        masks = [make_mask(spec, grid, patch, seed=args.seed) for spec in specs]
+        masks = [make_mask(spec, grid, patch, seed=args.seed, defaults=loaded.mask_defaults()) for spec in specs]
         results = reconstruct(model, image, masks, args.unnormalize, args.precision)
     elapsed = time.perf_counter() - start
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,18 +168,35 @@ def block_mask(grid: Grid, ratio: float = 0.5, seed: int | None = None, min_bloc
     return _fix_count(mask, target, rng)
 
 
-def simmim_mask(grid: Grid, ratio: float = 0.6, seed: int | None = None, mask_patch: int = 32,
+SIMMIM_MASK_PATCH = 32  # SimMIM's own cell side, in pixels (config.DATA.MASK_PATCH_SIZE)
+MIN_SIMMIM_CELLS = 16  # fewer cells turn a ratio into a staircase (4 cells: 60 % hides 75 %)
+
+
+def default_mask_patch(grid: Grid, model_patch: int) -> int:
+    """SimMIM's 32 px cells, or smaller ones where 32 px would leave fewer than 16 cells (a 64 px
+    model has 4), down to one patch per cell."""
+    gh, gw = _check_grid(grid)
+    cell = max(1, SIMMIM_MASK_PATCH // int(model_patch))
+    while cell > 1 and -(-gh // cell) * -(-gw // cell) < MIN_SIMMIM_CELLS:
+        cell //= 2
+    return cell * int(model_patch)
+
+
+def simmim_mask(grid: Grid, ratio: float = 0.6, seed: int | None = None, mask_patch: int | None = None,
                 model_patch: int = 16) -> np.ndarray:
     """SimMIM ``MaskGenerator``: hide ``ceil(cells * ratio)`` coarse cells, upsampled to patches.
 
-    A cell is ``mask_patch // model_patch`` patches wide. When the grid is not a multiple of the
-    cell, the coarse grid is rounded up and the upsampled mask cropped, so the hidden fraction is
+    A cell is ``mask_patch // model_patch`` patches wide (``None``: :func:`default_mask_patch`).
+    When the grid is not a multiple of the cell, the coarse grid is rounded up and the upsampled
+    mask cropped, so the hidden fraction is
     then only approximately ``ratio``. The count is the official ``ceil(cells * ratio)``, float
     noise included, so a seed-for-seed comparison with SimMIM's generator hides as many cells.
     """
     gh, gw = _check_grid(grid)
     ratio = _check_ratio(ratio)
     _check_range("model patch size", model_patch, 1)
+    if mask_patch is None:
+        mask_patch = default_mask_patch((gh, gw), model_patch)
     if mask_patch < model_patch or mask_patch % model_patch:
         raise MaskError(f"SimMIM mask_patch ({mask_patch}) must be a multiple of the model's "
                         f"patch size ({model_patch}).")
@@ -462,7 +479,8 @@ MASK_PATTERNS: dict[str, MaskPattern] = {p.name: p for p in (
         PatternParam("min_aspect", "float", 0.3, 0.01, 1.0, help="most elongated block shape")),
         "BEiT block-wise masking", seeded=True),
     MaskPattern("simmim", simmim_mask, (
-        _ratio(0.6), _int("mask_patch", 32, 1, help="masked square side, in pixels")),
+        _ratio(0.6), _int("mask_patch", None, 1, help="masked square side, in pixels "
+                                                        "(auto: 32, or smaller to make at least 16 cells)")),
         "SimMIM coarse random masking", seeded=True, patch_arg="model_patch"),
     MaskPattern("grid", _grid_pattern, (
         _int("step", 2, 1, help="keep one patch per step×step block"),
@@ -580,15 +598,17 @@ class MaskSpec:
         return prefix + self.name + (":" + ",".join(parts) if parts else "")
 
     def generate(self, grid: Grid, patch_size: int, img_size: int | Grid | None = None,
-                 seed: int | None = None) -> np.ndarray:
+                 seed: int | None = None, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> np.ndarray:
         """Make the mask for a model with this patch grid; a spec ``seed=`` beats ``seed``.
 
-        ``img_size`` is optional and only cross-checked against ``grid × patch_size``.
+        ``img_size`` is optional and only cross-checked against ``grid × patch_size``. ``defaults``
+        (pattern name → parameter → value, e.g. a model's :func:`trained_mask_defaults`) fills
+        parameters the spec leaves out.
         """
         gh, gw = _check_grid(grid)
         _check_img_size(img_size, (gh, gw), patch_size)
         pattern = self.pattern
-        kwargs = _bind(pattern, self.args, self.kwargs, str(self))
+        kwargs = dict((defaults or {}).get(self.name, {})) | _bind(pattern, self.args, self.kwargs, str(self))
         if pattern.seeded:
             kwargs["seed"] = kwargs["seed"] if kwargs.get("seed") is not None else seed
         if pattern.patch_arg:
@@ -675,7 +695,25 @@ def parse_mask_spec(spec: str) -> MaskSpec:
     return MaskSpec(name, positional, named, invert, raw=spec)
 
 
-def make_mask(spec: str | MaskSpec, grid: Grid, patch_size: int, seed: int | None = None) -> np.ndarray:
+def make_mask(spec: str | MaskSpec, grid: Grid, patch_size: int, seed: int | None = None,
+              defaults: Mapping[str, Mapping[str, Any]] | None = None) -> np.ndarray:
     """Parse (if needed) and generate in one call: the entry point for CLI and scripts."""
     parsed = spec if isinstance(spec, MaskSpec) else parse_mask_spec(spec)
-    return parsed.generate(grid, patch_size, seed=seed)
+    return parsed.generate(grid, patch_size, seed=seed, defaults=defaults)
+
+
+def trained_mask_defaults(mask_text: str | None) -> dict[str, dict[str, Any]]:
+    """Pattern defaults a model was trained with, from its recipe's ``--mask`` text (``a|b|c``).
+
+    Only parameters that shape the pattern rather than its amount are taken (SimMIM's cell size):
+    ``simmim:0.6,mask_patch=16`` in the recipe makes ``simmim`` default to 16 px cells.
+    """
+    defaults: dict[str, dict[str, Any]] = {}
+    for part in (mask_text or "").split("|"):
+        try:
+            spec = parse_mask_spec(part)
+        except MaskError:
+            continue
+        if spec.name == "simmim" and spec.params.get("mask_patch") is not None:
+            defaults.setdefault("simmim", {})["mask_patch"] = spec.params["mask_patch"]
+    return defaults

@@ -7,13 +7,14 @@ caller on a worker thread can show points as they come and abandon the sweep bet
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from maskviz.masks import MaskSpec, parse_mask_spec
+from maskviz.masks import MaskSpec, mask_ratio, parse_mask_spec
 from maskviz.models.base import MaskedImageModel
 from maskviz.reconstruct import reconstruct
 
@@ -23,10 +24,20 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """The model's own masked-region loss at one nominal ratio, one value per seed."""
+    """The model's own masked-region loss at one nominal ratio, one value per seed.
+
+    ``hidden`` is the fraction each seed's mask really hid: coarse patterns (SimMIM cells, blocks)
+    can hide more or less than asked, and a curve must be drawn against what was hidden.
+    """
 
     ratio: float
     losses: tuple[float, ...]
+    hidden: tuple[float, ...] = ()
+
+    @property
+    def actual(self) -> float:
+        """The mean hidden fraction over the seeds (the nominal ratio when unknown)."""
+        return float(np.mean(self.hidden)) if self.hidden else self.ratio
 
     @property
     def mean(self) -> float:
@@ -73,6 +84,7 @@ def loss_sweep(
     ratios: Sequence[float] = DEFAULT_RATIOS,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     precision: str = "fp32",
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[SweepPoint]:
     """Yield a :class:`SweepPoint` after every forward pass: the ratio's losses so far.
 
@@ -84,13 +96,16 @@ def loss_sweep(
     family = sweep_spec(spec)
     for ratio in ratios:
         losses: list[float] = []
+        hidden: list[float] = []
         for seed in seeds:
-            mask = with_ratio(family, ratio).generate(model.grid_size, model.patch_size, seed=seed)
+            mask = with_ratio(family, ratio).generate(model.grid_size, model.patch_size, seed=seed,
+                                                      defaults=defaults)
             loss = reconstruct(model, image, [mask], precision=precision)[0].loss
             if loss is None:
                 break
             losses.append(loss)
-            yield SweepPoint(float(ratio), tuple(losses))
+            hidden.append(mask_ratio(mask))
+            yield SweepPoint(float(ratio), tuple(losses), tuple(hidden))
 
 
 def final_points(points: Iterator[SweepPoint] | Sequence[SweepPoint]) -> list[SweepPoint]:

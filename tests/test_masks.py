@@ -79,7 +79,7 @@ def test_random_and_block_hide_the_mae_count(gen, ratio, grid):
 @pytest.mark.parametrize(("grid", "model_patch", "cell"),
                          [((14, 14), 16, 2), ((48, 48), 4, 8), ((6, 4), 16, 2)])
 def test_simmim_hides_ceil_of_coarse_cells(ratio, grid, model_patch, cell):
-    mask = M.simmim_mask(grid, ratio, seed=2, model_patch=model_patch)
+    mask = M.simmim_mask(grid, ratio, seed=2, mask_patch=cell * model_patch, model_patch=model_patch)
     cells = (grid[0] // cell) * (grid[1] // cell)
     assert mask.sum() == math.ceil(cells * ratio) * cell * cell  # official MaskGenerator count
     assert abs(mask.mean() - ratio) <= 1 / cells  # within one coarse cell
@@ -547,3 +547,33 @@ def test_registry_ranges_are_enforced_by_the_parser():
     assert (ratio.kind, ratio.default, ratio.min, ratio.max) == ("float", 0.75, 0.0, 1.0)
     assert M.MASK_PATTERNS["random"].seeded and not M.MASK_PATTERNS["grid"].seeded
     assert M.MASK_PATTERNS["stripes"].params[0].choices == ("h", "v")
+
+
+# ---------------------------------------------------------------------------- defaults that follow the model
+
+
+def test_simmim_cells_follow_a_small_model():
+    """32 px cells on a 64 px model are 4 cells: 'simmim:0.6' hid 75 %. Now at least 16 cells."""
+    assert M.default_mask_patch((8, 8), 8) == 16
+    assert M.default_mask_patch((14, 14), 16) == 32  # SimMIM's own size where it makes enough cells
+    assert M.default_mask_patch((2, 2), 16) == 16  # never below one patch
+    hidden = M.mask_ratio(M.make_mask("simmim:0.6,seed=0", (8, 8), 8))
+    assert abs(hidden - 0.6) < 0.05
+
+
+def test_trained_mask_spec_sets_the_simmim_default():
+    defaults = M.trained_mask_defaults("random:0.4|simmim:0.6,mask_patch=16|block:0.5")
+    assert defaults == {"simmim": {"mask_patch": 16}}
+    assert M.trained_mask_defaults(None) == {} and M.trained_mask_defaults("nonsense:1") == {}
+    coarse = M.make_mask("simmim:0.5,seed=1", (8, 8), 4, defaults={"simmim": {"mask_patch": 16}})
+    assert (coarse.reshape(2, 4, 2, 4).all(axis=(1, 3)) == coarse[::4, ::4]).all()  # 4×4-patch cells
+    explicit = M.make_mask("simmim:0.5,8,seed=1", (8, 8), 4, defaults={"simmim": {"mask_patch": 16}})
+    assert not np.array_equal(explicit, coarse)  # a value in the spec beats the model's default
+
+
+def test_bundled_simmim_defaults_to_the_cells_it_was_trained_with():
+    from maskviz.bundled import bundled_model_paths
+    from maskviz.checkpoints import load_model
+
+    loaded = load_model(str(bundled_model_paths()["simmim_small"]))
+    assert loaded.mask_defaults() == {"simmim": {"mask_patch": 16}}

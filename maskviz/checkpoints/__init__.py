@@ -59,6 +59,14 @@ class LoadedModel:
     def config(self):  # noqa: ANN201 - ModelConfig subclass
         return self.model.config
 
+    def mask_defaults(self) -> dict[str, dict[str, Any]]:
+        """Pattern defaults from the mask spec stored in the model file (SimMIM's cell size), for
+        ``MaskSpec.generate(defaults=...)``: the CLI and the GUI both make masks with them."""
+        from maskviz.masks import trained_mask_defaults
+
+        recipe = self.info.get("recipe")
+        return trained_mask_defaults(recipe.get("mask") if isinstance(recipe, dict) else None)
+
     def summary(self) -> dict[str, Any]:
         """What the GUI details box and the CLI's JSON show."""
         c = self.config
