@@ -1,10 +1,13 @@
 """MaskCanvas: paint a patch mask over the image; the Qt view of :class:`maskviz.painting.PaintModel`.
 
-The model owns the pixel mask and produces undo atoms; this widget turns mouse and key events into
-model edits, wraps each atom in a ``QUndoCommand`` and redraws one RGBA overlay. Painting happens
+The viewer state (:class:`~maskviz.gui.state.ViewerState`) owns the paint model, its undo stack and
+the coverage threshold; this widget turns mouse and key events into paint-model edits, hands each
+finished edit to the state as one undo step, and redraws one RGBA overlay whenever the state's mask
+changes (an undo, a pattern, a file), whoever changed it. Painting happens
 in image pixels; the readout and :meth:`MaskCanvas.patch_mask` give the patch mask the model sees.
 
-Keymap (napari / Photoshop conventions), active while the canvas has keyboard focus:
+Keymap (napari / Photoshop conventions); the main window routes these keys here whatever widget
+has focus, except a text field (:meth:`MaskCanvas.handle_key`):
 
 - ``B``/``P``/``2`` brush, ``E``/``1`` eraser, ``M`` rectangle (marquee), ``L``/``3`` polygon (lasso),
   ``F``/``4`` fill (flood fill that flips the clicked region);
@@ -24,19 +27,18 @@ fires neither.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QPainterPath, QUndoCommand, QUndoStack
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from maskviz import masks
+from maskviz.gui.state import ViewerState
 from maskviz.painting import PaintAtom, PaintModel, Point, brush_radius
 
 TOOLS = ("brush", "eraser", "rectangle", "polygon", "fill")
-UNDO_LIMIT = 100
 OVERLAY_RGBA = (255, 48, 48, 140)  # hidden pixels: translucent red, visible pixels: transparent
 
 K = Qt.Key
@@ -49,20 +51,6 @@ _MOUSE_EVENTS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
                  QEvent.Type.MouseMove, QEvent.Type.MouseButtonRelease)
 
 
-class _EditCommand(QUndoCommand):
-    """Undo-stack entry for one atom; the edit is already applied when pushed (redo is idempotent)."""
-
-    def __init__(self, canvas: MaskCanvas, atom: PaintAtom, text: str) -> None:
-        super().__init__(text)
-        self._canvas, self._atom = canvas, atom
-
-    def redo(self) -> None:
-        self._canvas._apply(self._atom, forward=True)
-
-    def undo(self) -> None:
-        self._canvas._apply(self._atom, forward=False)
-
-
 class MaskCanvas(QWidget):
     """Image + translucent mask overlay + optional patch grid, with brush/shape tools and undo."""
 
@@ -71,10 +59,10 @@ class MaskCanvas(QWidget):
     toolChanged = Signal(str)
     brushSizeChanged = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._model = PaintModel((224, 224), 16)
-        self._threshold, self._brush_size, self._tool = 0.5, 10, "brush"
+        self.state = state if state is not None else ViewerState(self)
+        self._brush_size, self._tool = 10, "brush"
         self._snap = False
         self._drag: str | None = None  # "stroke" or "rectangle" while the left button paints
         self._rect_start: Point = (0.0, 0.0)
@@ -82,8 +70,7 @@ class MaskCanvas(QWidget):
         self._panning_key = False
         self._hover = (-1, -1)
         self._lut = np.array([(0, 0, 0, 0), OVERLAY_RGBA], dtype=np.uint8)
-        self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.undo_stack = self.state.undo_stack
         self._build_view()
         self.readout = QLabel(self)
         self.readout.setToolTip("Patches the model will see as hidden, at the current coverage threshold")
@@ -95,6 +82,10 @@ class MaskCanvas(QWidget):
         self._draw_grid()
         self._refresh_overlay()
         self.reset_view()
+        self.state.maskChanged.connect(self._on_mask_changed)
+        self.state.geometryChanged.connect(self._after_geometry_change)
+        self.state.imageChanged.connect(self._show_state_image)
+        self.state.modelChanged.connect(self._show_state_image)
 
     def _build_view(self) -> None:
         self.view = pg.GraphicsView(self)
@@ -120,6 +111,15 @@ class MaskCanvas(QWidget):
 
     # ------------------------------------------------------------------ public API
 
+    @property
+    def _model(self) -> PaintModel:
+        return self.state.paint
+
+    def _show_state_image(self) -> None:
+        """The state's image as the model sees it (resized and cropped): canvas pixels are model pixels."""
+        if self.state.model_image is not None:
+            self._upload(np.asarray(self.state.model_image, dtype=np.uint8))
+
     def set_image(self, image: np.ndarray, patch_size: int) -> None:
         """Show ``image`` (H×W×3 or H×W, float in [0, 1] or uint8) already fitted to the model.
 
@@ -127,25 +127,22 @@ class MaskCanvas(QWidget):
         history. ``maskChanged(True)`` fires only when the patch mask may have changed.
         """
         img = np.asarray(image)
-        h, w = img.shape[:2]
-        size_changed = (h, w) != self._model.shape
-        if size_changed or int(patch_size) != self._model.patch_size:
-            self._abort_stroke()
-            self._model = PaintModel((h, w), patch_size, None if size_changed else self._model.mask)
-            self._after_geometry_change(size_changed)
+        self.state.set_geometry(img.shape[:2], patch_size)
+        self._upload(img)
+
+    def _upload(self, img: np.ndarray) -> None:
         levels = (0, 255) if img.dtype == np.uint8 else (0.0, 1.0)
         data = img if img.dtype == np.uint8 else img.astype(np.float32)
         self._image.setImage(np.ascontiguousarray(data), levels=levels, autoLevels=False)
 
-    def _after_geometry_change(self, size_changed: bool) -> None:
+    def _after_geometry_change(self) -> None:
+        self._drag = None
         self._polygon.clear()
         self._update_preview()
-        if size_changed:
-            self.undo_stack.clear()
-            self.reset_view()
-            self.brush_size = self._brush_size  # re-clamp to the new image
+        self.reset_view()
+        self.brush_size = self._brush_size  # re-clamp to the new image
         self._draw_grid()
-        self._refresh(final=True)
+        self._refresh_overlay()
 
     @property
     def pixel_mask(self) -> np.ndarray:
@@ -154,7 +151,7 @@ class MaskCanvas(QWidget):
 
     def patch_mask(self) -> np.ndarray:
         """The ``(gh, gw)`` mask the model receives, at the current coverage threshold."""
-        return self._model.patch_mask(self._threshold)
+        return self.state.patch_mask()
 
     @property
     def patch_size(self) -> int:
@@ -162,13 +159,16 @@ class MaskCanvas(QWidget):
 
     def set_patch_mask(self, mask: np.ndarray, text: str = "Apply pattern") -> None:
         """Replace the painting with a patch mask (a pattern, a file), as one undo step."""
-        self._discrete_edit(lambda: self._model.set_patch_mask(mask), text)
+        self._cancel_interaction()
+        self.state.set_patch_mask(mask, text)
 
     def clear(self) -> None:
-        self._discrete_edit(self._model.clear, "Clear mask")
+        self._cancel_interaction()
+        self.state.clear_mask()
 
     def invert(self) -> None:
-        self._discrete_edit(self._model.invert, "Invert mask")
+        self._cancel_interaction()
+        self.state.invert_mask()
 
     def reset_view(self) -> None:
         """Fit the whole image in the view (after zooming in too far)."""
@@ -178,14 +178,11 @@ class MaskCanvas(QWidget):
     @property
     def threshold(self) -> float:
         """Coverage (0..1) a patch needs to count as hidden; 0 means any painted pixel."""
-        return self._threshold
+        return self.state.threshold
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        value = min(max(float(value), 0.0), 1.0)
-        if value != self._threshold:
-            self._threshold = value
-            self._refresh(final=True)
+        self.state.set_threshold(value)
 
     @property
     def brush_size(self) -> int:
@@ -233,24 +230,13 @@ class MaskCanvas(QWidget):
 
     # ------------------------------------------------------------------ edits and history
 
-    def _discrete_edit(self, edit: Callable[[], PaintAtom | None], text: str) -> None:
-        self._abort_stroke()
-        self._push(edit(), text)
-
     def _push(self, atom: PaintAtom | None, text: str) -> None:
-        if atom is not None:
-            self.undo_stack.push(_EditCommand(self, atom, text))  # push() calls redo() → _apply
-
-    def _apply(self, atom: PaintAtom, forward: bool) -> None:
-        self._abort_stroke()  # an undo mid-drag would corrupt the stroke's merged atom
-        self._model.apply(atom, forward)
-        self._refresh(final=True)
+        self.state.push_edit(atom, text)
 
     def _abort_stroke(self) -> None:
         if self._model.in_stroke:
-            self._model.abort_stroke()
             self._drag = None
-            self._refresh(final=True)
+            self.state.abort_stroke()
 
     def _cancel_interaction(self) -> None:
         """Esc: drop whatever is half-drawn (stroke, rubber band, polygon)."""
@@ -259,7 +245,9 @@ class MaskCanvas(QWidget):
         self._polygon.clear()
         self._update_preview()
 
-    def _refresh(self, final: bool) -> None:
+    def _on_mask_changed(self, final: bool) -> None:
+        if final and self._drag == "stroke" and not self._model.in_stroke:
+            self._drag = None  # an undo or a pattern ended the stroke under the brush
         self._refresh_overlay()
         self.maskChanged.emit(final)
 
@@ -347,7 +335,7 @@ class MaskCanvas(QWidget):
         if tool in ("brush", "eraser"):
             self._drag = "stroke"
             if self._model.begin_stroke(at, self._brush_size, value=tool == "brush") is not None:
-                self._refresh(final=False)
+                self.state.stroke_changed()
         elif tool == "rectangle":
             self._drag, self._rect_start = "rectangle", at
             self._update_preview(at)
@@ -361,7 +349,7 @@ class MaskCanvas(QWidget):
         self._set_hover(at)
         if self._drag == "stroke":
             if self._model.stroke_to(at) is not None:
-                self._refresh(final=False)
+                self.state.stroke_changed()
         elif self._drag == "rectangle" or self._polygon:
             self._update_preview(at)
         return self._drag is not None
@@ -417,6 +405,10 @@ class MaskCanvas(QWidget):
         shape = Qt.CursorShape.OpenHandCursor if on else Qt.CursorShape.CrossCursor
         self.view.viewport().setCursor(shape)
         self._update_cursor()
+
+    def handle_key(self, ev: QKeyEvent) -> bool:
+        """Act on one keymap entry sent from elsewhere (the window routes keys here); False if not one."""
+        return self._shortcut(ev)
 
     def _shortcut(self, ev: QKeyEvent) -> bool:
         """Handle one keymap entry; False lets the key travel on to the parent."""

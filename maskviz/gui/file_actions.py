@@ -1,9 +1,10 @@
 """File menu actions of the main window: dialogs, mask PNGs, exports, drag and drop.
 
 A mixin of :class:`maskviz.gui.main_window.MainWindow`, kept apart so the window module stays about
-wiring. Every action calls a core function (``save_mask_png``, ``load_mask_png``, ``render_panel``,
-``save_png``, the CLI's ``write_json``) and turns a ``MaskvizError`` into a plain dialog through
-``show_error``; the window's state is untouched when an action fails.
+wiring. The actions read and change the viewer state (``self.state``) and open through the controller;
+every one calls a core function (``save_mask_png``, ``load_mask_png``, ``render_panel``, ``save_png``,
+the CLI's ``write_json``) and turns a ``MaskvizError`` into a plain dialog through ``show_error``; the
+state is untouched when an action fails.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ MODEL_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (
 
 
 class FileActionsMixin:
-    """Needs from the window: settings, canvas, panels, metrics, loaded, current, device, open_image,
-    open_model, show_error, statusBar, _set_mask and _mask_label."""
+    """Needs from the window: ``state``, ``controller``, ``settings``, ``panels`` (the heatmap as shown),
+    ``metrics`` (the numbers as shown), ``show_error`` and ``statusBar``."""
 
     # ================================================================== files: dialogs
 
@@ -50,15 +51,15 @@ class FileActionsMixin:
 
     def open_image_dialog(self) -> None:
         if path := self._ask_open("Open image", IMAGE_FILTER):
-            self.open_image(path)
+            self.controller.open_image(path)
 
     def open_model_dialog(self) -> None:
         if path := self._ask_open("Open model checkpoint", MODEL_FILTER):
-            self.open_model(path)
+            self.controller.open_model(path)
 
     def open_model_folder_dialog(self) -> None:
         if path := QFileDialog.getExistingDirectory(self, "Open model folder", self._last_dir()):
-            self.open_model(path)
+            self.controller.open_model(path)
 
     def save_mask_dialog(self) -> None:
         if path := self._ask_save("Save mask", "mask.png", "PNG images (*.png)"):
@@ -81,7 +82,7 @@ class FileActionsMixin:
     def save_mask(self, path: str | os.PathLike) -> bool:
         """Write the patch mask the model sees, at image resolution (255 = hidden)."""
         try:
-            masks.save_mask_png(self.canvas.patch_mask(), path, patch_size=self.canvas.patch_size)
+            masks.save_mask_png(self.state.patch_mask(), path, patch_size=self.state.paint.patch_size)
         except MaskvizError as exc:
             self.show_error("Could not save the mask", exc)
             return False
@@ -90,15 +91,15 @@ class FileActionsMixin:
 
     def load_mask(self, path: str | os.PathLike) -> bool:
         """Read a mask PNG (grid or image resolution) as one undoable edit."""
-        if self.loaded is None:
+        s = self.state
+        if s.model is None:
             return False
-        model = self.loaded.model
         try:
-            mask = masks.load_mask_png(path, model.grid_size, model.patch_size, self.canvas.threshold)
+            mask = masks.load_mask_png(path, s.paint.grid, s.paint.patch_size, s.threshold)
+            s.set_patch_mask(mask, f"Load mask {Path(path).name}", source=f"file:{Path(path).name}")
         except MaskvizError as exc:
-            self.show_error("Could not load the mask", exc)
+            self.show_error("Could not load the mask", f"{path}: {exc}")
             return False
-        self._set_mask(mask, f"file:{path}", f"Load mask {Path(path).name}")
         return True
 
     def export_panels_png(self, path: str | os.PathLike) -> bool:
@@ -106,16 +107,20 @@ class FileActionsMixin:
         from maskviz.images import save_png
         from maskviz.render import render_panel
 
-        if self.current is None:
+        s = self.state
+        if s.result is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
-        r = self.current.result
+        r = s.result.result
         recon = self.panels.plots["prediction"].titleLabel.text
+        inputs = " · ".join(part for part in (s.image_source, s.model.summary()["description"] if s.model else "",
+                                               f"mask {s.mask_label()}", s.pattern_spec) if part)
+        footer = f"{inputs}\n{self.metrics.text()}"  # the figure names its inputs, then its numbers
         try:
             image = render_panel(
                 [("original", r.original), ("masked input", r.masked_input), (recon, r.prediction),
                  ("reconstruction + visible", r.pasted)],
-                heatmap=self.panels.heatmap(), footer=self.metrics.text())
+                heatmap=self.panels.heatmap(), footer=footer)
             save_png(image, path)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)
@@ -127,12 +132,13 @@ class FileActionsMixin:
         """The metrics as JSON, in the same layout as ``maskviz reconstruct --json``."""
         from maskviz.cli import write_json
 
-        if self.current is None or self.loaded is None:
+        s = self.state
+        if s.result is None or s.model is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
         try:
-            write_json([self.current.result], [self._mask_label], self.loaded.summary(), self.device.type,
-                       self.current.seconds, Path(path))
+            write_json([s.result.result], [s.pattern_spec or s.mask_label()], s.model.summary(), s.options.device,
+                       s.result.seconds, Path(path))
         except MaskvizError as exc:
             self.show_error("Could not export the metrics", exc)
             return False
@@ -156,6 +162,6 @@ class FileActionsMixin:
     def open_path(self, path: str | os.PathLike) -> None:
         path = Path(path)
         if path.is_dir() or path.suffix.lower() in MODEL_SUFFIXES:
-            self.open_model(path)
+            self.controller.open_model(path)
         else:
-            self.open_image(path)
+            self.controller.open_image(path)

@@ -158,6 +158,18 @@ class ModelPanel(QWidget):
         if index >= 0:
             self.unnormalize_box.setCurrentIndex(index)
 
+    def bind_state(self, state: Any, loading: Any) -> None:  # noqa: ANN401 - ViewerState, loadingChanged signal
+        """Show the state's model and options, and the controller's load progress, as they change."""
+        state.modelChanged.connect(lambda: state.model is not None and self.set_summary(state.model.summary()))
+        state.optionsChanged.connect(lambda name: self._follow_option(state, name))
+        loading.connect(self.set_loading)
+        self.set_device(state.options.device)
+
+    def _follow_option(self, state: Any, name: str) -> None:  # noqa: ANN401
+        options = state.options
+        {"device": lambda: self.set_device(options.device), "precision": lambda: self.set_precision(options.precision),
+         "unnormalize": lambda: self.set_unnormalize(options.unnormalize)}.get(name, lambda: None)()
+
     def set_recent(self, paths: list[str]) -> None:
         self.recent_menu.clear()
         for path in paths:

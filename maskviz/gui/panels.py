@@ -1,18 +1,21 @@
 """ResultPanels: the reconstruction pictures, side by side, zoomed and panned together.
 
-One ``GraphicsLayoutWidget`` holds five plots (original, masked input, reconstruction,
-reconstruction + visible, error heatmap), plus a sixth, "baseline: <fill> + visible", while a
-non-learned baseline (:mod:`maskviz.baselines`) is chosen. Their views are linked to each other and to the mask
-canvas, so a patch inspected in one panel is the same patch everywhere.
+Six equal cells in a 2×3 grid: original, masked input, reconstruction, reconstruction + visible,
+error heatmap, and the baseline fill (empty, with a hint, while no baseline is chosen). Every cell
+is the same size and has the same strip under its picture (the error cell's colour bar, blank
+elsewhere), so an aspect-locked view shows the same image region in each; the grid never changes
+shape when an option does, and when the area is too small for the smallest readable cell it
+scrolls instead of clipping. The hover readout sits below the grid, a fixed number of lines high.
+
+The panels draw :class:`~maskviz.gui.state.ViewerState` and nothing else: the result, the baseline,
+the heatmap mode and the mask (for the hover readout) come from it, on its signals.
 
 Linking is done by :class:`ViewLinker`, not ``ViewBox.setXLink/setYLink``: pyqtgraph's links copy
-one axis at a time, and with aspect-locked views of different shapes (the canvas is taller than a
-panel, the heatmap narrower) each view's aspect correction is copied back to the others, so the
-views drifted to ranges several times the image. The linker instead gives every view the same
-*region* to fit, once per user zoom or pan. Images are uploaded
-row-major with fixed levels (pyqtgraph skips its auto-level pass, ux-anchors §3), and the heatmap's
-colour range stays fixed while the user paints: levels that jumped on every stroke would make two
-masks impossible to compare by eye.
+one axis at a time, and with aspect-locked views of different shapes each view's aspect correction
+is copied back to the others, so views drifted to ranges several times the image. The linker gives
+every view the same *region* to fit, once per user zoom or pan. Images are uploaded row-major with
+fixed levels, and the heatmap's colour range stays fixed while the user paints: levels that jumped
+on every stroke would make two masks impossible to compare by eye.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from maskviz.gui.state import ViewerState
 
 PANELS = (
     ("original", "original"),
@@ -31,10 +36,18 @@ PANELS = (
     ("pasted", "reconstruction + visible"),
     ("error", "error"),
 )
+CELLS = {"original": (0, 0), "masked": (0, 1), "prediction": (1, 0), "pasted": (1, 1), "error": (2, 0),
+         "baseline": (2, 1)}
 HEATMAP_MODES = ("pixel", "patch")
 UNNORMALIZE_LABELS = {"true-patch": "true-patch statistics", "visible": "visible-patch statistics"}
 COLORMAP = "inferno"
-HOVER_HINT = "hover a panel or the canvas<br>to see a patch's index and loss"
+HOVER_HINT = "hover a panel or the canvas to see a patch's index, loss and state"
+NOTHING_HIDDEN = "Nothing is hidden, so there is nothing to reconstruct: paint on the canvas or pick a pattern."
+BASELINE_HINT = "baseline: none (View → Baseline)"
+MIN_SIDE = 150  # the smallest picture worth showing; below it the grid scrolls
+STRIP = 34  # the strip under every picture: the error cell's colour bar, blank elsewhere
+TITLE = 22
+READOUT_LINES = 2
 
 
 def nice_ceiling(value: float) -> float:
@@ -48,18 +61,26 @@ def nice_ceiling(value: float) -> float:
     return float(10 ** (exp + 1))
 
 
-def hover_lines(result, x: int, y: int) -> list[str]:  # noqa: ANN001 - Reconstruction
-    """``["patch (row 3, col 5) #47", "loss 0.412", "hidden", "pixel (45, 30)"]``; [] outside the image."""
-    if result is None or x < 0 or y < 0:
+def hover_lines(state: ViewerState, x: int, y: int) -> list[str]:
+    """``["patch (row 3, col 5) #47", "loss 0.412", "hidden (predicted)", "pixel (45, 30)"]`` for the
+    state as it is now: the hidden/visible word from the current mask, the loss only from a result
+    computed for exactly the current inputs. [] outside the image."""
+    if state.model is None or x < 0 or y < 0:
         return []
-    gh, gw = result.mask.shape
-    p = result.original.shape[0] // gh
+    gh, gw = state.paint.grid
+    p = state.paint.patch_size
     row, col = y // p, x // p
     if not (0 <= row < gh and 0 <= col < gw):
         return []
-    state = "hidden (predicted)" if result.mask[row, col] else "visible (given to the model)"
-    return [f"patch (row {row}, col {col}) #{row * gw + col}", f"loss {result.patch_loss[row, col]:.4g}", state,
-            f"pixel ({x}, {y})"]
+    hidden = bool(state.patch_mask()[row, col])
+    if not state.result_is_current():
+        loss = "loss: computing…" if state.model_image is not None else "loss: no image"
+    elif hidden:
+        loss = f"loss {state.result.result.patch_loss[row, col]:.4g}"
+    else:
+        loss = "no loss (visible patches are not scored)"
+    where = "hidden (predicted)" if hidden else "visible (given to the model)"
+    return [f"patch (row {row}, col {col}) #{row * gw + col}", loss, where, f"pixel ({x}, {y})"]
 
 
 class ViewLinker(QObject):
@@ -90,27 +111,51 @@ class ViewLinker(QObject):
             self._syncing = False
 
 
+class _Cell(pg.GraphicsLayoutWidget):
+    """One picture: a title, an aspect-locked image view and a fixed strip under it."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.plot = pg.PlotItem(title=title)
+        for axis in ("left", "bottom"):
+            self.plot.hideAxis(axis)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)  # image row 0 at the top, as the canvas shows it
+        self.plot.setDefaultPadding(0.02)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.addItem(self.plot, row=0, col=0)
+        self.ci.layout.setRowFixedHeight(1, STRIP)
+        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+
+    def set_strip(self, item: pg.GraphicsObject) -> None:
+        self.addItem(item, row=1, col=0)
+
+
 class ResultPanels(QWidget):
     """The result views plus a hover readout and (for norm-pix models) the un-normalisation choice."""
 
     hovered = Signal(int, int, int)  # patch row, col, flat index (-1s outside)
     unnormalizeChanged = Signal(str)
-    heatmapModeChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.result = None  # the Reconstruction shown
-        self.baseline = None  # the baseline's Reconstruction shown in the baseline panel (None: blank)
-        self.result_id = 0
-        self._heatmap_mode = "pixel"
+        self.state = state if state is not None else ViewerState(self)
         self._levels: dict[str, tuple[float, float]] = {}
+        self._hover = (-1, -1)
         self._readout = ""
-        self.layout_widget = pg.GraphicsLayoutWidget(self)
-        self.layout_widget.setBackground("w")
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.images: dict[str, pg.ImageItem] = {}
         self.linker = ViewLinker(self)
-        self._build_plots()
+        self.cells: dict[str, _Cell] = {}
+        self._build_cells()
+        self.plots = {key: self.cells[key].plot for key, _ in PANELS}
+        self.images = {key: self.cells[key].image for key, _ in PANELS}
+        self.baseline_plot, self.baseline_image = self.cells["baseline"].plot, self.cells["baseline"].image
+        self.info = QLabel(HOVER_HINT, self)
+        self.info.setWordWrap(True)
+        self.info.setFixedHeight(self.info.fontMetrics().lineSpacing() * READOUT_LINES + 6)
         self.unnormalize_box = QComboBox(self)
         for mode, label in UNNORMALIZE_LABELS.items():
             self.unnormalize_box.addItem(f"norm-pix display: {label}", mode)
@@ -118,54 +163,74 @@ class ResultPanels(QWidget):
             "This model predicts per-patch normalised pixels. 'true-patch' restores each hidden patch with its "
             "true mean and variance (the usual demo convention; it leaks information the model never saw). "
             "'visible' uses statistics of the visible patches only (honest, approximate).")
-        self.unnormalize_box.currentIndexChanged.connect(
+        self.unnormalize_box.activated.connect(
             lambda _i: self.unnormalizeChanged.emit(self.unnormalize_box.currentData()))
         self.unnormalize_box.setVisible(False)
-        self._layout_widgets()
-        self.layout_widget.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+        self._lay_out()
+        self._connect_state()
 
-    def _build_plots(self) -> None:
-        # Two columns read in pairs: what the model got | what it was shown, what it predicted | pasted
-        # back, where it erred | the hover readout. Square images fill 2-wide cells better than 3-wide.
-        positions = {"original": (0, 0), "masked": (0, 1), "prediction": (1, 0), "pasted": (1, 1), "error": (2, 0)}
-        for key, title in PANELS:
-            row, col = positions[key]
-            plot = pg.PlotItem(title=title)
-            self.layout_widget.addItem(plot, row=row, col=col)
-            self.plots[key], self.images[key] = plot, self._image_view(plot)
-        # Built once, in the layout only while a baseline is chosen (see set_baseline_visible); kept out
-        # of ``plots`` so exports, hover and the five-panel layout stay as they were when it is off.
-        self.baseline_plot = pg.PlotItem(title="baseline")
-        self.baseline_image = self._image_view(self.baseline_plot)
-        self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=COLORMAP, interactive=True, width=14,
-                                        label="squared error")
-        self.colorbar.setImageItem(self.images["error"], insert_in=self.plots["error"])
+    def _build_cells(self) -> None:
+        self.grid_widget = QWidget()
+        self.grid = QGridLayout(self.grid_widget)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        titles = dict(PANELS) | {"baseline": BASELINE_HINT}
+        for key, (row, col) in CELLS.items():
+            cell = self.cells[key] = _Cell(titles[key], self.grid_widget)
+            cell.scene().sigMouseMoved.connect(lambda pos, c=cell: self._on_mouse_moved(c, pos))
+            self.grid.addWidget(cell, row, col)
+            self.linker.add(cell.plot.getViewBox())
+            if key != "error":
+                cell.set_strip(pg.LabelItem(""))
+        self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=COLORMAP, interactive=True, width=12,
+                                        orientation="horizontal")
+        self.colorbar.setImageItem(self.cells["error"].image)
         self.colorbar.sigLevelsChangeFinished.connect(self._remember_levels)
-        # The free cell of the grid shows what the pointer is over, next to the pictures.
-        self.info = self.layout_widget.addLabel(HOVER_HINT, row=2, col=1, justify="left", size="10pt",
-                                                color="#333")
+        self.cells["error"].set_strip(self.colorbar)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(self.grid_widget)
+        self.scroll.setWidgetResizable(False)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.scroll.viewport().installEventFilter(self)
 
-    def _image_view(self, plot: pg.PlotItem) -> pg.ImageItem:
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        plot.setAspectLocked(True)
-        plot.invertY(True)  # image row 0 at the top, as the canvas shows it
-        plot.setDefaultPadding(0.02)
-        image = pg.ImageItem(axisOrder="row-major")
-        plot.addItem(image)
-        self.linker.add(plot.getViewBox())
-        return image
-
-    def _layout_widgets(self) -> None:
+    def _lay_out(self) -> None:
         bottom = QHBoxLayout()
-        bottom.addStretch(1)
+        bottom.addWidget(self.info, 1)
         bottom.addWidget(self.unnormalize_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(bottom)
+
+    def _connect_state(self) -> None:
+        s = self.state
+        s.resultChanged.connect(self._show_result)
+        s.baselineChanged.connect(self._show_baseline)
+        s.optionsChanged.connect(self._on_option)
+        s.maskChanged.connect(lambda _final: self._refresh_hover())
+        s.imageChanged.connect(self._on_new_inputs)
+        s.modelChanged.connect(self._on_new_inputs)
+        s.geometryChanged.connect(self.reset_view)
+
+    # ------------------------------------------------------------------ sizes: equal cells, never clipped
+
+    def eventFilter(self, obj: QObject, event) -> bool:  # noqa: ANN001 - QEvent
+        if obj is self.scroll.viewport() and event.type() == event.Type.Resize:
+            self._fit_cells()
+        return super().eventFilter(obj, event)
+
+    def cell_side(self) -> int:
+        """The picture side that fits 2×3 cells in the visible area, never below :data:`MIN_SIDE`."""
+        vp = self.scroll.viewport().size()
+        spacing = self.grid.spacing()
+        side = min((vp.width() - spacing) // 2, (vp.height() - 2 * spacing) // 3 - TITLE - STRIP)
+        return max(MIN_SIDE, side)
+
+    def _fit_cells(self) -> None:
+        side = self.cell_side()
+        for cell in self.cells.values():
+            cell.setFixedSize(side, side + TITLE + STRIP)
+        self.grid_widget.adjustSize()
 
     # ------------------------------------------------------------------ linking and view
 
@@ -175,58 +240,83 @@ class ResultPanels(QWidget):
 
     def reset_view(self) -> None:
         """Fit the whole image in every linked view (the canvas included)."""
-        if self.result is not None:
-            h, w = self.result.original.shape[:2]
-            pad = 0.02 * max(h, w)
-            self.linker.show_region(QRectF(-pad, -pad, w + 2 * pad, h + 2 * pad))
+        h, w = self.state.paint.shape
+        pad = 0.02 * max(h, w)
+        self.linker.show_region(QRectF(-pad, -pad, w + 2 * pad, h + 2 * pad))
 
-    # ------------------------------------------------------------------ showing results
+    def widget_for(self, key: str) -> pg.GraphicsLayoutWidget:
+        """The widget that draws panel ``key`` (for tests and screenshots)."""
+        return self.cells[key]
 
-    def show_result(self, result, result_id: int = 0) -> None:  # noqa: ANN001 - Reconstruction
-        """Upload every panel from one core Reconstruction (nothing is recomputed here)."""
-        first = self.result is None or self.result.original.shape != result.original.shape
-        self.result, self.result_id = result, result_id
-        for key, array in (("original", result.original), ("masked", result.masked_input),
-                           ("prediction", result.prediction), ("pasted", result.pasted)):
-            self.images[key].setImage(np.ascontiguousarray(array), levels=(0.0, 1.0), autoLevels=False)
-        self._show_heatmap()
-        self._update_titles()
-        if first:
-            self.reset_view()
+    # ------------------------------------------------------------------ drawing the state
 
-    # ------------------------------------------------------------------ baseline panel
+    @property
+    def result(self):  # noqa: ANN201 - Reconstruction | None
+        """The Reconstruction on screen (the state's)."""
+        return None if self.state.result is None else self.state.result.result
+
+    @property
+    def result_id(self) -> int:
+        return 0 if self.state.result is None else self.state.result.id
+
+    @property
+    def baseline(self):  # noqa: ANN201 - Reconstruction | None
+        return self.state.baseline_result
 
     @property
     def baseline_visible(self) -> bool:
-        return self.baseline_plot.scene() is not None
+        return self.state.options.baseline != "none"
 
-    def set_baseline_visible(self, on: bool) -> None:
-        """Add the baseline panel beside the error heatmap (the hover readout moves below) or take it away."""
-        if on == self.baseline_visible:
-            return
-        layout = self.layout_widget
-        layout.removeItem(self.info)
-        if on:
-            layout.addItem(self.baseline_plot, row=2, col=1)
-            layout.addItem(self.info, row=3, col=0, colspan=2)
-            self.info.setMaximumHeight(80)
-            source = self.plots["pasted"].getViewBox()  # show the region the other panels show
-            self.baseline_plot.getViewBox().setRange(rect=QRectF(source.targetRect()), padding=0)
-        else:
-            layout.removeItem(self.baseline_plot)
-            self.info.setMaximumHeight(1e6)
-            layout.addItem(self.info, row=2, col=1)
-            self.show_baseline(None)
+    def _on_new_inputs(self) -> None:
+        self._levels.clear()  # a new image or model sets a fresh heatmap range
+        self._refresh_hover()
 
-    def show_baseline(self, result, label: str = "") -> None:  # noqa: ANN001 - Reconstruction | None
-        """Show a baseline's ``pasted`` image titled with its fill; None blanks the panel (``label`` says why)."""
-        self.baseline = result
-        if result is None:
+    def _on_option(self, name: str) -> None:
+        if name == "heatmap":
+            self._show_heatmap()
+            self._update_titles()
+        elif name == "baseline":
+            self._show_baseline()
+        elif name == "unnormalize":
+            self.set_unnormalize(self.state.options.unnormalize)
+
+    def _show_result(self) -> None:
+        """Upload every panel from the state's Reconstruction (nothing is recomputed here)."""
+        r = self.result
+        nothing = r is None or r.loss is None
+        shown = {"original": None if r is None else r.original, "masked": None if r is None else r.masked_input,
+                 "prediction": None if nothing else r.prediction, "pasted": None if nothing else r.pasted}
+        for key, array in shown.items():
+            if array is None:
+                self.images[key].clear()
+            else:
+                self.images[key].setImage(np.ascontiguousarray(array), levels=(0.0, 1.0), autoLevels=False)
+        self._show_heatmap()
+        self._update_titles()
+        self._refresh_hover()
+
+    def _show_baseline(self) -> None:
+        """The baseline's ``pasted`` image titled with its fill; blank (with the reason) otherwise."""
+        from maskviz.baselines import BASELINE_LABELS
+
+        name, result = self.state.options.baseline, self.state.baseline_result
+        if name == "none" or result is None or self.result is None or self.result.loss is None:
             self.baseline_image.clear()
-            self.baseline_plot.setTitle(label or "baseline")
+            title = BASELINE_HINT if name == "none" else (self.state.baseline_status or f"baseline: {name}")
+            self.baseline_plot.setTitle(title)
             return
         self.baseline_image.setImage(np.ascontiguousarray(result.pasted), levels=(0.0, 1.0), autoLevels=False)
-        self.baseline_plot.setTitle(f"baseline: {label} + visible")
+        self.baseline_plot.setTitle(f"baseline: {BASELINE_LABELS.get(name, name)} + visible")
+
+    @property
+    def heatmap_mode(self) -> str:
+        return self.state.options.heatmap
+
+    def set_heatmap_mode(self, mode: str) -> None:
+        """``pixel`` shows the squared error of each pixel; ``patch`` the model's loss per patch."""
+        if mode not in HEATMAP_MODES:
+            raise ValueError(f"heatmap mode must be one of {HEATMAP_MODES}")
+        self.state.set_option("heatmap", mode)
 
     def clear_levels(self) -> None:
         """Forget the heatmap range, so the next result sets a fresh one (new image or model)."""
@@ -234,7 +324,7 @@ class ResultPanels(QWidget):
 
     def _heatmap_values(self) -> np.ndarray:
         r = self.result
-        if self._heatmap_mode == "patch":
+        if self.heatmap_mode == "patch":
             p = r.original.shape[0] // r.mask.shape[0]
             values = np.kron(r.patch_loss, np.ones((p, p), dtype=np.float32))
         else:
@@ -243,51 +333,40 @@ class ResultPanels(QWidget):
 
     def heatmap(self) -> tuple[str, np.ndarray, float, float] | None:
         """``(title, values, vmin, vmax)`` as shown, the form ``render_panel`` takes for its heatmap."""
-        if self.result is None:
+        if self.result is None or self.result.loss is None:
             return None
-        lo, hi = self._levels.get(self._heatmap_mode, (0.0, 1.0))
+        lo, hi = self._levels.get(self.heatmap_mode, (0.0, 1.0))
         return self.plots["error"].titleLabel.text, self._heatmap_values(), lo, hi
 
     def _show_heatmap(self) -> None:
-        if self.result is None:
+        if self.result is None or self.result.loss is None:
+            self.images["error"].clear()
             return
         values = self._heatmap_values()
-        levels = self._levels.get(self._heatmap_mode)
+        levels = self._levels.get(self.heatmap_mode)
         if levels is None:
             levels = (0.0, nice_ceiling(float(np.percentile(values, 99))))
-            self._levels[self._heatmap_mode] = levels
+            self._levels[self.heatmap_mode] = levels
         self.images["error"].setImage(values, levels=levels, autoLevels=False)
         self.colorbar.setLevels(levels)
-        label = "per-patch loss (model's own)" if self._heatmap_mode == "patch" else "per-pixel squared error"
-        self.colorbar.getAxis("left").setLabel(label)  # a vertical bar labels its left axis
 
     def _remember_levels(self, bar: pg.ColorBarItem) -> None:
-        self._levels[self._heatmap_mode] = tuple(float(v) for v in bar.levels())
+        self._levels[self.heatmap_mode] = tuple(float(v) for v in bar.levels())
 
     def _update_titles(self) -> None:
         r = self.result
-        recon = "reconstruction"
+        recon, pasted = "reconstruction", "reconstruction + visible"
         if r is not None and r.norm_pix:
             recon += f" (norm-pix, {UNNORMALIZE_LABELS.get(r.unnormalize, r.unnormalize)})"
+        heat = "error per patch (model's loss)" if self.heatmap_mode == "patch" else "error per pixel"
+        if r is not None and r.loss is None:
+            recon, pasted, heat = (f"{t}: nothing hidden" for t in (recon, pasted, heat))
         self.plots["prediction"].setTitle(recon)
-        heat = "error per patch (model's loss)" if self._heatmap_mode == "patch" else "error per pixel"
+        self.plots["pasted"].setTitle(pasted)
         self.plots["error"].setTitle(heat)
+        self._show_baseline()
 
     # ------------------------------------------------------------------ options
-
-    @property
-    def heatmap_mode(self) -> str:
-        return self._heatmap_mode
-
-    def set_heatmap_mode(self, mode: str) -> None:
-        """``pixel`` shows the squared error of each pixel; ``patch`` the model's loss per patch."""
-        if mode not in HEATMAP_MODES:
-            raise ValueError(f"heatmap mode must be one of {HEATMAP_MODES}")
-        if mode != self._heatmap_mode:
-            self._heatmap_mode = mode
-            self._show_heatmap()
-            self._update_titles()
-            self.heatmapModeChanged.emit(mode)
 
     def set_norm_pix(self, norm_pix: bool) -> None:
         """Offer the un-normalisation choice only where it means something."""
@@ -304,14 +383,12 @@ class ResultPanels(QWidget):
 
     # ------------------------------------------------------------------ hover
 
-    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
-        plots = [*self.plots.values(), self.baseline_plot] if self.baseline_visible else self.plots.values()
-        for plot in plots:
-            if plot.sceneBoundingRect().contains(pos):
-                point = plot.getViewBox().mapSceneToView(pos)
-                self.show_hover(math.floor(point.x()), math.floor(point.y()))
-                return
-        self.show_hover(-1, -1)
+    def _on_mouse_moved(self, cell: _Cell, pos: QPointF) -> None:
+        if cell.plot.sceneBoundingRect().contains(pos):
+            point = cell.plot.getViewBox().mapSceneToView(pos)
+            self.show_hover(math.floor(point.x()), math.floor(point.y()))
+        else:
+            self.show_hover(-1, -1)
 
     @property
     def readout(self) -> str:
@@ -320,13 +397,23 @@ class ResultPanels(QWidget):
 
     def show_hover(self, x: int, y: int) -> None:
         """Show (and emit) the patch under image pixel (x, y); the canvas calls this too."""
-        lines = hover_lines(self.result, x, y)
-        self._readout = " · ".join(lines)
-        self.info.setText("<br>".join(lines) if lines else HOVER_HINT)
+        self._hover = (x, y)
+        lines = self._refresh_hover()
         if lines:
-            gw = self.result.mask.shape[1]
-            p = self.result.original.shape[0] // self.result.mask.shape[0]
+            p, gw = self.state.paint.patch_size, self.state.paint.grid[1]
             row, col = y // p, x // p
             self.hovered.emit(row, col, row * gw + col)
         else:
             self.hovered.emit(-1, -1, -1)
+
+    def _refresh_hover(self) -> list[str]:
+        """Redraw the readout for the pointer's patch from the state as it is now."""
+        lines = hover_lines(self.state, *self._hover)
+        self._readout = " · ".join(lines)
+        if lines:
+            self.info.setText(self._readout)
+        elif self.result is not None and self.result.loss is None:
+            self.info.setText(NOTHING_HIDDEN)
+        else:
+            self.info.setText(HOVER_HINT)
+        return lines

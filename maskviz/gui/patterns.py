@@ -5,9 +5,16 @@ slider + spin box, shown in % when its range is exactly 0..1; int → spin box, 
 default reads "none"; choice → combo box), so a new pattern in ``masks.py`` appears here without
 GUI code. Patterns with a ``path`` parameter (``file``) are left to the main window's file dialog.
 
-The panel generates the mask itself and emits ``patternApplied(spec, mask)``: the owner only
-forwards the mask (``canvas.set_patch_mask(mask, f"Pattern {spec}")``) and can log or show the
-canonical spec, which the CLI's ``--mask`` accepts verbatim.
+The panel generates the mask itself and emits ``patternApplied(spec, mask)``: the owner puts it in
+the viewer state (``state.apply_pattern``); the canonical spec is what the CLI's ``--mask`` accepts.
+Bound to a :class:`~maskviz.gui.state.ViewerState` (:meth:`PatternPanel.bind_state`) the panel also
+*reads* the state: its grid and pattern defaults follow the model (SimMIM's cell size from the model
+file), its widgets follow the mask's provenance (undo brings an earlier pattern back), and a line
+says what the mask is now ("random 75 % + edits", "painted") and how much it really hides when that
+differs from the ratio asked for.
+
+Numeric fields apply when editing is finished (Enter, focus out, arrows), not on every keystroke, and
+a typed value out of range is clamped visibly (the error line says so) instead of being cut short.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QValidator
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -33,12 +41,70 @@ from PySide6.QtWidgets import (
 )
 
 from maskviz.errors import MaskError
-from maskviz.masks import MASK_PATTERNS, MaskPattern, MaskSpec, PatternParam, parse_mask_spec
+from maskviz.masks import (
+    MASK_PATTERNS,
+    MaskPattern,
+    MaskSpec,
+    PatternParam,
+    default_mask_patch,
+    mask_ratio,
+    parse_mask_spec,
+)
 
 DEBOUNCE_MS = 100
 SEED_MAX = 2**31 - 1
 INT_MAX = 9999  # a spin box needs a bound; no grid has more patches per side
 SLIDER_STEPS = 1000
+
+
+class _ClampingMixin:
+    """Typing past a bound is accepted while typing and clamped on Enter, with a note (``clamped``)."""
+
+    def _number(self, text: str) -> float | None:
+        try:
+            return float(text.replace(self.suffix(), "").replace(self.prefix(), "").strip())
+        except ValueError:
+            return None
+
+    def validate(self, text: str, pos: int):  # noqa: ANN201 - Qt's (state, text, pos)
+        result = super().validate(text, pos)
+        state = result[0] if isinstance(result, tuple) else result
+        if state == QValidator.State.Invalid and self._number(text) is not None:
+            return QValidator.State.Intermediate, text, pos
+        return result
+
+    def fixup(self, text: str) -> str:
+        number = self._number(text)
+        if number is None:
+            return text
+        clamped = min(max(number, self.minimum()), self.maximum())
+        if clamped != number:
+            self.clamped.emit(f"{number:g}{self.suffix()} is out of range; using {self.textFromValue(clamped)}"
+                              f"{self.suffix()} (range {self.textFromValue(self.minimum())}–"
+                              f"{self.textFromValue(self.maximum())}{self.suffix()})")
+        return self.textFromValue(clamped)
+
+
+class ClampingDoubleSpinBox(_ClampingMixin, QDoubleSpinBox):
+    clamped = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        _finish_on_enter(self)
+
+
+class ClampingSpinBox(_ClampingMixin, QSpinBox):
+    clamped = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        _finish_on_enter(self)
+
+
+def _finish_on_enter(spin: QAbstractSpinBox) -> None:
+    """valueChanged on Enter, focus-out or arrows only, never per keystroke; clamp what is out of range."""
+    spin.setKeyboardTracking(False)
+    spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
 
 
 @dataclass
@@ -53,7 +119,7 @@ class _Editor:
 def _float_editor(param: PatternParam, changed: Callable[[], None]) -> _Editor:
     lo, hi = float(param.min), float(param.max)
     scale = 100.0 if (lo, hi) == (0.0, 1.0) else 1.0  # fractions of the image read best as %
-    spin = QDoubleSpinBox()
+    spin = ClampingDoubleSpinBox()
     spin.setRange(lo * scale, hi * scale)
     spin.setDecimals(1 if scale == 100 else 2)
     spin.setSingleStep(1.0 if scale == 100 else 0.05)
@@ -81,13 +147,13 @@ def _float_editor(param: PatternParam, changed: Callable[[], None]) -> _Editor:
 
 
 def _int_editor(param: PatternParam, changed: Callable[[], None]) -> _Editor:
-    spin = QSpinBox()
+    spin = ClampingSpinBox()
     lo = int(param.min) if param.min is not None else 0
     hi = int(param.max) if param.max is not None else INT_MAX
     nullable = param.default is None  # "none" = no limit: the spin box's minimum shows that word
     spin.setRange(lo - 1 if nullable else lo, hi)
     if nullable:
-        spin.setSpecialValueText("none")
+        spin.setSpecialValueText("auto" if param.name == "mask_patch" else "none")
     spin.valueChanged.connect(changed)
 
     def get() -> int | None:
@@ -119,13 +185,17 @@ class PatternPanel(QWidget):
                  patch_size: int = 16) -> None:
         super().__init__(parent)
         self._grid, self._patch_size = tuple(grid), int(patch_size)
+        self._defaults: dict[str, dict[str, Any]] = {}  # the model's pattern defaults (mask_defaults())
         self._editors: dict[str, _Editor] = {}
         self._loading = False
+        self.state: Any = None
+        self._pending_note = ""
         self._rng = random.Random()
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.apply)
         self._build()
         self._loading = True  # building the first pattern's editors is not a user change
+        self._reserve_height()
         self._on_pattern()
         self._loading = False
 
@@ -137,7 +207,11 @@ class PatternPanel(QWidget):
                 self.pattern_combo.setItemData(self.pattern_combo.count() - 1, pattern.description,
                                                Qt.ItemDataRole.ToolTipRole)
         self.description = QLabel(wordWrap=True)
-        self.seed_spin = QSpinBox(maximum=SEED_MAX, toolTip="Same seed, same mask")
+        self.seed_spin = ClampingSpinBox()
+        self.seed_spin.setMaximum(SEED_MAX)
+        self.seed_spin.setToolTip("Same seed, same mask")
+        self.seed_spin.clamped.connect(self._note)
+        self.mask_label = QLabel("painted", wordWrap=True, toolTip="What the mask on the canvas is now")
         self.reroll_button = QPushButton("Re-roll", toolTip="New random seed (R)")
         self.complement_check = QCheckBox("Complement (swap hidden and visible)")
         self.auto_apply_check = QCheckBox("Auto-apply", checked=True)
@@ -156,8 +230,9 @@ class PatternPanel(QWidget):
 
     def _lay_out(self) -> None:
         self._form = form = QFormLayout(self)
+        form.addRow("Mask", self.mask_label)
         form.addRow("Pattern", self.pattern_combo)
-        form.addRow(self.description)  # parameter rows go in below this one (row 2 onwards)
+        form.addRow(self.description)  # parameter rows go in below this one (row 3 onwards)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed_spin, 1)
         seed_row.addWidget(self.reroll_button)
@@ -181,16 +256,71 @@ class PatternPanel(QWidget):
         """Parameter name → its editor widget, for the current pattern."""
         return {name: e.widget for name, e in self._editors.items()}
 
-    def set_grid(self, grid: tuple[int, int], patch_size: int) -> None:
-        """Tell the panel the model's patch grid; takes effect on the next apply."""
+    def set_grid(self, grid: tuple[int, int], patch_size: int,
+                 defaults: dict[str, dict[str, Any]] | None = None) -> None:
+        """Tell the panel the model's patch grid and pattern defaults; the editors of parameters whose
+        default follows the model (SimMIM's cell size) show the new default. Applies nothing."""
         self._grid, self._patch_size = (int(grid[0]), int(grid[1])), int(patch_size)
+        self._defaults = dict(defaults or {})
+        self._loading = True
+        try:
+            for param in self.pattern.params:
+                if param.default is None and param.name in self._model_dependent():
+                    self._editors[param.name].set(self.default(param))
+        finally:
+            self._loading = False
+
+    def _model_dependent(self) -> set[str]:
+        return {"mask_patch"} | set(self._defaults.get(self.pattern.name, {}))
+
+    def default(self, param: PatternParam) -> Any:
+        """A parameter's default for the current model: the model file's, else the grid's, else the registry's."""
+        pattern = self.pattern.name
+        if param.name in self._defaults.get(pattern, {}):
+            return self._defaults[pattern][param.name]
+        if pattern == "simmim" and param.name == "mask_patch":
+            return default_mask_patch(self._grid, self._patch_size)
+        return param.default
+
+    def bind_state(self, state: Any) -> None:
+        """Read a ViewerState: grid and defaults from its model, widgets and label from its mask."""
+        self.state = state
+        state.modelChanged.connect(self._follow_model)
+        state.provenanceChanged.connect(self._follow_provenance)
+        state.maskChanged.connect(lambda _final: self._update_label())
+        self._follow_model()
+
+    def _follow_model(self) -> None:
+        model = self.state.model
+        self.set_grid(self.state.paint.grid, self.state.paint.patch_size,
+                      model.mask_defaults() if model is not None else None)
+        self._update_label()
+
+    def _follow_provenance(self) -> None:
+        spec = self.state.provenance.spec
+        if spec is not None and self.pattern_combo.findText(spec.name) >= 0 and spec != self.mask_spec():
+            self.set_spec(spec)
+        self._update_label()
+
+    def _update_label(self) -> None:
+        if self.state is None:
+            return
+        text = self.state.mask_label()
+        prov = self.state.provenance
+        if prov.spec is not None and prov.mask is not None and prov.spec.pattern.param("ratio") is not None:
+            asked = prov.spec.params.get("ratio", prov.spec.pattern.param("ratio").default)
+            asked = 1 - asked if prov.spec.invert else asked
+            actual = mask_ratio(prov.mask)
+            if abs(actual - asked) > 0.005:
+                text += f" · hides {actual * 100:.1f} % (asked {asked * 100:g} %)"
+        self.mask_label.setText(text)
 
     def mask_spec(self) -> MaskSpec:
         """The widgets' state as a spec; trailing default arguments are left out for brevity."""
         pattern = self.pattern
         values = [self._editors[p.name].get() for p in pattern.params]
         n = len(values)
-        while n > 1 and values[n - 1] == pattern.params[n - 1].default:
+        while n > 1 and values[n - 1] in (pattern.params[n - 1].default, self.default(pattern.params[n - 1])):
             n -= 1
         seed = (("seed", self.seed_spin.value()),) if pattern.seeded else ()
         return MaskSpec(pattern.name, tuple(values[:n]), seed, self.complement_check.isChecked())
@@ -223,11 +353,12 @@ class PatternPanel(QWidget):
         self._debounce.stop()
         spec = self.mask_spec()
         try:
-            mask = spec.generate(self._grid, self._patch_size)
+            mask = spec.generate(self._grid, self._patch_size, defaults=self._defaults)
         except MaskError as exc:
             self.error_label.setText(str(exc))
             return
-        self.error_label.clear()
+        self.error_label.setText(self._pending_note)
+        self._pending_note = ""
         self.patternApplied.emit(str(spec), mask)
 
     def reroll(self) -> None:
@@ -249,9 +380,12 @@ class PatternPanel(QWidget):
         for old in self._editors.values():
             self._form.removeRow(old.widget)
         self._editors = {}
-        for row, param in enumerate(pattern.params, start=2):
+        for row, param in enumerate(pattern.params, start=3):
             editor = _EDITORS[param.kind](param, self._changed)
-            editor.set(param.default)
+            editor.set(self.default(param))
+            for spin in editor.widget.findChildren(QAbstractSpinBox) + [editor.widget]:
+                if isinstance(spin, ClampingSpinBox | ClampingDoubleSpinBox):
+                    spin.clamped.connect(self._note)
             editor.widget.setToolTip(param.help)
             self._form.insertRow(row, param.name.replace("_", " "), editor.widget)
             self._editors[param.name] = editor
@@ -259,6 +393,21 @@ class PatternPanel(QWidget):
         for w in (self.seed_spin, self.reroll_button, self.reroll_action):
             w.setEnabled(pattern.seeded)
         self._changed()
+
+    def _note(self, text: str) -> None:
+        """A clamped value: said until the apply it causes has happened."""
+        self._pending_note = text
+        self.error_label.setText(text)
+
+    def _reserve_height(self) -> None:
+        """As tall as the pattern with the most parameter rows, so switching never moves what is below."""
+        tallest = 0
+        for index in range(self.pattern_combo.count()):
+            self.pattern_combo.setCurrentIndex(index)
+            self._form.activate()
+            tallest = max(tallest, self.sizeHint().height())
+        self.pattern_combo.setCurrentIndex(0)
+        self.setMinimumHeight(tallest)
 
     def _changed(self) -> None:
         if not self._loading and self.auto_apply_check.isChecked():

@@ -18,6 +18,7 @@ Signals
     ``optionsChanged(str)``     a display option changed; the argument is its name
     ``resultChanged()``         :attr:`result` was set or cleared
     ``baselineChanged()``       :attr:`baseline_result` was set or cleared
+    ``curveChanged()``          :attr:`curve` (the loss-vs-ratio sweep, a :class:`Curve`) changed
     ``messageChanged(str)``     a one-line status message (empty: none)
 
 Getters
@@ -26,12 +27,12 @@ Getters
     ``patch_mask()``, ``threshold``, ``provenance``, ``pattern_spec``, ``mask_label()``,
     ``options`` (:class:`DisplayOptions`), ``inputs()`` (the :class:`Inputs` a result must match),
     ``result`` (ReconOutcome or None), ``result_inputs``, ``result_is_current()``,
-    ``baseline_result``, ``message``.
+    ``baseline_result``, ``baseline_status``, ``curve``, ``message``, ``hidden_fraction``.
 
 Mutators
     ``set_image``, ``set_model``, ``set_option``, ``set_threshold``, ``apply_pattern``,
     ``set_patch_mask``, ``push_edit``, ``stroke_changed``, ``clear_mask``, ``invert_mask``,
-    ``set_result``, ``set_baseline_result``, ``set_message``.
+    ``set_result``, ``set_baseline_result``, ``set_curve``, ``set_message``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,22 @@ class Provenance:
     spec: MaskSpec | None = None
     mask: np.ndarray | None = field(default=None, compare=False)
     source: str = ""  # e.g. "file:/path/mask.png" for a loaded mask
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The loss-vs-ratio sweep for the current image, model and pattern family, as far as it got."""
+
+    family: str = ""  # what the plot calls the family, e.g. "random" or "simmim (mask_patch=16)"
+    spec: MaskSpec | None = None  # the family (ratio and seed left out): a clicked point adds both
+    points: tuple[Any, ...] = ()  # maskviz.sweep.SweepPoint, one per ratio (the latest of each)
+    total: int = 0  # ratios the sweep will visit
+    seeds: tuple[int, ...] = ()
+    status: str = ""  # "computing 3/9 ratios…", an error, or ""
+
+    @property
+    def complete(self) -> bool:
+        return len(self.points) == self.total > 0 and all(len(p.losses) == len(self.seeds) for p in self.points)
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,7 @@ class ViewerState(QObject):
     optionsChanged = Signal(str)
     resultChanged = Signal()
     baselineChanged = Signal()
+    curveChanged = Signal()
     messageChanged = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -143,6 +161,8 @@ class ViewerState(QObject):
         self.result: Any = None  # maskviz.gui.worker.ReconOutcome
         self.result_inputs: Inputs | None = None
         self.baseline_result: Any = None  # maskviz.reconstruct.Reconstruction of the baseline fill
+        self.baseline_status = ""  # "computing…" or an error while baseline_result is None
+        self.curve = Curve()
         self.message = ""
         self._threshold = 0.5
 
@@ -175,14 +195,22 @@ class ViewerState(QObject):
             return
         c = self.model.model.config
         self.model_image = None if self.image is None else fit_to_model(self.image, c.img_size)
-        shape = (c.img_size, c.img_size) if isinstance(c.img_size, int) else tuple(c.img_size)
-        if tuple(shape) != self.paint.shape or int(c.patch_size) != self.paint.patch_size:
-            keep = self.paint.mask if tuple(shape) == self.paint.shape else None
-            self.paint = PaintModel(shape, int(c.patch_size), keep)
-            self.undo_stack.clear()
-            self.geometryChanged.emit()
-            self._set_provenance(Provenance())
-            self.maskChanged.emit(True)
+        self.set_geometry((c.img_size, c.img_size) if isinstance(c.img_size, int) else c.img_size, c.patch_size)
+
+    def set_geometry(self, shape: tuple[int, int], patch_size: int) -> None:
+        """Size the painting (the model's input size and patch). A new size starts an empty mask and
+        history; a new patch size on the same image keeps the painted pixels."""
+        shape, patch_size = (int(shape[0]), int(shape[1])), int(patch_size)
+        if shape == self.paint.shape and patch_size == self.paint.patch_size:
+            return
+        keep = self.paint.mask if shape == self.paint.shape else None
+        paint = PaintModel(shape, patch_size, keep)  # raises before anything changes
+        self.abort_stroke()
+        self.paint = paint
+        self.undo_stack.clear()
+        self._set_provenance(Provenance())
+        self.geometryChanged.emit()
+        self.maskChanged.emit(True)
 
     # ------------------------------------------------------------------ the mask
 
@@ -301,9 +329,14 @@ class ViewerState(QObject):
         self.result, self.result_inputs = outcome, inputs if outcome is not None else None
         self.resultChanged.emit()
 
-    def set_baseline_result(self, result: Any) -> None:
-        self.baseline_result = result
+    def set_baseline_result(self, result: Any, status: str = "") -> None:
+        """The baseline fill for the current result (None: none yet; ``status`` says why)."""
+        self.baseline_result, self.baseline_status = result, status
         self.baselineChanged.emit()
+
+    def set_curve(self, curve: Curve) -> None:
+        self.curve = curve
+        self.curveChanged.emit()
 
     def set_message(self, text: str) -> None:
         if text != self.message:

@@ -5,7 +5,8 @@ moving to a device and reconstructing all touch it), and on a 2-core machine two
 only slow each other down (performance-anchors: contention). So every task runs on one worker thread
 in priority order:
 
-``load`` (a model the user is waiting for) > ``recon`` (the picture under the brush) > ``curve``
+``load`` (a model the user is waiting for) > ``recon`` (the picture under the brush) > ``baseline``
+(a non-learned fill beside it) > ``compare`` (a training run against the viewer's model) > ``curve``
 (the background loss sweep, one forward pass per step and held while a stroke is drawn, so a
 reconstruction waits for at most one sweep forward, usually none).
 
@@ -35,7 +36,7 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "curve")  # highest priority first
+LANES = ("load", "recon", "baseline", "compare", "curve")  # highest priority first
 
 
 def worker_threads(cpu_count: int | None = None) -> int:
@@ -200,6 +201,7 @@ class ModelWorker(QObject):
     modelLoaded = Signal(int, object)  # id, LoadedModel
     curveStep = Signal(int, object)  # id, one step of a sweep (maskviz.sweep.SweepPoint)
     curveDone = Signal(int)
+    finished = Signal(str, int, object)  # lane, id, value: every one-shot task (after the lane's own signal)
     failed = Signal(str, int, str)  # lane, id, message
     busyChanged = Signal(str, bool)  # lane, running
 
@@ -242,6 +244,13 @@ class ModelWorker(QObject):
     def load_model(self, loader: Callable[[], Any]) -> int:
         """Load a model off the UI thread (a ViT-L checkpoint takes seconds)."""
         return self._put("load", run=loader)
+
+    def run(self, lane: str, fn: Callable[[], Any]) -> int:
+        """Run ``fn()`` on the worker in ``lane`` (replacing that lane's pending task); the value comes
+        back through :attr:`finished`. Every torch job of the GUI goes through a lane like this."""
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
+        return self._put(lane, run=fn)
 
     def submit_curve(self, steps: Iterator[Any]) -> int:
         """Run a generator one step per turn, lowest priority; a newer curve cancels this one."""
@@ -309,8 +318,9 @@ class ModelWorker(QObject):
             self.reconstructed.emit(task_id, value)
         elif lane == "load":
             self.modelLoaded.emit(task_id, value)
-        else:
+        elif lane == "curve":
             self.curveDone.emit(task_id)
+        self.finished.emit(lane, task_id, value)
 
     def _on_step(self, lane: str, task_id: int, value: object) -> None:
         self.curveStep.emit(task_id, value)

@@ -69,7 +69,7 @@ def test_painting_and_inverting_update_the_baseline_panel(window, qtbot):
     mask = window.canvas.patch_mask().copy()
     mask[:] = False
     mask[1:3, 1:3] = True
-    window._set_mask(mask, "painted", "Paint")
+    window.state.set_patch_mask(mask, "Paint")
     _wait_baseline(qtbot, window)
     np.testing.assert_array_equal(window.baseline_result.mask, mask)
     _assert_panel_shows(window, "harmonic")
@@ -91,6 +91,7 @@ def test_a_baseline_for_an_older_mask_is_never_shown(window, qtbot):
 
 
 def test_switching_back_to_none_hides_the_panel(window, qtbot):
+    sizes = {key: cell.size() for key, cell in window.panels.cells.items()}
     window.set_baseline("normconv")
     _wait_baseline(qtbot, window)
     assert "normconv" in window.metrics.text()
@@ -98,7 +99,8 @@ def test_switching_back_to_none_hides_the_panel(window, qtbot):
     assert window.baseline == "none" and not window.panels.baseline_visible
     assert window.panels.baseline is None and "normconv" not in window.metrics.text()
     assert set(window.panels.plots) == {"original", "masked", "prediction", "pasted", "error"}
-    assert window.panels.layout_widget.ci.items[window.panels.info] == [(2, 1)]  # the readout is back in its cell
+    assert window.panels.baseline_image.image is None and "none" in window.panels.baseline_plot.titleLabel.text
+    assert {key: cell.size() for key, cell in window.panels.cells.items()} == sizes  # nothing moved or resized
     window.canvas.invert()  # later results do not bring it back
     settle(qtbot, window)
     assert not window.panels.baseline_visible and window.baseline_result is None

@@ -57,7 +57,7 @@ def test_fast_model_updates_during_the_stroke(window, qtbot):
 
 def test_slow_model_waits_for_the_stroke_end(window, qtbot):
     _clear(window, qtbot)
-    window.last_seconds = 0.4  # as measured for a ViT-B on a laptop CPU
+    window.controller.last_seconds = 0.4  # as measured for a ViT-B on a laptop CPU
     assert not window.live
     before = window.worker.latest_id("recon")
     window.canvas.brush_size = 7
@@ -143,7 +143,8 @@ def test_zoom_in_one_panel_zooms_every_panel_and_the_canvas(window, qtbot):
     plot = panels.plots["prediction"]
     before = plot.getViewBox().viewRect()
     centre = plot.getViewBox().mapViewToScene(QPointF(8, 8))
-    _wheel(panels.layout_widget, panels.layout_widget.mapFromScene(centre))
+    cell = panels.widget_for("prediction")
+    _wheel(cell, cell.mapFromScene(centre))
     zoomed = plot.getViewBox().targetRect()
     assert zoomed.width() < before.width() * 0.9  # it did zoom
     for view in views:
@@ -160,8 +161,9 @@ def test_hover_on_a_panel_shows_patch_index_loss_and_state(window, qtbot):
     r = panels.result
     plot = panels.plots["pasted"]
     scene_pos = plot.getViewBox().mapViewToScene(QPointF(20.5, 9.5))  # pixel (20, 9): patch row 1, col 2
-    vp = panels.layout_widget.viewport()
-    pos = QPointF(panels.layout_widget.mapFromScene(scene_pos))
+    cell = panels.widget_for("pasted")
+    vp = cell.viewport()
+    pos = QPointF(cell.mapFromScene(scene_pos))
     with qtbot.waitSignal(panels.hovered, timeout=WAIT_MS) as blocker:
         QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, pos, vp.mapToGlobal(pos),
                                                Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
@@ -176,7 +178,7 @@ def test_hover_on_a_panel_shows_patch_index_loss_and_state(window, qtbot):
 def test_hover_on_the_canvas_shows_the_same_readout(window, qtbot):
     mouse(window.canvas, QEvent.Type.MouseMove, 3.5, 28.5, held=False)  # patch row 3, col 0
     assert "patch (row 3, col 0) #12" in window.panels.readout
-    assert hover_lines(window.panels.result, -1, -1) == []
+    assert hover_lines(window.state, -1, -1) == []
 
 
 def test_heatmap_per_pixel_or_per_patch_with_fixed_levels(window, qtbot):
@@ -200,8 +202,9 @@ def test_norm_pix_model_offers_and_labels_the_unnormalisation(open_window, photo
     panels = window.panels
     assert not panels.unnormalize_box.isHidden()
     assert "true-patch" in panels.plots["prediction"].titleLabel.text
-    panels.set_unnormalize("visible")
+    window.set_unnormalize("visible")
     settle(qtbot, window)
+    assert panels.unnormalize == "visible"
     assert panels.result.unnormalize == "visible"
     assert "visible-patch" in panels.plots["prediction"].titleLabel.text
     assert window.model_panel.unnormalize_box.currentData() == "visible"
@@ -230,7 +233,7 @@ def test_a_stale_result_is_never_shown(window, qtbot, monkeypatch):
     assert second > first
     settle(qtbot, window)
     assert first not in shown and shown[-1] == second
-    assert window.stale_dropped >= 1
+    assert window.controller.stale_dropped >= 1
     np.testing.assert_array_equal(window.panels.result.mask, masks.half_mask(model.grid_size, "top"))
 
 
@@ -415,7 +418,7 @@ def test_loss_curve_fills_in_and_marks_the_current_mask(window, qtbot):
     assert len(curve.points) == 9 and all(len(p.losses) == 3 for p in curve.points)
     assert "random" in curve.plot.titleLabel.text
     xs, ys = curve.mean_curve.getData()
-    assert list(xs) == sorted(p.ratio for p in curve.points)
+    assert list(xs) == sorted(p.actual for p in curve.points)  # drawn against what was really hidden
     r = window.current.result
     assert curve.marker == pytest.approx((masks.mask_ratio(r.mask), r.loss))
     window.canvas.invert()
@@ -429,7 +432,7 @@ def test_loss_curve_follows_the_pattern_family_not_the_seed(window, qtbot):
     before = window.worker.latest_id("curve")
     window.patterns.reroll()  # same family: the curve stays
     qtbot.waitUntil(lambda: window.pattern_spec.endswith(f"seed={window.patterns.seed_spin.value()}"), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not window._curve_timer.isActive(), timeout=WAIT_MS)  # the debounced check ran
+    qtbot.waitUntil(lambda: not window.controller._curve_timer.isActive(), timeout=WAIT_MS)  # the debounced check ran
     assert window.worker.latest_id("curve") == before and curve.complete
     window.patterns.pattern_combo.setCurrentText("block")
     window.patterns.apply()
