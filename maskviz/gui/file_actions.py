@@ -112,7 +112,7 @@ class FileActionsMixin:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
         r = s.result.result
-        recon = self.panels.plots["prediction"].titleLabel.text
+        recon = self.panels.title("prediction")
         inputs = " · ".join(part for part in (s.image_source, s.model.summary()["description"] if s.model else "",
                                                f"mask {s.mask_label()}", s.pattern_spec) if part)
         footer = f"{inputs}\n{self.metrics.text()}"  # the figure names its inputs, then its numbers

@@ -25,7 +25,17 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from maskviz.gui.state import ViewerState
 
@@ -44,9 +54,10 @@ COLORMAP = "inferno"
 HOVER_HINT = "hover a panel or the canvas to see a patch's index, loss and state"
 NOTHING_HIDDEN = "Nothing is hidden, so there is nothing to reconstruct: paint on the canvas or pick a pattern."
 BASELINE_HINT = "baseline: none (View → Baseline)"
-MIN_SIDE = 150  # the smallest picture worth showing; below it the grid scrolls
+MIN_SIDE = 120  # the smallest picture worth showing; below it the grid scrolls
 STRIP = 34  # the strip under every picture: the error cell's colour bar, blank elsewhere
 TITLE = 22
+TITLE_POINTS = 11.0
 READOUT_LINES = 2
 
 
@@ -112,12 +123,15 @@ class ViewLinker(QObject):
 
 
 class _Cell(pg.GraphicsLayoutWidget):
-    """One picture: a title, an aspect-locked image view and a fixed strip under it."""
+    """One picture: a title (elided to the cell, whole in the tooltip), an aspect-locked image view
+    and a fixed strip under it. A title wider than the cell would widen the view and shift the picture."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setBackground("w")
+        self.title = title
         self.plot = pg.PlotItem(title=title)
+        self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         for axis in ("left", "bottom"):
             self.plot.hideAxis(axis)
         self.plot.setMenuEnabled(False)
@@ -133,6 +147,23 @@ class _Cell(pg.GraphicsLayoutWidget):
 
     def set_strip(self, item: pg.GraphicsObject) -> None:
         self.addItem(item, row=1, col=0)
+
+    def set_title(self, text: str) -> None:
+        self.title = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, ev) -> None:  # noqa: ANN001 - QResizeEvent
+        super().resizeEvent(ev)
+        if "plot" in self.__dict__:  # pyqtgraph resizes while constructing, before the plot exists
+            self._elide()
+
+    def _elide(self) -> None:
+        font = QFont(self.font())
+        font.setPointSizeF(TITLE_POINTS)  # the size pyqtgraph draws plot titles in
+        metrics = QFontMetrics(font)
+        room = max(40, self.width() - 24)
+        self.plot.setTitle(metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room))
 
 
 class ResultPanels(QWidget):
@@ -244,6 +275,10 @@ class ResultPanels(QWidget):
         pad = 0.02 * max(h, w)
         self.linker.show_region(QRectF(-pad, -pad, w + 2 * pad, h + 2 * pad))
 
+    def title(self, key: str) -> str:
+        """A panel's whole title (the one drawn may be elided to the cell)."""
+        return self.cells[key].title
+
     def widget_for(self, key: str) -> pg.GraphicsLayoutWidget:
         """The widget that draws panel ``key`` (for tests and screenshots)."""
         return self.cells[key]
@@ -303,10 +338,10 @@ class ResultPanels(QWidget):
         if name == "none" or result is None or self.result is None or self.result.loss is None:
             self.baseline_image.clear()
             title = BASELINE_HINT if name == "none" else (self.state.baseline_status or f"baseline: {name}")
-            self.baseline_plot.setTitle(title)
+            self.cells["baseline"].set_title(title)
             return
         self.baseline_image.setImage(np.ascontiguousarray(result.pasted), levels=(0.0, 1.0), autoLevels=False)
-        self.baseline_plot.setTitle(f"baseline: {BASELINE_LABELS.get(name, name)} + visible")
+        self.cells["baseline"].set_title(f"baseline: {BASELINE_LABELS.get(name, name)} + visible")
 
     @property
     def heatmap_mode(self) -> str:
@@ -336,7 +371,7 @@ class ResultPanels(QWidget):
         if self.result is None or self.result.loss is None:
             return None
         lo, hi = self._levels.get(self.heatmap_mode, (0.0, 1.0))
-        return self.plots["error"].titleLabel.text, self._heatmap_values(), lo, hi
+        return self.title("error"), self._heatmap_values(), lo, hi
 
     def _show_heatmap(self) -> None:
         if self.result is None or self.result.loss is None:
@@ -361,9 +396,9 @@ class ResultPanels(QWidget):
         heat = "error per patch (model's loss)" if self.heatmap_mode == "patch" else "error per pixel"
         if r is not None and r.loss is None:
             recon, pasted, heat = (f"{t}: nothing hidden" for t in (recon, pasted, heat))
-        self.plots["prediction"].setTitle(recon)
-        self.plots["pasted"].setTitle(pasted)
-        self.plots["error"].setTitle(heat)
+        self.cells["prediction"].set_title(recon)
+        self.cells["pasted"].set_title(pasted)
+        self.cells["error"].set_title(heat)
         self._show_baseline()
 
     # ------------------------------------------------------------------ options

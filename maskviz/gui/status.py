@@ -47,6 +47,11 @@ class MetricsLine(QLabel):
         self.state = state
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # selectable, but never the keyboard's target
+        # A long line must not set the window's minimum width (it made it 1128 px, wider than 1024×700):
+        # it wraps instead, in a height fixed at two lines so that wrapping never moves the panels.
+        self.setWordWrap(True)
+        self.setFixedHeight(self.fontMetrics().lineSpacing() * 2 + 4)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         for signal in (state.resultChanged, state.baselineChanged, state.messageChanged, state.modelChanged):
             signal.connect(self.refresh)
 
@@ -54,12 +59,14 @@ class MetricsLine(QLabel):
         s = self.state
         if s.message:
             self.setText(s.message)
+            self.setToolTip(s.message)
             return
         text = metrics_text(s.result, s.options.device, s.options.precision)
         if s.result is not None and s.baseline_result is not None:
             compared = baseline_text(s.result.result, s.baseline_result, s.options.baseline)
             text = f"{text} · {compared}" if compared else text
         self.setText(text)
+        self.setToolTip(text)
 
 
 class BusyIndicator:

@@ -32,7 +32,7 @@ def _wait_baseline(qtbot, window) -> None:
 def _assert_panel_shows(window, name: str) -> None:
     expected, model = _expected(window, name)
     np.testing.assert_allclose(window.panels.baseline_image.image, expected.pasted, atol=1e-6)
-    assert window.panels.baseline_plot.titleLabel.text == f"baseline: {BASELINE_LABELS[name]} + visible"
+    assert window.panels.title("baseline") == f"baseline: {BASELINE_LABELS[name]} + visible"
     if expected.psnr is not None:
         assert f"model {model.psnr:.2f} dB · {name} {expected.psnr:.2f} dB" in window.metrics.text()
 
@@ -85,7 +85,7 @@ def test_a_baseline_for_an_older_mask_is_never_shown(window, qtbot):
     assert shown is None or np.array_equal(shown.mask, window.panels.result.mask)
     if shown is None:
         assert window.panels.baseline_image.image is None
-        assert window.panels.baseline_plot.titleLabel.text.endswith("(computing…)")
+        assert window.panels.title("baseline").endswith("(computing…)")
     _wait_baseline(qtbot, window)
     np.testing.assert_array_equal(window.baseline_result.mask, window.panels.result.mask)
 
@@ -99,7 +99,7 @@ def test_switching_back_to_none_hides_the_panel(window, qtbot):
     assert window.baseline == "none" and not window.panels.baseline_visible
     assert window.panels.baseline is None and "normconv" not in window.metrics.text()
     assert set(window.panels.plots) == {"original", "masked", "prediction", "pasted", "error"}
-    assert window.panels.baseline_image.image is None and "none" in window.panels.baseline_plot.titleLabel.text
+    assert window.panels.baseline_image.image is None and "none" in window.panels.title("baseline")
     assert {key: cell.size() for key, cell in window.panels.cells.items()} == sizes  # nothing moved or resized
     window.canvas.invert()  # later results do not bring it back
     settle(qtbot, window)

@@ -190,7 +190,7 @@ def test_heatmap_per_pixel_or_per_patch_with_fixed_levels(window, qtbot):
     window.heatmap_actions["patch"].trigger()
     assert panels.heatmap_mode == "patch"
     np.testing.assert_allclose(image.image[:8, :8], panels.result.patch_loss[0, 0])
-    assert "patch" in panels.plots["error"].titleLabel.text
+    assert "patch" in panels.title("error")
     window.canvas.invert()  # a new result keeps the colour range (comparable by eye)
     settle(qtbot, window)
     window.heatmap_actions["pixel"].trigger()
@@ -201,12 +201,12 @@ def test_norm_pix_model_offers_and_labels_the_unnormalisation(open_window, photo
     window = open_window(photo, norm_pix_model_path, restore=False)
     panels = window.panels
     assert not panels.unnormalize_box.isHidden()
-    assert "true-patch" in panels.plots["prediction"].titleLabel.text
+    assert "true-patch" in panels.title("prediction")
     window.set_unnormalize("visible")
     settle(qtbot, window)
     assert panels.unnormalize == "visible"
     assert panels.result.unnormalize == "visible"
-    assert "visible-patch" in panels.plots["prediction"].titleLabel.text
+    assert "visible-patch" in panels.title("prediction")
     assert window.model_panel.unnormalize_box.currentData() == "visible"
 
 
