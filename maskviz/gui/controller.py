@@ -215,8 +215,12 @@ class Controller(QObject):
         family = self.state.curve.spec
         if family is None:
             return "no curve yet"
-        spec = with_ratio(family, ratio)
-        return self.apply_spec(MaskSpec(spec.name, (), spec.kwargs + (("seed", int(seed)),)))
+        params = with_ratio(family, ratio).params
+        pattern = family.pattern
+        values = [params.get(p.name, p.default) for p in pattern.params]
+        while len(values) > 1 and values[-1] == pattern.params[len(values) - 1].default:
+            values.pop()  # the canonical form the pattern panel writes: positional, trailing defaults left out
+        return self.apply_spec(MaskSpec(family.name, tuple(values), (("seed", int(seed)),)))
 
     def _on_model_loaded(self, task_id: int, loaded: Any) -> None:
         source, _ = self._load_sources.pop(task_id, (None, False))

@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QScrollArea,
     QSplitter,
     QTextEdit,
     QVBoxLayout,
@@ -67,6 +69,15 @@ def is_text_field(widget: QWidget | None) -> bool:
     if isinstance(widget, QPlainTextEdit | QTextEdit):
         return not widget.isReadOnly()
     return False
+
+
+def scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: a tall form must not set the window's minimum height."""
+    area = QScrollArea(widget.parentWidget())
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(FileActionsMixin, QMainWindow):
@@ -122,7 +133,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve, right)
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
         self.training = TrainingPanel(self.config_folder / "runs", self.settings, self)
-        self.train_dock = self._dock("Train", "train-dock", self.training, right)
+        self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.curve_dock.raise_()
         self.busy_indicator = BusyIndicator(self.statusBar(), lambda: self.worker.is_busy("load"),

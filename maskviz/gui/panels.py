@@ -164,6 +164,10 @@ class _Cell(pg.GraphicsLayoutWidget):
         metrics = QFontMetrics(font)
         room = max(40, self.width() - 24)
         self.plot.setTitle(metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room))
+        # Re-fit: a shorter title must give its width back (Qt caches the layout's old minimum width).
+        for item in (self.plot.titleLabel, self.plot, self.ci):
+            item.updateGeometry()
+        pg.GraphicsLayoutWidget.resizeEvent(self, None)
 
 
 class ResultPanels(QWidget):
