@@ -21,6 +21,12 @@ from maskviz.models import create_model
 from maskviz.models.registry import get_config
 
 
+def pytest_addoption(parser) -> None:  # noqa: ANN001
+    group = parser.getgroup("maskviz")
+    group.addoption("--soak", action="store_true", help="run the random GUI test with 10 000 actions")
+    group.addoption("--soak-seed", type=int, default=1234, help="seed of the random GUI test (default 1234)")
+
+
 @pytest.fixture(autouse=True)
 def garbage_on_the_gui_thread():
     """As in the app (maskviz.gui.garbage): no automatic collection while worker threads run; what

@@ -1,0 +1,174 @@
+"""A seeded random user: ≥ 500 actions, and at every checkpoint every view agrees with the state.
+
+Actions: paint, erase, pattern, re-roll, complement, undo/redo, invert, switch between the two
+bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path. Every
+``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the result on
+screen was computed from the current image, model, mask and options, and that the canvas readout,
+hover readout, pattern label, metrics line, loss-curve star, baseline panel and zoom ranges all say
+the same. ``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a
+benchmark of robustness; ``--soak-seed N`` picks another sequence).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+from guikit import settle, stroke
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QSlider
+
+from maskviz import masks
+from maskviz.bundled import bundled_model_paths
+from maskviz.gui.panels import hover_lines
+
+MODELS = [str(p) for p in bundled_model_paths().values()]
+PATTERNS = ["random", "block", "simmim", "grid", "center", "border", "stripes", "checkerboard", "half", "none", "all"]
+CHECK_EVERY = 20
+
+
+class RandomUser:
+    """Draws actions from a seeded generator and remembers what it did that the checks need."""
+
+    def __init__(self, window, rng: random.Random, bad_model: str) -> None:
+        self.w, self.rng, self.bad_model = window, rng, bad_model
+        self.bad_images = 0
+        self.actions = [(self.paint, 6), (self.pattern, 4), (self.reroll, 2), (self.complement, 1), (self.undo, 4),
+                        (self.redo, 2), (self.invert, 2), (self.switch_model, 1), (self.baseline, 1),
+                        (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1)]
+
+    def step(self) -> str:
+        action = self.rng.choices([a for a, _ in self.actions], weights=[w for _, w in self.actions])[0]
+        action()
+        return action.__name__
+
+    def _point(self) -> tuple[float, float]:
+        h, w = self.w.state.paint.shape
+        return self.rng.uniform(0, w), self.rng.uniform(0, h)
+
+    def paint(self) -> None:
+        canvas = self.w.canvas
+        canvas.tool = self.rng.choice(["brush", "brush", "eraser"])
+        canvas.brush_size = self.rng.randint(1, 20)
+        stroke(canvas, [self._point() for _ in range(self.rng.randint(1, 5))])
+
+    def pattern(self) -> None:
+        panel = self.w.patterns
+        panel.pattern_combo.setCurrentText(self.rng.choice(PATTERNS))
+        if "ratio" in panel.editors:
+            panel.editors["ratio"].findChild(QSlider).setValue(self.rng.randrange(0, 1001))
+        panel.apply()
+
+    def reroll(self) -> None:
+        self.w.patterns.reroll()
+
+    def complement(self) -> None:
+        check = self.w.patterns.complement_check
+        check.setChecked(not check.isChecked())
+        self.w.patterns.apply()
+
+    def undo(self) -> None:
+        self.w.state.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.w.state.undo_stack.redo()
+
+    def invert(self) -> None:
+        self.w.canvas.invert()
+
+    def switch_model(self) -> None:
+        self.w.open_model(self.rng.choice(MODELS))
+
+    def baseline(self) -> None:
+        self.w.set_baseline("none" if self.w.baseline != "none" else self.rng.choice(["mean", "harmonic"]))
+
+    def heatmap(self) -> None:
+        self.w.state.set_option("heatmap", "patch" if self.w.state.options.heatmap == "pixel" else "pixel")
+
+    def zoom(self) -> None:
+        if self.rng.random() < 0.3:
+            self.w.reset_zoom()
+            return
+        cell = self.w.panels.widget_for(self.rng.choice(list(self.w.panels.cells)))
+        pos = cell.mapFromScene(cell.plot.getViewBox().mapViewToScene(QPointF(*self._point())))
+        delta = QPoint(0, self.rng.choice([-120, 120]))
+        QApplication.sendEvent(cell.viewport(), QWheelEvent(QPointF(pos), cell.mapToGlobal(QPointF(pos)), QPoint(0, 0),
+                                                            delta, Qt.MouseButton.NoButton,
+                                                            Qt.KeyboardModifier.NoModifier,
+                                                            Qt.ScrollPhase.NoScrollPhase, False))
+
+    def bad_image(self) -> None:
+        source = self.w.image_source
+        assert self.w.open_image(f"/nonexistent/photo-{self.rng.randrange(1000)}.jpg") is False
+        assert self.w.image_source == source
+        self.bad_images += 1
+
+    def bad_model_path(self) -> None:
+        self.w.open_model(self.bad_model)
+
+
+def idle(qtbot, window) -> None:
+    """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it."""
+    settle(qtbot, window, timeout=60000)
+    if window.baseline != "none":
+        qtbot.waitUntil(lambda: window.baseline_result is not None or window.state.baseline_status.startswith(
+            "baseline failed"), timeout=60000)
+
+
+def check_views_agree(window) -> None:
+    s = window.state
+    outcome = s.result
+    assert outcome is not None and s.result_is_current()
+    r = outcome.result
+    assert outcome.request.model is s.model.model and outcome.request.image is s.model_image
+    np.testing.assert_array_equal(r.mask, s.patch_mask())
+    np.testing.assert_array_equal(window.panels.result.mask, s.patch_mask())
+    assert window.canvas.readout.text() == masks.describe(s.patch_mask())
+    assert window.panels.readout == " · ".join(hover_lines(s, *window.panels._hover))
+    assert window.patterns.mask_label.text().startswith(s.mask_label())
+    if s.provenance.spec is not None and not s.mask_label().endswith("+ edits"):
+        np.testing.assert_array_equal(s.patch_mask(), s.provenance.mask)
+    if r.loss is None:
+        assert window.curve.marker is None and "nothing to reconstruct" in window.metrics.text()
+        assert window.panels.images["prediction"].image is None
+    else:
+        assert window.curve.marker == pytest.approx((masks.mask_ratio(r.mask), r.loss))
+        assert f"{r.loss:.4f}" in window.metrics.text()
+        np.testing.assert_allclose(window.panels.images["pasted"].image, r.pasted)
+    if window.baseline_result is not None:
+        np.testing.assert_array_equal(window.baseline_result.mask, r.mask)
+    regions = {tuple(np.round(c.plot.getViewBox().viewRect().getRect(), 4)) for c in window.panels.cells.values()}
+    assert len(regions) == 1  # every panel shows the same image region
+    assert window.state.paint.grid == tuple(s.model.model.grid_size)
+
+
+def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_path, dialogs, qtbot, request):
+    soak = request.config.getoption("--soak", False)  # registered in tests/gui/conftest.py
+    count = 10_000 if soak else 500
+    seed = request.config.getoption("--soak-seed", 1234)
+    bad_model = tmp_path / "broken.safetensors"
+    bad_model.write_bytes(b"not a model")
+    window = open_window(photo, MODELS[0], restore=False)
+    user = RandomUser(window, random.Random(seed), str(bad_model))
+    start, done = time.perf_counter(), []
+    for i in range(1, count + 1):
+        done.append(user.step())
+        if i % CHECK_EVERY == 0:
+            idle(qtbot, window)
+            check_views_agree(window)
+    idle(qtbot, window)
+    check_views_agree(window)
+    image_dialogs = [d for d in dialogs if "image" in d[1].lower()]
+    model_dialogs = [d for d in dialogs if "model" in d[1].lower()]
+    assert len(image_dialogs) == user.bad_images and all("/nonexistent/" in d[2] for d in image_dialogs)
+    assert all(str(bad_model) in d[2] for d in model_dialogs)
+    assert len(model_dialogs) <= done.count("bad_model_path")
+    assert len(dialogs) == len(image_dialogs) + len(model_dialogs)  # nothing else ever complained
+    assert window.loaded is not None and window.model_source in MODELS
+    if soak:
+        print(f"\nsoak: {count} actions (seed {seed}) in {time.perf_counter() - start:.0f} s, "
+              f"{window.controller.stale_dropped} stale results dropped, all views agreed at "
+              f"{count // CHECK_EVERY + 1} checkpoints")
