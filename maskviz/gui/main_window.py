@@ -293,6 +293,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.training.useModelRequested.connect(self.open_model)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.training.viewer_context = self.training_context
+        self.training.use_compare_runner(c.lane_runner("compare"))  # torch jobs go through the worker's lanes
 
     def _apply_pattern(self, spec: str) -> None:
         error = self.controller.apply_spec(spec)

@@ -251,6 +251,7 @@ class TrainingPanel(QWidget):
         self.settings = settings
         self.process = TrainProcess(self)
         self.background = Background(self)
+        self.compare_runner: Any = self.background  # the window puts comparisons on its model worker's lane
         self.viewer_context: Callable[[], ViewerContext | None] = lambda: None  # set by the window
         self.base: Any = None  # LoadedModel the next run starts from
         self.folder: FolderSummary | None = None
@@ -607,7 +608,7 @@ class TrainingPanel(QWidget):
         self.compare.hint.setText("Reconstructing with the base and the fine-tuned model…")
         self.tabs.setCurrentIndex(2)
         path = run.path
-        self._compare_id = self.background.run(lambda: compare_run(path, context), "maskviz-compare")
+        self._compare_id = self.compare_runner.run(lambda: compare_run(path, context), "maskviz-compare")
         return True
 
     # ============================================================== following a run
@@ -673,19 +674,26 @@ class TrainingPanel(QWidget):
         self.crash_label.show()
         self.tabs.setCurrentIndex(1)
 
-    def _on_background_done(self, task_id: int, value: Any) -> None:
-        if task_id == self._scan_id:
+    def use_compare_runner(self, runner: Any) -> None:  # noqa: ANN401 - a Background look-alike
+        """Run comparisons (two models' forwards) on ``runner``: the viewer's worker lane, so torch is
+        used by one thread at a time. Its ids are its own, so its results have their own handlers."""
+        self.compare_runner = runner
+        runner.done.connect(lambda i, v: i == self._compare_id and self._on_background_done(i, v, compare=True))
+        runner.failed.connect(lambda i, m: i == self._compare_id and self._on_background_failed(i, m, compare=True))
+
+    def _on_background_done(self, task_id: int, value: Any, compare: bool = False) -> None:
+        if not compare and task_id == self._scan_id:
             self._show_folder(value)
-        elif task_id == self._compare_id:
+        elif task_id == self._compare_id and compare == (self.compare_runner is not self.background):
             self.compare.show_comparison(value)
             self.tabs.setCurrentIndex(2)
         self._update_buttons()
 
-    def _on_background_failed(self, task_id: int, message: str) -> None:
-        if task_id == self._scan_id:
+    def _on_background_failed(self, task_id: int, message: str, compare: bool = False) -> None:
+        if not compare and task_id == self._scan_id:
             self.folder_error = message
             self._folder_note(message, error=True)
-        elif task_id == self._compare_id:
+        elif task_id == self._compare_id and compare == (self.compare_runner is not self.background):
             self.compare.hint.setText(f"Could not compare: {message}")
             self._refuse("Cannot open the result", message)
         self._update_buttons()

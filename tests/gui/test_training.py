@@ -120,6 +120,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
 
     qtbot.mouseClick(panel.buttons["open_result"], LEFT)
     qtbot.waitUntil(lambda: panel.compare.shown == 2, timeout=RUN_MS)
+    assert window.worker.latest_id("compare") == panel._compare_id > 0  # on the model worker, not a thread of its own
     c = panel.compare.comparison
     np.testing.assert_array_equal(c.tuned.mask, window.canvas.patch_mask())  # the viewer's mask, as painted
     np.testing.assert_array_equal(c.base.original, c.tuned.original)
