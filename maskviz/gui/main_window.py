@@ -17,23 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QApplication,
-    QComboBox,
     QDockWidget,
     QFrame,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QScrollArea,
     QSplitter,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -41,16 +34,27 @@ from PySide6.QtWidgets import (
 from maskviz.baselines import BASELINE_LABELS, BASELINES
 from maskviz.bundled import MODEL_PREFIX, bundled_model_paths, default_sample, sample_paths
 from maskviz.errors import MaskvizError
-from maskviz.gui.canvas import TOOLS, MaskCanvas
+from maskviz.gui.canvas import MaskCanvas
 from maskviz.gui.controller import Controller
 from maskviz.gui.file_actions import FileActionsMixin
+from maskviz.gui.keys import KeyRouter
 from maskviz.gui.loss_curve import LossCurve
 from maskviz.gui.model_panel import ModelPanel
 from maskviz.gui.panels import HEATMAP_MODES, UNNORMALIZE_LABELS, ResultPanels
-from maskviz.gui.patterns import ClampingDoubleSpinBox, ClampingSpinBox, PatternPanel
-from maskviz.gui.session import config_dir, open_settings, read_session, recent, remember, write_session
+from maskviz.gui.patterns import PatternPanel
+from maskviz.gui.session import (
+    apply_options,
+    config_dir,
+    open_settings,
+    read_session,
+    recent,
+    remember,
+    state_session,
+    write_session,
+)
 from maskviz.gui.state import ViewerState
 from maskviz.gui.status import BusyIndicator, MetricsLine
+from maskviz.gui.toolbar import CanvasToolbar
 from maskviz.gui.train_compare import ViewerContext
 from maskviz.gui.training import TrainingPanel
 
@@ -58,17 +62,6 @@ log = logging.getLogger("maskviz.gui")
 
 BANNER_STYLE = ("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a; "
                 "border-radius: 4px; padding: 6px; font-weight: bold; }")
-
-
-def is_text_field(widget: QWidget | None) -> bool:
-    """Where typed letters are text: line edits, spin boxes, editable combos and text editors."""
-    if isinstance(widget, QLineEdit | QAbstractSpinBox):
-        return True
-    if isinstance(widget, QComboBox):
-        return widget.isEditable()
-    if isinstance(widget, QPlainTextEdit | QTextEdit):
-        return not widget.isReadOnly()
-    return False
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -96,7 +89,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self._build_ui(available_devices())
         self._build_menus()
         self._connect()
-        QApplication.instance().installEventFilter(self)
+        self.keys = KeyRouter(self, self.canvas, self.canvas.handle_key)
         self.setAcceptDrops(True)
         self.setWindowTitle("maskviz")
         self.resize(1400, 900)
@@ -141,30 +134,13 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.busy_label, self.busy_bar = self.busy_indicator.label, self.busy_indicator.bar
 
     def _left_column(self) -> QWidget:
-        self.tool_box = QComboBox(self)
-        self.tool_box.addItems(list(TOOLS))
-        self.tool_box.setToolTip("B brush · E eraser · M rectangle · L polygon · F fill")
-        self.brush_spin = ClampingSpinBox(self)
-        self.brush_spin.setRange(1, 512)
-        self.brush_spin.setValue(self.canvas.brush_size)
-        self.brush_spin.setSuffix(" px")
-        self.brush_spin.setToolTip("Brush size ([ and ])")
-        self.threshold_spin = ClampingDoubleSpinBox(self)
-        self.threshold_spin.setRange(0.0, 100.0)
-        self.threshold_spin.setDecimals(0)
-        self.threshold_spin.setSingleStep(5)
-        self.threshold_spin.setSuffix(" %")
-        self.threshold_spin.setValue(self.state.threshold * 100)
-        self.threshold_spin.setToolTip("A patch counts as hidden when at least this much of it is painted")
-        tools = QHBoxLayout()
-        for label, widget in (("Tool", self.tool_box), ("Size", self.brush_spin), ("Coverage", self.threshold_spin)):
-            tools.addWidget(QLabel(label, self))
-            tools.addWidget(widget)
-        tools.addStretch(1)
+        self.toolbar = CanvasToolbar(self.canvas, self)
+        self.tool_box, self.brush_spin, self.threshold_spin = (self.toolbar.tool_box, self.toolbar.brush_spin,
+                                                               self.toolbar.threshold_spin)
         column = QWidget(self)
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(tools)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.patterns)
         return column
@@ -268,13 +244,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
     def _connect(self) -> None:
         s, c = self.state, self.controller
         self.canvas.hovered.connect(self.panels.show_hover)
-        self.canvas.toolChanged.connect(self.tool_box.setCurrentText)
-        self.canvas.brushSizeChanged.connect(self.brush_spin.setValue)
-        self.tool_box.textActivated.connect(lambda t: setattr(self.canvas, "tool", t))
-        self.brush_spin.valueChanged.connect(lambda v: setattr(self.canvas, "brush_size", v))
-        self.threshold_spin.valueChanged.connect(lambda v: s.set_threshold(v / 100))
-        for spin in (self.brush_spin, self.threshold_spin):
-            spin.clamped.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.toolbar.clamped.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.patterns.patternApplied.connect(lambda spec, _mask: self._apply_pattern(spec))
         self.curve.pointClicked.connect(c.apply_curve_point)
         self.panels.unnormalizeChanged.connect(self.set_unnormalize)
@@ -402,23 +372,6 @@ class MainWindow(FileActionsMixin, QMainWindow):
     def resultShown(self) -> Any:  # noqa: N802 - the signal's name
         return self.controller.resultShown
 
-    # ================================================================== keys: tools work wherever focus is
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        """Tool keys reach the canvas from any widget of this window but a text field, and menu
-        shortcuts win over read-only text (a selectable label or log would otherwise take Ctrl+A…)."""
-        kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride):
-            return False
-        focus = QApplication.focusWidget()
-        if obj is not focus or focus is None or focus is self.canvas or is_text_field(focus):
-            return False
-        if focus.window() is not self:
-            return False
-        if kind == QEvent.Type.ShortcutOverride:
-            return not event.matches(QKeySequence.StandardKey.Copy)  # let the shortcut map have the key
-        return self.canvas.handle_key(event)
-
     # ================================================================== session
 
     def start(self, image: str | None = None, model: str | None = None, restore: bool = True) -> None:
@@ -442,34 +395,14 @@ class MainWindow(FileActionsMixin, QMainWindow):
                 return
 
     def _apply_session_options(self, session: dict[str, Any]) -> None:
-        from maskviz.device import resolve_device
-
-        s = self.state
-        try:
-            if session.get("device"):
-                s.set_option("device", resolve_device(session["device"]).type)
-        except MaskvizError:
-            pass  # the session's GPU is gone: stay on the default device
-        if session.get("precision") in ("fp32", "bf16", "fp16") and s.options.device != "cpu":
-            s.set_option("precision", session["precision"])
-        if session.get("unnormalize") in UNNORMALIZE_LABELS:
-            s.set_option("unnormalize", session["unnormalize"])
-        if session.get("heatmap") in HEATMAP_MODES:
-            s.set_option("heatmap", session["heatmap"])
-        if isinstance(session.get("threshold"), int | float):
-            s.set_threshold(session["threshold"])
+        apply_options(self.state, session)
         if isinstance(session.get("brush_size"), int | float):
             self.canvas.brush_size = session["brush_size"]
-        self.threshold_spin.setValue(s.threshold * 100)
-        self.brush_spin.setValue(self.canvas.brush_size)
+        self.toolbar.follow()
 
     def session_data(self) -> dict[str, Any]:
         """What a restart restores: image, model, mask (patch grid), its pattern and options."""
-        s = self.state
-        return {"image": s.image_source, "model": s.model_source, "device": s.options.device,
-                "precision": s.options.precision, "unnormalize": s.options.unnormalize,
-                "mask": s.patch_mask().astype(int).tolist(), "pattern": s.pattern_spec,
-                "heatmap": s.options.heatmap, "threshold": s.threshold, "brush_size": self.canvas.brush_size}
+        return state_session(self.state) | {"brush_size": self.canvas.brush_size}
 
     def save_session(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -548,6 +481,6 @@ class MainWindow(FileActionsMixin, QMainWindow):
             event.ignore()
             return
         self.save_session()
-        QApplication.instance().removeEventFilter(self)
+        self.keys.remove()
         self.controller.shutdown()
         super().closeEvent(event)

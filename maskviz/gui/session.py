@@ -68,3 +68,31 @@ def recent(settings: QSettings, key: str) -> list[str]:
     if isinstance(value, str):  # QSettings INI returns a lone string for a one-item list
         value = [value]
     return [str(v) for v in (value or [])]
+
+
+def state_session(state: Any) -> dict[str, Any]:  # noqa: ANN401 - ViewerState
+    """The parts of a ViewerState a restart restores: image, model, mask (patch grid), pattern, options."""
+    o = state.options
+    return {"image": state.image_source, "model": state.model_source, "device": o.device, "precision": o.precision,
+            "unnormalize": o.unnormalize, "mask": state.patch_mask().astype(int).tolist(),
+            "pattern": state.pattern_spec, "heatmap": o.heatmap, "threshold": state.threshold}
+
+
+def apply_options(state: Any, session: dict[str, Any]) -> None:  # noqa: ANN401 - ViewerState
+    """Put a session's options in the state; anything missing, odd or no longer possible is skipped."""
+    from maskviz.device import resolve_device
+    from maskviz.errors import MaskvizError
+
+    try:
+        if session.get("device"):
+            state.set_option("device", resolve_device(session["device"]).type)
+    except MaskvizError:
+        pass  # the session's GPU is gone: stay on the default device
+    if session.get("precision") in ("fp32", "bf16", "fp16") and state.options.device != "cpu":
+        state.set_option("precision", session["precision"])
+    if session.get("unnormalize") in ("true-patch", "visible"):
+        state.set_option("unnormalize", session["unnormalize"])
+    if session.get("heatmap") in ("pixel", "patch"):
+        state.set_option("heatmap", session["heatmap"])
+    if isinstance(session.get("threshold"), int | float):
+        state.set_threshold(session["threshold"])
