@@ -149,7 +149,7 @@ def check_input_file(path: str | os.PathLike, error: type[MaskvizError], label: 
     try:
         st = os.stat(Path(path).expanduser())
     except OSError as exc:
-        raise error(_stat_failure(label, exc)) from None
+        raise error(_stat_failure(label, exc, "file or folder" if allow_dir else "file")) from None
     if stat.S_ISDIR(st.st_mode):
         if allow_dir:
             return st
@@ -163,9 +163,9 @@ def check_input_file(path: str | os.PathLike, error: type[MaskvizError], label: 
     return st
 
 
-def _stat_failure(label: str, exc: OSError) -> str:
+def _stat_failure(label: str, exc: OSError, kind: str) -> str:
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return f"no such file: {label}"
+        return f"no such {kind}: {label}"
     if exc.errno == errno.ELOOP:
         return f"cannot read {label}: it is a symlink loop (too many levels of symbolic links)"
     if exc.errno == errno.EACCES:

@@ -269,6 +269,8 @@ class ResultPanels(QWidget):
         recon = "reconstruction"
         if r is not None and r.norm_pix:
             recon += f" (norm-pix, {UNNORMALIZE_LABELS.get(r.unnormalize, r.unnormalize)})"
+        if r is not None and r.problem:  # NaN weights: say so rather than show a silent black panel
+            recon += f" — {r.problem}"
         self.plots["prediction"].setTitle(recon)
         heat = "error per patch (model's loss)" if self._heatmap_mode == "patch" else "error per pixel"
         self.plots["error"].setTitle(heat)
