@@ -292,6 +292,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if s["training"]:
         print(f"trained: {s['training']}")
         print(f"command: {s['info'].get('command', '')}")
+    for warning in s["warnings"]:
+        print(f"maskviz: warning: {warning}", file=sys.stderr)
     for note in s["notes"]:
         print(f"note: {note}")
     for item in s["ignored"]:
