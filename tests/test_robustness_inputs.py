@@ -266,3 +266,36 @@ def test_huge_mask_patch_is_fast_and_exact(tmp_path, model_file, capsys):
     code = main(["reconstruct", str(img), "--model", model_file, "--mask", "simmim:0.6,mask_patch=1000000",
                  "--device", "cpu"])
     assert code == 0 and "masked 16/16" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- hand-edited run folders
+
+_PLAN = dict(world_size=1, effective_batch=2, train_images=4, val_images=0, skipped_files=0, images_fingerprint="x",
+             family="mae", model_config={}, base_model="", base_model_info={})
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [({"config": {"steps": "ten"}}, "--steps must be a whole number"),
+     ({"config": {"batch": 0}}, "--batch must be a whole number"),
+     ({"config": {"seed": -5}}, "--seed must be a whole number of at least 0"),
+     ({"config": {"mask": "zigzag"}}, "Unknown mask pattern"),
+     ({"config": {"lr": "fast"}}, "is damaged"),
+     ({"version": "x"}, "version 'x' is not a number"),
+     ({"plan": {"model_config": {"kind": "mae_vit", "patch_size": 0}}}, "patch size must be a whole number"),
+     ({"plan": {"nope": 1}}, "unexpected keyword argument 'nope'")],
+)
+def test_hand_edited_run_config_is_a_one_line_error(tmp_path, capsys, edit, pattern):
+    import json
+
+    from maskviz.train.config import TrainConfig
+
+    config = TrainConfig(data=str(tmp_path), model="mae_vit_tiny_test", out=str(tmp_path / "run"), steps=2).to_dict()
+    doc = {"format": "maskviz-train-run", "version": 1, "config": {**config, **edit.get("config", {})},
+           "plan": {**_PLAN, **edit.get("plan", {})}}
+    if "version" in edit:
+        doc["version"] = edit["version"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps(doc))
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    assert re.search(re.escape(pattern), _one_line_error(capsys))
