@@ -248,6 +248,8 @@ CHECKPOINTS = {
     "not_a_mim_model": (lambda t: _mae(t, {"conv.weight": torch.zeros(2)}), 2, "not a checkpoint maskviz recognises"),
     "os_system_pickle": (lambda t: _mae(t, tiny_state_dict(), evil=_Shell()), 2, "it would call"),
     "weights_not_tensors": (lambda t: _mae(t, OrderedDict(a=1)), 2, "holds no model weights"),
+    "zero_width": (_edited(cls_token=torch.zeros(1, 1, 0)), 2, "gives a width of 0"),
+    "zero_patch": (_edited(**{"patch_embed.proj.weight": torch.zeros(32, 3, 0, 0)}), 2, "describe no image"),
 }
 
 
@@ -339,6 +341,31 @@ for name, args in {cases}.items():
     results[name] = (code, err.getvalue())
 print(json.dumps(results))
 """
+
+
+def test_a_device_is_not_a_model(capsys):
+    assert main(["info", "/dev/zero"]) == 2
+    assert "it is a device, not a regular file" in _one_line(capsys.readouterr().err)
+
+
+def test_unreadable_paths_name_the_reason(tmp_path, monkeypatch):
+    """What root never sees (it may read anything): the stat and access failures a user meets."""
+    import errno
+
+    import maskviz.fileio
+
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"x")
+    monkeypatch.setattr(maskviz.fileio.os, "access", lambda *a: False)
+    with pytest.raises(CheckpointError, match="permission denied$"):
+        load_model(path)
+
+    def no_search(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(maskviz.fileio.os, "stat", no_search)
+    with pytest.raises(CheckpointError, match="a folder on the way cannot be searched"):
+        load_model(path)
 
 
 def test_a_checkpoint_in_a_folder_without_search_permission(tmp_path):

@@ -120,7 +120,7 @@ def load_model(
     check_input_file(path, CheckpointError, str(path), allow_dir=True)
     try:
         loaded = _load_folder(path, norm_pix) if path.is_dir() else _load_file(path, norm_pix)
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, ArithmeticError) as exc:
         # Damaged metadata or tensors of an unexpected rank: a plain message, not a traceback.
         detail = f"{type(exc).__name__}: {exc}"
         raise CheckpointError(

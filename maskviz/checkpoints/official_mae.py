@@ -65,9 +65,12 @@ def infer_mae_config(sd: dict[str, Tensor], hints: dict[str, Any]) -> tuple[MAEC
         patch, in_chans = proj.shape[-1], proj.shape[1]
         num_patches = sd["pos_embed"].shape[1] - 1
         decoder_dim = sd["mask_token"].shape[-1]
-        mlp_ratio = sd["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+        hidden = sd["blocks.0.mlp.fc1.weight"].shape[0]
     except KeyError as exc:
         raise CheckpointError(f"MAE checkpoint lacks {exc.args[0]}") from exc
+    if embed_dim < 1:
+        raise CheckpointError(f"MAE checkpoint: cls_token {list(sd['cls_token'].shape)} gives a width of 0")
+    mlp_ratio = hidden / embed_dim
     grid = round(num_patches**0.5)
     if grid * grid != num_patches:
         raise CheckpointError(f"MAE position table has {num_patches} patches, which is not a square grid")
