@@ -122,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             return launch_gui()
         return commands[args.command](args)
-    except MaskvizError as exc:
+    except (MaskvizError, MemoryError, OSError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"maskviz: error: {exc}", file=sys.stderr)
+        print(f"maskviz: error: {input_error_message(exc)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
@@ -136,6 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"maskviz: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+
+
+def input_error_message(exc: BaseException) -> str:
+    """One line for a failure the input caused. ``MaskvizError`` says it itself; memory and the
+    file system can still fail where no check foresaw it (a huge but honest model, a disk that
+    vanished), and that is the user's situation to act on, not a maskviz bug."""
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this input (a smaller image, model or mask batch may fit)"
+    if isinstance(exc, OSError) and not isinstance(exc, MaskvizError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
 
 
 SUBCOMMANDS = ("reconstruct", "info", "models", "train")
@@ -174,6 +186,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz.masks import make_mask
     from maskviz.reconstruct import full_reconstruction, reconstruct
 
+    check_outputs(args.out, args.json)
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
@@ -183,11 +196,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         loaded = load_default_model(device)
         for note in loaded.notes if loaded.format == "builtin" else []:
             print(f"maskviz: note: {note}", file=sys.stderr)
+    for warning in loaded.warnings:
+        print(f"maskviz: warning: {warning}", file=sys.stderr)
     model = loaded.model
     grid, patch = model.grid_size, model.patch_size
 
     start = time.perf_counter()
-    if args.full:
+    if args.full is not None:
         results = [full_reconstruction(model, image, args.full, args.seed, args.unnormalize, args.precision)]
         specs = [f"full:{args.full}"]
     else:
@@ -205,7 +220,17 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_outputs(out: Path | None, json_path: Path | None) -> None:
+    """Refuse, before any work, a metrics file that would overwrite the panel (same file by any name)."""
+    from maskviz.fileio import same_file
+
+    if out is not None and json_path is not None and same_file(out, json_path):
+        raise MaskvizError(f"--json and --out name the same file ({json_path}); give two different paths")
+
+
 def summary_line(r: Any) -> str:
+    if r.problem:
+        return f"{r.problem}; masked {r.masked_patches}/{r.total_patches} patches"
     if r.loss is None:
         return f"no masked patches (0/{r.total_patches}); nothing to reconstruct"
     return (f"loss {r.loss:.4f}  mse {r.mse:.5f}  psnr {r.psnr:.2f} dB  "
@@ -244,7 +269,9 @@ def write_json(results: list[Any], specs: list[str], model: dict[str, Any], devi
     from maskviz.fileio import atomic_write
 
     entries = [{"mask": spec, **_finite(r.metrics())} for spec, r in zip(specs, results, strict=True)]
-    doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "results": entries}
+    warnings = list(model.get("warnings", [])) + sorted({r.problem for r in results if r.problem})
+    doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "warnings": warnings,
+           "results": entries}
     text = json.dumps(doc, indent=2)
     atomic_write(Path(out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -265,6 +292,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if s["training"]:
         print(f"trained: {s['training']}")
         print(f"command: {s['info'].get('command', '')}")
+    for warning in s["warnings"]:
+        print(f"maskviz: warning: {warning}", file=sys.stderr)
     for note in s["notes"]:
         print(f"note: {note}")
     for item in s["ignored"]:

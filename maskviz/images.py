@@ -11,19 +11,21 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from maskviz.bundled import resolve_sample
 from maskviz.errors import ImageError
-from maskviz.fileio import atomic_write, png_writer
+from maskviz.fileio import atomic_write, check_input_file, png_writer
 
 ImageSource = str | os.PathLike | Image.Image | bytes
+Converter = Callable[[np.ndarray], np.ndarray]  # a band of grey values -> floats on the 0..255 scale
 
 #: Transparent pixels are composited onto white: what viewers and browsers show, and what users expect.
 BACKGROUND = (255, 255, 255)
@@ -62,16 +64,8 @@ def _resolve(source: str | os.PathLike | bytes) -> tuple[Path | io.BytesIO, str]
     label = str(source)
     sample = resolve_sample(label)
     path = sample if sample is not None else Path(source).expanduser()
-    if path.is_dir():
+    if stat.S_ISDIR(check_input_file(path, ImageError, label, allow_dir=True).st_mode):
         raise ImageError(f"{label} is a directory, not an image")
-    if not path.exists():
-        raise ImageError(f"no such file: {label}")
-    try:
-        empty = path.stat().st_size == 0
-    except OSError as e:
-        raise ImageError(f"cannot read {label}: {e.strerror or e}") from None
-    if empty:
-        raise ImageError(f"cannot read {label} as an image: the file is empty")
     return path, label
 
 
@@ -123,16 +117,33 @@ def _reason(e: BaseException) -> str:
 
 
 def _normalise(img: Image.Image, label: str) -> Image.Image:
-    """Upright RGB copy of ``img`` (never the caller's object)."""
+    """Upright RGB copy of ``img`` (never the caller's object).
+
+    Converted first and turned after, and only when EXIF asks: a huge 16-bit or float frame is
+    never copied at its own depth.
+    """
     if img.width == 0 or img.height == 0:
         raise ImageError(f"cannot use {label}: it has zero size ({img.width}x{img.height})")
-    try:
-        upright = ImageOps.exif_transpose(img) or img
-    except Exception as e:  # malformed EXIF must not make an otherwise fine image unusable
-        warnings.warn(f"ignoring unreadable EXIF orientation in {label}: {_reason(e)}", stacklevel=3)
-        upright = img
-    rgb = to_rgb(upright, label)
+    turn = _exif_transpose_method(img, label)
+    rgb = to_rgb(img, label)
+    if turn is not None:
+        return rgb.transpose(turn)
     return rgb.copy() if rgb is img else rgb
+
+
+_EXIF_ORIENTATION = 0x0112
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
+
+
+def _exif_transpose_method(img: Image.Image, label: str) -> Image.Transpose | None:
+    """What EXIF orientation asks for (as ``ImageOps.exif_transpose`` reads it); None = upright."""
+    try:
+        return _TURNS.get(img.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception as e:  # malformed EXIF must not make an otherwise fine image unusable
+        warnings.warn(f"ignoring unreadable EXIF orientation in {label}: {_reason(e)}", stacklevel=4)
+        return None
 
 
 def to_rgb(img: Image.Image, label: str = "image") -> Image.Image:
@@ -148,11 +159,11 @@ def to_rgb(img: Image.Image, label: str = "image") -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in _SIXTEEN_BIT_MODES:
-        return _grey_to_rgb(np.asarray(img).astype(np.float64) / 257.0)
+        return _grey_to_rgb(img, _sixteen_to_8bit)
     if img.mode == "I":
-        return _grey_to_rgb(_int_to_8bit(np.asarray(img)))
+        return _grey_to_rgb(img, _int_converter(img))
     if img.mode == "F":
-        return _grey_to_rgb(_float_to_8bit(np.asarray(img)))
+        return _grey_to_rgb(img, _float_converter(img))
     try:
         if img.mode in _ALPHA_MODES or "transparency" in img.info:
             return _composite(img.convert("RGBA"))
@@ -166,29 +177,61 @@ def _composite(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def _int_to_8bit(a: np.ndarray) -> np.ndarray:
-    if a.min() >= 0 and a.max() <= 65535:
-        return a.astype(np.float64) / 257.0
-    return _stretch(a.astype(np.float64))
+#: Greyscale data is converted this many pixels at a time, so a 9400² 16-bit or float frame never
+#: gets full-size float64 copies: the peak stays near the source plus its 8-bit result.
+BAND_PIXELS = 1 << 18
 
 
-def _float_to_8bit(a: np.ndarray) -> np.ndarray:
-    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = a.min(), a.max()
+def _bands(img: Image.Image) -> Iterator[tuple[int, int, np.ndarray]]:
+    w, h = img.size
+    rows = max(1, BAND_PIXELS // max(w, 1))
+    for top in range(0, h, rows):
+        bottom = min(h, top + rows)
+        yield top, bottom, np.asarray(img.crop((0, top, w, bottom)))
+
+
+def _grey_to_rgb(img: Image.Image, to_8bit: Converter) -> Image.Image:
+    """Apply ``to_8bit`` band by band (values on the 0..255 scale), round, clip, widen to RGB."""
+    out = np.empty((img.height, img.width), dtype=np.uint8)
+    for top, bottom, band in _bands(img):
+        out[top:bottom] = np.clip(np.rint(to_8bit(band)), 0, 255)
+    return Image.fromarray(out).convert("RGB")
+
+
+def _sixteen_to_8bit(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float64) / 257.0
+
+
+def _value_range(img: Image.Image, clean: Converter) -> tuple[float, float]:
+    lo, hi = np.inf, -np.inf
+    for _, _, band in _bands(img):
+        band = clean(band)
+        lo, hi = min(lo, float(band.min())), max(hi, float(band.max()))
+    return lo, hi
+
+
+def _int_converter(img: Image.Image) -> Converter:
+    lo, hi = _value_range(img, lambda a: a)
+    if lo >= 0 and hi <= 65535:
+        return _sixteen_to_8bit
+    return lambda a: _stretch(a.astype(np.float64), lo, hi)
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _float_converter(img: Image.Image) -> Converter:
+    lo, hi = _value_range(img, _finite)
     if lo >= 0 and hi <= 1:
-        return a * 255.0
+        return lambda a: _finite(a) * 255.0
     if lo >= 0 and hi <= 255:
-        return a
-    return _stretch(a)
+        return _finite
+    return lambda a: _stretch(_finite(a), lo, hi)
 
 
-def _stretch(a: np.ndarray) -> np.ndarray:
-    lo, hi = a.min(), a.max()
+def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-
-
-def _grey_to_rgb(grey: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
 
 
 # ------------------------------------------------------------------------------------ model geometry

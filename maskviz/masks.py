@@ -65,6 +65,13 @@ def _as_mask(mask: np.ndarray) -> np.ndarray:
     return arr.astype(bool, copy=False)
 
 
+def _rng(seed: int | None) -> np.random.Generator:
+    """numpy's generator for ``seed``; a negative or fractional seed is the user's mistake, said plainly."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise MaskError(f"A seed must be a whole number from 0 up, got {seed!r}.")
+    return np.random.default_rng(seed)
+
+
 def _index_grids(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     gh, gw = _check_grid(grid)
     return np.ogrid[:gh, :gw]
@@ -121,7 +128,7 @@ def random_mask(grid: Grid, ratio: float = 0.75, seed: int | None = None) -> np.
     gh, gw = _check_grid(grid)
     n = gh * gw
     hidden = mae_hidden_count(n, ratio)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     flat = np.zeros(n, dtype=bool)
     flat[rng.permutation(n)[:hidden]] = True
     return flat.reshape(gh, gw)
@@ -159,7 +166,7 @@ def block_mask(grid: Grid, ratio: float = 0.5, seed: int | None = None, min_bloc
     _check_range("min_block", min_block, 1)
     _check_range("min_aspect", min_aspect, 1e-6, 1.0)
     cap = target if max_block is None else min(max_block, target)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     mask = np.zeros((gh, gw), dtype=bool)
     log_aspect, misses = math.log(1.0 / min_aspect), 0
     while misses < 10 and (count := int(mask.sum())) < target:
@@ -204,9 +211,10 @@ def simmim_mask(grid: Grid, ratio: float = 0.6, seed: int | None = None, mask_pa
     ch, cw = -(-gh // cell), -(-gw // cell)
     count = math.ceil(ch * cw * ratio)
     flat = np.zeros(ch * cw, dtype=bool)
-    flat[np.random.default_rng(seed).permutation(ch * cw)[:count]] = True
+    flat[_rng(seed).permutation(ch * cw)[:count]] = True
     coarse = flat.reshape(ch, cw)
-    return coarse.repeat(cell, axis=0).repeat(cell, axis=1)[:gh, :gw]
+    rows, cols = _index_grids((gh, gw))
+    return coarse[rows // cell, cols // cell]  # upsampled and cropped at once: O(grid), whatever the cell
 
 
 def complementary_masks(grid: Grid, k: int, seed: int | None = None) -> list[np.ndarray]:
@@ -218,7 +226,7 @@ def complementary_masks(grid: Grid, k: int, seed: int | None = None) -> list[np.
     gh, gw = _check_grid(grid)
     n = gh * gw
     _check_range("Number of complementary masks", k, 1, n)
-    order = np.random.default_rng(seed).permutation(n)
+    order = _rng(seed).permutation(n)
     masks = []
     for group in np.array_split(order, int(k)):
         flat = np.zeros(n, dtype=bool)
@@ -420,6 +428,10 @@ class PatternParam:
     help: str = ""
 
 
+#: Whole-number parameters are sizes and offsets on a patch grid: beyond this they mean nothing and
+#: would overflow numpy's integers.
+MAX_INT_PARAM = 2**31 - 1
+
 SEED_PARAM = PatternParam("seed", "int", None, min=0, help="random seed (overrides the caller's)")
 
 
@@ -527,6 +539,8 @@ def _parse_number(param: PatternParam, value: Any, where: str) -> float | int | 
         raise MaskError(f"Bad value {value!r} for {param.name} in {where}: expected a whole number.")
     if not math.isfinite(number):
         raise MaskError(f"Bad value {value!r} for {param.name} in {where}: expected a finite number.")
+    if param.kind == "int" and abs(number) > MAX_INT_PARAM:
+        raise MaskError(f"{param.name} in {where} is too large: {number:g} (at most {MAX_INT_PARAM:,}).")
     return number
 
 

@@ -35,6 +35,7 @@ from maskviz.masks import complementary_masks, to_pixel_mask
 from maskviz.models.base import MaskedImageModel
 
 UNNORMALIZE_MODES = ("true-patch", "visible")
+NAN_PROBLEM = "the model produced NaN (or infinite) values; check the checkpoint's weights"
 MAX_BATCH = 16
 
 
@@ -55,6 +56,7 @@ class Reconstruction:
     family: str
     norm_pix: bool
     unnormalize: str  # "none" (pixel targets), "true-patch" or "visible"
+    problem: str | None = None  # e.g. "the model produced NaN": the panels cannot be trusted
 
     @property
     def masked_patches(self) -> int:
@@ -75,6 +77,7 @@ class Reconstruction:
             "family": self.family,
             "norm_pix": self.norm_pix,
             "unnormalize": self.unnormalize,
+            "problem": self.problem,
         }
 
 
@@ -182,6 +185,7 @@ def _result(
     if c.norm_pix_loss:
         mode = unnormalize
         pixels = _denormalize_patches(model.patchify(x), pred, hidden, unnormalize)
+    problem = None if bool(torch.isfinite(pred).all()) else NAN_PROBLEM
     mean = torch.tensor(c.mean, device=pred.device).view(1, 3, 1, 1)
     std = torch.tensor(c.std, device=pred.device).view(1, 3, 1, 1)
     prediction = (model.unpatchify(pixels) * std + mean).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
@@ -189,14 +193,14 @@ def _result(
     return compose_result(
         original, prediction.astype(np.float32), hidden.view(c.grid_size).cpu().numpy(), c.patch_size,
         masked_colour=c.mean, patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(), loss=loss,
-        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode,
+        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem,
     )
 
 
 def compose_result(
     original: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_size: int, *,
     masked_colour: Sequence[float], patch_loss: np.ndarray, loss: float | None, family: str,
-    norm_pix: bool = False, unnormalize: str = "none",
+    norm_pix: bool = False, unnormalize: str = "none", problem: str | None = None,
 ) -> Reconstruction:
     """The panels and display-space metrics of a prediction (any source: a model or a baseline fill).
 
@@ -221,6 +225,7 @@ def compose_result(
         family=family,
         norm_pix=norm_pix,
         unnormalize=unnormalize,
+        problem=problem,
     )
 
 

@@ -92,7 +92,8 @@ def test_unrecognised_keys(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "is empty"), (b"this is not a checkpoint", "cannot read"), (b"PK\x03\x04garbage", "cannot read")],
+    [(b"", "is empty"), (b"this is not a checkpoint", "is a text file, not a model checkpoint"),
+     (b"PK\x03\x04garbage", "cannot read")],
 )
 def test_unreadable_files(tmp_path, content, message):
     path = tmp_path / "bad.pth"

@@ -81,7 +81,7 @@ def test_full_reconstruction(tmp_path, checkpoint, image32):
         (["reconstruct", "{image}", "--model", "{ckpt}", "--device", "cuda"], "not available"),
         (["reconstruct", "{image}", "--model", "{ckpt}", "--precision", "bf16", "--device", "cpu"], "GPUs only"),
         (["reconstruct", "{bad_image}", "--model", "{ckpt}"], "cannot read"),
-        (["reconstruct", "{image}", "--model", "{bad_image}"], "cannot read"),
+        (["reconstruct", "{image}", "--model", "{bad_image}"], "not a model checkpoint"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(tmp_path, checkpoint, image32, capsys, args, message):

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from maskviz.checkpoints.common import build_checked, list_keys, load_strict
+from maskviz.checkpoints.common import build_checked, list_keys, load_strict, nonfinite_tensors
 from maskviz.checkpoints.hf_vitmae import (
     config_from_hf,
     convert_hf_state_dict,
@@ -31,6 +31,7 @@ from maskviz.checkpoints.official_simmim import (
 )
 from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file, stub_name
 from maskviz.errors import CheckpointError
+from maskviz.fileio import check_input_file
 from maskviz.models.base import MaskedImageModel
 
 __all__ = ["LoadedModel", "load_model", "save_model", "describe_model"]
@@ -54,6 +55,7 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # maskviz files: recipe, data, metrics...
+    warnings: list[str] = field(default_factory=list)  # the model loaded but will misbehave (NaN weights)
 
     @property
     def config(self):  # noqa: ANN201 - ModelConfig subclass
@@ -83,6 +85,7 @@ class LoadedModel:
             "norm_pix": c.norm_pix_loss,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "ignored": list(self.ignored),
             "info": dict(self.info),
             "training": training_summary(self.info),
@@ -122,16 +125,21 @@ def load_model(
     from maskviz.bundled import model_path
 
     path = model_path(path)
-    if not path.exists():
-        raise CheckpointError(f"no such file or folder: {path}")
+    check_input_file(path, CheckpointError, str(path), allow_dir=True)
     try:
         loaded = _load_folder(path, norm_pix) if path.is_dir() else _load_file(path, norm_pix)
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, ArithmeticError) as exc:
         # Damaged metadata or tensors of an unexpected rank: a plain message, not a traceback.
         detail = f"{type(exc).__name__}: {exc}"
         raise CheckpointError(
             f"cannot read {path.name}: an entry maskviz needs is missing or malformed ({detail})"
         ) from exc
+    bad = nonfinite_tensors(loaded.model)
+    if bad:
+        loaded.warnings.append(
+            f"{len(bad)} weight tensors hold NaN or infinite values (first: {list_keys(bad, 3)}): "
+            "reconstructions will be NaN"
+        )
     loaded.model.to(device).eval()
     return loaded
 
@@ -152,8 +160,7 @@ def _load_folder(path: Path, norm_pix: bool | None) -> LoadedModel:
 
 
 def _load_file(path: Path, norm_pix: bool | None) -> LoadedModel:
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path.name} is empty")
+    check_input_file(path, CheckpointError, path.name)
     if path.suffix == ".safetensors":
         tensors, metadata = load_safetensors_file(path)
         if is_maskviz_metadata(metadata):

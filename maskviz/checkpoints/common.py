@@ -57,6 +57,21 @@ def load_strict(model: nn.Module, state_dict: Mapping[str, Tensor], what: str) -
     model.load_state_dict(state_dict, strict=True)
 
 
+def nonfinite_tensors(model: nn.Module) -> list[str]:
+    """Names of the float weights and buffers holding NaN or ±inf (in state-dict order)."""
+    with torch.no_grad():
+        return [name for name, t in model.state_dict().items()
+                if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def make_config(cls: type[ModelConfig], what: str, **fields: object) -> ModelConfig:
+    """``cls(**fields)``, or a ``CheckpointError`` saying why the file's geometry cannot be built."""
+    try:
+        return cls(**fields)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{what} describes a model maskviz cannot build: {exc}") from None
+
+
 def build_checked(config: ModelConfig, state_dict: Mapping[str, Tensor], what: str) -> MaskedImageModel:
     """Build the architecture a checkpoint describes, once its weights are known to fit it.
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from maskviz.checkpoints.common import make_config
 from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file
 from maskviz.errors import CheckpointError
 from maskviz.models.mae import MAEConfig
@@ -99,25 +100,35 @@ def config_from_hf(hf: dict[str, Any], pre: dict[str, Any]) -> tuple[MAEConfig, 
     if not hf.get("qkv_bias", True):
         raise CheckpointError("unsupported: qkv_bias=false (official MAE uses query/key/value biases)")
     size = hf.get("image_size", 224)
-    size = size[0] if isinstance(size, list) else size
+    size = size[0] if isinstance(size, list) and size else size
+    hidden, decoder_hidden = _whole(hf, "hidden_size"), _whole(hf, "decoder_hidden_size")
     notes = []
     mean, std = pre.get("image_mean"), pre.get("image_std")
     if mean and std:
         notes.append(f"normalisation from preprocessor_config.json: mean {mean}, std {std}")
-    config = MAEConfig(
+    config = make_config(
+        MAEConfig, "config.json",
         img_size=size, patch_size=hf.get("patch_size", 16), in_chans=hf.get("num_channels", 3),
-        embed_dim=hf["hidden_size"], depth=hf["num_hidden_layers"], num_heads=hf["num_attention_heads"],
-        decoder_embed_dim=hf["decoder_hidden_size"], decoder_depth=hf["decoder_num_hidden_layers"],
+        embed_dim=hidden, depth=hf["num_hidden_layers"], num_heads=hf["num_attention_heads"],
+        decoder_embed_dim=decoder_hidden, decoder_depth=hf["decoder_num_hidden_layers"],
         decoder_num_heads=hf["decoder_num_attention_heads"],
-        mlp_ratio=hf["intermediate_size"] / hf["hidden_size"],
+        mlp_ratio=_whole(hf, "intermediate_size") / hidden,
         norm_eps=hf.get("layer_norm_eps", 1e-12), norm_pix_loss=bool(hf.get("norm_pix_loss", False)),
         mean=tuple(mean) if mean else MAEConfig.mean, std=tuple(std) if std else MAEConfig.std,
     )
-    ratio = hf.get("decoder_intermediate_size", 4 * config.decoder_embed_dim) / config.decoder_embed_dim
+    ratio = _whole(hf, "decoder_intermediate_size", 4 * decoder_hidden) / decoder_hidden
     if ratio != config.mlp_ratio:
         raise CheckpointError("unsupported: encoder and decoder MLP ratios differ")
     notes.append(f"target normalisation from config.json: norm_pix_loss={config.norm_pix_loss}")
     return config, notes
+
+
+def _whole(hf: dict[str, Any], key: str, default: int | None = None) -> int:
+    """A size field of config.json: a whole number of at least 1 (a width of 0 would divide by zero)."""
+    value = hf[key] if default is None else hf.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CheckpointError(f"config.json: {key} must be a whole number of at least 1, got {value!r}")
+    return value
 
 
 def convert_hf_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:

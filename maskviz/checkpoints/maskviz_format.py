@@ -51,12 +51,18 @@ def model_from_maskviz_file(
         raise CheckpointError(f"{name} is not a maskviz model file")
     try:
         version = int(metadata.get("format_version", "0"))
-        config = config_from_dict(json.loads(metadata["config"]))
+        fields = json.loads(metadata["config"])
         info = json.loads(metadata.get("info", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{name} has unreadable maskviz metadata: {exc}") from exc
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{name} was written by a newer maskviz (format {version})")
+    if not isinstance(fields, dict):
+        raise CheckpointError(f"{name} has unreadable maskviz metadata: the config is not a JSON object")
+    try:
+        config = config_from_dict(fields)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{name} describes a model maskviz cannot build: {exc}") from None
     model = build_checked(config, tensors, name)
     load_strict(model, tensors, name)
     return model, info

@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
+from maskviz.checkpoints.common import make_config
 from maskviz.checkpoints.safe_load import stub_field
 from maskviz.errors import CheckpointError
 from maskviz.models.mae import MAE_CONFIGS, MAEConfig
@@ -31,12 +32,19 @@ def is_mae_state_dict(sd: dict[str, Tensor]) -> bool:
 
 def check_reconstructs(sd: dict[str, Tensor], name: str) -> None:
     """Refuse encoder-only and classifier checkpoints with advice instead of a random decoder."""
+    has_decoder = any(k in sd for k in DECODER_KEYS)
+    if "head.weight" in sd and has_decoder:
+        raise CheckpointError(
+            f"{name} holds an MAE decoder and also a classification head (head.weight): it is neither a "
+            "pre-training checkpoint nor a plain classifier, so maskviz will not guess which weights to "
+            "trust; remove the head.* entries to reconstruct with its decoder"
+        )
     if "head.weight" in sd:
         raise CheckpointError(
             f"{name} is a fine-tuned classifier (it has a classification head and no decoder), "
             f"so it cannot reconstruct images; {ENCODER_ONLY_ADVICE}"
         )
-    if not any(k in sd for k in DECODER_KEYS):
+    if not has_decoder:
         raise CheckpointError(
             f"{name} holds only the MAE encoder (no decoder), so it cannot reconstruct images; "
             f"{ENCODER_ONLY_ADVICE}"
@@ -57,9 +65,12 @@ def infer_mae_config(sd: dict[str, Tensor], hints: dict[str, Any]) -> tuple[MAEC
         patch, in_chans = proj.shape[-1], proj.shape[1]
         num_patches = sd["pos_embed"].shape[1] - 1
         decoder_dim = sd["mask_token"].shape[-1]
-        mlp_ratio = sd["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+        hidden = sd["blocks.0.mlp.fc1.weight"].shape[0]
     except KeyError as exc:
         raise CheckpointError(f"MAE checkpoint lacks {exc.args[0]}") from exc
+    if embed_dim < 1:
+        raise CheckpointError(f"MAE checkpoint: cls_token {list(sd['cls_token'].shape)} gives a width of 0")
+    mlp_ratio = hidden / embed_dim
     grid = round(num_patches**0.5)
     if grid * grid != num_patches:
         raise CheckpointError(f"MAE position table has {num_patches} patches, which is not a square grid")
@@ -68,12 +79,14 @@ def infer_mae_config(sd: dict[str, Tensor], hints: dict[str, Any]) -> tuple[MAEC
         depth=_count(sd, "blocks."), decoder_embed_dim=decoder_dim,
         decoder_depth=_count(sd, "decoder_blocks."), mlp_ratio=mlp_ratio,
     )
+    if patch < 1 or grid < 1:
+        raise CheckpointError(f"MAE checkpoint: patch size {patch} and {num_patches} patches describe no image")
     named = _match_named(arch)
     if named is not None:
         config = named.replace(in_chans=in_chans)
     else:
         heads, dec_heads = max(1, embed_dim // 64), 16 if decoder_dim % 16 == 0 else max(1, decoder_dim // 32)
-        config = MAEConfig(num_heads=heads, decoder_num_heads=dec_heads, **arch)
+        config = make_config(MAEConfig, "the MAE checkpoint", num_heads=heads, decoder_num_heads=dec_heads, **arch)
         notes.append(
             f"not a published MAE size: assumed {heads} encoder heads (64 per head) and {dec_heads} "
             "decoder heads, as the official code would; heads are not stored in the weights"

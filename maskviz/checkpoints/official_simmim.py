@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from maskviz.checkpoints.common import check_tensors, drop_recomputed_buffer
+from maskviz.checkpoints.common import check_tensors, drop_recomputed_buffer, make_config
 from maskviz.errors import CheckpointError
 from maskviz.models.base import ModelConfig
 from maskviz.models.simmim import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig
@@ -49,7 +49,14 @@ def _is_bare_backbone(keys: set[str]) -> bool:
 def check_reconstructs(sd: Mapping[str, Any]) -> None:
     """Refuse, in words a user can act on, checkpoints that have no SimMIM decoder."""
     keys = set(sd)
-    if "head.weight" in keys or "head.fc.weight" in keys or not any(k.startswith("encoder.") for k in keys):
+    head = "head.weight" in keys or "head.fc.weight" in keys
+    if head and "decoder.0.weight" in keys:
+        raise CheckpointError(
+            "This SimMIM checkpoint holds its decoder and also a classification head: it is neither a "
+            "pre-training checkpoint nor a plain classifier, so maskviz will not guess which weights to "
+            "trust; remove the head.* entries to reconstruct with its decoder."
+        )
+    if head or not any(k.startswith("encoder.") for k in keys):
         raise CheckpointError(
             "This looks like a fine-tuned SimMIM classifier (a classification head, or keys without the "
             f"'encoder.' prefix): it has no decoder, so it cannot reconstruct images; {USE_PRETRAINED}."
@@ -107,8 +114,8 @@ def _infer_vit(sd: Mapping[str, Tensor]) -> tuple[SimMIMViTConfig, list[str]]:
         raise CheckpointError(
             f"{WHAT}: relative_position_index {list(index.shape)} does not fit a {grid}×{grid} patch grid"
         )
-    config = _make(
-        SimMIMViTConfig, img_size=grid * patch, patch_size=patch, in_chans=in_chans, embed_dim=embed_dim,
+    config = make_config(
+        SimMIMViTConfig, WHAT, img_size=grid * patch, patch_size=patch, in_chans=in_chans, embed_dim=embed_dim,
         depth=_count(sd, "encoder.blocks."), num_heads=heads,
         mlp_ratio=_mlp_ratio(sd, "encoder.blocks.0", embed_dim),
         init_values=0.1 if "encoder.blocks.0.gamma_1" in sd else None,
@@ -141,8 +148,8 @@ def _infer_swin(sd: Mapping[str, Tensor], hints: Mapping[str, Any]) -> tuple[Sim
     windows = [_odd_root(rows, f"stage {s} position table") for s, (rows, _) in enumerate(tables)]
     window = max(windows)  # clamping only shrinks later stages (Swin-L/192 ends with 6, not 12)
     img, notes = _swin_img_size(sd, windows, window, patch, hints)
-    config = _make(
-        SimMIMSwinConfig, img_size=img, patch_size=patch, in_chans=in_chans, embed_dim=embed_dim,
+    config = make_config(
+        SimMIMSwinConfig, WHAT, img_size=img, patch_size=patch, in_chans=in_chans, embed_dim=embed_dim,
         depths=tuple(_count(sd, f"encoder.layers.{s}.blocks.") for s in stages),
         num_heads=tuple(heads for _, heads in tables), window_size=window,
         mlp_ratio=_mlp_ratio(sd, "encoder.layers.0.blocks.0", embed_dim),
@@ -243,13 +250,6 @@ def _odd_root(n: int, what: str) -> int:
 
 def _mlp_ratio(sd: Mapping[str, Tensor], block: str, dim: int) -> float:
     return _shape(sd, f"{block}.mlp.fc1.weight")[0] / dim
-
-
-def _make(cls: type[ModelConfig], **fields: Any) -> Any:
-    try:
-        return cls(**fields)
-    except ValueError as exc:
-        raise CheckpointError(f"{WHAT}: inconsistent architecture: {exc}") from exc
 
 
 def _check_decoder(sd: Mapping[str, Tensor], config: SimMIMViTConfig | SimMIMSwinConfig) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from maskviz.checkpoints.backing import check_backed, describe_foreign_file, iter_tensors, sniff_torch_file
 from maskviz.errors import CheckpointError
 
 STUB_TAG = "_maskviz_stub"
@@ -80,32 +81,59 @@ def stub_field(obj: object, name: str, default: Any = None) -> Any:
 
 
 def load_torch_file(path: str | os.PathLike) -> tuple[Any, list[str]]:
-    """Load a torch pickle safely; return the object and the foreign globals that were stubbed."""
+    """Load a torch pickle safely; return the object and the foreign globals that were stubbed.
+
+    Before anything is unpacked the file must look like what ``torch.save`` writes (a stored zip
+    archive or a legacy pickle); after, every tensor must be backed by stored bytes.
+    """
     path = Path(path)
+    archive = sniff_torch_file(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True), []
+        obj, unsafe = torch.load(path, map_location="cpu", weights_only=True), []
     except pickle.UnpicklingError:
-        pass  # foreign globals: handled below
+        obj, unsafe = _load_with_stubs(path, archive)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
         raise CheckpointError(f"cannot read {path.name} as a PyTorch checkpoint: {_first_line(exc)}") from exc
-    try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable file
-        raise CheckpointError(f"cannot read {path.name} as a PyTorch checkpoint: {_first_line(exc)}") from exc
+    check_backed(path.name, iter_tensors(obj), path.stat().st_size)
+    return obj, sorted(unsafe)
+
+
+def _load_with_stubs(path: Path, archive: bool) -> tuple[Any, list[str]]:
+    """Foreign globals, each allowed as an inert stub (numpy scalars as themselves)."""
+    if archive:
+        try:
+            unsafe = list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable file
+            raise CheckpointError(f"cannot read {path.name} as a PyTorch checkpoint: {_first_line(exc)}") from exc
+    else:
+        unsafe = []  # legacy pickles cannot be listed without unpickling: learn them one refusal at a time
+    for _ in range(MAX_FOREIGN_GLOBALS):
+        try:
+            with torch.serialization.safe_globals(_allowed(unsafe)):
+                return torch.load(path, map_location="cpu", weights_only=True), unsafe
+        except Exception as exc:  # noqa: BLE001
+            missing = re.search(r"Unsupported global: GLOBAL (\S+) was not an allowed global", str(exc))
+            if archive or missing is None or missing.group(1) in unsafe:
+                raise _refusal(path, exc) from exc
+            unsafe.append(missing.group(1))
+    raise CheckpointError(f"refusing to load {path.name}: it pickles more than {MAX_FOREIGN_GLOBALS} foreign objects")
+
+
+def _allowed(unsafe: list[str]) -> list[Any]:
     allowed = [(_numpy_global(name) or _stub_class(name), name) for name in unsafe]
     if any(_NUMPY_SAFE.match(name) for name in unsafe):
         allowed += _numpy_dtype_classes()  # instances of these get BUILD, their names never appear
-    try:
-        with torch.serialization.safe_globals(allowed):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        # torch refuses some modules outright (os, subprocess, builtins.eval...): say which.
-        blocked = re.search(r"unsupported GLOBAL (\S+)", str(exc))
-        detail = f"it would call {blocked.group(1)}" if blocked else _first_line(exc)
-        raise CheckpointError(
-            f"refusing to load {path.name}: {detail} (maskviz never runs code from a checkpoint)"
-        ) from exc
-    return obj, sorted(unsafe)
+    return allowed
+
+
+def _refusal(path: Path, exc: BaseException) -> CheckpointError:
+    # torch refuses some modules outright (os, subprocess, builtins.eval...): say which.
+    blocked = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+    detail = f"it would call {blocked.group(1)}" if blocked else _first_line(exc)
+    return CheckpointError(f"refusing to load {path.name}: {detail} (maskviz never runs code from a checkpoint)")
+
+
+MAX_FOREIGN_GLOBALS = 64
 
 
 def load_safetensors_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -118,7 +146,8 @@ def load_safetensors_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tens
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no items()
     except Exception as exc:  # noqa: BLE001 - safetensors raises several private error types
-        raise CheckpointError(f"cannot read {path.name} as a safetensors file: {_first_line(exc)}") from exc
+        foreign = describe_foreign_file(path)
+        raise CheckpointError(foreign or f"cannot read {path.name} as a safetensors file: {_first_line(exc)}") from exc
     return tensors, metadata
 
 

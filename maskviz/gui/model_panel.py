@@ -56,6 +56,8 @@ def details_html(summary: dict[str, Any]) -> str:
     out = ["<table cellspacing='2'>"]
     out += [f"<tr><td><b>{k}</b></td><td>{html.escape(str(v))}</td></tr>" for k, v in rows]
     out.append("</table>")
+    for warning in summary.get("warnings", []):
+        out.append(f"<p><b>warning:</b> {html.escape(str(warning))}</p>")
     for note in summary.get("notes", []):
         out.append(f"<p>note: {html.escape(str(note))}</p>")
     ignored = summary.get("ignored", [])

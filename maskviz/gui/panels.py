@@ -397,6 +397,8 @@ class ResultPanels(QWidget):
         recon, pasted = "reconstruction", "reconstruction + visible"
         if r is not None and r.norm_pix:
             recon += f" (norm-pix, {UNNORMALIZE_LABELS.get(r.unnormalize, r.unnormalize)})"
+        if r is not None and r.problem:  # NaN weights: say so rather than show a silent black panel
+            recon += f" — {r.problem}"
         heat = "error per patch (model's loss)" if self.heatmap_mode == "patch" else "error per pixel"
         if r is not None and r.loss is None:
             recon, pasted, heat = (f"{t}: nothing hidden" for t in (recon, pasted, heat))

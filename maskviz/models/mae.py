@@ -21,7 +21,15 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from maskviz.models.base import MaskedImageModel, ModelConfig
+from maskviz.models.base import (
+    MAX_DEPTH,
+    MaskedImageModel,
+    ModelConfig,
+    check_attended,
+    check_ratio,
+    check_width,
+    whole_number,
+)
 
 
 @dataclass
@@ -37,6 +45,19 @@ class MAEConfig(ModelConfig):
     decoder_num_heads: int = 16
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-6  # official MAE; Hugging Face configs carry 1e-12
+
+    def check(self) -> None:
+        super().check()
+        check_attended(self)
+        check_width("encoder width", self.embed_dim, self.num_heads)
+        check_width("decoder width", self.decoder_embed_dim, self.decoder_num_heads)
+        for what, width in (("encoder width", self.embed_dim), ("decoder width", self.decoder_embed_dim)):
+            if width % 4:
+                raise ValueError(f"{what} {width} is not a multiple of 4, which the sin-cos position table needs")
+        whole_number("encoder depth", self.depth, 1, MAX_DEPTH)
+        whole_number("decoder depth", self.decoder_depth, 0, MAX_DEPTH)
+        check_ratio("MLP ratio", self.mlp_ratio)
+        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
 
     def build(self) -> MAEViT:
         return MAEViT(self)
@@ -65,25 +86,31 @@ MAE_CONFIGS: dict[str, MAEConfig] = {
 }
 
 
+#: Values of the largest sin-cos table built (the checked geometry stays far below).
+MAX_TABLE_VALUES = 1 << 28
+
+
 def sincos_pos_embed_2d(dim: int, grid: int, cls_token: bool = True) -> Tensor:
     """Fixed 2-D sin-cos table of official MAE (``util/pos_embed.py``), CLS row = zeros.
 
     Per patch at row r, column c: ``[sin(c·ω) | cos(c·ω) | sin(r·ω) | cos(r·ω)]`` (the official
-    code puts w first), each block ``dim/4`` wide, computed in float64 like numpy does there.
+    code puts w first), each block ``dim/4`` wide. One ``[grid, dim/2]`` line is computed in
+    float64 like numpy does there and broadcast into the float32 table, so the only full-size
+    array is the result, whose size is checked first.
     """
     if dim % 4:
         raise ValueError("sin-cos position embedding needs a dimension divisible by 4")
+    rows = grid * grid + int(cls_token)
+    if rows * dim > MAX_TABLE_VALUES:
+        raise ValueError(f"a sin-cos table of {rows:,}×{dim:,} values is beyond what maskviz builds")
     omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4.0))
-    rows, cols = np.meshgrid(np.arange(grid, dtype=np.float64), np.arange(grid, dtype=np.float64), indexing="ij")
-
-    def embed_1d(pos: np.ndarray) -> np.ndarray:
-        out = np.einsum("m,d->md", pos.reshape(-1), omega)
-        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
-
-    table = np.concatenate([embed_1d(cols), embed_1d(rows)], axis=1)
-    if cls_token:
-        table = np.concatenate([np.zeros((1, dim)), table], axis=0)
-    return torch.from_numpy(table).float().unsqueeze(0)
+    angles = np.einsum("m,d->md", np.arange(grid, dtype=np.float64), omega)
+    line = torch.from_numpy(np.concatenate([np.sin(angles), np.cos(angles)], axis=1)).float()
+    table = torch.zeros(rows, dim)
+    body = table[int(cls_token):].view(grid, grid, dim)
+    body[..., : dim // 2] = line.unsqueeze(0)  # by column
+    body[..., dim // 2 :] = line.unsqueeze(1)  # by row
+    return table.unsqueeze(0)
 
 
 class MAEViT(MaskedImageModel):
@@ -118,6 +145,8 @@ class MAEViT(MaskedImageModel):
 
     def initialize_weights(self) -> None:
         """Initialisation of the official code (used when training from scratch)."""
+        if self.pos_embed.is_meta:  # a skeleton for shape checks: nothing to fill, no table to build
+            return
         grid = self.config.grid_size[0]
         self.pos_embed.data.copy_(sincos_pos_embed_2d(self.config.embed_dim, grid))
         self.decoder_pos_embed.data.copy_(sincos_pos_embed_2d(self.config.decoder_embed_dim, grid))

@@ -28,7 +28,16 @@ from timm.models.beit import RelativePositionBias
 from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock
 from torch import Tensor, nn
 
-from maskviz.models.base import MaskedImageModel, ModelConfig
+from maskviz.models.base import (
+    MAX_DEPTH,
+    MAX_WINDOW,
+    MaskedImageModel,
+    ModelConfig,
+    check_attended,
+    check_ratio,
+    check_width,
+    whole_number,
+)
 
 
 def _no_norm_pix(config: ModelConfig) -> None:
@@ -48,8 +57,14 @@ class SimMIMViTConfig(ModelConfig):
     init_values: float | None = 0.1  # layer scale; None = no gamma_1/gamma_2
     norm_eps: float = 1e-6
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        super().check()
         _no_norm_pix(self)
+        check_attended(self)
+        check_width("encoder width", self.embed_dim, self.num_heads)
+        whole_number("encoder depth", self.depth, 1, MAX_DEPTH)
+        check_ratio("MLP ratio", self.mlp_ratio)
+        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
 
     @property
     def encoder_stride(self) -> int:
@@ -77,11 +92,20 @@ class SimMIMSwinConfig(ModelConfig):
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-5
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        super().check()
         _no_norm_pix(self)
         self.depths, self.num_heads = tuple(self.depths), tuple(self.num_heads)
-        if len(self.depths) != len(self.num_heads):
-            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+        if len(self.depths) != len(self.num_heads) or not 1 <= len(self.depths) <= 8:
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must list the same "
+                             "number of stages (1 to 8)")
+        whole_number("total depth", sum(whole_number("stage depth", d, 1, MAX_DEPTH) for d in self.depths),
+                     1, MAX_DEPTH)
+        whole_number("window size", self.window_size, 1, MAX_WINDOW)
+        check_ratio("MLP ratio", self.mlp_ratio)
+        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
+        for s in range(self.num_stages):
+            check_width(f"stage {s} width", self.embed_dim * 2**s, self.num_heads[s])
         for s in range(self.num_stages):
             res, (window, _) = self.stage_resolution(s), self.stage_window(s)
             if res < 1 or res * 2**s != self.grid_size[0] or res % window:

@@ -95,6 +95,8 @@ class TrainConfig:
             raise TrainError(f"--synthetic is a fraction in [0, 1], got {self.synthetic}")
         if self.augment not in AUGMENTATIONS:
             raise TrainError(f"--augment must be one of {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise TrainError(f"--seed must be a whole number of at least 0, got {self.seed!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise TrainError(f"--workers must be a whole number of at least 0, got {self.workers!r}")
         if self.amp not in AMP_MODES:

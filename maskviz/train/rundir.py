@@ -28,8 +28,9 @@ from typing import Any, TextIO
 
 import torch
 
-from maskviz.errors import CheckpointError
+from maskviz.errors import CheckpointError, MaskvizError
 from maskviz.fileio import atomic_write
+from maskviz.models.base import config_from_dict
 from maskviz.train.config import Plan, TrainConfig, TrainError
 from maskviz.train.events import TrainEvent, parse_event_line, write_event
 
@@ -92,12 +93,19 @@ class RunDir:
             raise not_run from None
         if not isinstance(doc, dict) or doc.get("format") != RUN_FORMAT:
             raise not_run
-        if doc.get("version", 0) > RUN_VERSION:
+        version = doc.get("version", 0)
+        if not isinstance(version, int):
+            raise TrainError(f"{self.config} is damaged: version {version!r} is not a number")
+        if version > RUN_VERSION:
             raise TrainError(f"{self.path} was written by a newer maskviz; update to resume it")
-        try:
-            return TrainConfig.from_dict(doc["config"]), Plan.from_dict(doc["plan"])
-        except (KeyError, TypeError) as exc:
+        try:  # a hand-edited file gets the checks a command line gets, and the model config its own
+            config, plan = TrainConfig.from_dict(doc["config"]), Plan.from_dict(doc["plan"])
+            config.validate()
+            if plan.model_config:
+                config_from_dict(plan.model_config)
+        except (KeyError, TypeError, ValueError, MaskvizError) as exc:
             raise TrainError(f"{self.config} is damaged: {exc}") from None
+        return config, plan
 
     def write_atomic(self, path: Path, write: Any) -> None:
         with disk_errors_explained(str(path)):
