@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from maskviz import __version__
 from maskviz.errors import MaskvizError
 
 EXIT_INPUT_ERROR = 2
@@ -26,10 +25,14 @@ EXIT_INTERNAL_ERROR = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from maskviz.app_args import app_help
+
     parser = argparse.ArgumentParser(
-        prog="maskviz", description="Explore masked image models (MAE, SimMIM). Without a command: the desktop app."
+        prog="maskviz", description="Explore masked image models (MAE, SimMIM). Without a command: the desktop app.",
+        epilog=app_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"maskviz {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     rec = sub.add_parser("reconstruct", help="reconstruct an image under one or more masks")
@@ -147,7 +150,7 @@ def is_app_command_line(argv: Sequence[str]) -> bool:
     Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
     else, a bare image path included, opens the app (which has its own parser and ``--help``).
     """
-    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug"))
+    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug", "--version"))
 
 
 def _run_gui(argv: Sequence[str]) -> int:
@@ -213,6 +216,7 @@ def summary_line(r: Any) -> str:
 
 
 def write_panel(results: list[Any], specs: list[str], out: Path) -> None:
+    import numpy as np
     from PIL import Image
 
     from maskviz.images import save_png
@@ -273,7 +277,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from maskviz.models import MODEL_CONFIGS
+    from maskviz.models.configs import MODEL_CONFIGS
 
     for name, c in sorted(MODEL_CONFIGS.items()):
         gh, gw = c.grid_size

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# The configs moved to the torch-free maskviz.models.configs; imported here for existing import paths.
+from maskviz.models.configs import IMAGENET_MEAN, IMAGENET_STD, ModelConfig, config_from_dict  # noqa: F401
 
 
 def patchify(imgs: Tensor, patch_size: int) -> Tensor:
@@ -41,68 +41,6 @@ def unpatchify(patches: Tensor, patch_size: int, grid: tuple[int, int], in_chans
     x = patches.reshape(b, gh, gw, p, p, in_chans)
     x = torch.einsum("nhwpqc->nchpwq", x)
     return x.reshape(b, in_chans, gh * p, gw * p)
-
-
-@dataclass
-class ModelConfig:
-    """Architecture and data conventions of one model; JSON-serialisable via :meth:`to_dict`.
-
-    Subclasses add the architecture fields and set ``family`` and ``kind``.
-    """
-
-    family: ClassVar[str] = ""
-    kind: ClassVar[str] = ""
-
-    img_size: int = 224
-    patch_size: int = 16
-    in_chans: int = 3
-    norm_pix_loss: bool = False
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    name: str = ""  # registry name when it is one of the named configs
-
-    @property
-    def grid_size(self) -> tuple[int, int]:
-        return (self.img_size // self.patch_size, self.img_size // self.patch_size)
-
-    @property
-    def num_patches(self) -> int:
-        gh, gw = self.grid_size
-        return gh * gw
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["kind"] = self.kind
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    def replace(self, **changes: Any) -> ModelConfig:
-        return dataclasses.replace(self, **changes)
-
-    def build(self) -> MaskedImageModel:
-        raise NotImplementedError
-
-
-def config_from_dict(d: dict[str, Any]) -> ModelConfig:
-    """Rebuild a config written by :meth:`ModelConfig.to_dict` (maskviz's own checkpoint format)."""
-    from maskviz.models.registry import CONFIG_CLASSES
-
-    d = dict(d)
-    kind = d.pop("kind", None)
-    if kind not in CONFIG_CLASSES:
-        raise ValueError(f"unknown model kind {kind!r}")
-    cls = CONFIG_CLASSES[kind]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - known
-    if unknown:
-        raise ValueError(f"unknown fields for {kind}: {sorted(unknown)}")
-    for key in ("mean", "std"):
-        if key in d:
-            d[key] = tuple(d[key])
-    for f in dataclasses.fields(cls):
-        if f.name in d and isinstance(d[f.name], list):
-            d[f.name] = tuple(d[f.name])
-    return cls(**d)
 
 
 class MaskedImageModel(nn.Module):
