@@ -1,4 +1,4 @@
-"""Command line: ``maskviz`` (the app) and ``maskviz reconstruct | info | models | train``.
+"""Command line: ``maskviz`` (the app) and ``maskviz reconstruct | info | models | train | doctor``.
 
 Every subcommand calls the same core functions as the GUI. Input errors end with one line on
 stderr and a non-zero exit; ``--debug`` shows the traceback instead.
@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the named architectures")
     models.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    doctor = sub.add_parser("doctor", help="report Python, torch (CUDA/MPS) and Qt, and the system libraries "
+                                           "Qt's X11 plugin lacks, with the line that installs them")
+    doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     return parser
 
@@ -120,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_gui(raw)
     args = build_parser().parse_args(raw)
     args.argv = raw
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train}
+    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
+                "doctor": cmd_doctor}
     try:
         if args.command is None:
             return launch_gui()
@@ -141,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL_ERROR
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train")
+SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor")
 
 
 def is_app_command_line(argv: Sequence[str]) -> bool:
@@ -282,6 +286,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name, c in sorted(MODEL_CONFIGS.items()):
         gh, gw = c.grid_size
         print(f"{name:32s} {c.family:7s} {c.img_size:4d} px  patch {c.patch_size:2d}  grid {gh}×{gw}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from maskviz.doctor import report
+
+    print("\n".join(report()))
     return 0
 
 

@@ -24,6 +24,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
 
 from maskviz.app_args import build_app_parser as build_parser
+from maskviz.doctor import xcb_problem
 from maskviz.errors import MaskvizError
 from maskviz.gui.session import config_dir
 
@@ -112,6 +113,10 @@ def close_on_signals(window: QWidget) -> QTimer:
 def run_app(argv: Sequence[str]) -> int:
     """Parse the command line, open the window and run the event loop; returns the exit code."""
     args = build_parser().parse_args(list(argv))
+    if QApplication.instance() is None:
+        problem = xcb_problem()  # before Qt loads the plugin: Qt's own abort names one library of several
+        if problem:
+            raise MaskvizError(problem)
     app = application()
     folder = config_dir()
     sys.excepthook = excepthook(setup_logging(folder))
