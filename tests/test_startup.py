@@ -52,3 +52,23 @@ def test_every_lazy_export_resolves(package: str) -> None:
     module = importlib.import_module(package)
     for name in module.__all__:
         assert getattr(module, name) is not None, name
+
+
+def test_help_shows_the_apps_own_arguments(capsys):
+    from maskviz.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "doctor" in out and "opens the desktop app" in out
+    assert "maskviz [IMAGE] [--model PATH]" in out and "--reset-session" in out
+
+
+def test_reconstruct_without_outputs_prints_the_metrics_line(tmp_path, monkeypatch, capsys):
+    from maskviz.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["reconstruct", "sample:coffee", "--mask", "center:0.4", "--device", "cpu"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("center:0.4: loss ") and " psnr " in line and "masked " in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
