@@ -9,7 +9,7 @@
 # e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0" where the wheels lie on local disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-build/bundle-venv}
+VENV=$(realpath -m "${VENV:-build/bundle-venv}")
 TORCH_INSTALL=${TORCH_INSTALL:-"torch torchvision --index-url https://download.pytorch.org/whl/cpu"}
 DIST=build/bundle
 start=$(date +%s)
@@ -22,8 +22,8 @@ fi
 "$VENV/bin/pip" install -q . pyinstaller
 "$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
 "$VENV/bin/python" packaging/make_icons.py
-(cd packaging/pyinstaller && "../../$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
-  --distpath "../../$DIST" --workpath ../../build/pyinstaller maskviz.spec)
+(cd packaging/pyinstaller && "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+  --distpath "$OLDPWD/$DIST" --workpath "$OLDPWD/build/pyinstaller" maskviz.spec)
 APP="$DIST/maskviz/maskviz"
 built=$(date +%s)
 echo "built $APP in $((built - start)) s; bundle size $(du -sh "$DIST/maskviz" | cut -f1)"
