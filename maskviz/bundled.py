@@ -8,10 +8,12 @@ from __future__ import annotations
 import importlib.resources
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from maskviz.errors import CheckpointError, ImageError
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_PREFIX = "sample:"
 MODEL_PREFIX = "bundled:"
@@ -75,6 +77,8 @@ def model_path(source: str | os.PathLike) -> Path:
 
 def load_default_model(device: str | torch.device = "cpu"):  # noqa: ANN201 - LoadedModel
     """The bundled MAE when installed, otherwise a clearly labelled untrained built-in model."""
+    import torch  # here, not at the top: the app's start-up window finds its icon here before torch loads
+
     from maskviz.checkpoints import LoadedModel, load_model
     from maskviz.models import create_model
 

@@ -1,4 +1,4 @@
-"""Command line: ``maskviz`` (the app) and ``maskviz reconstruct | info | models | train``.
+"""Command line: ``maskviz`` (the app) and ``maskviz reconstruct | info | models | train | doctor``.
 
 Every subcommand calls the same core functions as the GUI. Input errors end with one line on
 stderr and a non-zero exit; ``--debug`` shows the traceback instead.
@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from maskviz import __version__
 from maskviz.errors import MaskvizError
 
 EXIT_INPUT_ERROR = 2
@@ -26,10 +25,14 @@ EXIT_INTERNAL_ERROR = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from maskviz.app_args import app_help
+
     parser = argparse.ArgumentParser(
-        prog="maskviz", description="Explore masked image models (MAE, SimMIM). Without a command: the desktop app."
+        prog="maskviz", description="Explore masked image models (MAE, SimMIM). Without a command: the desktop app.",
+        epilog=app_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"maskviz {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     rec = sub.add_parser("reconstruct", help="reconstruct an image under one or more masks")
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the named architectures")
     models.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    doctor = sub.add_parser("doctor", help="report Python, torch (CUDA/MPS) and Qt, and the system libraries "
+                                           "Qt's X11 plugin lacks, with the line that installs them")
+    doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     return parser
 
@@ -117,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_gui(raw)
     args = build_parser().parse_args(raw)
     args.argv = raw
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train}
+    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
+                "doctor": cmd_doctor}
     try:
         if args.command is None:
             return launch_gui()
@@ -150,7 +157,7 @@ def input_error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train")
+SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor")
 
 
 def is_app_command_line(argv: Sequence[str]) -> bool:
@@ -159,7 +166,7 @@ def is_app_command_line(argv: Sequence[str]) -> bool:
     Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
     else, a bare image path included, opens the app (which has its own parser and ``--help``).
     """
-    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug"))
+    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug", "--version"))
 
 
 def _run_gui(argv: Sequence[str]) -> int:
@@ -238,6 +245,7 @@ def summary_line(r: Any) -> str:
 
 
 def write_panel(results: list[Any], specs: list[str], out: Path) -> None:
+    import numpy as np
     from PIL import Image
 
     from maskviz.images import save_png
@@ -302,11 +310,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from maskviz.models import MODEL_CONFIGS
+    from maskviz.models.configs import MODEL_CONFIGS
 
     for name, c in sorted(MODEL_CONFIGS.items()):
         gh, gw = c.grid_size
         print(f"{name:32s} {c.family:7s} {c.img_size:4d} px  patch {c.patch_size:2d}  grid {gh}×{gw}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from maskviz.doctor import report
+
+    print("\n".join(report()))
     return 0
 
 

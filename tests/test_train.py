@@ -118,7 +118,9 @@ def test_run_folder_contents(images, tmp_path, capsys):
     vals = [e.step for e in step_events(run) if e.val_loss is not None]
     assert vals == [4, 8]
     best = load_model(run / "checkpoints" / "best.safetensors").info
-    assert best["val_loss"] == best["best_val_loss"] and best["data_dir"] == str(images.resolve())
+    assert best["val_loss"] == best["best_val_loss"] and best["data_dir"] == images.name
+    assert str(tmp_path) not in json.dumps(best)  # no machine paths in a model file (run_dir, recipe, command)
+    assert best["run_dir"] == run.name and best["recipe"]["data"] == images.name
     assert "step 8/8" in (run / "train.log").read_text()
 
 

@@ -8,37 +8,36 @@ file and the user sees a plain dialog that says where the details are.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
 
+from maskviz.app_args import build_app_parser as build_parser
+from maskviz.doctor import xcb_problem
 from maskviz.errors import MaskvizError
 from maskviz.gui.session import config_dir
 
 ORGANIZATION, APPLICATION, DESKTOP_ID = "maskviz", "maskviz", "org.maskviz.Maskviz"
 LOG_NAME = "maskviz.log"
 ICON_NAME = "maskviz.svg"
+# The window module's heavy, Qt-free imports: torch, and timm through the model families. timm
+# imports torchvision (timm.layers needs torchvision.ops), and torchvision.ops imports torch._dynamo:
+# about 4 s on a 2-core machine, which no import-time trick can skip without patching those libraries.
+# So they are imported on a background thread while a start-up window is already on screen.
+PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines", "maskviz.train.loop")
 
 log = logging.getLogger("maskviz.gui")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskviz", description="See what masked image models make of a mask.")
-    parser.add_argument("image", nargs="?", help="image file or sample:NAME (default: last session or a sample)")
-    parser.add_argument("--model", help="checkpoint file or folder (default: last session or the bundled model)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--reset-session", action="store_true",
-                        help="start fresh: ignore the saved session and window layout")
-    return parser
 
 
 def setup_logging(folder: Path) -> Path:
@@ -114,24 +113,74 @@ def close_on_signals(window: QWidget) -> QTimer:
 def run_app(argv: Sequence[str]) -> int:
     """Parse the command line, open the window and run the event loop; returns the exit code."""
     args = build_parser().parse_args(list(argv))
+    if QApplication.instance() is None:
+        problem = xcb_problem()  # before Qt loads the plugin: Qt's own abort names one library of several
+        if problem:
+            raise MaskvizError(problem)
     app = application()
     folder = config_dir()
     sys.excepthook = excepthook(setup_logging(folder))
     if args.reset_session:
         for name in ("session.json", "maskviz.ini"):
             (folder / name).unlink(missing_ok=True)
+    if "maskviz.gui.main_window" in sys.modules:  # imported already (a test, a second window): no wait
+        return app.exec() if open_window(args, folder) else 2
+    splash = start_up_window()
+    after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
+    return app.exec()
+
+
+def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | None = None) -> QWidget | None:
     from maskviz.gui.main_window import MainWindow
 
     try:
         window = MainWindow(folder, device=args.device)
     except MaskvizError as exc:
         QMessageBox.critical(None, "maskviz", str(exc))
-        return 2
+        return None
     window.show()
+    if splash is not None:
+        splash.finish(window)
     close_on_signals(window)
     # Start loading once the window is on screen, so the user never stares at nothing.
     QTimer.singleShot(0, lambda: window.start(args.image, args.model, restore=not args.reset_session))
-    return app.exec()
+    return window
+
+
+def start_up_window() -> QSplashScreen:
+    """The icon and a line of text, on screen while torch is imported (see PRELOAD)."""
+    splash = QSplashScreen(QApplication.windowIcon().pixmap(256, 256))
+    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    splash.show()
+    return splash
+
+
+def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threading.Thread:
+    """Import ``modules`` on a background thread, then call ``then`` on the UI thread (which stays live).
+
+    An import error is raised on the UI thread, where the excepthook reports it.
+    """
+    failure: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            for name in modules:
+                importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the UI thread
+            failure.append(exc)
+
+    def poll() -> None:
+        if thread.is_alive():
+            QTimer.singleShot(20, poll)
+        elif failure:
+            raise failure[0]
+        else:
+            then()
+
+    thread = threading.Thread(target=load, name="maskviz-imports", daemon=True)
+    thread.start()
+    QTimer.singleShot(20, poll)
+    return thread
 
 
 if __name__ == "__main__":

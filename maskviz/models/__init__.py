@@ -1,6 +1,14 @@
-"""Model families. One file per family; :mod:`maskviz.models.registry` names the configs."""
+"""Model families. One file per family; :mod:`maskviz.models.configs` names the configs.
 
-from maskviz.models.base import MaskedImageModel, ModelConfig, patchify, unpatchify
-from maskviz.models.registry import MODEL_CONFIGS, create_model, get_config
+The names below are imported on first use (:mod:`maskviz.lazy`), so reading the config table
+(``maskviz models``) does not import torch.
+"""
 
+from maskviz.lazy import lazy_exports
+
+_WHERE = {
+    **dict.fromkeys(["MaskedImageModel", "patchify", "unpatchify"], "maskviz.models.base"),
+    **dict.fromkeys(["MODEL_CONFIGS", "ModelConfig", "create_model", "get_config"], "maskviz.models.configs"),
+}
 __all__ = ["MaskedImageModel", "ModelConfig", "MODEL_CONFIGS", "create_model", "get_config", "patchify", "unpatchify"]
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -12,7 +12,6 @@ official forward for the same kept patches (up to float summation order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -21,70 +20,8 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from maskviz.models.base import (
-    MAX_DEPTH,
-    MaskedImageModel,
-    ModelConfig,
-    check_attended,
-    check_ratio,
-    check_width,
-    whole_number,
-)
-
-
-@dataclass
-class MAEConfig(ModelConfig):
-    kind = "mae_vit"
-    family = "mae"
-
-    embed_dim: int = 768
-    depth: int = 12
-    num_heads: int = 12
-    decoder_embed_dim: int = 512
-    decoder_depth: int = 8
-    decoder_num_heads: int = 16
-    mlp_ratio: float = 4.0
-    norm_eps: float = 1e-6  # official MAE; Hugging Face configs carry 1e-12
-
-    def check(self) -> None:
-        super().check()
-        check_attended(self)
-        check_width("encoder width", self.embed_dim, self.num_heads)
-        check_width("decoder width", self.decoder_embed_dim, self.decoder_num_heads)
-        for what, width in (("encoder width", self.embed_dim), ("decoder width", self.decoder_embed_dim)):
-            if width % 4:
-                raise ValueError(f"{what} {width} is not a multiple of 4, which the sin-cos position table needs")
-        whole_number("encoder depth", self.depth, 1, MAX_DEPTH)
-        whole_number("decoder depth", self.decoder_depth, 0, MAX_DEPTH)
-        check_ratio("MLP ratio", self.mlp_ratio)
-        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
-
-    def build(self) -> MAEViT:
-        return MAEViT(self)
-
-
-def _cfg(name: str, **kw) -> MAEConfig:
-    return MAEConfig(name=name, **kw)
-
-
-MAE_CONFIGS: dict[str, MAEConfig] = {
-    c.name: c
-    for c in [
-        _cfg("mae_vit_base_patch16", embed_dim=768, depth=12, num_heads=12),
-        _cfg("mae_vit_large_patch16", embed_dim=1024, depth=24, num_heads=16),
-        _cfg("mae_vit_huge_patch14", patch_size=14, embed_dim=1280, depth=32, num_heads=16),
-        # Small configs: fast tests, quick experiments and the bundled models.
-        _cfg(
-            "mae_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3,
-            decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4,
-        ),
-        _cfg(
-            "mae_vit_tiny_test", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2,
-            decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2,
-        ),
-    ]
-}
-
+from maskviz.models.base import MaskedImageModel
+from maskviz.models.configs import MAE_CONFIGS, MAEConfig  # noqa: F401 - also imported from here
 
 #: Values of the largest sin-cos table built (the checked geometry stays far below).
 MAX_TABLE_VALUES = 1 << 28

@@ -1,25 +1,6 @@
-"""Registry of named model configs (like timm's): one place that knows every family."""
+"""Registry of named model configs (like timm's): kept for its import path; the table lives in
+:mod:`maskviz.models.configs`, which imports no torch."""
 
-from __future__ import annotations
+from maskviz.models.configs import CONFIG_CLASSES, MODEL_CONFIGS, create_model, get_config
 
-from maskviz.models.base import MaskedImageModel, ModelConfig
-from maskviz.models.mae import MAE_CONFIGS, MAEConfig
-from maskviz.models.simmim import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig
-
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
-    cls.kind: cls for cls in (MAEConfig, SimMIMViTConfig, SimMIMSwinConfig)
-}
-MODEL_CONFIGS: dict[str, ModelConfig] = {**MAE_CONFIGS, **SIMMIM_CONFIGS}
-
-
-def get_config(name: str) -> ModelConfig:
-    try:
-        return MODEL_CONFIGS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODEL_CONFIGS))}") from None
-
-
-def create_model(name_or_config: str | ModelConfig) -> MaskedImageModel:
-    """A freshly initialised model from a registry name or a config."""
-    config = get_config(name_or_config) if isinstance(name_or_config, str) else name_or_config
-    return config.build()
+__all__ = ["CONFIG_CLASSES", "MODEL_CONFIGS", "create_model", "get_config"]

@@ -18,7 +18,6 @@ checkpoint loader compares the stored copies with ours and drops them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -28,142 +27,8 @@ from timm.models.beit import RelativePositionBias
 from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock
 from torch import Tensor, nn
 
-from maskviz.models.base import (
-    MAX_DEPTH,
-    MAX_WINDOW,
-    MaskedImageModel,
-    ModelConfig,
-    check_attended,
-    check_ratio,
-    check_width,
-    whole_number,
-)
-
-
-def _no_norm_pix(config: ModelConfig) -> None:
-    if config.norm_pix_loss:
-        raise ValueError("SimMIM predicts plain normalised pixels: norm_pix_loss must be False")
-
-
-@dataclass
-class SimMIMViTConfig(ModelConfig):
-    kind = "simmim_vit"
-    family = "simmim"
-
-    embed_dim: int = 768
-    depth: int = 12
-    num_heads: int = 12
-    mlp_ratio: float = 4.0
-    init_values: float | None = 0.1  # layer scale; None = no gamma_1/gamma_2
-    norm_eps: float = 1e-6
-
-    def check(self) -> None:
-        super().check()
-        _no_norm_pix(self)
-        check_attended(self)
-        check_width("encoder width", self.embed_dim, self.num_heads)
-        whole_number("encoder depth", self.depth, 1, MAX_DEPTH)
-        check_ratio("MLP ratio", self.mlp_ratio)
-        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
-
-    @property
-    def encoder_stride(self) -> int:
-        return self.patch_size
-
-    @property
-    def num_features(self) -> int:
-        return self.embed_dim
-
-    def build(self) -> SimMIMViT:
-        return SimMIMViT(self)
-
-
-@dataclass
-class SimMIMSwinConfig(ModelConfig):
-    kind = "simmim_swin"
-    family = "simmim"
-
-    img_size: int = 192
-    patch_size: int = 4
-    embed_dim: int = 128
-    depths: tuple[int, ...] = (2, 2, 18, 2)
-    num_heads: tuple[int, ...] = (4, 8, 16, 32)
-    window_size: int = 6
-    mlp_ratio: float = 4.0
-    norm_eps: float = 1e-5
-
-    def check(self) -> None:
-        super().check()
-        _no_norm_pix(self)
-        self.depths, self.num_heads = tuple(self.depths), tuple(self.num_heads)
-        if len(self.depths) != len(self.num_heads) or not 1 <= len(self.depths) <= 8:
-            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must list the same "
-                             "number of stages (1 to 8)")
-        whole_number("total depth", sum(whole_number("stage depth", d, 1, MAX_DEPTH) for d in self.depths),
-                     1, MAX_DEPTH)
-        whole_number("window size", self.window_size, 1, MAX_WINDOW)
-        check_ratio("MLP ratio", self.mlp_ratio)
-        check_ratio("LayerNorm eps", self.norm_eps, 1.0)
-        for s in range(self.num_stages):
-            check_width(f"stage {s} width", self.embed_dim * 2**s, self.num_heads[s])
-        for s in range(self.num_stages):
-            res, (window, _) = self.stage_resolution(s), self.stage_window(s)
-            if res < 1 or res * 2**s != self.grid_size[0] or res % window:
-                raise ValueError(
-                    f"a {self.img_size}px input with patch {self.patch_size} gives stage {s} a {res}×{res} "
-                    f"grid, which {window}×{window} windows do not tile"
-                )
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.depths)
-
-    @property
-    def num_features(self) -> int:
-        return self.embed_dim * 2 ** (self.num_stages - 1)
-
-    @property
-    def encoder_stride(self) -> int:
-        return self.patch_size * 2 ** (self.num_stages - 1)
-
-    def stage_resolution(self, stage: int) -> int:
-        return self.grid_size[0] // 2**stage
-
-    def stage_window(self, stage: int) -> tuple[int, int]:
-        """(window, shift of the odd blocks) of a stage: the official block clamps both when the
-        feature map is no larger than the window (Swin-L/192: 12, 12, 12 unshifted, then 6)."""
-        res = self.stage_resolution(stage)
-        if res <= self.window_size:
-            return res, 0
-        return self.window_size, self.window_size // 2
-
-    def build(self) -> SimMIMSwin:
-        return SimMIMSwin(self)
-
-
-SIMMIM_CONFIGS: dict[str, ModelConfig] = {
-    c.name: c
-    for c in [
-        SimMIMViTConfig(name="simmim_vit_base_patch16_224", img_size=224, patch_size=16),
-        SimMIMSwinConfig(name="simmim_swin_base_w6_192"),
-        SimMIMSwinConfig(
-            name="simmim_swin_large_w12_192", embed_dim=192, num_heads=(6, 12, 24, 48), window_size=12
-        ),
-        # The bundled SimMIM: the same backbone size as the bundled MAE's encoder.
-        SimMIMViTConfig(
-            name="simmim_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3
-        ),
-        # Tiny configs for fast tests. The Swin one has shifted windows in stages 0-1 and a clamped
-        # (unshifted) stage 2, like the last stage of Swin-B/192.
-        SimMIMViTConfig(
-            name="simmim_vit_tiny_test", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2
-        ),
-        SimMIMSwinConfig(
-            name="simmim_swin_tiny_test", img_size=32, patch_size=2, embed_dim=16, depths=(2, 2, 2),
-            num_heads=(1, 2, 4), window_size=4,
-        ),
-    ]
-}
+from maskviz.models.base import MaskedImageModel
+from maskviz.models.configs import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig  # noqa: F401 - also imported from here
 
 
 def _init_official(m: nn.Module, conv: bool) -> None:

@@ -10,15 +10,31 @@ Modules: :mod:`~maskviz.train.config` (recipe and derived plan), :mod:`~maskviz.
 :mod:`~maskviz.train.loop` (the loop, resume), :mod:`~maskviz.train.rundir` (files),
 :mod:`~maskviz.train.events` (the metrics schema), :mod:`~maskviz.train.dist` (torchrun),
 :mod:`~maskviz.train.signals` (Ctrl-C).
+
+The names below are imported on first use (:mod:`maskviz.lazy`): ``maskviz train --help`` reads the
+recipe defaults from :mod:`~maskviz.train.config` without importing torch.
 """
 
-from maskviz.train.config import Plan, TrainConfig, TrainError
-from maskviz.train.events import EventTail, TrainEvent, read_events, write_event
-from maskviz.train.loop import TrainResult, resume, train
-from maskviz.train.rundir import RunDir
-from maskviz.train.signals import StopFlag, stop_on_signals
+from typing import TYPE_CHECKING
 
+from maskviz.lazy import lazy_exports
+
+_WHERE = {
+    **dict.fromkeys(["Plan", "TrainConfig", "TrainError"], "maskviz.train.config"),
+    **dict.fromkeys(["EventTail", "TrainEvent", "read_events", "write_event"], "maskviz.train.events"),
+    **dict.fromkeys(["TrainResult", "resume", "train"], "maskviz.train.loop"),
+    "RunDir": "maskviz.train.rundir",
+    **dict.fromkeys(["StopFlag", "stop_on_signals"], "maskviz.train.signals"),
+}
 __all__ = [
     "EventTail", "Plan", "RunDir", "StopFlag", "TrainConfig", "TrainError", "TrainEvent", "TrainResult",
     "read_events", "resume", "stop_on_signals", "train", "write_event",
 ]
+__getattr__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from maskviz.train.config import Plan, TrainConfig, TrainError
+    from maskviz.train.events import EventTail, TrainEvent, read_events, write_event
+    from maskviz.train.loop import TrainResult, resume, train
+    from maskviz.train.rundir import RunDir
+    from maskviz.train.signals import StopFlag, stop_on_signals

@@ -39,6 +39,7 @@ from maskviz.train.data import (
 from maskviz.train.dist import World, start_world
 from maskviz.train.events import TrainEvent
 from maskviz.train.optim import build_optimizer, lr_at, set_lr
+from maskviz.train.provenance import portable_info
 from maskviz.train.rundir import RUN_FORMAT, Reporter, RunDir, disk_errors_explained, disk_full_error
 
 StopFn = Callable[[], bool]
@@ -359,9 +360,9 @@ class _Session:
             save_model(self.model, path, self._info(step))
 
     def _info(self, step: int) -> dict[str, Any]:
-        """Provenance stored in the checkpoint (shown by ``maskviz info`` and the GUI)."""
+        """Provenance stored in the checkpoint (shown by ``maskviz info`` and the GUI), without machine paths."""
         c, p = self.config, self.plan
-        return {
+        return portable_info({
             "trained_by": "maskviz train", "steps": step, "total_steps": c.steps,
             "train_loss": _number(self.loss), "val_loss": _number(self.val_loss),
             "best_val_loss": _number(self.best_val_loss), "best_step": self.best_step if self.best_step >= 0 else None,
@@ -370,7 +371,7 @@ class _Session:
             "command": c.command, "run_dir": str(self.rundir.path.resolve()), "world_size": p.world_size,
             "effective_batch": p.effective_batch, "recipe": c.to_dict(),
             "images_fingerprint": p.images_fingerprint, "base_model_info": p.base_model_info or None,
-        }
+        }, self.rundir.path.resolve())
 
     def _announce(self) -> None:
         c, p = self.config, self.plan

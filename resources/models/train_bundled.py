@@ -3,6 +3,7 @@
     resources/models/get_training_data.sh ~/.cache/maskviz-train-data      # the images (once)
     python resources/models/train_bundled.py --data ~/.cache/maskviz-train-data \\
         --work /tmp/bundled-runs --export resources/models
+    python resources/models/train_bundled.py --rewrite-metadata resources/models/*.safetensors
 
 The stages, as the bundled files were made:
 
@@ -119,6 +120,7 @@ def probe(args: argparse.Namespace) -> dict[str, float]:
 def export(name: str, run: Path, dest: Path, bundled_by: str) -> Path:
     """The run's best checkpoint with the bundle's provenance added to its metadata."""
     from maskviz.checkpoints import load_model, save_model
+    from maskviz.train.provenance import portable_info
 
     loaded = load_model(run / "checkpoints" / "best.safetensors")
     last = load_model(run / "checkpoints" / "last.safetensors").info
@@ -127,12 +129,27 @@ def export(name: str, run: Path, dest: Path, bundled_by: str) -> Path:
             "data_recipe": "resources/models/get_training_data.sh (Debian wallpaper packages and wheel data "
                            "files with redistributable licences; see its SOURCES.tsv)"}
     path = dest / RECIPES[name][0]
-    save_model(loaded.model, path, info)
+    save_model(loaded.model, path, portable_info(info))  # this script's command line holds paths too
     return path
+
+
+def rewrite_metadata(paths: list[Path]) -> None:
+    """Rewrite shipped files' provenance without machine paths (files exported before maskviz did that);
+    the weights are written back unchanged."""
+    from maskviz.checkpoints import load_model, save_model
+    from maskviz.train.provenance import portable_info
+
+    for path in paths:
+        loaded = load_model(path)
+        save_model(loaded.model, path, portable_info(loaded.info))
+        print("rewrote", path, flush=True)
 
 
 def main() -> int:
     sys.path.insert(0, str(REPO))  # run from a checkout without installing
+    if sys.argv[1:2] == ["--rewrite-metadata"]:
+        rewrite_metadata([Path(p) for p in sys.argv[2:]])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="folder made by get_training_data.sh")
     ap.add_argument("--work", type=Path, required=True, help="folder for the run folders (must not hold them yet)")

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build the one-folder desktop bundle (PyInstaller, CPU torch) and smoke-test it under Xvfb:
+# the window must appear and `maskviz reconstruct` must run from the bundle.
+#
+#   packaging/build_bundle.sh                # bundle in build/bundle/maskviz/, report size and time
+#
+# The bundle is built from its own virtual environment (build/bundle-venv) with PyTorch's CPU
+# wheels, so it carries no CUDA libraries. TORCH_INSTALL overrides how torch is installed there,
+# e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0" where the wheels lie on local disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=$(realpath -m "${VENV:-build/bundle-venv}")
+TORCH_INSTALL=${TORCH_INSTALL:-"torch torchvision --index-url https://download.pytorch.org/whl/cpu"}
+DIST=build/bundle
+start=$(date +%s)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  # shellcheck disable=SC2086 # TORCH_INSTALL is a list of pip arguments
+  "$VENV/bin/pip" install -q $TORCH_INSTALL
+fi
+"$VENV/bin/pip" install -q . pyinstaller
+"$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
+"$VENV/bin/python" packaging/make_icons.py
+(cd packaging/pyinstaller && "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+  --distpath "$OLDPWD/$DIST" --workpath "$OLDPWD/build/pyinstaller" maskviz.spec)
+APP="$DIST/maskviz/maskviz"
+built=$(date +%s)
+echo "built $APP in $((built - start)) s; bundle size $(du -sh "$DIST/maskviz" | cut -f1)"
+
+# Smoke test 1: the window appears under Xvfb (a fresh config folder: bundled model, sample photo).
+smoke=$(mktemp -d)
+trap 'kill "$app_pid" "$xvfb_pid" 2>/dev/null || true; rm -rf "$smoke"' EXIT
+display=:$((90 + RANDOM % 100))
+Xvfb "$display" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb_pid=$!
+sleep 1
+DISPLAY=$display MASKVIZ_CONFIG_DIR=$smoke "$APP" --reset-session >"$smoke/app.log" 2>&1 &
+app_pid=$!
+for _ in $(seq 240); do  # the main window's title starts with "maskviz" (the start-up window has none)
+  DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null 2>&1 && break
+  kill -0 "$app_pid" 2>/dev/null || { cat "$smoke/app.log"; echo "the bundled app exited"; exit 1; }
+  sleep 0.5
+done
+DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null || { echo "no window"; exit 1; }
+sleep 3  # let the first reconstruction arrive before the screenshot
+DISPLAY=$display import -window root build/bundle-window.png
+echo "window up $(( $(date +%s) - built )) s after launch; screenshot build/bundle-window.png"
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+
+# Smoke test 2: the CLI from the bundle.
+"$APP" --version
+"$APP" reconstruct sample:coffee --out "$smoke/panel.png" --json "$smoke/metrics.json"
+test -s "$smoke/panel.png" && grep -q '"psnr"' "$smoke/metrics.json"
+echo "bundle OK: $(du -sh "$DIST/maskviz" | cut -f1), built in $((built - start)) s"

@@ -1,0 +1,39 @@
+"""A fresh ``maskviz`` shows a window before torch is imported, then the main window and a result."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+PROBE = """
+import sys
+from maskviz.gui import app as app_module
+
+events = []
+show_splash, open_window = app_module.start_up_window, app_module.open_window
+
+def start_up_window():
+    splash = show_splash()
+    events.append(("splash", splash.isVisible(), "torch" in sys.modules))
+    return splash
+
+def open_main_window(*args):
+    window = open_window(*args)
+    events.append(("main", window.isVisible(), "torch" in sys.modules))
+    window.resultShown.connect(lambda _id: (events.append(("result",)), window.close()))
+    return window
+
+app_module.start_up_window, app_module.open_window = start_up_window, open_main_window
+code = app_module.run_app(["--reset-session", "--device", "cpu"])
+print(code, events)
+"""
+
+
+def test_start_up_window_comes_before_torch_and_hands_over_to_the_main_window(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MASKVIZ_CONFIG_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == (
+        "0 [('splash', True, False), ('main', True, True), ('result',)]"
+    )
