@@ -207,3 +207,41 @@ def test_hub_offline_without_cache_names_url_and_folder(cache, server, hub, monk
     message = str(info.value)
     assert f"{server.url}/org/tiny-swin/resolve/main/config.json" in message
     assert str(models_dir() / "tiny-swin") in message and "HF_HUB_OFFLINE" in message
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def test_cli_lists_downloads_and_opens_by_name(cache, server, mae_bytes, monkeypatch, capsys, tmp_path):
+    from PIL import Image
+
+    from maskviz.cli import main
+
+    entry = _url_entry(server, mae_bytes)
+    monkeypatch.setattr(catalogue, "CATALOGUE", (*catalogue.CATALOGUE, entry))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("tiny-mae"))
+    assert "not cached" in line and "mae" in line
+    assert "mae-vit-large" in out and "mae_vit_base_patch16" in out and "_tiny_test" not in out
+
+    assert main(["models", "path", "tiny-mae"]) == 2
+    assert "maskviz models download tiny-mae" in capsys.readouterr().err
+    assert main(["models", "download", "tiny-mae"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(url_target(entry)) and "100.0%" in captured.err
+    assert main(["models", "path", "tiny-mae"]) == 0 and capsys.readouterr().out.strip() == str(url_target(entry))
+    main(["models"])
+    assert "cached" in next(r for r in capsys.readouterr().out.splitlines() if r.startswith("tiny-mae"))
+
+    image = tmp_path / "im.png"
+    Image.new("RGB", (32, 32), (90, 120, 200)).save(image)
+    assert main(["reconstruct", str(image), "--model", "tiny-mae", "--mask", "random:0.5"]) == 0
+
+
+def test_cli_unknown_or_missing_name(capsys):
+    from maskviz.cli import main
+
+    assert main(["models", "download", "no-such-model"]) == 2
+    assert "no model named 'no-such-model'" in capsys.readouterr().err
+    assert main(["models", "download"]) == 2
