@@ -13,11 +13,14 @@ HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 class Loopback:
     """``files`` maps URL paths to bytes. ``cut_after`` makes the next GET of a path stop after that
-    many bytes (the connection closes mid-file). ``ranges`` logs every Range header received."""
+    many bytes (the connection closes mid-file); ``stall_after`` pauses it there until ``release``.
+    ``ranges`` logs the Range header of every GET."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.cut_after: dict[str, int] = {}
+        self.stall_after: dict[str, int] = {}  # send this many bytes, then wait for ``release``
+        self.release = threading.Event()
         self.ranges: list[str | None] = []
         self.requests: list[tuple[str, str]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -29,6 +32,7 @@ class Loopback:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
@@ -81,6 +85,12 @@ class Loopback:
                 end = len(data)
                 if self.path in loop.cut_after:
                     end = start + loop.cut_after.pop(self.path)
+                stall = loop.stall_after.pop(self.path, None)
+                if stall is not None:
+                    self.wfile.write(data[start:start + stall])
+                    self.wfile.flush()
+                    loop.release.wait(30)
+                    start += stall
                 self.wfile.write(data[start:end])
                 self.wfile.flush()
                 if end < len(data):

@@ -251,6 +251,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         file.addSeparator()
         self._action(file, "Open &model file…", self.open_model_dialog, "Ctrl+Shift+O")
         self._action(file, "Open model &folder…", self.open_model_folder_dialog)
+        self._action(file, "&Get models…", self.show_models_dialog)
         self.recent_menu = file.addMenu("&Recent models")
         self._action(file, "Bundled &default model", lambda: self.open_model(None))
         bundled = self.bundled_menu = file.addMenu("&Bundled models")
@@ -428,6 +429,13 @@ class MainWindow(FileActionsMixin, QMainWindow):
         task_id = self.worker.load_model(load)
         self._load_sources[task_id] = source
         return task_id
+
+    def show_models_dialog(self) -> None:
+        """File → Get models…: the catalogue; the chosen model opens by name (Recent keeps the name)."""
+        from maskviz.gui.models_dialog import ModelsDialog
+
+        self.models_dialog = ModelsDialog(self.open_model, self)
+        self.models_dialog.show()
 
     def set_model(self, loaded: Any, source: str | None = None) -> None:
         """Use a loaded model (the worker's result, or a test's); the painted mask survives if it fits."""

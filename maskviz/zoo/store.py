@@ -170,7 +170,7 @@ def _fetch(entry: ModelEntry, partial: Path, progress: Progress, cancelled: Canc
         done = have if resumed else 0
         with open(partial, "ab" if resumed else "wb") as out:
             progress(done, total, entry.name)
-            while chunk := response.read(CHUNK):
+            while chunk := response.read1(CHUNK):  # what has arrived: Cancel is seen promptly
                 if cancelled():
                     raise DownloadCancelled(f"download of {entry.name} cancelled ({format_size(done)} kept)")
                 done += len(chunk)
