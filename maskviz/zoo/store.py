@@ -18,6 +18,7 @@ is polled between chunks and stops the transfer (the partial file stays, to be r
 from __future__ import annotations
 
 import http.client
+import inspect
 import os
 import urllib.error
 import urllib.request
@@ -273,11 +274,13 @@ def _download_hub(entry: ModelEntry, progress: Progress | None, cancelled: Cance
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     bar = _progress_bar_class(progress or _quiet, cancelled or _never)
+    # Older huggingface_hub releases take no tqdm_class: they download without progress or Cancel.
+    extra = {"tqdm_class": bar} if "tqdm_class" in inspect.signature(hf_hub_download).parameters else {}
     folder: Path | None = None
     for name in entry.files:
         bar.label = f"{entry.name}: {name}"
         try:
-            path = Path(hf_hub_download(entry.repo_id, name, endpoint=endpoint, tqdm_class=bar))
+            path = Path(hf_hub_download(entry.repo_id, name, endpoint=endpoint, **extra))
         except LocalEntryNotFoundError as exc:  # offline mode, or the hub cannot be reached
             if name in HUB_OPTIONAL:
                 continue
