@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from maskviz.checkpoints.hf_vitmae import fuse_qkv
+from maskviz.checkpoints.hf_vitmae import fuse_qkv, rename_suffix
 from maskviz.checkpoints.official_simmim import named_config as _named_simmim
 from maskviz.errors import CheckpointError
 from maskviz.models.simmim import SimMIMSwinConfig
@@ -118,7 +118,7 @@ def convert_hf_swin_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
             out[_TOP_LEVEL[key]] = value
         elif m := _BLOCK.match(key):
             prefix = f"encoder.layers.{m.group(1)}.blocks.{m.group(2)}."
-            suffix = _rename(m.group(3))
+            suffix = rename_suffix(m.group(3), _BLOCK_SUFFIXES)
             if suffix[:2] in ("q.", "k.", "v."):
                 qkv.setdefault((prefix, suffix[2:]), {})[suffix[0]] = value
             else:
@@ -129,13 +129,6 @@ def convert_hf_swin_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
             out[key] = value
     fuse_qkv(qkv, out)
     return out
-
-
-def _rename(suffix: str) -> str:
-    for old, new in _BLOCK_SUFFIXES:
-        if suffix.startswith(old):
-            return new + suffix[len(old):]
-    return suffix
 
 
 def _as_matrix(key: str, value: Tensor) -> Tensor:

@@ -136,7 +136,7 @@ def convert_hf_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
             out[m.group(1)] = value
         elif (m := _ENCODER_LAYER.match(key)) or (m := _DECODER_LAYER.match(key)):
             prefix = ("blocks." if key.startswith("vit.") else "decoder_blocks.") + m.group(1) + "."
-            suffix = _rename_suffix(m.group(2))
+            suffix = rename_suffix(m.group(2))
             if suffix[:2] in ("q.", "k.", "v."):
                 qkv.setdefault((prefix, suffix[2:]), {})[suffix[0]] = value
             else:
@@ -156,8 +156,9 @@ def fuse_qkv(qkv: dict[tuple[str, str], dict[str, Tensor]], out: dict[str, Tenso
         out[f"{prefix}attn.qkv.{param}"] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
 
 
-def _rename_suffix(suffix: str) -> str:
-    for old, new in _LAYER_SUFFIXES:
+def rename_suffix(suffix: str, renames: list[tuple[str, str]] = _LAYER_SUFFIXES) -> str:
+    """The first matching ``(old prefix, new prefix)`` of ``renames`` applied; unknown names unchanged."""
+    for old, new in renames:
         if suffix.startswith(old):
             return new + suffix[len(old):]
     return suffix
