@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from maskviz.zoo.catalogue import CATALOGUE, ModelEntry, find_entry, format_size
+from maskviz.zoo.catalogue import ModelEntry, entries, find_entry, format_size
 
 COLUMNS = (("name", "Name"), ("family", "Family"), ("input", "Input"), ("target", "Target"),
            ("size", "Size"), ("state", "State"), ("description", "Description"))
@@ -114,7 +114,7 @@ class ModelsDialog(QDialog):
         self._update_details()
 
     def select(self, name: str) -> None:
-        names = [e.name for e in CATALOGUE]
+        names = list(entries())
         if name in names:
             self.table.selectRow(names.index(name))
             self.table.scrollToItem(self.table.item(names.index(name), 0))

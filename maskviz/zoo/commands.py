@@ -8,7 +8,7 @@ import time
 from typing import TextIO
 
 from maskviz.errors import MaskvizError
-from maskviz.zoo.catalogue import CATALOGUE, ModelEntry, find_entry, format_size
+from maskviz.zoo.catalogue import ModelEntry, entries, find_entry, format_size
 
 TEST_SUFFIX = "_test"  # registry configs that exist for the test suite only
 
@@ -58,7 +58,7 @@ def catalogue_rows() -> list[dict[str, str]]:
     from maskviz.zoo.store import cached_path, entry_size
 
     rows = []
-    for entry in CATALOGUE:
+    for entry in entries().values():
         size, exact = entry_size(entry)
         state = "bundled" if entry.source == "bundled" else "cached" if cached_path(entry) else (
             "manual download" if entry.source == "manual" else "not cached")
