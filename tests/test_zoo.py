@@ -245,3 +245,15 @@ def test_cli_unknown_or_missing_name(capsys):
     assert main(["models", "download", "no-such-model"]) == 2
     assert "no model named 'no-such-model'" in capsys.readouterr().err
     assert main(["models", "download"]) == 2
+
+
+def test_cli_checks_a_file_put_there_by_hand(cache, capsys):
+    from maskviz.cli import main
+
+    entry = catalogue.find_entry("simmim-vit-base-800ep")
+    assert main(["models", "download", entry.name]) == 2
+    assert entry.page in capsys.readouterr().err
+    url_target(entry).parent.mkdir(parents=True)
+    url_target(entry).write_bytes(b"an html page saved by mistake")
+    assert main(["models", "download", entry.name]) == 2
+    assert "cannot read" in capsys.readouterr().err

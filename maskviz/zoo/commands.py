@@ -36,10 +36,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         print(resolve_name(entry.name))
         return 0
-    from maskviz.zoo.store import download, verify_loads
+    from maskviz.zoo.store import cached_path, download, verify_loads
 
-    path = download(entry, progress=ProgressBar(sys.stderr))
-    verify_loads(path)  # a cached file is verified at download; this also opens a hub or hand-placed one
+    placed = cached_path(entry) is not None and entry.source in ("manual", "hub")
+    path = download(entry, progress=ProgressBar(sys.stderr))  # a new download is verified there
+    if placed:  # put there by hand, or fetched by another program: check it loads before saying so
+        verify_loads(path)
     print(path)
     return 0
 
