@@ -105,6 +105,7 @@ def test_server_down_gives_one_line_with_url_and_path(cache, server, mae_bytes):
         download(entry)
     message = str(info.value)
     assert entry.url in message and str(url_target(entry)) in message and "\n" not in message
+    assert _files(cache) == [] and not models_dir().joinpath(entry.name).exists()
     server.__init__()  # a fresh one for the fixture's teardown
 
 

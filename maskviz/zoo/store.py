@@ -144,6 +144,8 @@ def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled:
             f"download of {entry.name} interrupted ({exc}); run it again to resume from {format_size(_size(partial))}"
         ) from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        if not _size(partial):
+            _discard(partial)  # nothing fetched: leave no empty folder behind
         raise DownloadError(_offline_message(entry.url, target, exc)) from exc
     except OSError as exc:  # disk full, permissions: the partial file cannot be trusted
         _discard(partial)
