@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -29,6 +29,7 @@ from maskviz.zoo.catalogue import ModelEntry, entries, find_entry, format_size
 
 COLUMNS = (("name", "Name"), ("family", "Family"), ("input", "Input"), ("target", "Target"),
            ("size", "Size"), ("state", "State"), ("description", "Description"))
+QUIT_WAIT_MS = 10_000  # a stalled connection times out later; quitting does not wait for that
 PROGRESS_STEPS = 1000  # QProgressDialog counts in int: per-mille, not bytes (files reach several GB)
 
 
@@ -43,6 +44,12 @@ class DownloadThread(QThread):
     def __init__(self, entry: ModelEntry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entry = entry
+        QCoreApplication.instance().aboutToQuit.connect(self.stop)  # never destroyed while running
+
+    def stop(self, timeout_ms: int = QUIT_WAIT_MS) -> None:
+        """Ask the transfer to stop (it checks between chunks) and wait for it; the partial file stays."""
+        self.requestInterruption()
+        self.wait(timeout_ms)
 
     def run(self) -> None:
         from maskviz.errors import MaskvizError
