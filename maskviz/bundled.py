@@ -65,10 +65,16 @@ def bundled_model_paths() -> dict[str, Path]:
 
 
 def model_path(source: str | os.PathLike) -> Path:
-    """A model source as a path: ``bundled:simmim_small`` → the bundled file, anything else → ``~`` expanded."""
+    """A model source as a path: ``bundled:simmim_small`` → the bundled file, a catalogue name
+    (``mae-vit-large``, see ``maskviz models``) → its cached copy, anything else → ``~`` expanded."""
     source = str(source)
     if not source.startswith(MODEL_PREFIX):
-        return Path(source).expanduser()
+        path = Path(source).expanduser()
+        if path.exists():
+            return path
+        from maskviz.zoo.store import resolve_name
+
+        return resolve_name(source) or path
     name, models = source[len(MODEL_PREFIX):], bundled_model_paths()
     if name not in models:
         raise CheckpointError(f"no bundled model named {name!r}; bundled: {', '.join(models) or 'none installed'}")

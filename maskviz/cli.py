@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("reconstruct", help="reconstruct an image under one or more masks")
     rec.add_argument("image", help="image file")
-    rec.add_argument("--model", help="checkpoint file or folder (any supported format; default: the bundled MAE)")
+    rec.add_argument("--model", help="checkpoint file or folder (any supported format), or a name from "
+                                     "'maskviz models' (default: the bundled MAE)")
     rec.add_argument("--mask", action="append", default=None, metavar="SPEC",
                      help="mask spec, e.g. random:0.75, block:0.5, grid:2, center:0.4, file:mask.png "
                           "(repeat for several; default random:0.75)")
@@ -59,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--norm-pix", dest="norm_pix", action=argparse.BooleanOptionalAction, default=None)
     info.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
-    models = sub.add_parser("models", help="list the named architectures")
-    models.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    from maskviz.zoo.commands import add_models_parser
+
+    add_models_parser(sub)
     doctor = sub.add_parser("doctor", help="report Python, torch (CUDA/MPS) and Qt, and the system libraries "
                                            "Qt's X11 plugin lacks, with the line that installs them")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
@@ -310,12 +312,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from maskviz.models.configs import MODEL_CONFIGS
+    from maskviz.zoo.commands import cmd_models as run
 
-    for name, c in sorted(MODEL_CONFIGS.items()):
-        gh, gw = c.grid_size
-        print(f"{name:32s} {c.family:7s} {c.img_size:4d} px  patch {c.patch_size:2d}  grid {gh}×{gw}")
-    return 0
+    return run(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -130,3 +130,37 @@ def save_official_mae(path: Path, model_name: str = "mae_vit_tiny_test", seed: i
         ckpt["args"] = argparse.Namespace(norm_pix_loss=bool(norm_pix), model="mae_vit_tiny", blr=1.5e-4)
     torch.save(ckpt, path)
     return sd
+
+
+def tiny_hf_swin_simmim(seed: int = 0, window_size: int = 4):
+    """A random SwinForMaskedImageModeling: 32 px, patch 2, three stages (16, 8, 4 tokens a side),
+    shifted windows in the first two, an unshifted last stage; every parameter random."""
+    from transformers import SwinConfig, SwinForMaskedImageModeling
+
+    cfg = SwinConfig(
+        image_size=32, patch_size=2, embed_dim=16, depths=[2, 2, 2], num_heads=[1, 2, 4],
+        window_size=window_size, encoder_stride=8,
+    )
+    torch.manual_seed(seed)
+    return randomize_(SwinForMaskedImageModeling(cfg).eval(), seed)
+
+
+def legacy_hf_swin_state_dict(model) -> dict[str, Tensor]:
+    """The hub (transformers 4.x) names of a SwinForMaskedImageModeling, whatever version is installed:
+    ``attention.self.query`` etc. and the stored ``[w², w²]`` index tables."""
+    renames = [
+        ("attention.q_proj.", "attention.self.query."), ("attention.k_proj.", "attention.self.key."),
+        ("attention.v_proj.", "attention.self.value."), ("attention.o_proj.", "attention.output.dense."),
+        ("attention.relative_position_bias.", "attention.self."),
+        ("mlp.fc1.", "intermediate.dense."), ("mlp.fc2.", "output.dense."),
+    ]
+    out: dict[str, Tensor] = {}
+    for key, value in model.state_dict().items():
+        for new, old in renames:
+            key = key.replace(new, old)
+        out[key] = value.contiguous()
+    for name, buf in model.named_buffers():
+        if name.endswith("relative_position_index"):
+            side = int(round(buf.numel() ** 0.5))
+            out[name.replace("attention.relative_position_bias.", "attention.self.")] = buf.reshape(side, side)
+    return out

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from maskviz.checkpoints.common import build_checked, list_keys, load_strict, nonfinite_tensors
+from maskviz.checkpoints.hf_swin import config_from_hf_swin, convert_hf_swin_state_dict, is_hf_swin_state_dict
 from maskviz.checkpoints.hf_vitmae import (
     config_from_hf,
     convert_hf_state_dict,
@@ -41,6 +42,7 @@ FORMAT_LABELS = {
     "official-mae": "official MAE checkpoint (facebookresearch/mae)",
     "hf-vitmae": "Hugging Face ViTMAEForPreTraining folder",
     "official-simmim": "official SimMIM checkpoint (microsoft/SimMIM)",
+    "hf-swin-simmim": "Hugging Face SwinForMaskedImageModeling folder (SimMIM)",
     "maskviz": "maskviz model file",
 }
 
@@ -155,7 +157,7 @@ def _load_folder(path: Path, norm_pix: bool | None) -> LoadedModel:
         return _load_hf(path, hf, raw, pre, norm_pix)
     raise CheckpointError(
         f"{path.name} is a folder without config.json or a maskviz model: open a checkpoint file, "
-        "a Hugging Face ViTMAE folder or a maskviz training run"
+        "a Hugging Face ViTMAE or SimMIM Swin folder or a maskviz training run"
     )
 
 
@@ -214,23 +216,25 @@ def _load_state_dict(
         model = build_checked(config, sd, path.name)
         load_strict(model, sd, path.name)
         return LoadedModel(model, str(path), "official-mae", notes, ignored)
-    if is_hf_vitmae_state_dict(sd):
+    if is_hf_vitmae_state_dict(sd) or is_hf_swin_state_dict(sd):
         if not (path.parent / "config.json").exists():
             raise CheckpointError(
-                f"{path.name} holds Hugging Face ViTMAE weights but no config.json lies beside it; "
+                f"{path.name} holds Hugging Face weights but no config.json lies beside it; "
                 "open the model folder instead"
             )
         hf, _, pre = read_hf_folder(path.parent)
         return _load_hf(path.parent, hf, sd, pre, norm_pix)
     raise CheckpointError(
-        f"{path.name} is not a checkpoint maskviz recognises (MAE, Hugging Face ViTMAE, SimMIM or "
-        f"maskviz); its first keys are {list_keys(list(sd)[:8])}"
+        f"{path.name} is not a checkpoint maskviz recognises (MAE, Hugging Face ViTMAE or Swin SimMIM, "
+        f"SimMIM or maskviz); its first keys are {list_keys(list(sd)[:8])}"
     )
 
 
 def _load_hf(
     folder: Path, hf: dict[str, Any], raw: dict[str, Tensor], pre: dict[str, Any], norm_pix: bool | None
 ) -> LoadedModel:
+    if hf.get("model_type") == "swin":
+        return _load_hf_swin(folder, hf, raw, pre)
     config, notes = config_from_hf(hf, pre)
     if norm_pix is not None:
         config = config.replace(norm_pix_loss=norm_pix)
@@ -240,3 +244,13 @@ def _load_hf(
     model = build_checked(config, sd, folder.name)
     load_strict(model, sd, folder.name)
     return LoadedModel(model, str(folder), "hf-vitmae", notes)
+
+
+def _load_hf_swin(folder: Path, hf: dict[str, Any], raw: dict[str, Tensor], pre: dict[str, Any]) -> LoadedModel:
+    """SimMIM Swin: renamed to the official layout, then loaded like the official checkpoints."""
+    config, notes = config_from_hf_swin(hf, pre)
+    sd = convert_hf_swin_state_dict(raw)
+    model = build_checked(config, sd, folder.name)
+    sd, dropped = convert_simmim_state_dict(sd, model)
+    load_strict(model, sd, folder.name)
+    return LoadedModel(model, str(folder), "hf-swin-simmim", notes, dropped)

@@ -52,13 +52,17 @@ def is_hf_vitmae_state_dict(sd: dict[str, Tensor]) -> bool:
     return "vit.embeddings.cls_token" in sd
 
 
+HF_MODEL_TYPES = {"vit_mae": "ViTMAEForPreTraining", "swin": "SwinForMaskedImageModeling"}
+
+
 def read_hf_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Any]]:
     """config.json, the raw weights and preprocessor_config.json (empty when absent)."""
     config = _read_json(folder / "config.json")
-    if config.get("model_type") != "vit_mae":
+    if config.get("model_type") not in HF_MODEL_TYPES:
+        known = ", ".join(f"{cls} (model_type {kind!r})" for kind, cls in HF_MODEL_TYPES.items())
         raise CheckpointError(
             f"{folder.name}/config.json describes a {config.get('model_type')!r} model; "
-            "maskviz reads Hugging Face folders of ViTMAEForPreTraining (model_type 'vit_mae')"
+            f"maskviz reads Hugging Face folders of {known}"
         )
     weights = _read_weights(folder)
     pre = folder / "preprocessor_config.json"
@@ -143,22 +147,29 @@ def convert_hf_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
             out[m.group(1)] = value
         elif (m := _ENCODER_LAYER.match(key)) or (m := _DECODER_LAYER.match(key)):
             prefix = ("blocks." if key.startswith("vit.") else "decoder_blocks.") + m.group(1) + "."
-            suffix = _rename_suffix(m.group(2))
+            suffix = rename_suffix(m.group(2))
             if suffix[:2] in ("q.", "k.", "v."):
                 qkv.setdefault((prefix, suffix[2:]), {})[suffix[0]] = value
             else:
                 out[prefix + suffix] = value
         else:
             out[key] = value
+    fuse_qkv(qkv, out)
+    return out
+
+
+def fuse_qkv(qkv: dict[tuple[str, str], dict[str, Tensor]], out: dict[str, Tensor]) -> None:
+    """Separate query/key/value weights (``{(block prefix, param): {"q"|"k"|"v": tensor}}``) → the
+    official fused ``attn.qkv`` (rows q, k, v)."""
     for (prefix, param), parts in qkv.items():
         if set(parts) != {"q", "k", "v"}:
             raise CheckpointError(f"{prefix}attention: query/key/value {param} incomplete ({sorted(parts)})")
         out[f"{prefix}attn.qkv.{param}"] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
-    return out
 
 
-def _rename_suffix(suffix: str) -> str:
-    for old, new in _LAYER_SUFFIXES:
+def rename_suffix(suffix: str, renames: list[tuple[str, str]] = _LAYER_SUFFIXES) -> str:
+    """The first matching ``(old prefix, new prefix)`` of ``renames`` applied; unknown names unchanged."""
+    for old, new in renames:
         if suffix.startswith(old):
             return new + suffix[len(old):]
     return suffix

@@ -80,7 +80,7 @@ def infer_simmim_config(
     else:
         raise CheckpointError(f"{WHAT}: the encoder has neither ViT blocks nor Swin layers")
     _check_decoder(sd, config)
-    return _named(config, notes)
+    return named_config(config, notes)
 
 
 def convert_simmim_state_dict(
@@ -263,7 +263,7 @@ def _check_decoder(sd: Mapping[str, Tensor], config: SimMIMViTConfig | SimMIMSwi
         )
 
 
-def _named(config: ModelConfig, notes: list[str]) -> tuple[ModelConfig, list[str]]:
+def named_config(config: ModelConfig, notes: list[str]) -> tuple[ModelConfig, list[str]]:
     """Use the registry's name when the inferred architecture is one of the named configs."""
     for name, named in SIMMIM_CONFIGS.items():
         if named.replace(name="") == config.replace(name=""):

@@ -187,6 +187,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         file.addSeparator()
         self._action(file, "Open &model file…", self.open_model_dialog, "Ctrl+Shift+O")
         self._action(file, "Open model &folder…", self.open_model_folder_dialog)
+        self._action(file, "&Get models…", self.show_models_dialog)
         self.recent_menu = file.addMenu("&Recent models")
         self._action(file, "Bundled &default model", lambda: self.open_model(None))
         self.bundled_menu = file.addMenu("&Bundled models")
@@ -280,6 +281,13 @@ class MainWindow(FileActionsMixin, QMainWindow):
             self.baseline_actions[options.baseline].setChecked(True)
         elif name == "unnormalize":
             self.panels.set_unnormalize(options.unnormalize)
+
+    def show_models_dialog(self) -> None:
+        """File → Get models…: the catalogue; the chosen model opens by name (Recent keeps the name)."""
+        from maskviz.gui.models_dialog import ModelsDialog
+
+        self.models_dialog = ModelsDialog(self.open_model, self)
+        self.models_dialog.show()
 
     def _on_model(self) -> None:
         loaded = self.state.model

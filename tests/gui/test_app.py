@@ -175,7 +175,7 @@ def test_cli_keeps_subcommands(monkeypatch, capsys):
 
     monkeypatch.setattr(app_module, "run_app", lambda a: pytest.fail("the app must not start"))
     assert cli.main(["models"]) == 0
-    assert "mae_vit_tiny_test" in capsys.readouterr().out
+    assert "mae_vit_base_patch16" in capsys.readouterr().out
 
 
 def test_garbage_holding_qt_objects_is_collected_on_the_gui_thread(qtbot):
