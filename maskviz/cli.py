@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     """Recipe options default to "not given" so only what the user typed reaches TrainConfig."""
     from maskviz.train import TrainConfig
-    from maskviz.train.config import AUGMENTATIONS
+    from maskviz.train.config import AUGMENTATIONS, DEFAULT_BLR, FINETUNE_LR
 
     d = TrainConfig(data="", model="", out="")
     tr = sub.add_parser("train", help="pre-train or continue training a model on a folder of images",
@@ -79,12 +79,15 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     length.add_argument("--epochs", type=float, help="passes over the training images")
     tr.add_argument("--batch", type=int, help=f"images per process per micro-step (default {d.batch})")
     tr.add_argument("--accum", type=int, help=f"micro-steps per optimizer step (default {d.accum})")
-    tr.add_argument("--lr", type=float, help="learning rate (default: blr x effective batch / 256)")
-    tr.add_argument("--blr", type=float, help=f"base learning rate (default {d.blr:g})")
+    tr.add_argument("--lr", type=float, help=f"learning rate (default: {FINETUNE_LR:g} when fine-tuning a "
+                                             "checkpoint, else blr x effective batch / 256)")
+    tr.add_argument("--blr", type=float, help=f"base learning rate (default {DEFAULT_BLR:g}; giving it applies "
+                                              "the pre-training rule to a checkpoint too)")
     tr.add_argument("--min-lr", type=float, help=f"end of the cosine schedule (default {d.min_lr:g})")
     tr.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
     warmup = tr.add_mutually_exclusive_group()
-    warmup.add_argument("--warmup-steps", type=int, help="linear warm-up length (default 10%% of training)")
+    warmup.add_argument("--warmup-steps", type=int,
+                        help="linear warm-up length (default 10%% of training, 5%% when fine-tuning)")
     warmup.add_argument("--warmup-epochs", type=float, help="warm-up length in epochs")
     tr.add_argument("--mask", help="mask spec (default random:0.75 for MAE, simmim:0.6 for SimMIM)")
     tr.add_argument("--img-size", type=int, help="input size of a model trained from scratch")

@@ -171,7 +171,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
-        self.training = TrainingPanel(self.config_folder / "runs", self.settings, self)
+        self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
         self.train_dock = self._dock("Train", "train-dock", self.training, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.curve_dock.raise_()
