@@ -228,7 +228,7 @@ class TrainProcess(QObject):
         self._events: EventTail | None = None
         self._output: TextTail | None = None
         self._launched_at = 0.0
-        self._stop_requested = self._killed = False
+        self._stop_requested = self._killed = self._grace_given = False
         self._after_finish: list[Callable[[], None]] = []
         self.step_seconds = 0.0  # the last step's duration, from the events' times
         self._last_step_event: TrainEvent | None = None
@@ -357,7 +357,7 @@ class TrainProcess(QObject):
             self._after_finish.append(then)
         if not self.running or self._stop_requested:
             return
-        self._stop_requested = True
+        self._stop_requested, self._grace_given = True, False
         if self.attached_pid:
             _signal(self.attached_pid, signal.SIGTERM)
         elif os.name == "posix":
@@ -366,6 +366,13 @@ class TrainProcess(QObject):
         self._set_state("stopping")
 
     def _force(self) -> None:
+        self.poll()
+        if self.end_event is not None and not self._grace_given:
+            # It has saved and said how it ended: it is only exiting (PyTorch's teardown takes seconds on a busy
+            # machine). Killing it now would call a clean stop "killed"; give it one more timeout.
+            self._grace_given = True
+            self._kill_timer.start(self.stop_timeout_ms)
+            return
         if self.attached_pid:
             self._killed = True
             _signal(self.attached_pid, getattr(signal, "SIGKILL", signal.SIGTERM))
