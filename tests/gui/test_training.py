@@ -25,7 +25,7 @@ from PySide6.QtCore import Qt
 from maskviz.checkpoints import LoadedModel, load_model
 from maskviz.cli import build_parser
 from maskviz.gui.train_process import TextTail, TrainProcess, TrainRequest, judge_ending, val_every
-from maskviz.gui.training import TrainingPanel
+from maskviz.gui.training import TrainingPanel, progress_text, validation_verdict
 from maskviz.models import create_model
 from maskviz.paths import runs_dir
 from maskviz.train import RunDir, TrainConfig, TrainEvent
@@ -365,3 +365,48 @@ def test_stop_waits_long_enough_for_a_slow_step(qtbot):
     assert proc.step_seconds == 30.0 and proc.kill_timeout_ms() == 90_000
     args = " ".join(TrainRequest("d", "m", "o", 2000, 8).arguments())
     assert "--save-every=200" in args  # about ten saves per run
+
+
+def test_the_advanced_options_reach_the_command_line(tmp_path):
+    request = TrainRequest("d", "m", str(tmp_path / "run"), 300, 16, "random:0.75|block:0.5", None,
+                           augment="strong", workers=2, amp="bf16", device="cpu")
+    args = build_parser().parse_args(["train", *request.arguments()])
+    assert (args.augment, args.workers, args.amp, args.device, args.mask) == (
+        "strong", 2, "bf16", "cpu", "random:0.75|block:0.5")
+    plain = " ".join(TrainRequest("d", "m", "o", 10, 1).arguments())
+    assert "--augment" not in plain and "--amp" not in plain and "--device" not in plain
+
+
+def test_the_verdict_compares_validation_with_the_starting_model():
+    steps, falling = list(range(1, 101)), [1.0 - 0.005 * s for s in range(1, 101)]
+    text, bad = validation_verdict([0, 20, 40, 60], [0.40, 0.36, 0.35, 0.34], steps, falling)
+    assert text.startswith("validation -15.0 % vs the starting model") and not bad
+    text, bad = validation_verdict([0, 20, 40, 60, 80], [0.40, 0.36, 0.37, 0.38, 0.39], steps, falling)
+    assert bad and "not improved since step 20" in text and "training loss falls" in text
+    text, bad = validation_verdict([0, 20, 40, 60], [0.40, 0.41, 0.42, 0.42], steps, falling)
+    assert bad and "not helping unseen images" in text and "starting model is as good or better" in text
+    assert validation_verdict([], [], steps, falling) == ("", False)
+
+
+def test_panel_texts_follow_the_runs_state(qtbot, tmp_path, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("MASKVIZ_RUNS", str(tmp_path / "runs"))
+    panel = TrainingPanel(None)
+    qtbot.addWidget(panel)
+    assert panel.runs_root == tmp_path / "runs" and "no runs yet" in panel.runs_combo.itemText(0)
+    assert "Waiting for the viewer's model" in panel.status.text()
+    panel.set_base_model(load_model(tiny_model_path))
+    assert "Choose a folder" in panel.status.text()
+    assert panel.lr_edit.placeholderText() == "0.0001" and "fine-tune default" in panel.lr_origin.text()
+    panel.advanced_button.click()
+    assert not panel.advanced.isHidden() and panel.cli_view.text().startswith("maskviz train --data=")
+    panel.augment_combo.setCurrentText("strong")
+    assert "--augment=strong" in panel.cli_view.text()
+    step = TrainEvent("step", 40, loss=0.3, images_per_s=12.0, eta_s=30.0)
+    assert "ETA 0:30" in progress_text(step, 100) and progress_text(step, 100, running=False) == "step 40/100"
+    panel.curves.add([TrainEvent("step", 0, val_loss=0.5), TrainEvent("step", 1, loss=0.6),
+                      TrainEvent("step", 2, loss=0.5, val_loss=0.45)])
+    assert panel.curves.start_line.isVisible() and "-10.0 % vs the starting model" in panel.curves.verdict.text()
+    xs, ys = panel.curves.train_item.getData()
+    assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
+    panel.curves.log_box.setChecked(True)
+    assert panel.curves.plot.getAxis("left").logMode
