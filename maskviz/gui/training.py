@@ -478,8 +478,10 @@ class TrainingPanel(QWidget):
         form.setContentsMargins(12, 0, 0, 0)
         form.addRow("Augment", self._row(self.augment_combo, QLabel("Workers", self), self.workers_spin))
         form.addRow("AMP", self._row(self.amp_combo, QLabel("Device", self), self.device_combo))
-        form.addRow("", QLabel("Mask mixtures: join specs with | (e.g. random:0.75|block:0.5), each image "
-                               "draws one", self.advanced))
+        mixtures = QLabel("Mask mixtures: join specs with | in Mask (e.g. random:0.4|block:0.5|simmim:0.6, "
+                          "SimMIM only); each image draws one", self.advanced)
+        mixtures.setWordWrap(True)
+        form.addRow("", mixtures)
         form.addRow("Command", self.cli_view)
         self.advanced.hide()
 
@@ -561,8 +563,9 @@ class TrainingPanel(QWidget):
         self.run_button.clicked.connect(self.choose_run_folder_dialog)
         self.batch_spin.valueChanged.connect(self._update_placeholders)
         self.advanced_button.toggled.connect(self._show_advanced)
-        for edit in (self.folder_edit, self.run_edit, self.mask_edit, self.lr_edit):
+        for edit in (self.folder_edit, self.run_edit, self.mask_edit):
             edit.textChanged.connect(self._update_command)
+        self.lr_edit.textChanged.connect(self._update_lr_origin)
         for spin in (self.steps_spin, self.batch_spin, self.workers_spin):
             spin.valueChanged.connect(self._update_command)
         for combo in (self.augment_combo, self.amp_combo, self.device_combo):
@@ -612,7 +615,7 @@ class TrainingPanel(QWidget):
         if not hasattr(self, "cli_view"):
             return
         try:
-            request = self._request(check=False)
+            request = self._request()
         except MaskvizError as exc:
             self.cli_view.setText(f"({exc})")
             return
@@ -689,7 +692,8 @@ class TrainingPanel(QWidget):
             raise TrainError(f"the run folder {out} is a file")
         return self._request()
 
-    def _request(self, check: bool = True) -> TrainRequest:
+    def _request(self) -> TrainRequest:
+        """The form as it stands (placeholders where the folder or model is still missing)."""
         folder = str(self.folder.root) if self.folder is not None else self.folder_edit.text().strip() or "FOLDER"
         model = model_argument(self.base) if self.base is not None else "MODEL"
         out = Path(self.run_edit.text().strip() or self.runs_root).expanduser()
@@ -817,6 +821,7 @@ class TrainingPanel(QWidget):
         return False
 
     def _follow(self, run: RunDir, pid: int) -> None:
+        self.run_edit.setText(str(run.path))  # the field names the run being written
         self._begin(run, f"Following {run.path.name}, still training in process {pid}…")
         self.process.attach(run.path, pid)
 
