@@ -73,7 +73,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--data", help="folder of training images (searched recursively)")
     tr.add_argument("--model", help="checkpoint to start from, or an architecture to train from scratch "
                                     "(see 'maskviz models')")
-    tr.add_argument("--out", help="run folder to create")
+    tr.add_argument("--out", help="run folder to create (default: a new folder in the runs directory, "
+                                  "~/.local/share/maskviz/runs on Linux, $MASKVIZ_RUNS overrides)")
     length = tr.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="optimizer steps")
     length.add_argument("--epochs", type=float, help="passes over the training images")
@@ -290,6 +291,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import os
 
     from maskviz.train import TrainConfig, TrainError, resume, stop_on_signals, train
+    from maskviz.train.rundir import new_run_folder
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"command"}  # args.command is the subcommand
     recipe = {k: v for k, v in vars(args).items() if k in names}
@@ -303,9 +305,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = resume(args.resume, stop, stop_at=args.stop_at, device=recipe.get("device"),
                             workers=recipe.get("workers"), **streams)
         else:
-            missing = [f"--{k}" for k in ("data", "model", "out") if k not in recipe]
+            missing = [f"--{k}" for k in ("data", "model") if k not in recipe]
             if missing:
                 raise TrainError(f"{', '.join(missing)} required (or --resume RUN_DIR)")
+            recipe.setdefault("out", str(new_run_folder()))
             config = TrainConfig(**recipe, command=shlex.join(["maskviz", *args.argv]))
             result = train(config, stop, stop_at=args.stop_at, **streams)
     if os.environ.get("RANK", "0") == "0":

@@ -81,6 +81,13 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(images, tmp_path):
     assert any("took over the run folder's lock" in w for w in warnings_of(run.path))
 
 
+def test_runs_go_to_the_runs_folder_by_default(images, tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKVIZ_RUNS", str(tmp_path / "runs"))
+    assert cli("--data", images, "--model", "mae_vit_tiny_test", "--steps", 1, "--batch", 2, "--val-split", 0) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "checkpoints" / "last.safetensors").exists() and read_lock(RunDir(run)) is None
+
+
 # ------------------------------------------------------------------------------------ lost training state
 
 

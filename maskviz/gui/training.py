@@ -68,6 +68,7 @@ from maskviz.train.config import (
     parse_mask_mixture,
 )
 from maskviz.train.data import scan_images
+from maskviz.train.rundir import new_run_folder
 
 THUMBNAILS = 12
 THUMB_PX = 48
@@ -668,11 +669,7 @@ class TrainingPanel(QWidget):
 
     def new_run_folder(self) -> None:
         """A fresh ``<runs>/<timestamp>`` name for the next Start."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, n = self.runs_root / stamp, 2
-        while path.exists():
-            path, n = self.runs_root / f"{stamp}-{n}", n + 1
-        self.run_edit.setText(str(path))
+        self.run_edit.setText(str(new_run_folder(self.runs_root)))
 
     def request_from_form(self) -> TrainRequest:
         """The form as a TrainRequest, or a TrainError that says what to fix."""

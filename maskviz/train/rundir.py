@@ -41,6 +41,7 @@ except ImportError:  # Windows: RunLock falls back to checking the holder's pid
 
 from maskviz.errors import CheckpointError
 from maskviz.fileio import atomic_write
+from maskviz.paths import runs_dir
 from maskviz.train.config import Plan, TrainConfig, TrainError
 from maskviz.train.events import TrainEvent, parse_event_line, write_event
 
@@ -54,6 +55,16 @@ RUN_VERSION = 1
 _SAFETENSORS_FULL = re.compile(r"os error (28|122)\b|code: (28|122)\b|StorageFull|QuotaExceeded|No space left")
 _TORCH_WRITER_FAILED = ("inline_container.cc", "file write failed")
 LOW_SPACE = 256 << 20  # a torch writer failure with less free space than this is a full disk
+
+
+def new_run_folder(root: Path | None = None) -> Path:
+    """A fresh ``<runs dir>/<YYYYmmdd-HHMMSS>`` path (``-2``, ``-3``... when taken), not yet created."""
+    root = root if root is not None else runs_dir()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = root / stamp, 2
+    while path.exists():
+        path, n = root / f"{stamp}-{n}", n + 1
+    return path
 
 
 def disk_full_error(exc: BaseException, what: str) -> TrainError | None:
