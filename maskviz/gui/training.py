@@ -802,10 +802,12 @@ class TrainingPanel(QWidget):
         self.last_reason = ends[-1].reason if ended else ""
         self._reset_monitor()
         self._on_events(events, False)
+        verdict = self.curves.verdict_text()[0]
         self._set_status(f"Run {run.path.name}: " + (ending_text(self.last_reason, ends[-1].message or "",
                                                                  ends[-1].step, self.total_steps)
                                                      if ended else "no end recorded (it was killed or crashed); "
-                                                     "Resume continues from its last checkpoint."))
+                                                     "Resume continues from its last checkpoint.")
+                         + (f" {verdict[:1].upper()}{verdict[1:]}." if verdict else ""))
         self._update_buttons()
         return True
 
