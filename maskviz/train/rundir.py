@@ -260,9 +260,12 @@ class RunLock:
         self.took_over: dict[str, Any] | None = None  # the dead holder whose lock was taken over
 
     def acquire(self) -> None:
-        self.run.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.run.lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise TrainError(f"cannot use the run folder {self.run.path}: {exc.strerror or exc}") from None
         previous = read_lock(self.run)
-        fd = os.open(self.run.lock, os.O_RDWR | os.O_CREAT, 0o666)
         if not _try_lock(fd, self.run):
             os.close(fd)
             holder = read_lock(self.run)
