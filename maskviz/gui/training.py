@@ -269,6 +269,7 @@ class TrainCurves(QWidget):
         self.val_steps: list[int] = []
         self.val_losses: list[float] = []
         self.plot_widget = pg.PlotWidget(self, background="w")
+        self.plot_widget.setMinimumHeight(110)  # a short dock scrolls its form rather than hide the curves
         plot = self.plot = self.plot_widget.getPlotItem()
         plot.setLabel("bottom", "step")
         plot.setLabel("left", "loss")
@@ -289,18 +290,16 @@ class TrainCurves(QWidget):
         self.log_box.setToolTip("Show the loss axis on a log scale (small late changes become visible)")
         self.log_box.toggled.connect(self._set_log)
         # A caption, not a legend: a legend box sits on top of the newest points.
-        caption = QLabel("<span style='color:#1f77b4'>━</span> train loss (smoothed; dots: each step) · "
-                         "<span style='color:#e66e14'>━●</span> validation (held-out images) · "
+        caption = QLabel("<span style='color:#1f77b4'>━</span> train (dots: each step) · "
+                         "<span style='color:#e66e14'>●</span> validation · "
                          "<span style='color:#888'>┄</span> starting model", self)
-        caption.setWordWrap(True)
-        self.verdict = QLabel("", self)
-        self.verdict.setWordWrap(True)
+        caption.setToolTip("Train loss smoothed over ~20 steps (EMA); validation on the held-out images with "
+                           "fixed crops and masks, from the starting model (step 0) on")
         row = QHBoxLayout()
         row.addWidget(caption, 1)
         row.addWidget(self.log_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.verdict)
         layout.addWidget(self.plot_widget, 1)
         layout.addLayout(row)
 
@@ -348,9 +347,6 @@ class TrainCurves(QWidget):
             self.start_line.setValue(math.log10(self.val_losses[0]) if self.log_box.isChecked()
                                      else self.val_losses[0])
         self.start_line.setVisible(has_start)
-        text, bad = self.verdict_text()
-        self.verdict.setText(text[:1].upper() + text[1:] + "." if text else "")
-        self.verdict.setStyleSheet(WARN_STYLE if bad else "")
 
 
 # ---------------------------------------------------------------------------------- the panel
@@ -542,13 +538,21 @@ class TrainingPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
         bar.addWidget(self.speed_label)
+        form_page = QWidget(self)
+        form_page.setLayout(form)
+        form_scroll = QScrollArea(self)  # a short dock scrolls the form and keeps room for the curves
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        form_scroll.setWidget(form_page)
+        form_scroll.setMinimumHeight(80)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(form_scroll, 1)
         layout.addLayout(buttons)
         layout.addLayout(bar)
         layout.addWidget(self.status)
         layout.addWidget(self.warning_label)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.tabs, 2)
 
     def _row(self, *widgets: QWidget) -> QWidget:
         row = QWidget(self)
@@ -895,7 +899,7 @@ class TrainingPanel(QWidget):
         self.warning_label.setVisible(bool(self.warnings))
         self.speed_label.setText(progress_text(self.last_step, self.total_steps, self.process.running))
         if self.process.running and self.process.state == "running" and self.last_step is not None:
-            self._set_status(self.training_status())
+            self._set_status(self.training_status(), warn=self.curves.verdict_text()[1])
         self._update_buttons()
 
     def training_status(self) -> str:
@@ -941,7 +945,8 @@ class TrainingPanel(QWidget):
             text += f" {verdict[:1].upper()}{verdict[1:]}."
         self.speed_label.setText(progress_text(self.last_step, self.total_steps, running=False))
         self.refresh_runs()
-        self._set_status(text, error=reason == "error", good=reason == "done")
+        bad = self.curves.verdict_text()[1]
+        self._set_status(text, error=reason == "error", good=reason == "done" and not bad, warn=bad)
         if reason == "error":
             self._show_crash(message)
         self.message.emit(f"Training: {text}")
@@ -998,9 +1003,9 @@ class TrainingPanel(QWidget):
                   self.batch_spin, self.mask_edit, self.lr_edit, self.advanced, self.runs_combo):
             w.setEnabled(not running)
 
-    def _set_status(self, text: str, error: bool = False, good: bool = False) -> None:
+    def _set_status(self, text: str, error: bool = False, good: bool = False, warn: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if error else GOOD_STYLE if good else "")
+        self.status.setStyleSheet(ERROR_STYLE if error else WARN_STYLE if warn else GOOD_STYLE if good else "")
 
     def _refuse(self, title: str, error: BaseException | str) -> None:
         """A user action that cannot go ahead: a plain dialog, the form left as it was."""

@@ -405,7 +405,7 @@ def test_panel_texts_follow_the_runs_state(qtbot, tmp_path, tiny_model_path, mon
     assert "ETA 0:30" in progress_text(step, 100) and progress_text(step, 100, running=False) == "step 40/100"
     panel.curves.add([TrainEvent("step", 0, val_loss=0.5), TrainEvent("step", 1, loss=0.6),
                       TrainEvent("step", 2, loss=0.5, val_loss=0.45)])
-    assert panel.curves.start_line.isVisible() and "-10.0 % vs the starting model" in panel.curves.verdict.text()
+    assert panel.curves.start_line.isVisible() and "-10.0 % vs the starting model" in panel.curves.verdict_text()[0]
     xs, ys = panel.curves.train_item.getData()
     assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
     panel.curves.log_box.setChecked(True)
