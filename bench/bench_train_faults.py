@@ -100,8 +100,13 @@ def trial(data: Path, run: Path, steps: int, how: int, delay: float, reference: 
                             stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     proc.send_signal(how)
-    _, err = proc.communicate(timeout=300)
     problems = []
+    try:
+        _, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        problems.append("did not exit within 600 s of the signal")
     if "Traceback" in err:
         problems.append(f"traceback after the kill: {err[-300:]}")
     if how == signal.SIGINT and proc.returncode not in (0, 130):
