@@ -1,5 +1,5 @@
 import sys
 
-from maskviz.cli import main
+from maskviz.launch import run
 
-sys.exit(main())
+sys.exit(run())

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     """Recipe options default to "not given" so only what the user typed reaches TrainConfig."""
     from maskviz.train import TrainConfig
-    from maskviz.train.config import AUGMENTATIONS
+    from maskviz.train.config import AUGMENTATIONS, DEFAULT_BLR, FINETUNE_LR
 
     d = TrainConfig(data="", model="", out="")
     tr = sub.add_parser("train", help="pre-train or continue training a model on a folder of images",
@@ -81,18 +81,22 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--data", help="folder of training images (searched recursively)")
     tr.add_argument("--model", help="checkpoint to start from, or an architecture to train from scratch "
                                     "(see 'maskviz models')")
-    tr.add_argument("--out", help="run folder to create")
+    tr.add_argument("--out", help="run folder to create (default: a new folder in the runs directory, "
+                                  "~/.local/share/maskviz/runs on Linux, $MASKVIZ_RUNS overrides)")
     length = tr.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="optimizer steps")
     length.add_argument("--epochs", type=float, help="passes over the training images")
     tr.add_argument("--batch", type=int, help=f"images per process per micro-step (default {d.batch})")
     tr.add_argument("--accum", type=int, help=f"micro-steps per optimizer step (default {d.accum})")
-    tr.add_argument("--lr", type=float, help="learning rate (default: blr x effective batch / 256)")
-    tr.add_argument("--blr", type=float, help=f"base learning rate (default {d.blr:g})")
+    tr.add_argument("--lr", type=float, help=f"learning rate (default: {FINETUNE_LR:g} when fine-tuning a "
+                                             "checkpoint, else blr x effective batch / 256)")
+    tr.add_argument("--blr", type=float, help=f"base learning rate (default {DEFAULT_BLR:g}; giving it applies "
+                                              "the pre-training rule to a checkpoint too)")
     tr.add_argument("--min-lr", type=float, help=f"end of the cosine schedule (default {d.min_lr:g})")
     tr.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
     warmup = tr.add_mutually_exclusive_group()
-    warmup.add_argument("--warmup-steps", type=int, help="linear warm-up length (default 10%% of training)")
+    warmup.add_argument("--warmup-steps", type=int,
+                        help="linear warm-up length (default 10%% of training, 5%% when fine-tuning)")
     warmup.add_argument("--warmup-epochs", type=float, help="warm-up length in epochs")
     tr.add_argument("--mask", help="mask spec (default random:0.75 for MAE, simmim:0.6 for SimMIM)")
     tr.add_argument("--img-size", type=int, help="input size of a model trained from scratch")
@@ -330,6 +334,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import os
 
     from maskviz.train import TrainConfig, TrainError, resume, stop_on_signals, train
+    from maskviz.train.rundir import new_run_folder
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"command"}  # args.command is the subcommand
     recipe = {k: v for k, v in vars(args).items() if k in names}
@@ -343,9 +348,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = resume(args.resume, stop, stop_at=args.stop_at, device=recipe.get("device"),
                             workers=recipe.get("workers"), **streams)
         else:
-            missing = [f"--{k}" for k in ("data", "model", "out") if k not in recipe]
+            missing = [f"--{k}" for k in ("data", "model") if k not in recipe]
             if missing:
                 raise TrainError(f"{', '.join(missing)} required (or --resume RUN_DIR)")
+            recipe.setdefault("out", str(new_run_folder()))
             config = TrainConfig(**recipe, command=shlex.join(["maskviz", *args.argv]))
             result = train(config, stop, stop_at=args.stop_at, **streams)
     if os.environ.get("RANK", "0") == "0":

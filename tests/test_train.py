@@ -66,7 +66,8 @@ def events(run: Path) -> list[TrainEvent]:
 
 
 def step_events(run: Path) -> list[TrainEvent]:
-    return [e for e in events(run) if e.event == "step"]
+    """The optimizer steps' events (not the starting model's validation, step 0)."""
+    return [e for e in events(run) if e.event == "step" and e.step > 0]
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -109,12 +110,13 @@ def test_run_folder_contents(images, tmp_path, capsys):
     doc = json.loads((run / "config.json").read_text())
     c = doc["config"]
     assert c["lr"] == pytest.approx(1e-3 * 8 / 256) and c["mask"] == "random:0.75" and c["warmup_steps"] == 1
-    assert doc["plan"]["effective_batch"] == 8 and doc["plan"]["val_images"] == 1
+    assert doc["plan"]["effective_batch"] == 8 and doc["plan"]["val_images"] == 3  # 12 // 4 (MIN_VAL_IMAGES rule)
     assert c["command"].startswith("maskviz train --data")
     state = torch.load(run / "checkpoints" / "train_state.pt", weights_only=True)
     assert state["step"] == 8
     kinds = [e.event for e in events(run)]
-    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("step") == 8
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("step") == 9  # step 0 = the starting model
+    assert kinds.count("warning") == 1  # 3 held-out images: too few to trust "best"
     vals = [e.step for e in step_events(run) if e.val_loss is not None]
     assert vals == [4, 8]
     best = load_model(run / "checkpoints" / "best.safetensors").info

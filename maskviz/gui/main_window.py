@@ -125,7 +125,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.model_dock = self._dock("Model", "model-dock", self.model_panel, right)
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve, right)
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
-        self.training = TrainingPanel(self.config_folder / "runs", self.settings, self)
+        self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.curve_dock.raise_()

@@ -3,13 +3,14 @@
 :func:`compare_run` is plain Python (it runs on a background thread): it loads the run's checkpoint,
 rebuilds the run's starting model from its saved recipe (the same weights the run began with, even
 for a model trained from scratch, because the recipe's seed fixed them) and reconstructs the same
-image under the same mask with both. :class:`ComparisonView` shows the two side by side with one
-shared error colour scale, so a darker heatmap really means a smaller error.
+image under the same mask with both. :class:`ComparisonView` shows the two rows drawn by the shared
+renderer (:func:`maskviz.render.render_panel`, as ``maskviz reconstruct --out`` draws them) with one
+shared error colour scale, so a darker heatmap really means a smaller error. The final model is
+compared by default: a best checkpoint picked by a handful of held-out images is offered, not imposed.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,17 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from maskviz.gui.panels import nice_ceiling
 from maskviz.masks import parse_mask_spec
 from maskviz.reconstruct import Reconstruction, reconstruct
-from maskviz.render import colormap
+from maskviz.render import render_panel
 from maskviz.train import RunDir, TrainError
 
-CELL = 150  # largest shown size of each picture, px; they shrink to fit a narrow dock
-MIN_CELL = 48
+MIN_WIDTH = 240  # a row never shrinks below this (px): the dock scrolls instead
 COLUMNS = ("masked input", "reconstruction + visible", "error")
+CHECKPOINTS = {"last": "final model", "best": "best validation"}
 
 
 @dataclass
@@ -53,19 +54,20 @@ class Comparison:
     note: str = ""
 
 
-def result_checkpoint(run: RunDir) -> Path | None:
-    """The run's best checkpoint (lowest validation loss), else its latest; None before the first save."""
-    return next((p for p in (run.best, run.last) if p.exists()), None)
+def result_checkpoint(run: RunDir, which: str = "last") -> Path | None:
+    """The run's final (``last``) or ``best`` checkpoint, falling back to the other; None before the first save."""
+    order = (run.best, run.last) if which == "best" else (run.last, run.best)
+    return next((p for p in order if p.exists()), None)
 
 
-def compare_run(run_dir: str | Path, context: ViewerContext) -> Comparison:
-    """Reconstruct the viewer's image and mask with the run's base model and its result."""
+def compare_run(run_dir: str | Path, context: ViewerContext, which: str = "last") -> Comparison:
+    """Reconstruct the viewer's image and mask with the run's base model and its final (or best) result."""
     from maskviz.checkpoints import load_model
     from maskviz.train.loop import build_model
 
     run = RunDir(run_dir)
     config, plan = run.read()
-    checkpoint = result_checkpoint(run)
+    checkpoint = result_checkpoint(run, which)
     if checkpoint is None:
         raise TrainError(f"{run.path} has no checkpoint yet: it saves one when it stops, ends or validates")
     tuned_loaded = load_model(checkpoint)
@@ -79,8 +81,9 @@ def compare_run(run_dir: str | Path, context: ViewerContext) -> Comparison:
     tuned_result = reconstruct(tuned, context.image, [mask], context.unnormalize)[0]
     steps = tuned_loaded.info.get("steps")
     at = f" (step {steps})" if isinstance(steps, int) else ""
+    kind = "best" if checkpoint == run.best else "final"
     return Comparison(base_result, tuned_result, f"base: {start.name if start.exists() else plan.base_model}",
-                      f"fine-tuned: {checkpoint.name}{at}", checkpoint, note)
+                      f"fine-tuned, {kind}{at}", checkpoint, note)
 
 
 def _mask_for(mask: np.ndarray, model: Any, spec: str | None) -> tuple[np.ndarray, str]:
@@ -100,7 +103,7 @@ def summary_text(r: Reconstruction) -> str:
     return f"loss {r.loss:.4f} · PSNR {psnr}"
 
 
-def to_pixmap(rgb: np.ndarray, size: int = CELL) -> QPixmap:
+def to_pixmap(rgb: np.ndarray, size: int) -> QPixmap:
     """A float [0, 1] or uint8 RGB array as a pixmap ``size`` px wide (blocky when enlarged: patches stay crisp)."""
     if rgb.dtype != np.uint8:
         rgb = np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
@@ -111,44 +114,50 @@ def to_pixmap(rgb: np.ndarray, size: int = CELL) -> QPixmap:
     return QPixmap.fromImage(image).scaledToWidth(size, mode)
 
 
+def row_figure(r: Reconstruction, label: str, vmax: float) -> np.ndarray:
+    """One model's row as the shared renderer draws it: masked input, pasted reconstruction, error heatmap."""
+    figure = render_panel([(COLUMNS[0], r.masked_input), (COLUMNS[1], r.pasted)],
+                          heatmap=(COLUMNS[2], r.error_map, 0.0, vmax), footer=f"{label} — {summary_text(r)}")
+    return np.asarray(figure.convert("RGB"))
+
+
 class ComparisonView(QWidget):
-    """Two rows (base, fine-tuned) of masked input, reconstruction and error, and a switch button."""
+    """Two rendered rows (base, fine-tuned), a final/best choice and a switch button."""
 
     useRequested = Signal(str)  # checkpoint path
+    checkpointChosen = Signal(str)  # "last" or "best": compare again with that one
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.comparison: Comparison | None = None
-        self._arrays: list[list[np.ndarray]] = []  # per row: the pictures, kept to re-scale on resize
+        self._figures: list[np.ndarray] = []  # kept to re-scale on resize
         self.hint = QLabel("Open a run's result in the viewer to compare the base and the fine-tuned model "
                            "on the viewer's image and mask.", self)
         self.hint.setWordWrap(True)
-        self.grid = QGridLayout()
-        self.titles = [QLabel(self), QLabel(self)]
-        self.pictures = [[QLabel(self) for _ in COLUMNS] for _ in range(2)]
-        self._build_grid()
+        self.which = QComboBox(self)
+        for key, text in CHECKPOINTS.items():
+            self.which.addItem(text, key)
+        self.which.setToolTip("The final model is what the run ended with; 'best validation' is the checkpoint "
+                              "with the lowest held-out loss (trust it only with enough held-out images)")
+        self.which.activated.connect(lambda _i: self.checkpointChosen.emit(self.which.currentData()))
+        self.rows = [QLabel(self), QLabel(self)]
+        for label in self.rows:
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.use_button = QPushButton("Use fine-tuned model in viewer", self)
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self._use)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Compare with", self))
+        top.addWidget(self.which)
+        top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
-        layout.addLayout(self.grid)
+        layout.addLayout(top)
+        for label in self.rows:
+            layout.addWidget(label)
         layout.addWidget(self.use_button)
         layout.addStretch(1)
-
-    def _build_grid(self) -> None:
-        for col, name in enumerate(COLUMNS):
-            head = QLabel(name, self)
-            head.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            head.setWordWrap(True)
-            self.grid.addWidget(head, 0, col)
-        for row in range(2):
-            self.titles[row].setWordWrap(True)
-            self.grid.addWidget(self.titles[row], 1 + 2 * row, 0, 1, len(COLUMNS))
-            for col, label in enumerate(self.pictures[row]):
-                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                label.setMinimumSize(MIN_CELL, MIN_CELL)
-                self.grid.addWidget(label, 2 + 2 * row, col)
 
     @property
     def shown(self) -> int:
@@ -159,29 +168,27 @@ class ComparisonView(QWidget):
         self.comparison = comparison
         rows = (comparison.base, comparison.tuned)
         vmax = nice_ceiling(max(float(np.percentile(r.error_map, 99)) for r in rows))
-        for row, (r, label) in enumerate(zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)):
-            self.titles[row].setText(f"<b>{html.escape(label)}</b> — {summary_text(r)}")
-        self._arrays = [[r.masked_input, r.pasted, colormap(r.error_map, 0.0, vmax)] for r in rows]
+        self._figures = [row_figure(r, label, vmax)
+                         for r, label in zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)]
         self._render()
         note = f"{comparison.note}. " if comparison.note else ""
         self.hint.setText(f"{note}Error colours share one scale (0 – {vmax:g}), so the rows compare directly.")
         self.use_button.setEnabled(True)
 
-    def cell_size(self) -> int:
-        """Picture width: three to a row across the view, between MIN_CELL and CELL."""
-        spacing = self.grid.horizontalSpacing() * (len(COLUMNS) - 1)
+    def row_width(self) -> int:
+        """Each rendered row as wide as the view allows (never below MIN_WIDTH, never above 2x its own size)."""
         margins = self.contentsMargins().left() + self.contentsMargins().right() + 24
-        return max(MIN_CELL, min(CELL, (self.width() - spacing - margins) // len(COLUMNS)))
+        natural = max(f.shape[1] for f in self._figures) if self._figures else MIN_WIDTH
+        return max(MIN_WIDTH, min(2 * natural, self.width() - margins))
 
     def _render(self) -> None:
-        size = self.cell_size()
-        for labels, arrays in zip(self.pictures, self._arrays, strict=False):
-            for label, array in zip(labels, arrays, strict=True):
-                label.setPixmap(to_pixmap(array, size))
+        width = self.row_width()
+        for label, figure in zip(self.rows, self._figures, strict=False):
+            label.setPixmap(to_pixmap(figure, width))
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001 - QResizeEvent
         super().resizeEvent(event)
-        if self._arrays:
+        if self._figures:
             self._render()
 
     def _use(self) -> None:

@@ -17,11 +17,16 @@ finishes the current step, saves, writes an ``end`` event with reason ``stopped`
 ``killed``; a resume repeats the steps since the last save). On Windows ``terminate`` posts
 WM_CLOSE, which a console program never receives, so there a stop is always the kill after the
 timeout. Resume is simply ``maskviz train --resume RUN_DIR``.
+
+Re-attaching: a run left going when the app closed (or started from a terminal) holds its folder's
+lock (``run.lock``: pid + host). :meth:`TrainProcess.attach` follows such a run through the same
+files, with no QProcess; it ends when the lock's holder is gone, and Stop signals that pid.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -33,6 +38,7 @@ from PySide6.QtCore import QIODevice, QObject, QProcess, QProcessEnvironment, QT
 
 from maskviz.gui.worker import worker_threads
 from maskviz.train import EventTail, RunDir, TrainError, TrainEvent
+from maskviz.train.rundir import live_holder, this_host
 
 POLL_MS = 250
 STOP_TIMEOUT_MS = 15000
@@ -68,6 +74,10 @@ class TrainRequest:
     batch: int
     mask: str | None = None
     lr: float | None = None
+    augment: str = "mae"
+    workers: int = 0
+    amp: str = "none"
+    device: str = "auto"
 
     def arguments(self) -> list[str]:
         """``maskviz train`` flags; ``--flag=value`` so a value starting with '-' cannot pose as a flag."""
@@ -78,6 +88,10 @@ class TrainRequest:
             args.append(f"--mask={self.mask}")
         if self.lr is not None:
             args.append(f"--lr={self.lr!r}")
+        for name, value, default in (("augment", self.augment, "mae"), ("workers", self.workers, 0),
+                                     ("amp", self.amp, "none"), ("device", self.device, "auto")):
+            if value != default:
+                args.append(f"--{name}={value}")
         return args
 
 
@@ -210,10 +224,11 @@ class TrainProcess(QObject):
         self.ending: Ending | None = None
         self.state = "idle"
         self._process: _ChildProcess | None = None
+        self.attached_pid = 0  # a run followed through its files only (see attach)
         self._events: EventTail | None = None
         self._output: TextTail | None = None
         self._launched_at = 0.0
-        self._stop_requested = self._killed = False
+        self._stop_requested = self._killed = self._grace_given = False
         self._after_finish: list[Callable[[], None]] = []
         self.step_seconds = 0.0  # the last step's duration, from the events' times
         self._last_step_event: TrainEvent | None = None
@@ -226,7 +241,7 @@ class TrainProcess(QObject):
 
     @property
     def running(self) -> bool:
-        return self._process is not None
+        return self._process is not None or self.attached_pid > 0
 
     @property
     def output_lines(self) -> list[str]:
@@ -234,7 +249,7 @@ class TrainProcess(QObject):
         return list(self._output.lines) if self._output is not None else []
 
     def pid(self) -> int:
-        return int(self._process.processId()) if self._process is not None else 0
+        return int(self._process.processId()) if self._process is not None else self.attached_pid
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -266,6 +281,21 @@ class TrainProcess(QObject):
         self._poll_timer.start()
         self._set_state("running")
         self.started.emit(str(run.path))
+
+    def attach(self, run_dir: str | os.PathLike, pid: int) -> None:
+        """Follow a run that another process (``pid``, holding its lock) is writing, from its files."""
+        if self.running:
+            raise TrainError("a training run is already running; stop it first")
+        run = RunDir(run_dir)
+        self.run_dir, self.end_event, self.ending = run, None, None
+        self._events, self._output = EventTail(run.metrics), TextTail(run.path / OUTPUT_NAME, from_end=False)
+        self._stop_requested = self._killed = False
+        self._launched_at = 0.0  # its end event, whenever written, is this run's
+        self.attached_pid = pid
+        self._poll_timer.start()
+        self._set_state("running")
+        self.started.emit(str(run.path))
+        self.poll()
 
     def _new_process(self, output: Path, workdir: Path) -> _ChildProcess:
         process = _ChildProcess(self)
@@ -302,6 +332,8 @@ class TrainProcess(QObject):
         lines = self._output.poll() if self._output is not None else []
         if lines:
             self.outputArrived.emit(lines)
+        if self.attached_pid and self.run_dir is not None and _holder_pid(self.run_dir) != self.attached_pid:
+            self._attached_ended()
 
     def _note_step_time(self, event: TrainEvent) -> None:
         last = self._last_step_event
@@ -323,16 +355,28 @@ class TrainProcess(QObject):
         """
         if then is not None:
             self._after_finish.append(then)
-        if self._process is None or self._stop_requested:
+        if not self.running or self._stop_requested:
             return
-        self._stop_requested = True
-        if os.name == "posix":
+        self._stop_requested, self._grace_given = True, False
+        if self.attached_pid:
+            _signal(self.attached_pid, signal.SIGTERM)
+        elif os.name == "posix":
             self._process.terminate()  # SIGTERM: the trainer saves and writes "stopped"
         self._kill_timer.start(self.kill_timeout_ms())  # Windows: terminate() never reaches a console child
         self._set_state("stopping")
 
     def _force(self) -> None:
-        if self._process is not None:
+        self.poll()
+        if self.end_event is not None and not self._grace_given:
+            # It has saved and said how it ended: it is only exiting (PyTorch's teardown takes seconds on a busy
+            # machine). Killing it now would call a clean stop "killed"; give it one more timeout.
+            self._grace_given = True
+            self._kill_timer.start(self.stop_timeout_ms)
+            return
+        if self.attached_pid:
+            self._killed = True
+            _signal(self.attached_pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        elif self._process is not None:
             self._killed = True
             self._process.kill()
 
@@ -346,11 +390,13 @@ class TrainProcess(QObject):
     def detach(self) -> int:
         """Leave the run going on its own (the app is closing); returns its process id."""
         process, pid = self._process, self.pid()
-        if process is None:
+        if process is None and not self.attached_pid:
             return 0
-        process.finished.disconnect(self._on_finished)
-        process.errorOccurred.disconnect(self._on_error)
-        process.forget()
+        if process is not None:
+            process.finished.disconnect(self._on_finished)
+            process.errorOccurred.disconnect(self._on_error)
+            process.forget()
+        self.attached_pid = 0
         self._poll_timer.stop()
         self._kill_timer.stop()
         self._process = None
@@ -374,8 +420,21 @@ class TrainProcess(QObject):
         self._finish(judge_ending(self.end_event, exit_code, crashed, self._stop_requested, self._killed,
                                   self._output.lines if self._output else [], self.stop_timeout_ms / 1000))
 
+    def _attached_ended(self) -> None:
+        """The followed run let go of its lock: it ended (its end event says how) or it was killed."""
+        pid, self.attached_pid = self.attached_pid, 0  # poll once more without coming back here
+        self.poll()
+        self.attached_pid = pid
+        if self._output is not None and (rest := self._output.flush()):
+            self.outputArrived.emit(rest)
+        code = 0 if self.end_event is not None and self.end_event.reason == "done" else -1
+        self._finish(judge_ending(self.end_event, code, self.end_event is None, self._stop_requested,
+                                  self._killed, self._output.lines if self._output else [],
+                                  self.stop_timeout_ms / 1000))
+
     def _finish(self, ending: Ending) -> None:
         process, self._process = self._process, None
+        self.attached_pid = 0
         self._poll_timer.stop()
         self._kill_timer.stop()
         if process is not None:
@@ -386,3 +445,20 @@ class TrainProcess(QObject):
         callbacks, self._after_finish = self._after_finish, []
         for callback in callbacks:
             callback()
+
+
+def running_elsewhere(run: RunDir) -> int:
+    """The pid of a live process on this machine writing ``run`` (holding its lock), else 0: a run to follow."""
+    return _holder_pid(run)
+
+
+def _holder_pid(run: RunDir) -> int:
+    holder = live_holder(run)
+    return holder["pid"] if holder is not None and holder.get("host") == this_host() else 0
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass  # already gone: the next poll sees its lock released

@@ -8,15 +8,17 @@ The panel is a form and a monitor; the work happens elsewhere so the window neve
 * "Open in viewer" reconstructs the viewer's image and mask with the base and the fine-tuned model
   on a background thread (:mod:`maskviz.gui.train_compare`).
 
-"Current run" is the run in the curves (the last one started, or one opened with *Open run…*);
-Stop, Resume and Open in viewer act on it. The *Run folder* field is where the next Start creates a
-run; it gets a fresh timestamped name after every start so a second Start never collides with the first.
+"Current run" is the run in the curves (the last one started, one picked in the *Runs* list or opened
+with *Open run…*, or one found still training when the panel opens: its lock names a live process, and
+the panel follows it again); Stop, Resume and Open in viewer act on it. The *Run folder* field is where
+the next Start creates a run (in :func:`maskviz.paths.runs_dir`), and shows the run being resumed.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -43,6 +47,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -50,20 +55,34 @@ from PySide6.QtWidgets import (
 from maskviz.errors import MaskvizError
 from maskviz.gui.background import Background
 from maskviz.gui.train_compare import ComparisonView, ViewerContext, compare_run, result_checkpoint, to_pixmap
-from maskviz.gui.train_process import TrainProcess, TrainRequest
+from maskviz.gui.train_process import TrainProcess, TrainRequest, running_elsewhere
+from maskviz.paths import runs_dir
 from maskviz.train import RunDir, TrainError, TrainEvent, read_events
-from maskviz.train.config import DEFAULT_MASKS, TrainConfig, parse_mask_mixture
+from maskviz.train.config import (
+    AMP_MODES,
+    AUGMENTATIONS,
+    DEFAULT_BLR,
+    DEFAULT_MASKS,
+    FINETUNE_LR,
+    LR_RULES,
+    parse_mask_mixture,
+)
 from maskviz.train.data import scan_images
+from maskviz.train.rundir import new_run_folder
 
 THUMBNAILS = 12
 THUMB_PX = 48
 LOG_LINES = 2000
 TRAIN_PEN = pg.mkPen((31, 119, 180), width=2)
+RAW_BRUSH = pg.mkBrush(31, 119, 180, 60)
 VAL_PEN = pg.mkPen((230, 110, 20), width=2)
+START_PEN = pg.mkPen((136, 136, 136), width=1, style=Qt.PenStyle.DashLine)
+EMA_SPAN = 20  # steps the smoothed train curve averages over
+STALL_POINTS = 3  # validations without a new best before the panel says so
 ERROR_STYLE = "color: #b00020;"
+WARN_STYLE = "color: #a04000;"
 GOOD_STYLE = "color: #1b5e20;"
 DEFAULTS = {"steps": 1000, "batch": 32}
-LIVE_SECONDS = 60.0  # a run without an end whose metrics changed this recently is taken to be training
 
 
 # ---------------------------------------------------------------------------------- the folder
@@ -118,28 +137,45 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def progress_text(event: TrainEvent | None, total: int) -> str:
-    """``step 120/1000 · 45.2 img/s · ETA 1:23`` for the label beside the progress bar."""
+def progress_text(event: TrainEvent | None, total: int, running: bool = True) -> str:
+    """``step 120/1000 · 45.2 img/s · ETA 1:23`` beside the progress bar; speed and ETA only while running."""
     if event is None:
         return f"step 0/{total}" if total else ""
+    if not running:
+        return f"step {event.step}/{total or '?'}"
     speed = f" · {event.images_per_s:.1f} img/s" if event.images_per_s else ""
     return f"step {event.step}/{total or '?'}{speed} · ETA {format_duration(event.eta_s)}"
 
 
-def still_training(run: RunDir, recent_s: float = LIVE_SECONDS) -> float:
-    """Seconds since a run without an end event last wrote metrics, when that is recent; else 0.
-
-    A run left going in the background (or started from a terminal) must not get a second trainer.
-    """
-    try:
-        age = max(time.time() - run.metrics.stat().st_mtime, 1e-3)
-    except OSError:
-        return 0.0
-    if age > recent_s:
-        return 0.0
+def run_summary(run: RunDir) -> tuple[str, str]:
+    """``(state, text)`` of a run for the Runs list: running (lock held), done, stopped, failed or unfinished."""
     events = read_events(run.metrics)[0]
-    kinds = [e.event for e in events if e.event in ("start", "end")]
-    return age if kinds and kinds[-1] == "start" else 0.0
+    steps = max((e.step for e in events if e.event == "step"), default=0)
+    ends = [e for e in events if e.event in ("start", "end")]
+    if running_elsewhere(run):
+        state = "running"
+    elif ends and ends[-1].event == "end":
+        state = {"error": "failed"}.get(ends[-1].reason, ends[-1].reason)
+    else:
+        state = "unfinished" if events else "new"
+    total = next((e.total_steps for e in reversed(events) if e.event == "start" and e.total_steps), 0)
+    return state, f"{run.path.name} — {state}, step {steps}/{total or '?'}"
+
+
+def list_runs(root: Path, limit: int = 50) -> list[RunDir]:
+    """Run folders under ``root``, newest first."""
+    try:
+        folders = [p for p in root.iterdir() if (p / "config.json").is_file()]
+    except OSError:
+        return []
+    return [RunDir(p) for p in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)[:limit]]
+
+
+def lr_hint(loaded: Any, batch: int) -> tuple[str, str]:
+    """The lr a blank LR field gives, and where it comes from (the trainer's rule, see train.config.resolve)."""
+    if loaded is not None and loaded.format != "builtin":
+        return f"{FINETUNE_LR:g}", LR_RULES["finetune"]
+    return f"{DEFAULT_BLR * batch / 256:.3g}", f"{DEFAULT_BLR:g} × batch / 256, the pre-training rule (from scratch)"
 
 
 def model_argument(loaded: Any) -> str:
@@ -173,8 +209,58 @@ def ending_text(reason: str, message: str, step: int, total: int) -> str:
 # ---------------------------------------------------------------------------------- curves
 
 
+def ema(values: list[float], span: int = EMA_SPAN) -> np.ndarray:
+    """Exponential moving average (bias-corrected, so the first points are not pulled towards 0)."""
+    alpha, out, acc, weight = 2.0 / (span + 1), np.empty(len(values)), 0.0, 0.0
+    for i, v in enumerate(values):
+        acc, weight = (1 - alpha) * acc + alpha * v, (1 - alpha) * weight + alpha
+        out[i] = acc / weight
+    return out
+
+
+def validation_verdict(val_steps: list[int], val_losses: list[float], steps: list[int],
+                       losses: list[float]) -> tuple[str, bool]:
+    """What the validation curve says, in one sentence, and whether it is bad news.
+
+    Against the starting model (step 0) when it was measured; "not improving" when the last
+    :data:`STALL_POINTS` validations did not beat the best while the smoothed train loss kept falling.
+    """
+    if not val_losses:
+        return "", False
+    base = val_losses[0] if val_steps[0] == 0 else None
+    latest, best = val_losses[-1], min(val_losses)
+    best_step = val_steps[val_losses.index(best)]
+    if base is None:
+        return f"validation {latest:.4f} (best {best:.4f} at step {best_step})", False
+    if len(val_losses) == 1:
+        return f"validation of the starting model: {base:.4f}", False
+    change = 100 * (latest - base) / base
+    text = f"validation {change:+.1f} % vs the starting model"
+    if best_step not in (0, val_steps[-1]):
+        text += f" (best {100 * (best - base) / base:+.1f} % at step {best_step})"
+    trained = [s for s in val_steps if s > 0]
+    stalled = len(trained) >= STALL_POINTS and best_step < val_steps[-STALL_POINTS]
+    train_falls = bool(losses) and _train_fell_since(best_step, steps, losses)
+    if latest >= base and len(trained) >= STALL_POINTS:
+        return (text + ": training is not helping unseen images of this folder" +
+                (" while the training loss falls (the model is fitting the training images)" if train_falls else "")
+                + "; the starting model is as good or better"), True
+    if stalled and train_falls:
+        return text + f": validation has not improved since step {best_step} while the training loss falls " \
+                      "(overfitting): more steps will not help", True
+    if stalled:
+        return text + f": validation has stopped improving (best at step {best_step})", True
+    return text, False
+
+
+def _train_fell_since(step: int, steps: list[int], losses: list[float]) -> bool:
+    smooth = ema(losses)
+    at = int(np.searchsorted(np.asarray(steps), step))
+    return at < len(smooth) - 1 and smooth[-1] < 0.98 * smooth[min(at, len(smooth) - 1)]
+
+
 class TrainCurves(QWidget):
-    """Train loss at every step, validation loss where the run validated, against step."""
+    """Train loss (EMA line over faint raw dots) and validation points against step; log scale on demand."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -183,6 +269,7 @@ class TrainCurves(QWidget):
         self.val_steps: list[int] = []
         self.val_losses: list[float] = []
         self.plot_widget = pg.PlotWidget(self, background="w")
+        self.plot_widget.setMinimumHeight(110)  # a short dock scrolls its form rather than hide the curves
         plot = self.plot = self.plot_widget.getPlotItem()
         plot.setLabel("bottom", "step")
         plot.setLabel("left", "loss")
@@ -190,19 +277,35 @@ class TrainCurves(QWidget):
         plot.setMenuEnabled(False)
         for axis in ("left", "bottom"):
             plot.getAxis(axis).enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than 0.3
-        self.train_item = plot.plot([], [], pen=TRAIN_PEN, name="train loss")
+        self.raw_item = plot.plot([], [], pen=None, symbol="o", symbolSize=3, symbolPen=None,
+                                  symbolBrush=RAW_BRUSH, name="train loss (each step)")
+        self.train_item = plot.plot([], [], pen=TRAIN_PEN, name="train loss (smoothed)")
         self.train_item.setClipToView(True)
-        self.train_item.setDownsampling(auto=True, method="mean")
-        self.val_item = plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=6, symbolBrush=(230, 110, 20),
+        self.val_item = plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=7, symbolBrush=(230, 110, 20),
                                   symbolPen=None, name="val loss")
+        self.start_line = pg.InfiniteLine(angle=0, pen=START_PEN, movable=False)
+        self.start_line.hide()
+        plot.addItem(self.start_line)
+        self.log_box = QCheckBox("log scale", self)
+        self.log_box.setToolTip("Show the loss axis on a log scale (small late changes become visible)")
+        self.log_box.toggled.connect(self._set_log)
         # A caption, not a legend: a legend box sits on top of the newest points.
-        caption = QLabel("<span style='color:#1f77b4'>━</span> train loss · "
-                         "<span style='color:#e66e14'>━●</span> validation loss (held-out images)", self)
-        caption.setWordWrap(True)
+        caption = QLabel("<span style='color:#1f77b4'>━</span> train (dots: each step) · "
+                         "<span style='color:#e66e14'>●</span> validation · "
+                         "<span style='color:#888'>┄</span> starting model", self)
+        caption.setToolTip("Train loss smoothed over ~20 steps (EMA); validation on the held-out images with "
+                           "fixed crops and masks, from the starting model (step 0) on")
+        row = QHBoxLayout()
+        row.addWidget(caption, 1)
+        row.addWidget(self.log_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget, 1)
-        layout.addWidget(caption)
+        layout.addLayout(row)
+
+    def _set_log(self, on: bool) -> None:
+        self.plot.setLogMode(y=on)
+        self._redraw()
 
     def clear(self) -> None:
         for values in (self.steps, self.losses, self.val_steps, self.val_losses):
@@ -214,7 +317,8 @@ class TrainCurves(QWidget):
         for e in events:
             if e.event != "step":
                 continue
-            if self.steps and e.step <= self.steps[-1]:
+            last = max(self.steps[-1:] + self.val_steps[-1:], default=-1)
+            if e.step <= last:
                 self._truncate(e.step)
             if e.loss is not None:
                 self.steps.append(e.step)
@@ -230,9 +334,19 @@ class TrainCurves(QWidget):
         keep = sum(s < step for s in self.val_steps)
         del self.val_steps[keep:], self.val_losses[keep:]
 
+    def verdict_text(self) -> tuple[str, bool]:
+        return validation_verdict(self.val_steps, self.val_losses, self.steps, self.losses)
+
     def _redraw(self) -> None:
-        self.train_item.setData(np.asarray(self.steps, float), np.asarray(self.losses, float))
+        xs = np.asarray(self.steps, float)
+        self.raw_item.setData(xs, np.asarray(self.losses, float))
+        self.train_item.setData(xs, ema(self.losses))
         self.val_item.setData(np.asarray(self.val_steps, float), np.asarray(self.val_losses, float))
+        has_start = bool(self.val_steps) and self.val_steps[0] == 0
+        if has_start:
+            self.start_line.setValue(math.log10(self.val_losses[0]) if self.log_box.isChecked()
+                                     else self.val_losses[0])
+        self.start_line.setVisible(has_start)
 
 
 # ---------------------------------------------------------------------------------- the panel
@@ -244,10 +358,10 @@ class TrainingPanel(QWidget):
     useModelRequested = Signal(str)  # a checkpoint the viewer should open
     message = Signal(str)  # a one-line note for the window's status bar
 
-    def __init__(self, runs_root: str | Path, settings: QSettings | None = None,
+    def __init__(self, runs_root: str | Path | None = None, settings: QSettings | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.runs_root = Path(runs_root)
+        self.runs_root = Path(runs_root) if runs_root is not None else runs_dir()
         self.settings = settings
         self.process = TrainProcess(self)
         self.background = Background(self)
@@ -260,12 +374,16 @@ class TrainingPanel(QWidget):
         self.last_reason = ""
         self.total_steps = 0
         self.last_step: TrainEvent | None = None
+        self.warnings: list[str] = []
         self._scan_id = self._compare_id = 0
         self._build()
         self._connect()
         self._restore_settings()
         self.new_run_folder()
+        self.refresh_runs()
+        self.follow_live_run()
         self._update_buttons()
+        self._set_status(self.idle_status())
 
     # ============================================================== construction
 
@@ -323,16 +441,60 @@ class TrainingPanel(QWidget):
         self.mask_edit.setToolTip("Mask spec used for training, e.g. random:0.75 or block:0.5; blank = the "
                                   "family's default")
         self.lr_edit = QLineEdit(self)
+        self.lr_origin = QLabel("", self)
+        self.lr_origin.setWordWrap(True)
+        self.runs_combo = QComboBox(self)
+        self.runs_combo.setToolTip(f"Runs in {self.runs_root}: pick one to see its curves, resume it or open "
+                                   "its result (a run still going is followed live)")
+        self._build_advanced()
         self._update_placeholders()
+
+    def _build_advanced(self) -> None:
+        """Options most runs leave alone, folded away, with the command line the form amounts to."""
+        self.advanced_button = QToolButton(self)
+        self.advanced_button.setText("Advanced options")
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced = QWidget(self)
+        self.augment_combo = QComboBox(self.advanced)
+        self.augment_combo.addItems(AUGMENTATIONS)
+        self.augment_combo.setToolTip("mae = official crop + mirror; strong = wider crops, flips, quarter turns, "
+                                      "shuffled colours (small folders)")
+        self.workers_spin = QSpinBox(self.advanced, minimum=0, maximum=64)
+        self.workers_spin.setToolTip("Data-loading processes (0 = none on a CPU, one thread on a GPU)")
+        self.amp_combo = QComboBox(self.advanced)
+        self.amp_combo.addItems(AMP_MODES)
+        self.amp_combo.setToolTip("Mixed precision (CUDA only)")
+        self.device_combo = QComboBox(self.advanced)
+        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.cli_view = QLabel("", self.advanced)
+        self.cli_view.setWordWrap(True)
+        self.cli_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cli_view.setStyleSheet("font-family: monospace;")
+        form = QFormLayout(self.advanced)
+        form.setContentsMargins(12, 0, 0, 0)
+        form.addRow("Augment", self._row(self.augment_combo, QLabel("Workers", self), self.workers_spin))
+        form.addRow("AMP", self._row(self.amp_combo, QLabel("Device", self), self.device_combo))
+        mixtures = QLabel("Mask mixtures: join specs with | in Mask (e.g. random:0.4|block:0.5|simmim:0.6, "
+                          "SimMIM only); each image draws one", self.advanced)
+        mixtures.setWordWrap(True)
+        form.addRow("", mixtures)
+        form.addRow("Command", self.cli_view)
+        self.advanced.hide()
 
     def _build_monitor(self) -> None:
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.speed_label = QLabel("", self)
-        self.status = QLabel("Choose images and press Start. The viewer stays usable while a run trains.", self)
+        self.status = QLabel("", self)
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning_label = QLabel("", self)
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(WARN_STYLE)
+        self.warning_label.hide()
         self.curves = TrainCurves(self)
         self.crash_label = QLabel("", self)
         self.crash_label.setWordWrap(True)
@@ -341,7 +503,7 @@ class TrainingPanel(QWidget):
         self.log_view = QPlainTextEdit(self)
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(LOG_LINES)
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.compare = ComparisonView(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.curves, "Curves")
@@ -364,21 +526,34 @@ class TrainingPanel(QWidget):
         form.addRow("", self.folder_info)
         form.addRow("", self.thumbs)
         form.addRow("Base model", self.base_label)
+        form.addRow("Runs", self.runs_combo)
         form.addRow("Run folder", self._row(self.run_edit, self.run_button))
         form.addRow("Steps", self._row(self.steps_spin, QLabel("Batch", self), self.batch_spin))
         form.addRow("Mask", self._row(self.mask_edit, QLabel("LR", self), self.lr_edit))
+        form.addRow("", self.lr_origin)
+        form.addRow(self.advanced_button)
+        form.addRow(self.advanced)
         buttons = QGridLayout()
         for i, name in enumerate(("start", "stop", "resume", "open_run", "open_result")):
             buttons.addWidget(self.buttons[name], i // 3, i % 3, 1, 1 + (name == "open_result"))
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
         bar.addWidget(self.speed_label)
+        form_page = QWidget(self)
+        form_page.setLayout(form)
+        form_scroll = QScrollArea(self)  # a short dock scrolls the form and keeps room for the curves
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        form_scroll.setWidget(form_page)
+        form_scroll.setMinimumHeight(80)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(form_scroll, 1)
         layout.addLayout(buttons)
         layout.addLayout(bar)
         layout.addWidget(self.status)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.tabs, 2)
 
     def _row(self, *widgets: QWidget) -> QWidget:
         row = QWidget(self)
@@ -393,6 +568,16 @@ class TrainingPanel(QWidget):
         self.folder_edit.editingFinished.connect(lambda: self.set_folder(self.folder_edit.text()))
         self.run_button.clicked.connect(self.choose_run_folder_dialog)
         self.batch_spin.valueChanged.connect(self._update_placeholders)
+        self.advanced_button.toggled.connect(self._show_advanced)
+        for edit in (self.folder_edit, self.run_edit, self.mask_edit):
+            edit.textChanged.connect(self._update_command)
+        self.lr_edit.textChanged.connect(self._update_lr_origin)
+        for spin in (self.steps_spin, self.batch_spin, self.workers_spin):
+            spin.valueChanged.connect(self._update_command)
+        for combo in (self.augment_combo, self.amp_combo, self.device_combo):
+            combo.currentTextChanged.connect(self._update_command)
+        self.runs_combo.activated.connect(lambda _i: self._open_listed_run())
+        self.compare.checkpointChosen.connect(lambda which: self.open_result(which))
         self.process.eventsArrived.connect(self._on_events)
         self.process.outputArrived.connect(self._on_output)
         self.process.finished.connect(self._on_finished)
@@ -409,13 +594,38 @@ class TrainingPanel(QWidget):
         self.base_label.setText(base_model_html(loaded))
         self._update_placeholders()
         self._update_buttons()
+        if self.run_dir is None:
+            self._set_status(self.idle_status())
 
     def _update_placeholders(self) -> None:
         family = self.base.config.family if self.base is not None else "mae"
         self.mask_edit.setPlaceholderText(DEFAULT_MASKS.get(family, "random:0.75"))
-        blr = TrainConfig(data="", model="", out="").blr
-        self.lr_edit.setPlaceholderText(f"{blr * self.batch_spin.value() / 256:.3g}")
-        self.lr_edit.setToolTip(f"Learning rate; blank = {blr:g} × batch / 256 (the MAE rule)")
+        value, origin = lr_hint(self.base, self.batch_spin.value())
+        self.lr_edit.setPlaceholderText(value)
+        self.lr_edit.setToolTip(f"Learning rate; blank = {value} ({origin})")
+        self._update_lr_origin()
+
+    def _update_lr_origin(self) -> None:
+        typed = self.lr_edit.text().strip()
+        value, origin = lr_hint(self.base, self.batch_spin.value())
+        self.lr_origin.setText(f"<small>lr {typed}: typed here</small>" if typed
+                               else f"<small>lr {value}: {html.escape(origin)}</small>")
+        self._update_command()
+
+    def _show_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    def _update_command(self) -> None:
+        """The ``maskviz train`` command the form amounts to (what Start runs)."""
+        if not hasattr(self, "cli_view"):
+            return
+        try:
+            request = self._request()
+        except MaskvizError as exc:
+            self.cli_view.setText(f"({exc})")
+            return
+        self.cli_view.setText(shlex.join(["maskviz", "train", *request.arguments()]))
 
     def choose_folder_dialog(self) -> None:
         if path := QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder_edit.text()):
@@ -464,11 +674,7 @@ class TrainingPanel(QWidget):
 
     def new_run_folder(self) -> None:
         """A fresh ``<runs>/<timestamp>`` name for the next Start."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, n = self.runs_root / stamp, 2
-        while path.exists():
-            path, n = self.runs_root / f"{stamp}-{n}", n + 1
-        self.run_edit.setText(str(path))
+        self.run_edit.setText(str(new_run_folder(self.runs_root)))
 
     def request_from_form(self) -> TrainRequest:
         """The form as a TrainRequest, or a TrainError that says what to fix."""
@@ -486,8 +692,17 @@ class TrainingPanel(QWidget):
                              "or choose another run folder")
         if out.exists() and not out.is_dir():
             raise TrainError(f"the run folder {out} is a file")
-        return TrainRequest(str(self.folder.root), model_argument(self.base), str(out.absolute()),
-                            self.steps_spin.value(), self.batch_spin.value(), mask, self._learning_rate())
+        return self._request()
+
+    def _request(self) -> TrainRequest:
+        """The form as it stands (placeholders where the folder or model is still missing)."""
+        folder = str(self.folder.root) if self.folder is not None else self.folder_edit.text().strip() or "FOLDER"
+        model = model_argument(self.base) if self.base is not None else "MODEL"
+        out = Path(self.run_edit.text().strip() or self.runs_root).expanduser()
+        mask = self.mask_edit.text().strip() or None
+        return TrainRequest(folder, model, str(out.absolute()), self.steps_spin.value(), self.batch_spin.value(),
+                            mask, self._learning_rate(), self.augment_combo.currentText(), self.workers_spin.value(),
+                            self.amp_combo.currentText(), self.device_combo.currentText())
 
     def _check_folder(self) -> None:
         typed = self.folder_edit.text().strip()
@@ -544,14 +759,14 @@ class TrainingPanel(QWidget):
             run.read()
             if self.last_reason == "done":
                 raise TrainError(f"{run.path.name} already finished all its steps")
-            if seconds := still_training(run):
-                raise TrainError(f"{run.path.name} looks like it is still training in another process (its "
-                                 f"metrics changed {seconds:.0f} s ago and it recorded no end); stop that "
-                                 "process first")
+            if pid := running_elsewhere(run):
+                raise TrainError(f"{run.path.name} is still training in process {pid}; it is followed here "
+                                 "once opened, stop it first to resume it from here")
             self.process.resume(run.path)
         except MaskvizError as exc:
             self._refuse("Cannot resume", exc)
             return False
+        self.run_edit.setText(str(run.path))  # the field names the run being written
         self._begin(run, f"Resuming {run.path.name}…")
         return True
 
@@ -571,7 +786,8 @@ class TrainingPanel(QWidget):
             self.open_run(path)
 
     def open_run(self, path: str | Path) -> bool:
-        """Show an existing run (curves, state) so it can be resumed or opened in the viewer."""
+        """Show an existing run (curves, state) so it can be resumed or opened in the viewer; a run
+        still being written by another process is followed live."""
         if self.process.running:
             self._refuse("Cannot open a run", "a training run is going: stop it first")
             return False
@@ -581,23 +797,57 @@ class TrainingPanel(QWidget):
         except MaskvizError as exc:
             self._refuse("Cannot open the run", exc)
             return False
+        if pid := running_elsewhere(run):
+            self._follow(run, pid)
+            return True
         events = read_events(run.metrics)[0]
         self.run_dir, self.total_steps, self.last_step = run, config.steps or 0, None
-        ends = [e for e in events if e.event == "end"]
-        self.last_reason = ends[-1].reason if ends else ""
+        ends = [e for e in events if e.event in ("start", "end")]
+        ended = bool(ends) and ends[-1].event == "end"
+        self.last_reason = ends[-1].reason if ended else ""
         self._reset_monitor()
         self._on_events(events, False)
+        verdict = self.curves.verdict_text()[0]
         self._set_status(f"Run {run.path.name}: " + (ending_text(self.last_reason, ends[-1].message or "",
                                                                  ends[-1].step, self.total_steps)
-                                                     if ends else "no end recorded (it may have crashed)."))
+                                                     if ended else "no end recorded (it was killed or crashed); "
+                                                     "Resume continues from its last checkpoint.")
+                         + (f" {verdict[:1].upper()}{verdict[1:]}." if verdict else ""))
         self._update_buttons()
         return True
 
-    def open_result(self) -> bool:
-        """Compare the current run's result with its base on the viewer's image and mask (off the UI thread)."""
+    def follow_live_run(self) -> bool:
+        """Pick up a run still training (its lock names a live process here), e.g. after a restart."""
+        for run in list_runs(self.runs_root):
+            if pid := running_elsewhere(run):
+                self._follow(run, pid)
+                return True
+        return False
+
+    def _follow(self, run: RunDir, pid: int) -> None:
+        self.run_edit.setText(str(run.path))  # the field names the run being written
+        self._begin(run, f"Following {run.path.name}, still training in process {pid}…")
+        self.process.attach(run.path, pid)
+
+    def refresh_runs(self) -> None:
+        """The Runs list, newest first."""
+        self.runs_combo.clear()
+        runs = list_runs(self.runs_root)
+        self.runs_combo.addItem(f"{len(runs)} run{'s' * (len(runs) != 1)} in {self.runs_root}" if runs
+                                else f"no runs yet in {self.runs_root}", "")
+        for run in runs:
+            self.runs_combo.addItem(run_summary(run)[1], str(run.path))
+
+    def _open_listed_run(self) -> None:
+        if path := self.runs_combo.currentData():
+            self.open_run(path)
+
+    def open_result(self, which: str = "last") -> bool:
+        """Compare the current run's final (or best) model with its base on the viewer's image and mask
+        (off the UI thread)."""
         run = self.run_dir
         try:
-            if run is None or result_checkpoint(run) is None:
+            if run is None or result_checkpoint(run, which) is None:
                 raise TrainError("the run has no checkpoint yet: it saves one when it validates, stops or ends")
             context = self.viewer_context()
             if context is None:
@@ -608,7 +858,8 @@ class TrainingPanel(QWidget):
         self.compare.hint.setText("Reconstructing with the base and the fine-tuned model…")
         self.tabs.setCurrentIndex(2)
         path = run.path
-        self._compare_id = self.compare_runner.run(lambda: compare_run(path, context), "maskviz-compare")
+        self.compare.which.setCurrentIndex(max(0, self.compare.which.findData(which)))
+        self._compare_id = self.compare_runner.run(lambda: compare_run(path, context, which), "maskviz-compare")
         return True
 
     # ============================================================== following a run
@@ -617,6 +868,7 @@ class TrainingPanel(QWidget):
         self.run_dir, self.last_reason, self.total_steps, self.last_step = run, "", 0, None
         self._reset_monitor()
         self.log_view.clear()
+        self.refresh_runs()
         self.crash_label.hide()
         self.tabs.setCurrentWidget(self.curves)
         self._set_status(status)
@@ -624,6 +876,8 @@ class TrainingPanel(QWidget):
 
     def _reset_monitor(self) -> None:
         self.curves.clear()
+        self.warnings.clear()
+        self.warning_label.hide()
         self.progress.setRange(0, max(self.total_steps, 1))
         self.progress.setValue(0)
         self.speed_label.setText("")
@@ -640,15 +894,46 @@ class TrainingPanel(QWidget):
                 self.progress.setValue(e.step)
             if e.event == "step":
                 self.last_step = e
-        if self.last_step is not None:
-            self.speed_label.setText(progress_text(self.last_step, self.total_steps))
+            if e.event == "warning" and e.message and e.message not in self.warnings:
+                self.warnings.append(e.message)
+        self.warning_label.setText("\n".join(f"⚠ {w}" for w in self.warnings))
+        self.warning_label.setVisible(bool(self.warnings))
+        self.speed_label.setText(progress_text(self.last_step, self.total_steps, self.process.running))
         if self.process.running and self.process.state == "running" and self.last_step is not None:
-            loss = self.last_step.loss
-            self._set_status(f"Training {self.run_dir.path.name}: loss {'–' if loss is None else f'{loss:.4f}'}")
+            self._set_status(self.training_status(), warn=self.curves.verdict_text()[1])
         self._update_buttons()
+
+    def training_status(self) -> str:
+        """``Training RUN: step 120/300 · loss 0.41 (smoothed) · validation -12.0 % vs the starting model``."""
+        curves, step = self.curves, self.last_step.step if self.last_step else 0
+        parts = [f"Training {self.run_dir.path.name}: step {step}/{self.total_steps or '?'}"]
+        if curves.losses:
+            parts.append(f"loss {ema(curves.losses)[-1]:.4f} (smoothed)")
+        verdict = curves.verdict_text()[0]
+        if verdict:
+            parts.append(verdict)
+        elif step > 0 and not curves.val_steps:
+            parts.append("no validation yet")
+        return " · ".join(parts)
+
+    def idle_status(self) -> str:
+        """What to do next, from what the form holds (the run, when one is shown, speaks for itself)."""
+        if self.base is None:
+            return "Waiting for the viewer's model."
+        if self.folder is None:
+            return ("Looking for images…" if self.folder_edit.text().strip()
+                    else "Choose a folder of images, then press Start. The viewer stays usable while a run trains.")
+        return (f"Ready: {self.folder.found} images, {self.steps_spin.value()} steps. Press Start; the viewer "
+                "stays usable while the run trains.")
 
     def _on_output(self, lines: list[str]) -> None:
         self.log_view.appendPlainText("\n".join(lines))
+        self._follow_log_end()
+
+    def _follow_log_end(self) -> None:
+        """Keep the newest line in view, from its start."""
+        self.log_view.verticalScrollBar().setValue(self.log_view.verticalScrollBar().maximum())
+        self.log_view.horizontalScrollBar().setValue(0)
 
     def _on_finished(self, reason: str, exit_code: int, message: str) -> None:
         self.last_reason = reason
@@ -656,7 +941,13 @@ class TrainingPanel(QWidget):
             self.new_run_folder()  # the next Start must not collide with this run
         step = self.last_step.step if self.last_step is not None else 0
         text = ending_text(reason, message, step, self.total_steps)
-        self._set_status(text, error=reason == "error", good=reason == "done")
+        verdict = self.curves.verdict_text()[0]
+        if verdict and reason != "error":
+            text += f" {verdict[:1].upper()}{verdict[1:]}."
+        self.speed_label.setText(progress_text(self.last_step, self.total_steps, running=False))
+        self.refresh_runs()
+        bad = self.curves.verdict_text()[1]
+        self._set_status(text, error=reason == "error", good=reason == "done" and not bad, warn=bad)
         if reason == "error":
             self._show_crash(message)
         self.message.emit(f"Training: {text}")
@@ -670,6 +961,7 @@ class TrainingPanel(QWidget):
             except OSError:
                 lines = []
             self.log_view.setPlainText("\n".join(lines) or "(the run wrote no log)")
+            self._follow_log_end()
         self.crash_label.setText(message)
         self.crash_label.show()
         self.tabs.setCurrentIndex(1)
@@ -684,6 +976,8 @@ class TrainingPanel(QWidget):
     def _on_background_done(self, task_id: int, value: Any, compare: bool = False) -> None:
         if not compare and task_id == self._scan_id:
             self._show_folder(value)
+            if self.run_dir is None:
+                self._set_status(self.idle_status())
         elif task_id == self._compare_id and compare == (self.compare_runner is not self.background):
             self.compare.show_comparison(value)
             self.tabs.setCurrentIndex(2)
@@ -714,12 +1008,12 @@ class TrainingPanel(QWidget):
             self.actions_by_name[name].setEnabled(on)
             self.buttons[name].setEnabled(on)
         for w in (self.folder_edit, self.folder_button, self.run_edit, self.run_button, self.steps_spin,
-                  self.batch_spin, self.mask_edit, self.lr_edit):
+                  self.batch_spin, self.mask_edit, self.lr_edit, self.advanced, self.runs_combo):
             w.setEnabled(not running)
 
-    def _set_status(self, text: str, error: bool = False, good: bool = False) -> None:
+    def _set_status(self, text: str, error: bool = False, good: bool = False, warn: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if error else GOOD_STYLE if good else "")
+        self.status.setStyleSheet(ERROR_STYLE if error else WARN_STYLE if warn else GOOD_STYLE if good else "")
 
     def _refuse(self, title: str, error: BaseException | str) -> None:
         """A user action that cannot go ahead: a plain dialog, the form left as it was."""

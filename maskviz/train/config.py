@@ -20,6 +20,14 @@ AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTATIONS = ("mae", "strong")  # see maskviz.train.data.augment
 DEFAULT_MASKS = {"mae": "random:0.75", "simmim": "simmim:0.6"}
 WARMUP_FRACTION = 0.1  # official MAE: 40 warm-up epochs of 400
+# Fine-tuning a pretrained model on a small folder (bench/bench_finetune_lr.py measured these): the
+# pre-training rule gives ~1e-5 at batch 16, too small to move a trained model within a few hundred steps.
+FINETUNE_LR = 1e-4
+FINETUNE_WARMUP_FRACTION = 0.05
+MIN_VAL_IMAGES = 4  # held out when the folder has at least 4x as many images
+MIN_VAL_SAMPLES = 16  # losses per validation: fixed extra crops per image make up the rest
+LR_RULES = {"given": "given", "blr": "blr × batch / 256 (pre-training rule)",
+            "finetune": "fine-tune default for a pretrained model"}
 
 
 class TrainError(MaskvizError):
@@ -42,7 +50,7 @@ class TrainConfig:
     batch: int = 64
     accum: int = 1
     lr: float | None = None
-    blr: float = 1.5e-4
+    blr: float | None = None  # None: 1.5e-4 (DEFAULT_BLR) when the pre-training rule applies
     min_lr: float = 0.0
     weight_decay: float = 0.05
     warmup_steps: int | None = None
@@ -61,6 +69,10 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "none"
     command: str = ""
+    # Filled by resolve(); None in runs saved before they existed (resume then keeps the old behaviour).
+    lr_rule: str | None = None  # a key of LR_RULES: where the lr came from
+    val_min: int | None = None  # MIN_VAL_IMAGES when the run started
+    val_crops: int | None = None  # fixed crops per held-out image
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,6 +116,11 @@ class TrainConfig:
         if self.mask is not None:
             parse_mask_mixture(self.mask)
 
+    def describe_lr(self) -> str:
+        """``1e-04 (fine-tune default for a pretrained model)``: the lr and where it came from."""
+        rule = LR_RULES.get(self.lr_rule or "", "")
+        return f"{self.lr:.3g}" + (f" ({rule})" if rule else "")
+
 
 def parse_mask_mixture(text: str) -> list[MaskSpec]:
     """``--mask`` for training: one mask spec, or several joined by ``|`` (each sample draws one)."""
@@ -145,24 +162,54 @@ class Plan:
         return step * self.effective_batch / self.train_images
 
 
-def resolve(config: TrainConfig, *, train_images: int, world_size: int, family: str) -> TrainConfig:
-    """Fill every ``None`` by the official MAE rules; idempotent, so resolving a saved config is a no-op.
+DEFAULT_BLR = 1.5e-4
 
-    lr = blr × effective batch / 256 with effective batch = batch × accum × world size; epochs
-    become whole steps (rounded up); warm-up defaults to the official 10 % of training.
+
+def lr_rule(config: TrainConfig, pretrained: bool) -> str:
+    """Which rule sets the lr: the user's --lr, the user's --blr, else fine-tune or pre-training default."""
+    if config.lr is not None:
+        return "given"
+    return "finetune" if pretrained and config.blr is None else "blr"
+
+
+def default_lr(config: TrainConfig, pretrained: bool, effective_batch: int) -> float:
+    """The lr a run gets: --lr; a pretrained model's fine-tune default; else blr × effective batch / 256."""
+    rule = lr_rule(config, pretrained)
+    if rule == "given":
+        return config.lr
+    return FINETUNE_LR if rule == "finetune" else (config.blr or DEFAULT_BLR) * effective_batch / 256
+
+
+def resolve(config: TrainConfig, *, train_images: int, val_images: int, world_size: int, family: str,
+            pretrained: bool) -> TrainConfig:
+    """Fill every ``None`` by the rules; idempotent, so resolving a saved config is a no-op.
+
+    From scratch, the official MAE rules: lr = blr × effective batch / 256 (effective batch = batch ×
+    accum × world size), warm-up 10 % of training. From a pretrained model, :data:`FINETUNE_LR` with a
+    5 % warm-up unless --lr or --blr is given. Epochs become whole steps (rounded up).
     """
     effective = config.batch * config.accum * world_size
     steps = config.steps or max(1, math.ceil(config.epochs * train_images / effective))
+    rule = config.lr_rule or lr_rule(config, pretrained)
     if config.warmup_steps is not None:
         warmup = config.warmup_steps
     elif config.warmup_epochs is not None:
         warmup = round(config.warmup_epochs * train_images / effective)
     else:
-        warmup = round(WARMUP_FRACTION * steps)
+        warmup = round((FINETUNE_WARMUP_FRACTION if rule == "finetune" else WARMUP_FRACTION) * steps)
+    val_min = MIN_VAL_IMAGES if config.val_min is None else config.val_min
     return dataclasses.replace(
         config,
         steps=steps,
-        lr=config.lr if config.lr is not None else config.blr * effective / 256,
+        lr=default_lr(config, pretrained, effective),
+        lr_rule=rule,
         warmup_steps=min(max(warmup, 0), steps),
         mask=config.mask or DEFAULT_MASKS[family],
+        val_min=val_min,
+        val_crops=config.val_crops or val_crops_for(val_images, MIN_VAL_SAMPLES),
     )
+
+
+def val_crops_for(val_images: int, min_samples: int) -> int:
+    """Fixed crops per held-out image so that a tiny split still gives ``min_samples`` losses (at most 8)."""
+    return max(1, min(8, math.ceil(min_samples / max(val_images, 1))))

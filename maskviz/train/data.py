@@ -39,6 +39,7 @@ IMAGE_SUFFIXES = frozenset(Image.registered_extensions())
 CROP_SCALE = (0.2, 1.0)  # official MAE RandomResizedCrop
 CROP_RATIO = (3 / 4, 4 / 3)
 STRONG_CROP_SCALE = (0.08, 1.0)
+VAL_CROP_SCALE = (0.35, 1.0)  # extra validation crops stay large: they stand in for more images
 
 # Stream tags keep the derived generators of different purposes independent.
 _EPOCH, _SAMPLE, _SPLIT, _VAL, _PROBE = range(5)
@@ -108,10 +109,12 @@ def _opens(path: Path) -> bool:
         return False
 
 
-def split_files(files: list[Path], val_split: float, seed: int) -> tuple[list[Path], list[Path]]:
-    """Hold out ``round(n × val_split)`` images (at least one when asked, never all), chosen by seed."""
+def split_files(files: list[Path], val_split: float, seed: int, min_val: int = 0) -> tuple[list[Path], list[Path]]:
+    """Hold out ``round(n × val_split)`` images, at least ``min_val`` while that leaves three quarters for
+    training (at least one when asked, never all), chosen by seed."""
     n = len(files)
-    n_val = 0 if val_split <= 0 or n < 2 else min(n - 1, max(1, round(n * val_split)))
+    wanted = max(round(n * val_split), min(min_val, n // 4))
+    n_val = 0 if val_split <= 0 or n < 2 else min(n - 1, max(1, wanted))
     order = derived_rng(seed, _SPLIT).permutation(n)
     val = set(order[:n_val].tolist())
     return [f for i, f in enumerate(files) if i not in val], [f for i, f in enumerate(files) if i in val]
@@ -387,25 +390,47 @@ def _worker_batch(first: int, count: int) -> tuple[torch.Tensor, torch.Tensor, l
 
 
 class ValSet:
-    """Held-out images with fixed centre crops and fixed masks, so losses compare across steps."""
+    """Held-out images with fixed crops and fixed masks, so losses compare across steps.
 
-    def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker) -> None:
-        self.files, self.masks = files, masks
+    Crop 0 of every image is the centre fit; with ``crops > 1`` the others are seeded random crops
+    (a tiny folder then still gives enough losses to rank checkpoints). ``unreadable`` lists the
+    images the last pass could not decode.
+    """
+
+    def __init__(self, files: list[Path], seed: int, model_config: ModelConfig, masks: MaskMaker,
+                 crops: int = 1) -> None:
+        self.files, self.masks, self.seed, self.crops = files, masks, seed, crops
         self.size, self.mean, self.std = model_config.img_size, model_config.mean, model_config.std
-        self.mask_seeds = [derived_seed(seed, _VAL, i) for i in range(len(files))]
+        self.unreadable: list[str] = []
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def _views(self, i: int) -> Iterator[tuple[torch.Tensor, int]]:
+        img = load_image(self.files[i])
+        yield to_tensor(fit_to_model(img, self.size), self.mean, self.std), derived_seed(self.seed, _VAL, i)
+        for k in range(1, self.crops):
+            rng = derived_rng(self.seed, _VAL, i, k)
+            left, top, w, h = random_resized_crop_box(img.width, img.height, rng, VAL_CROP_SCALE)
+            view = img.resize((self.size, self.size), Image.Resampling.BICUBIC, box=(left, top, left + w, top + h))
+            yield to_tensor(view, self.mean, self.std), derived_seed(self.seed, _VAL, i, k)
+
     def batches(self, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """``(images, masks)`` chunks; unreadable images are left out."""
-        for start in range(0, len(self.files), batch):
-            imgs, seeds = [], []
-            for f, s in zip(self.files[start:start + batch], self.mask_seeds[start:start + batch], strict=True):
-                try:
-                    imgs.append(to_tensor(fit_to_model(load_image(f), self.size), self.mean, self.std))
-                    seeds.append(s)
-                except ImageError:
-                    continue
-            if imgs:
-                yield torch.cat(imgs), self.masks.stack(seeds)
+        """``(images, masks)`` chunks of up to ``batch`` views; unreadable images are left out (and listed)."""
+        self.unreadable = []
+        imgs: list[torch.Tensor] = []
+        seeds: list[int] = []
+        for i in range(len(self.files)):
+            try:
+                views = list(self._views(i))
+            except ImageError as exc:
+                self.unreadable.append(str(exc))
+                continue
+            for tensor, mask_seed in views:
+                imgs.append(tensor)
+                seeds.append(mask_seed)
+                if len(imgs) == batch:
+                    yield torch.cat(imgs), self.masks.stack(seeds)
+                    imgs, seeds = [], []
+        if imgs:
+            yield torch.cat(imgs), self.masks.stack(seeds)

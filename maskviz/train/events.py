@@ -6,6 +6,10 @@ Each line is one JSON object, a :class:`TrainEvent` with ``None`` fields left ou
 * ``{"event": "step", "step", "loss", "lr", "images_per_s", "eta_s", "epoch", "time"}`` after every
   optimizer step (``step`` counts completed steps, from 1), plus ``val_loss`` and
   ``best_val_loss`` on steps that ran validation;
+* ``{"event": "step", "step": 0, "val_loss", "best_val_loss", "time"}``: the starting model's
+  validation, before the first step of a run that validates;
+* ``{"event": "warning", "step", "message", "time"}``: something the user should see (a tiny
+  validation split, validation that cannot run, a resume that had to rebuild its optimiser state);
 * ``{"event": "end", "step", "reason", "message", "best_val_loss", "time"}`` with reason
   ``done``, ``stopped`` or ``error``.
 
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-EVENT_KINDS = ("start", "step", "end")
+EVENT_KINDS = ("start", "step", "warning", "end")
 END_REASONS = ("done", "stopped", "error")
 
 

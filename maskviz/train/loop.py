@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +26,7 @@ from maskviz.device import autocast, check_precision
 from maskviz.errors import MaskvizError
 from maskviz.models.base import MaskedImageModel, config_from_dict
 from maskviz.models.registry import MODEL_CONFIGS
-from maskviz.train.config import Plan, TrainConfig, TrainError, resolve
+from maskviz.train.config import MIN_VAL_IMAGES, Plan, TrainConfig, TrainError, resolve
 from maskviz.train.data import (
     MaskMaker,
     Prefetcher,
@@ -40,7 +40,15 @@ from maskviz.train.dist import World, start_world
 from maskviz.train.events import TrainEvent
 from maskviz.train.optim import build_optimizer, lr_at, set_lr
 from maskviz.train.provenance import portable_info
-from maskviz.train.rundir import RUN_FORMAT, Reporter, RunDir, disk_errors_explained, disk_full_error
+from maskviz.train.rundir import (
+    RUN_FORMAT,
+    Reporter,
+    RunDir,
+    RunLock,
+    describe_holder,
+    disk_errors_explained,
+    disk_full_error,
+)
 
 StopFn = Callable[[], bool]
 Streams = tuple[TextIO | None, TextIO | None]  # (human log lines, JSON events)
@@ -73,9 +81,12 @@ def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | Non
     the human log lines, ``jsonl`` every event; both only on the main process.
     """
     config.validate()
+    run = RunDir(config.out)
+    run.check_new()
     world, device = start_world(config.device)
     try:
-        return _Session.new(config, world, device, (echo, jsonl)).run(stop, stop_at)
+        with _writer_lock(run, world, new=True) as lock:
+            return _Session.new(config, world, device, (echo, jsonl), lock).run(stop, stop_at)
     finally:
         world.close()
 
@@ -93,9 +104,35 @@ def resume(run_dir: str | Path, stop: StopFn | None = None, *, stop_at: int | No
         config.validate()
     world, dev = start_world(device or config.device)
     try:
-        return _Session.resumed(run, config, plan, world, dev, (echo, jsonl)).run(stop, stop_at)
+        with _writer_lock(run, world, new=False) as lock:
+            return _Session.resumed(run, config, plan, world, dev, (echo, jsonl), lock).run(stop, stop_at)
     finally:
         world.close()
+
+
+@contextlib.contextmanager
+def _writer_lock(run: RunDir, world: World, new: bool) -> Iterator[RunLock | None]:
+    """The run folder's lock, held by the main process while it writes; a new run that fails before
+    writing its config leaves no folder behind."""
+    if not world.is_main:
+        yield None
+        return
+    existed = run.path.exists()
+    lock = RunLock(run)
+    lock.acquire()
+    try:
+        if new:
+            run.check_new()  # again, under the lock: another run may have created it meanwhile
+        yield lock
+    except BaseException:
+        lock.release()
+        if new and not existed and not run.config.exists():
+            with contextlib.suppress(OSError):
+                run.lock.unlink()
+                run.path.rmdir()
+        raise
+    else:
+        lock.release()
 
 
 def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str, dict[str, Any]]:
@@ -144,7 +181,8 @@ class _Session:
     """One process's part in one invocation of a run: model, optimizer, data and bookkeeping."""
 
     def __init__(self, run: RunDir, config: TrainConfig, plan: Plan, model: MaskedImageModel, world: World,
-                 device: torch.device, streams: Streams, files: tuple[list[Path], list[Path]]) -> None:
+                 device: torch.device, streams: Streams, files: tuple[list[Path], list[Path]],
+                 warnings: list[str] | None = None) -> None:
         self.rundir, self.config, self.plan, self.world, self.device = run, config, plan, world, device
         self.model = model.to(device).train()
         self.net: torch.nn.Module = model
@@ -158,36 +196,41 @@ class _Session:
         stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
                               synthetic=config.synthetic, augmentation=config.augment)
         self.batches = Prefetcher(stream, background=device.type != "cpu", workers=config.workers)
-        self.valset = ValSet(files[1], config.seed, model.config, masks)
+        self.valset = ValSet(files[1], config.seed, model.config, masks, crops=config.val_crops or 1)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
         self.best_val_loss, self.best_step = math.inf, -1
         self.resumed = False
+        self.warnings = list(warnings or [])  # reported once the run is announced
+        self._val_failed = False
         self._step_seconds: float | None = None
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def new(cls, config: TrainConfig, world: World, device: torch.device, streams: Streams) -> _Session:
+    def new(cls, config: TrainConfig, world: World, device: torch.device, streams: Streams,
+            lock: RunLock | None = None) -> _Session:
         check_precision(_PRECISION[config.amp], device)
         config = _absolute_paths(config)
         run = RunDir(config.out)
-        run.check_new()
         world.barrier()  # every process has looked before the main one creates the run
         folder = scan_images(config.data)
-        files = split_files(folder.files, config.val_split, config.seed)
+        val_min = MIN_VAL_IMAGES if config.val_min is None else config.val_min
+        files = split_files(folder.files, config.val_split, config.seed, val_min)
         model, source, source_info = build_model(config)
-        config = resolve(config, train_images=len(files[0]), world_size=world.size, family=model.config.family)
+        config = resolve(config, train_images=len(files[0]), val_images=len(files[1]), world_size=world.size,
+                         family=model.config.family, pretrained=model_path(config.model).exists())
         MaskMaker(config.mask, model.config).probe(config.seed)
         plan = Plan(world.size, config.batch * config.accum * world.size, len(files[0]), len(files[1]),
                     folder.skipped, folder.fingerprint(), model.config.family, model.config.to_dict(), source,
                     source_info)
         if world.is_main:
             run.create(config, plan)
-        return cls(run, config, plan, model, world, device, streams, files)
+        return cls(run, config, plan, model, world, device, streams, files, [*_took_over(lock),
+                                                                             *_split_warnings(config, plan)])
 
     @classmethod
     def resumed(cls, run: RunDir, config: TrainConfig, plan: Plan, world: World, device: torch.device,
-                streams: Streams) -> _Session:
+                streams: Streams, lock: RunLock | None = None) -> _Session:
         check_precision(_PRECISION[config.amp], device)
         if plan.world_size != world.size:
             raise TrainError(f"{run.path} was trained by {plan.world_size} process(es); resume it with the "
@@ -197,14 +240,21 @@ class _Session:
             raise TrainError(f"the images in {config.data} changed since the run started "
                              f"({plan.train_images + plan.val_images} then, {len(folder.files)} now); "
                              "resuming needs the same images")
-        files = split_files(folder.files, config.val_split, config.seed)
-        state = run.load_state()
-        if world.is_main:  # before the reporter opens it for appending
-            run.trim_metrics(state["step"] if state else 0)
-        model = build_model(config)[0] if state is None else config_from_dict(plan.model_config).build()
-        session = cls(run, config, plan, model, world, device, streams, files)
+        files = split_files(folder.files, config.val_split, config.seed, config.val_min or 0)
+        state, weights, notes = _saved_progress(run, config)
+        step = state["step"] if state else weights[1]["steps"] if weights else 0
+        if world.is_main:  # before the reporter opens it for appending; a restart from 0 redoes step 0 too
+            run.trim_metrics(step if step > 0 else -1)
+        if weights is not None:
+            model = weights[0]
+        else:
+            model = build_model(config)[0] if state is None else config_from_dict(plan.model_config).build()
+        session = cls(run, config, plan, model, world, device, streams, files,
+                      [*_took_over(lock), *notes, *_split_warnings(config, plan)])
         if state is not None:
             session.load_state(state)
+        elif weights is not None:
+            session.adopt_checkpoint(weights[1])
         session.resumed = True
         return session
 
@@ -223,6 +273,15 @@ class _Session:
                     "seed": self.config.seed},
         }
 
+    def adopt_checkpoint(self, info: dict[str, Any]) -> None:
+        """Continue from a checkpoint's weights alone (the training state was lost): step and losses
+        from its provenance, a fresh optimizer."""
+        self.step = int(info["steps"])
+        self.loss, self.val_loss = _float(info.get("train_loss")), _float(info.get("val_loss"))
+        best, best_step = info.get("best_val_loss"), info.get("best_step")
+        if best is not None and isinstance(best_step, int):
+            self.best_val_loss, self.best_step = float(best), best_step
+
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         fresh = self.optimizer.state_dict()
@@ -239,6 +298,8 @@ class _Session:
         start = time.time()
         try:
             self._announce()
+            if self.step == 0 and len(self.valset):
+                self._validate_start()
             reason = self._loop(stop, stop_at)
         except BaseException as exc:
             err = self._explain(exc)
@@ -328,9 +389,16 @@ class _Session:
         if step % c.save_every == 0 or done or stopping:
             self._save_last()
 
+    def _validate_start(self) -> None:
+        """The starting model's validation loss, as step 0: every curve starts where the model was."""
+        val = self._validate()
+        if val is not None:
+            self.reporter.event(TrainEvent("step", 0, val_loss=val, best_val_loss=self.best_val_loss))
+            self.reporter.log(f"step 0/{self.config.steps}  val {val:.4f} (the starting model)")
+
     @torch.no_grad()
     def _validate(self) -> float | None:
-        """Mean per-image loss on the held-out images (main process only; saves best on improvement)."""
+        """Mean per-view loss on the held-out images (main process only; saves best on improvement)."""
         if not self.world.is_main:
             return None
         self.model.eval()
@@ -341,6 +409,12 @@ class _Session:
                 losses.append(self.model.loss(imgs, self.model(imgs, mask), mask, reduce_batch=False).float())
         self.model.train()
         if not losses:
+            if not self._val_failed:
+                self._val_failed = True
+                reason = self.valset.unreadable[0] if self.valset.unreadable else "no views"
+                self.reporter.warn(self.step, f"validation cannot run: none of the {len(self.valset)} held-out "
+                                              f"image(s) could be read ({reason}); no validation curve and no "
+                                              "best checkpoint")
             return None
         self.val_loss = float(torch.cat(losses).mean())
         if self.val_loss < self.best_val_loss:
@@ -377,10 +451,14 @@ class _Session:
         c, p = self.config, self.plan
         self.reporter.event(TrainEvent("start", self.step, total_steps=c.steps, resumed=self.resumed))
         verb = f"resuming at step {self.step} of" if self.resumed else "training"
+        crops = f" x {c.val_crops} crops" if (c.val_crops or 1) > 1 else ""
         self.reporter.log(
-            f"{verb} {p.base_model} on {p.train_images} images ({p.val_images} held out, {p.skipped_files} "
+            f"{verb} {p.base_model} on {p.train_images} images ({p.val_images} held out{crops}, {p.skipped_files} "
             f"skipped) for {c.steps} steps; batch {c.batch} x accum {c.accum} x {p.world_size} process(es) = "
-            f"{p.effective_batch}; lr {c.lr:.3g} (warm-up {c.warmup_steps}); mask {c.mask}; device {self.device}")
+            f"{p.effective_batch}; lr {c.describe_lr()} (warm-up {c.warmup_steps}); mask {c.mask}; "
+            f"device {self.device}")
+        for message in self.warnings:
+            self.reporter.warn(self.step, message)
 
     def _explain(self, exc: BaseException) -> BaseException:
         """Turn the failures a user can act on into one-line TrainErrors."""
@@ -412,6 +490,64 @@ class _Session:
 
 def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
+
+
+def _float(x: Any) -> float:
+    return float(x) if isinstance(x, int | float) else math.nan
+
+
+def _took_over(lock: RunLock | None) -> list[str]:
+    if lock is None or lock.took_over is None:
+        return []
+    return [f"took over the run folder's lock from {describe_holder(lock.took_over)}, which is no longer running"]
+
+
+def _split_warnings(config: TrainConfig, plan: Plan) -> list[str]:
+    """A validation split too small to choose a best checkpoint by, said at every start."""
+    n = plan.val_images
+    if config.val_split > 0 and n == 0:
+        return [f"no images held out for validation ({plan.train_images} in the folder): no validation curve "
+                "and no best checkpoint; add images to see whether training helps unseen ones"]
+    if 0 < n < MIN_VAL_IMAGES:
+        return [f"only {n} held-out image{'s' * (n != 1)} (x {config.val_crops or 1} crops): too few to pick a "
+                f"best checkpoint reliably; compare the final model (add images for at least {MIN_VAL_IMAGES})"]
+    return []
+
+
+def _saved_progress(run: RunDir, config: TrainConfig
+                    ) -> tuple[dict[str, Any] | None, tuple[MaskedImageModel, dict[str, Any]] | None, list[str]]:
+    """What a resume continues from: the full training state; else the last checkpoint's weights (with a
+    warning); else nothing, when the run had not saved yet. Refuses when saved progress cannot be read."""
+    try:
+        state = run.load_state()
+    except TrainError as exc:
+        problem = str(exc)
+    else:
+        if state is not None:
+            return state, None, []
+        problem = f"{run.state.name} is missing"
+    if run.last.exists():
+        try:
+            loaded = load_model(run.last)
+            steps = loaded.info.get("steps")
+            if not isinstance(steps, int) or steps < 0:
+                raise TrainError(f"{run.last} does not record its step")
+        except MaskvizError as exc:
+            raise TrainError(f"cannot resume {run.path}: {problem} and the last checkpoint cannot be used "
+                             f"either ({exc}); start a new run") from None
+        note = (f"{problem}: resuming at step {steps} from {run.last.name}'s weights; the optimiser state "
+                "(AdamW moments) and data position were rebuilt, so the rest of the run will not match an "
+                "uninterrupted one exactly")
+        return None, (loaded.model, loaded.info), [note]
+    recorded = run.recorded_step()
+    if recorded >= config.save_every:
+        raise TrainError(f"cannot resume {run.path}: {problem} and there is no {run.last.name}, although the "
+                         f"run recorded {recorded} steps; its checkpoints were removed or never written. "
+                         "Start a new run (the old metrics stay in this folder)")
+    damaged = run.state.exists()
+    notes = [f"{problem}{'' if damaged else ' (the run stopped before its first save)'}: starting again from "
+             "step 0"] if recorded or damaged else []
+    return None, None, notes
 
 
 def _describe_step(e: TrainEvent, total: int) -> str:

@@ -41,6 +41,7 @@ def garbage_on_the_gui_thread():
 def config_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "config"
     monkeypatch.setenv("MASKVIZ_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("MASKVIZ_RUNS", str(tmp_path / "runs"))  # runs live in the data dir, never the config dir
     return folder
 
 

@@ -8,6 +8,7 @@ of a child's output use a fake trainer (``command_prefix``) that starts in a bli
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,7 +25,9 @@ from PySide6.QtCore import Qt
 from maskviz.checkpoints import LoadedModel, load_model
 from maskviz.cli import build_parser
 from maskviz.gui.train_process import TextTail, TrainProcess, TrainRequest, judge_ending, val_every
+from maskviz.gui.training import TrainingPanel, progress_text, validation_verdict
 from maskviz.models import create_model
+from maskviz.paths import runs_dir
 from maskviz.train import RunDir, TrainConfig, TrainEvent
 from maskviz.train.config import Plan
 from maskviz.train.data import scan_images
@@ -83,7 +86,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     assert Path(tiny_model_path).name in panel.base_label.text()
     panel.lr_edit.setText("1e-3")
     run = Path(panel.run_edit.text())
-    assert run.parent == window.config_folder / "runs" and not run.exists()
+    assert run.parent == runs_dir() and not run.exists() and window.config_folder not in run.parents
 
     qtbot.mouseClick(panel.buttons["start"], LEFT)
     assert panel.running and panel.buttons["stop"].isEnabled() and not panel.buttons["start"].isEnabled()
@@ -106,16 +109,19 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     assert stopped.args[:2] == ["stopped", 128 + signal.SIGTERM]
     step = panel.last_step.step
     assert 0 < step < 400 and "Stopped at step" in panel.status.text()
+    assert "ETA" not in panel.speed_label.text() and "img/s" not in panel.speed_label.text()  # not running
     assert load_model(run / "checkpoints" / "last.safetensors").info["steps"] == step
     assert panel.buttons["resume"].isEnabled() and panel.buttons["start"].isEnabled()
     assert Path(panel.run_edit.text()) != run  # the next Start gets a fresh folder
 
     with qtbot.waitSignal(panel.process.finished, timeout=RUN_MS) as done:
         qtbot.mouseClick(panel.buttons["resume"], LEFT)
+        assert Path(panel.run_edit.text()) == run  # the field names the run being resumed
     assert done.args[0] == "done", panel.log_view.toPlainText()[-2000:]
     steps = panel.curves.steps
     assert steps[0] == 1 and steps[-1] == 400 and steps == sorted(set(steps))  # history kept, no repeats
-    assert panel.curves.val_steps[-1] == 400 and len(panel.curves.val_steps) >= 2
+    assert panel.curves.val_steps[0] == 0 and panel.curves.val_steps[-1] == 400  # from the starting model
+    assert "vs the starting model" in panel.status.text()
     assert panel.progress.value() == 400 and not panel.buttons["resume"].isEnabled()
 
     qtbot.mouseClick(panel.buttons["open_result"], LEFT)
@@ -124,8 +130,8 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     c = panel.compare.comparison
     np.testing.assert_array_equal(c.tuned.mask, window.canvas.patch_mask())  # the viewer's mask, as painted
     np.testing.assert_array_equal(c.base.original, c.tuned.original)
-    assert c.base.loss != c.tuned.loss and c.checkpoint.parent == run / "checkpoints"
-    assert all(not label.pixmap().isNull() for row in panel.compare.pictures for label in row)
+    assert c.base.loss != c.tuned.loss and c.checkpoint == run / "checkpoints" / "last.safetensors"  # final
+    assert all(not label.pixmap().isNull() and label.pixmap().width() >= 240 for label in panel.compare.rows)
     assert panel.tabs.tabText(panel.tabs.currentIndex()) == "Compare"
 
     qtbot.mouseClick(panel.compare.use_button, LEFT)
@@ -191,16 +197,18 @@ def test_a_corrupt_run_crashes_on_resume_and_shows_its_log(train_window, images,
     run = RunDir(tmp_path / "corrupt")
     folder = scan_images(images)
     config = TrainConfig(data=str(images), model="mae_vit_tiny_test", out=str(run.path), steps=10, batch=2,
-                         lr=1e-3, warmup_steps=1, mask="random:0.75")
+                         lr=1e-3, warmup_steps=1, mask="random:0.75", save_every=2)
     run.create(config, Plan(1, 2, 7, 1, 0, folder.fingerprint(), "mae", {}, "new mae_vit_tiny_test"))
-    run.state.write_bytes(b"this is not a torch file")
+    run.state.write_bytes(b"this is not a torch file")  # and no last.safetensors, although step 6 was recorded
+    run.metrics.write_text(TrainEvent("step", 6, loss=0.5).to_json() + "\n")
     panel = train_window.training
     assert panel.open_run(run.path) and panel.buttons["resume"].isEnabled()
     with qtbot.waitSignal(panel.process.finished, timeout=RUN_MS) as ended:
         qtbot.mouseClick(panel.buttons["resume"], LEFT)
     assert ended.args[:2] == ["error", 2]
-    assert panel.crash_label.isVisible() and panel.crash_label.text().startswith("cannot read")
-    assert "maskviz: error: cannot read" in panel.log_view.toPlainText()
+    assert panel.crash_label.isVisible() and panel.crash_label.text().startswith("cannot resume")
+    assert "maskviz: error: cannot resume" in panel.log_view.toPlainText()
+    assert "cannot read" in panel.crash_label.text() and run.metrics.read_text().count('"step": 6') == 1  # kept
     assert panel.tabs.tabText(panel.tabs.currentIndex()) == "Log" and "The run failed" in panel.status.text()
 
 
@@ -282,10 +290,22 @@ def test_cancel_keeps_the_window_and_keep_leaves_the_run_going(train_window, ima
         size = panel.run_dir.metrics.stat().st_size
         qtbot.waitUntil(lambda: panel.run_dir.metrics.stat().st_size > size, timeout=RUN_MS)  # still training
         os.kill(pid, 0)
-        assert panel.open_run(panel.run_dir.path) and panel.resume() is False  # no second trainer on it
-        assert "still training in another process" in dialogs[-1][2]
+        run = panel.run_dir.path
+        assert panel.open_run(run) and panel.running and panel.process.attached_pid == pid  # followed live
+        assert "Following" in panel.status.text()
+        assert panel.resume() is False and "still training in process" in dialogs[-1][2]  # no second trainer
+        panel.process.detach()
+        restarted = TrainingPanel(None)  # the app opened again: the run is found and followed
+        qtbot.addWidget(restarted)
+        assert restarted.running and restarted.process.attached_pid == pid and restarted.run_dir.path == run
+        points = len(restarted.curves.steps)
+        qtbot.waitUntil(lambda: len(restarted.curves.steps) > points, timeout=RUN_MS)  # live
+        with qtbot.waitSignal(restarted.process.finished, timeout=RUN_MS):
+            restarted.stop()  # Stop reaches the process it did not start
+        assert not restarted.running and "Stopped at step" in restarted.status.text()
     finally:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------- the pieces
@@ -346,3 +366,48 @@ def test_stop_waits_long_enough_for_a_slow_step(qtbot):
     assert proc.step_seconds == 30.0 and proc.kill_timeout_ms() == 90_000
     args = " ".join(TrainRequest("d", "m", "o", 2000, 8).arguments())
     assert "--save-every=200" in args  # about ten saves per run
+
+
+def test_the_advanced_options_reach_the_command_line(tmp_path):
+    request = TrainRequest("d", "m", str(tmp_path / "run"), 300, 16, "random:0.75|block:0.5", None,
+                           augment="strong", workers=2, amp="bf16", device="cpu")
+    args = build_parser().parse_args(["train", *request.arguments()])
+    assert (args.augment, args.workers, args.amp, args.device, args.mask) == (
+        "strong", 2, "bf16", "cpu", "random:0.75|block:0.5")
+    plain = " ".join(TrainRequest("d", "m", "o", 10, 1).arguments())
+    assert "--augment" not in plain and "--amp" not in plain and "--device" not in plain
+
+
+def test_the_verdict_compares_validation_with_the_starting_model():
+    steps, falling = list(range(1, 101)), [1.0 - 0.005 * s for s in range(1, 101)]
+    text, bad = validation_verdict([0, 20, 40, 60], [0.40, 0.36, 0.35, 0.34], steps, falling)
+    assert text.startswith("validation -15.0 % vs the starting model") and not bad
+    text, bad = validation_verdict([0, 20, 40, 60, 80], [0.40, 0.36, 0.37, 0.38, 0.39], steps, falling)
+    assert bad and "not improved since step 20" in text and "training loss falls" in text
+    text, bad = validation_verdict([0, 20, 40, 60], [0.40, 0.41, 0.42, 0.42], steps, falling)
+    assert bad and "not helping unseen images" in text and "starting model is as good or better" in text
+    assert validation_verdict([], [], steps, falling) == ("", False)
+
+
+def test_panel_texts_follow_the_runs_state(qtbot, tmp_path, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("MASKVIZ_RUNS", str(tmp_path / "runs"))
+    panel = TrainingPanel(None)
+    qtbot.addWidget(panel)
+    assert panel.runs_root == tmp_path / "runs" and "no runs yet" in panel.runs_combo.itemText(0)
+    assert "Waiting for the viewer's model" in panel.status.text()
+    panel.set_base_model(load_model(tiny_model_path))
+    assert "Choose a folder" in panel.status.text()
+    assert panel.lr_edit.placeholderText() == "0.0001" and "fine-tune default" in panel.lr_origin.text()
+    panel.advanced_button.click()
+    assert not panel.advanced.isHidden() and panel.cli_view.text().startswith("maskviz train --data=")
+    panel.augment_combo.setCurrentText("strong")
+    assert "--augment=strong" in panel.cli_view.text()
+    step = TrainEvent("step", 40, loss=0.3, images_per_s=12.0, eta_s=30.0)
+    assert "ETA 0:30" in progress_text(step, 100) and progress_text(step, 100, running=False) == "step 40/100"
+    panel.curves.add([TrainEvent("step", 0, val_loss=0.5), TrainEvent("step", 1, loss=0.6),
+                      TrainEvent("step", 2, loss=0.5, val_loss=0.45)])
+    assert panel.curves.start_line.isVisible() and "-10.0 % vs the starting model" in panel.curves.verdict_text()[0]
+    xs, ys = panel.curves.train_item.getData()
+    assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
+    panel.curves.log_box.setChecked(True)
+    assert panel.curves.plot.getAxis("left").logMode
