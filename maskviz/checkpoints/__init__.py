@@ -30,12 +30,16 @@ from maskviz.checkpoints.official_simmim import (
     is_simmim_state_dict,
 )
 from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file, stub_name
-from maskviz.errors import CheckpointError
+from maskviz.errors import CheckpointError, MaskError
+from maskviz.masks import parse_mask_spec
 from maskviz.models.base import MaskedImageModel
 
 __all__ = ["LoadedModel", "load_model", "save_model", "describe_model"]
 
 WRAPPER_KEYS = ("model", "state_dict", "module")
+#: ``info`` key of a maskviz file: the mask spec a viewer should open the model with (a SimMIM's
+#: training cells, say), as :attr:`LoadedModel.default_mask` reads it.
+DEFAULT_MASK_KEY = "default_mask"
 FORMAT_LABELS = {
     "official-mae": "official MAE checkpoint (facebookresearch/mae)",
     "hf-vitmae": "Hugging Face ViTMAEForPreTraining folder",
@@ -54,6 +58,18 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # maskviz files: recipe, data, metrics...
+
+    @property
+    def default_mask(self) -> str | None:
+        """The mask spec the model's file recommends, canonical; None when it names none (or one
+        this maskviz cannot read: a file from a newer version must still open)."""
+        spec = self.info.get(DEFAULT_MASK_KEY)
+        if not isinstance(spec, str):
+            return None
+        try:
+            return str(parse_mask_spec(spec))
+        except MaskError:
+            return None
 
     @property
     def config(self):  # noqa: ANN201 - ModelConfig subclass
@@ -76,6 +92,7 @@ class LoadedModel:
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "notes": list(self.notes),
             "ignored": list(self.ignored),
+            "default_mask": self.default_mask,
             "info": dict(self.info),
             "training": training_summary(self.info),
         }

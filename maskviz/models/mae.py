@@ -57,6 +57,16 @@ MAE_CONFIGS: dict[str, MAEConfig] = {
             "mae_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3,
             decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4,
         ),
+        # Candidates for the 14×14-grid bundled MAE (same token count, so nearly the same cost):
+        # <= 30 MB as fp16 and <= 40 ms per reconstruction on 2 CPU threads
+        # (bench/bench_bundled_latency.py).
+        *(
+            _cfg(
+                f"mae_vit_bundle_patch{patch}_{size}", img_size=size, patch_size=patch, embed_dim=384, depth=6,
+                num_heads=6, decoder_embed_dim=256, decoder_depth=3, decoder_num_heads=8,
+            )
+            for size, patch in ((112, 8), (224, 16))
+        ),
         _cfg(
             "mae_vit_tiny_test", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2,
             decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2,

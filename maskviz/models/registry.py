@@ -10,6 +10,12 @@ CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
     cls.kind: cls for cls in (MAEConfig, SimMIMViTConfig, SimMIMSwinConfig)
 }
 MODEL_CONFIGS: dict[str, ModelConfig] = {**MAE_CONFIGS, **SIMMIM_CONFIGS}
+#: The two geometries with a 14×14 grid that the next bundled models are chosen from
+#: (resources/models/train_bundled.py --short tries both).
+BUNDLE_CANDIDATES: tuple[str, ...] = (
+    "mae_vit_bundle_patch8_112", "simmim_vit_bundle_patch8_112",
+    "mae_vit_bundle_patch16_224", "simmim_vit_bundle_patch16_224",
+)
 
 
 def get_config(name: str) -> ModelConfig:

@@ -129,6 +129,15 @@ SIMMIM_CONFIGS: dict[str, ModelConfig] = {
         SimMIMViTConfig(
             name="simmim_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3
         ),
+        # Candidates for the 14×14-grid bundled SimMIM: its encoder sees all 196 tokens, so it is
+        # narrower than the MAE's to stay under 40 ms (bench/bench_bundled_latency.py).
+        *(
+            SimMIMViTConfig(
+                name=f"simmim_vit_bundle_patch{patch}_{size}", img_size=size, patch_size=patch, embed_dim=256,
+                depth=8, num_heads=4,
+            )
+            for size, patch in ((112, 8), (224, 16))
+        ),
         # Tiny configs for fast tests. The Swin one has shifted windows in stages 0-1 and a clamped
         # (unshifted) stage 2, like the last stage of Swin-B/192.
         SimMIMViTConfig(
