@@ -98,3 +98,29 @@ def test_heldout_photo_is_the_atlas_rectangle_and_licences_follow_the_copyright_
     assert default == ("GPL-2+", "2005 Someone")
     assert per_file == {"penguin-3x2.pzl": ("CC-BY-NC-SA-1.0", "Other")}
     assert "CC-BY-NC-SA-1.0" not in heldout.FREE
+
+
+@pytest.mark.parametrize("geometry", ["112", "224"])
+def test_recipe_masks_fit_each_geometry(geometry):
+    """Every pattern of the SimMIM mixture, and each default mask, hides some but not all of the grid."""
+    from maskviz.masks import make_mask
+    from maskviz.train.config import parse_mask_mixture
+
+    recipe = _script("train_bundled")
+    config = get_config(recipe.model_name("simmim", geometry))
+    specs = parse_mask_mixture(recipe.mask_option("simmim", geometry))
+    specs += [recipe.DEFAULT_MASK[f].format(cell=recipe.cell(geometry)) for f in recipe.FAMILIES]
+    for spec in specs:
+        hidden = make_mask(spec, config.grid_size, config.patch_size, seed=3).sum()
+        assert 0 < hidden < 196, spec
+    names = {s.name for s in parse_mask_mixture(recipe.mask_option("simmim", geometry))}
+    assert names >= {"random", "block", "simmim", "grid", "center", "border", "stripes", "checkerboard", "half"}
+
+
+def test_exported_metadata_holds_no_path_of_the_machine():
+    recipe = _script("train_bundled")
+    info = {"command": "maskviz train --data /home/u/data --out /tmp/w/run", "recipe": {"data": "/home/u/data"},
+            "runs": ["/tmp/w/run/x"], "steps": 3}
+    clean = recipe.without_paths(info, {"/home/u/data": "DATA", "/tmp/w": "WORK"})
+    assert clean == {"command": "maskviz train --data DATA --out WORK/run", "recipe": {"data": "DATA"},
+                     "runs": ["WORK/run/x"], "steps": 3}
