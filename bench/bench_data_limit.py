@@ -7,7 +7,10 @@ crops of photos it never saw: then more (or more varied) photos should help more
 A small gap means the model is limited by its size or its training time instead. Both sets are cut
 and masked exactly as ``bench_quality.py`` does (same scales, seeded positions, random 75 % and
 block 50 %); the numbers are the family's own training loss over the hidden patches (MSE for
-MAE, L1 for SimMIM, on normalised pixels) and the display-space PSNR, mean ± standard error.
+MAE, L1 for SimMIM, on normalised pixels), the display-space PSNR, and the PSNR margin over
+harmonic interpolation on the same crops and masks (paired), mean ± standard error. The two sets
+differ in difficulty, which moves loss and PSNR alike; the margin over interpolation cancels most
+of that, so a margin much larger on the training photos is the sign of memorisation.
 The training photos are the ``photo/`` part of ``--data`` (abstract art left out), at most
 ``--max-photos`` of them, chosen evenly by name.
 """
@@ -60,19 +63,26 @@ def main(argv: list[str] | None = None) -> None:
     sets = {"train": training_photos(args.data, args.max_photos), "held out": bq.held_out_photos(args.photos)}
     print(f"photos: train {len(sets['train'])}, held out {len(sets['held out'])}; {args.crops} crops each, "
           f"masks random 75 % and block 50 %")
-    print("| model | set | loss | PSNR (dB) |\n|---|---|---|---|")
+    print("| model | set | loss | PSNR (dB) | model − harmonic (dB) |\n|---|---|---|---|---|")
     for path in args.model or list(bundled_model_paths().values()):
         loaded = load_model(path)
         found = {}
         for name, photos in sets.items():
             crops = bq.held_out_crops(loaded.config.img_size, args.crops, args.seed, photos)
             found[name] = losses(loaded.model, crops)
+            c = loaded.config
+            fill = bq.run_baseline("harmonic", crops, c.img_size, c.patch_size)
+            # losses() walks crops then maskings; the baseline's rows are by masking: reorder to pair them.
+            harmonic = [fill.psnr[key][i] for i in range(len(crops)) for key, _, _ in bq.MASKINGS]
+            found[name]["margin"] = [a - b for a, b in zip(found[name]["psnr"], harmonic, strict=True)]
             cells = ["{:.4f} ± {:.4f}".format(*bq.mean_sem(found[name]["loss"])),
-                     "{:.2f} ± {:.2f}".format(*bq.mean_sem(found[name]["psnr"]))]
+                     "{:.2f} ± {:.2f}".format(*bq.mean_sem(found[name]["psnr"])),
+                     "{:+.2f} ± {:.2f}".format(*bq.mean_sem(found[name]["margin"]))]
             print(f"| {path.stem} | {name} | " + " | ".join(cells) + " |")
         ratio = np.mean(found["held out"]["loss"]) / np.mean(found["train"]["loss"])
         print(f"| {path.stem} | held out / train | {ratio:.2f}× | "
-              f"{np.mean(found['held out']['psnr']) - np.mean(found['train']['psnr']):+.2f} |")
+              f"{np.mean(found['held out']['psnr']) - np.mean(found['train']['psnr']):+.2f} | "
+              f"{np.mean(found['held out']['margin']) - np.mean(found['train']['margin']):+.2f} |")
 
 
 if __name__ == "__main__":
