@@ -369,6 +369,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.baselines = None
     if args.dry_run:
         args.device, args.fixed_steps, args.short_crops, args.crops, args.latency_repeats = "cpu", 1, 1, 1, 1
+        args.bench_threads = 1  # a shared CPU: a second thread mostly waits for the first
         args.workers_short = args.workers_main = 0
         args.overrides = {"batch": "4", "amp": "none", "synthetic": "0"}
         args.baselines = "harmonic"
