@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "'maskviz models' (default: the bundled MAE)")
     rec.add_argument("--mask", action="append", default=None, metavar="SPEC",
                      help="mask spec, e.g. random:0.75, block:0.5, grid:2, center:0.4, file:mask.png "
-                          "(repeat for several; default random:0.75)")
+                          "(repeat for several; default: the model file's default mask, else random:0.75)")
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
@@ -219,7 +219,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         results = [full_reconstruction(model, image, args.full, args.seed, args.unnormalize, args.precision)]
         specs = [f"full:{args.full}"]
     else:
-        specs = args.mask or ["random:0.75"]
+        specs = args.mask or [loaded.default_mask or "random:0.75"]
         masks = [make_mask(spec, grid, patch, seed=args.seed, defaults=loaded.mask_defaults()) for spec in specs]
         results = reconstruct(model, image, masks, args.unnormalize, args.precision)
     elapsed = time.perf_counter() - start
@@ -306,6 +306,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if s["training"]:
         print(f"trained: {s['training']}")
         print(f"command: {s['info'].get('command', '')}")
+    if s["default_mask"]:
+        print(f"default mask: {s['default_mask']}")
     for warning in s["warnings"]:
         print(f"maskviz: warning: {warning}", file=sys.stderr)
     for note in s["notes"]:

@@ -31,13 +31,17 @@ from maskviz.checkpoints.official_simmim import (
     is_simmim_state_dict,
 )
 from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file, stub_name
-from maskviz.errors import CheckpointError
+from maskviz.errors import CheckpointError, MaskError
 from maskviz.fileio import check_input_file
+from maskviz.masks import parse_mask_spec
 from maskviz.models.base import MaskedImageModel
 
 __all__ = ["LoadedModel", "load_model", "save_model", "describe_model"]
 
 WRAPPER_KEYS = ("model", "state_dict", "module")
+#: ``info`` key of a maskviz file: the mask spec a viewer should open the model with (a SimMIM's
+#: training cells, say), as :attr:`LoadedModel.default_mask` reads it.
+DEFAULT_MASK_KEY = "default_mask"
 FORMAT_LABELS = {
     "official-mae": "official MAE checkpoint (facebookresearch/mae)",
     "hf-vitmae": "Hugging Face ViTMAEForPreTraining folder",
@@ -60,16 +64,30 @@ class LoadedModel:
     warnings: list[str] = field(default_factory=list)  # the model loaded but will misbehave (NaN weights)
 
     @property
+    def default_mask(self) -> str | None:
+        """The mask spec the model's file recommends, canonical; None when it names none (or one
+        this maskviz cannot read: a file from a newer version must still open)."""
+        spec = self.info.get(DEFAULT_MASK_KEY)
+        if not isinstance(spec, str):
+            return None
+        try:
+            return str(parse_mask_spec(spec))
+        except MaskError:
+            return None
+
+    @property
     def config(self):  # noqa: ANN201 - ModelConfig subclass
         return self.model.config
 
     def mask_defaults(self) -> dict[str, dict[str, Any]]:
-        """Pattern defaults from the mask spec stored in the model file (SimMIM's cell size), for
-        ``MaskSpec.generate(defaults=...)``: the CLI and the GUI both make masks with them."""
+        """Pattern defaults from the mask specs stored in the model file (SimMIM's cell size), for
+        ``MaskSpec.generate(defaults=...)``: the CLI and the GUI both make masks with them. The file's
+        :attr:`default_mask` wins over the masks it was trained with."""
         from maskviz.masks import trained_mask_defaults
 
         recipe = self.info.get("recipe")
-        return trained_mask_defaults(recipe.get("mask") if isinstance(recipe, dict) else None)
+        trained = recipe.get("mask") if isinstance(recipe, dict) else None
+        return trained_mask_defaults("|".join(s for s in (self.default_mask, trained) if isinstance(s, str)))
 
     def summary(self) -> dict[str, Any]:
         """What the GUI details box and the CLI's JSON show."""
@@ -89,6 +107,7 @@ class LoadedModel:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "ignored": list(self.ignored),
+            "default_mask": self.default_mask,
             "info": dict(self.info),
             "training": training_summary(self.info),
         }

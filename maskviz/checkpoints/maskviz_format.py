@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -28,8 +29,16 @@ def is_maskviz_metadata(metadata: dict[str, str]) -> bool:
     return metadata.get("format") == FORMAT_NAME
 
 
-def save_model(model: MaskedImageModel, path: str | os.PathLike, info: dict[str, Any] | None = None) -> Path:
-    """Write weights + config (+ free-form ``info``: recipe, data, steps, validation loss...)."""
+def save_model(
+    model: MaskedImageModel, path: str | os.PathLike, info: dict[str, Any] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write weights + config (+ free-form ``info``: recipe, data, steps, validation loss...).
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point weights at that precision: half
+    the file for the bundled models. Loading always casts them to the model's own (fp32) weights;
+    integer buffers keep their type.
+    """
     path = Path(path)
     metadata = {
         "format": FORMAT_NAME,
@@ -37,10 +46,17 @@ def save_model(model: MaskedImageModel, path: str | os.PathLike, info: dict[str,
         "config": json.dumps(model.config.to_dict()),
         "info": json.dumps(info or {}),
     }
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: _stored(v, dtype) for k, v in model.state_dict().items()}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), error=CheckpointError,
                  make_parents=True)
     return path
+
+
+def _stored(tensor: Tensor, dtype: torch.dtype | None) -> Tensor:
+    tensor = tensor.detach().to("cpu")
+    if dtype is not None and tensor.is_floating_point():
+        tensor = tensor.to(dtype)
+    return tensor.contiguous()
 
 
 def model_from_maskviz_file(

@@ -189,6 +189,16 @@ MAE_CONFIGS: dict[str, MAEConfig] = {
             "mae_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3,
             decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4,
         ),
+        # Candidates for the 14×14-grid bundled MAE (same token count, so nearly the same cost):
+        # <= 30 MB as fp16 and <= 40 ms per reconstruction on 2 CPU threads
+        # (bench/bench_bundled_latency.py).
+        *(
+            _cfg(
+                f"mae_vit_bundle_patch{patch}_{size}", img_size=size, patch_size=patch, embed_dim=384, depth=6,
+                num_heads=6, decoder_embed_dim=256, decoder_depth=3, decoder_num_heads=8,
+            )
+            for size, patch in ((112, 8), (224, 16))
+        ),
         _cfg(
             "mae_vit_tiny_test", img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2,
             decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2,
@@ -316,6 +326,15 @@ SIMMIM_CONFIGS: dict[str, ModelConfig] = {
         SimMIMViTConfig(
             name="simmim_vit_small_patch8_64", img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3
         ),
+        # Candidates for the 14×14-grid bundled SimMIM: its encoder sees all 196 tokens, so it is
+        # narrower than the MAE's to stay under 40 ms (bench/bench_bundled_latency.py).
+        *(
+            SimMIMViTConfig(
+                name=f"simmim_vit_bundle_patch{patch}_{size}", img_size=size, patch_size=patch, embed_dim=256,
+                depth=8, num_heads=4,
+            )
+            for size, patch in ((112, 8), (224, 16))
+        ),
         # Tiny configs for fast tests. The Swin one has shifted windows in stages 0-1 and a clamped
         # (unshifted) stage 2, like the last stage of Swin-B/192.
         SimMIMViTConfig(
@@ -335,6 +354,12 @@ CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
     cls.kind: cls for cls in (MAEConfig, SimMIMViTConfig, SimMIMSwinConfig)
 }
 MODEL_CONFIGS: dict[str, ModelConfig] = {**MAE_CONFIGS, **SIMMIM_CONFIGS}
+#: The two geometries with a 14×14 grid that the next bundled models are chosen from
+#: (resources/models/train_bundled.py --short tries both).
+BUNDLE_CANDIDATES: tuple[str, ...] = (
+    "mae_vit_bundle_patch8_112", "simmim_vit_bundle_patch8_112",
+    "mae_vit_bundle_patch16_224", "simmim_vit_bundle_patch16_224",
+)
 
 
 def get_config(name: str) -> ModelConfig:

@@ -17,9 +17,10 @@
 # (longest side) and saved as JPEG. DEST/SOURCES.tsv records every file (package, version, path in
 # the package, licence, copyright holder); DEST/SKIPPED.tsv every candidate left out and why.
 #
-# Held out, never copied: the samples coffee, astronaut, rocket, retina, brick and clock (they
-# measure generalisation in bench/bench_quality.py); a final check compares every output against
-# them and against each other (near-duplicates are dropped).
+# Held out, never copied: the samples coffee, astronaut, rocket, retina, brick and clock, and the
+# photos of Debian's jigzo-data that resources/models/heldout_photos.py extracts (they measure
+# generalisation in bench/bench_quality.py --photos); a final check compares every output against
+# them and against each other (near-duplicates are dropped). jigzo-data is never a source here.
 #
 # Reviewed and not used: sway-backgrounds, xfdesktop4-data, lxde-common (logos on gradients),
 # desktop-base (SVG only), stellarium-data (landscapes with transparent skies, many licences),
@@ -45,6 +46,13 @@ DEB_PACKAGES=(
     mate-backgrounds ukui-wallpapers lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
     plasma-workspace-wallpapers gnome-backgrounds tuxpaint-data enlightenment-data xplanet-images
 )
+# The held-out photos' package (resources/models/heldout_photos.py): never a training source.
+HELD_OUT_PACKAGES=(jigzo-data)
+for pkg in "${DEB_PACKAGES[@]}"; do
+    for held in "${HELD_OUT_PACKAGES[@]}"; do
+        [[ $pkg != "$held" ]] || { echo "$pkg holds held-out photos: it cannot be a training source" >&2; exit 1; }
+    done
+done
 # Data files only: any platform's wheel holds them. scipy 1.9 is the last with misc/face.dat.
 WHEELS=("scikit-learn" "matplotlib" "scipy==1.9.3")
 
@@ -84,6 +92,7 @@ fetch_wheels() {
 "$PYTHON" -c "import PIL" 2>/dev/null || { echo "$PYTHON has no Pillow: set PYTHON=... to one that has" >&2; exit 1; }
 fetch_debs
 fetch_wheels
+"$PYTHON" "$REPO/resources/models/heldout_photos.py" "$WORK/heldout" --work "$WORK" >&2
 mkdir -p "$DEST"
 
 "$PYTHON" - "$DEST" "$WORK" "$REPO" <<'PY'
@@ -391,6 +400,8 @@ def main() -> None:
     for name in HELD_OUT:
         path = next((REPO / "resources/samples").glob(name + ".*"))
         held_out[name] = fingerprint(to_rgb(Image.open(path)))
+    for path in sorted((WORK / "heldout").glob("*.png")):  # heldout_photos.py's jigzo-data photos
+        held_out[f"jigzo-data/{path.stem}"] = fingerprint(to_rgb(Image.open(path)))
     versions, kept, skipped, seen = {}, [], [], []
 
     def consider(source, version, original, name, load, lic, holder, note, kind):
