@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from PIL import Image
 
+from maskviz.checkpoints import LoadedModel
 from maskviz.gui.model_panel import details_html
 from maskviz.gui.panels import ResultPanels
+from maskviz.gui.state import ViewerState
+from maskviz.gui.worker import ReconOutcome
 from maskviz.models import create_model
 from maskviz.reconstruct import NAN_PROBLEM, reconstruct
 
@@ -24,9 +28,12 @@ def test_prediction_panel_title_names_the_nan(qtbot):
     image = np.full((32, 32, 3), 120, np.uint8)
     result = reconstruct(model, image, [np.eye(4, dtype=bool)])[0]
     assert result.problem == NAN_PROBLEM
-    panels = ResultPanels()
+    state = ViewerState()
+    state.set_model(LoadedModel(model, "tiny", "builtin"), None)
+    state.set_image(Image.fromarray(image), None)
+    panels = ResultPanels(state)
     qtbot.addWidget(panels)
-    panels.show_result(result)
-    assert NAN_PROBLEM in panels.plots["prediction"].titleLabel.text
-    panels.show_result(dataclasses.replace(result, problem=None))
-    assert NAN_PROBLEM not in panels.plots["prediction"].titleLabel.text
+    state.set_result(ReconOutcome(1, result, 0.01), state.inputs())
+    assert NAN_PROBLEM in panels.title("prediction")
+    state.set_result(ReconOutcome(2, dataclasses.replace(result, problem=None), 0.01), state.inputs())
+    assert NAN_PROBLEM not in panels.title("prediction")
