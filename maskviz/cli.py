@@ -135,32 +135,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             return launch_gui()
         return commands[args.command](args)
-    except (MaskvizError, MemoryError, OSError) as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"maskviz: error: {input_error_message(exc)}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback in front of a user
         if args.debug:
             traceback.print_exc()
+        message = input_error_message(exc)
+        if message is not None:
+            print(f"maskviz: error: {message}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
         print(f"maskviz: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
 
 
-def input_error_message(exc: BaseException) -> str:
-    """One line for a failure the input caused. ``MaskvizError`` says it itself; memory and the
-    file system can still fail where no check foresaw it (a huge but honest model, a disk that
-    vanished), and that is the user's situation to act on, not a maskviz bug."""
-    if isinstance(exc, MemoryError):
+def input_error_message(exc: BaseException) -> str | None:
+    """The one line for a failure the input caused (exit 2), or None for a maskviz bug (exit 1).
+
+    ``MaskvizError`` says it itself. Memory and the file system can still fail where no check
+    foresaw it (a huge but honest model, a disk that vanished): the user's situation, not a bug.
+    """
+    if isinstance(exc, MaskvizError):
+        return str(exc)
+    if isinstance(exc, MemoryError) or "OutOfMemoryError" in type(exc).__name__ or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    ):
         return "not enough memory for this input (a smaller image, model or mask batch may fit)"
-    if isinstance(exc, OSError) and not isinstance(exc, MaskvizError):
+    if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}"
-    return str(exc)
+    return None
 
 
 SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor")

@@ -248,6 +248,8 @@ CHECKPOINTS = {
     "not_a_mim_model": (lambda t: _mae(t, {"conv.weight": torch.zeros(2)}), 2, "not a checkpoint maskviz recognises"),
     "os_system_pickle": (lambda t: _mae(t, tiny_state_dict(), evil=_Shell()), 2, "it would call"),
     "weights_not_tensors": (lambda t: _mae(t, OrderedDict(a=1)), 2, "holds no model weights"),
+    "sparse_tensor": (lambda t: _mae(t, {**tiny_state_dict(), "pos_embed": torch.zeros(1, 17, 32).to_sparse()}),
+                      2, "is not a dense tensor"),
     "zero_width": (_edited(cls_token=torch.zeros(1, 1, 0)), 2, "gives a width of 0"),
     "zero_patch": (_edited(**{"patch_embed.proj.weight": torch.zeros(32, 3, 0, 0)}), 2, "describe no image"),
 }

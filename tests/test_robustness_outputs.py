@@ -198,3 +198,23 @@ def test_write_into_special_file_failure_leaves_no_temporary(tmp_path, monkeypat
     with pytest.raises(MaskvizError, match="No space left on device"):
         atomic_write(fifo, fail)
     assert os.listdir(tmp_path) == ["pipe"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [(MemoryError(), 2, "maskviz: error: not enough memory for this input"),
+     (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"), 2,
+      "maskviz: error: not enough memory"),
+     (OSError(errno.EIO, "Input/output error", "/mnt/usb/a.png"), 2, "maskviz: error: /mnt/usb/a.png: Input/output"),
+     (ValueError("a bug"), 1, "maskviz: internal error: ValueError: a bug")],
+)
+def test_failures_no_check_foresaw_are_classified(inputs, capsys, monkeypatch, raised, code, message):
+    import maskviz.images
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(maskviz.images, "load_image", fail)
+    assert reconstruct(inputs) == code
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1

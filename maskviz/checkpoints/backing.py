@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from maskviz.errors import CheckpointError
@@ -110,6 +111,9 @@ def check_backed(what: str, tensors: Iterable[tuple[str, Tensor]], file_bytes: i
     declared = 0
     stored: dict[int, int] = {}
     for name, t in tensors:
+        if t.layout != torch.strided or t.is_meta:  # a sparse tensor may declare any dense size
+            raise CheckpointError(f"refusing to load {what}: tensor {name} is not a dense tensor ({t.layout}); "
+                                  "model weights are stored dense")
         _check_one(what, name, t)
         declared += t.numel() * t.element_size()
         storage = t.untyped_storage()
