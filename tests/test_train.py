@@ -155,7 +155,7 @@ def start_long_run(images: Path, run: Path, *options: str, steps: int = 3) -> su
     cmd = [sys.executable, "-m", "maskviz", "train", "--data", str(images), "--model", "mae_vit_tiny_test",
            "--out", str(run), "--steps", "100000", "--batch", "4", *options]
     proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # spawned data workers import PyTorch too: slow on a busy machine
     while len(step_events(run)) < steps:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
