@@ -206,7 +206,7 @@ def resolve(config: TrainConfig, *, train_images: int, val_images: int, world_si
         warmup_steps=min(max(warmup, 0), steps),
         mask=config.mask or DEFAULT_MASKS[family],
         val_min=val_min,
-        val_crops=config.val_crops or val_crops_for(val_images, MIN_VAL_SAMPLES),
+        val_crops=config.val_crops or (val_crops_for(val_images, MIN_VAL_SAMPLES) if val_images else 1),
     )
 
 
