@@ -136,6 +136,8 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | 
     try:
         window = MainWindow(folder, device=args.device)
     except MaskvizError as exc:
+        if splash is not None:
+            splash.close()
         QMessageBox.critical(None, "maskviz", str(exc))
         return None
     window.show()
@@ -158,7 +160,7 @@ def start_up_window() -> QSplashScreen:
 def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threading.Thread:
     """Import ``modules`` on a background thread, then call ``then`` on the UI thread (which stays live).
 
-    An import error is raised on the UI thread, where the excepthook reports it.
+    An import error goes to the excepthook on the UI thread (log file, dialog), and the app exits.
     """
     failure: list[BaseException] = []
 
@@ -172,8 +174,9 @@ def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threadi
     def poll() -> None:
         if thread.is_alive():
             QTimer.singleShot(20, poll)
-        elif failure:
-            raise failure[0]
+        elif failure:  # reported like any other escaped exception (log, dialog); no window to run
+            sys.excepthook(type(failure[0]), failure[0], failure[0].__traceback__)
+            QApplication.exit(1)
         else:
             then()
 
