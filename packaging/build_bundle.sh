@@ -6,7 +6,9 @@
 #
 # The bundle is built from its own virtual environment (build/bundle-venv) with PyTorch's CPU
 # wheels, so it carries no CUDA libraries. TORCH_INSTALL overrides how torch is installed there,
-# e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0" where the wheels lie on local disk.
+# e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0+cpu" where the wheels lie on local disk.
+# torchvision must come from the same index as torch: PyPI's (CUDA) torchvision does not import
+# with a CPU torch ("operator torchvision::nms does not exist"), and timm needs torchvision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$(realpath -m "${VENV:-build/bundle-venv}")
@@ -20,7 +22,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q $TORCH_INSTALL
 fi
 "$VENV/bin/pip" install -q . pyinstaller
-"$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
+# A CPU torch keeps the bundle small; ALLOW_CUDA_TORCH=1 bundles whatever torch the venv has.
+[ "${ALLOW_CUDA_TORCH:-0}" = 1 ] || \
+  "$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
+"$VENV/bin/python" -c "import timm" || { echo "timm does not import in $VENV (torchvision must match torch)"; exit 1; }
 "$VENV/bin/python" packaging/make_icons.py
 (cd packaging/pyinstaller && "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath "$OLDPWD/$DIST" --workpath "$OLDPWD/build/pyinstaller" maskviz.spec)
