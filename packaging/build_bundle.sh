@@ -19,9 +19,9 @@ start=$(date +%s)
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   # shellcheck disable=SC2086 # TORCH_INSTALL is a list of pip arguments
-  "$VENV/bin/pip" install -q $TORCH_INSTALL
+  "$VENV/bin/python" -m pip install -q $TORCH_INSTALL
 fi
-"$VENV/bin/pip" install -q . pyinstaller
+"$VENV/bin/python" -m pip install -q . pyinstaller
 # A CPU torch keeps the bundle small; ALLOW_CUDA_TORCH=1 bundles whatever torch the venv has.
 [ "${ALLOW_CUDA_TORCH:-0}" = 1 ] || \
   "$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
