@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
 
 from maskviz.app_args import build_app_parser as build_parser
@@ -151,8 +151,14 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | 
 
 def start_up_window() -> QSplashScreen:
     """The icon and a line of text, on screen while torch is imported (see PRELOAD)."""
-    splash = QSplashScreen(QApplication.windowIcon().pixmap(256, 256))
-    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    card = QPixmap(320, 224)
+    card.fill(QColor("#f4f4f4"))
+    painter = QPainter(card)
+    painter.drawPixmap(80, 24, QApplication.windowIcon().pixmap(160, 160))
+    painter.end()
+    splash = QSplashScreen(card)
+    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                       QColor("#303030"))
     splash.show()
     return splash
 
