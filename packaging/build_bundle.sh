@@ -42,12 +42,14 @@ xvfb_pid=$!
 sleep 1
 DISPLAY=$display MASKVIZ_CONFIG_DIR=$smoke "$APP" --reset-session >"$smoke/app.log" 2>&1 &
 app_pid=$!
-for _ in $(seq 240); do  # the main window's title starts with "maskviz" (the start-up window has none)
-  DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null 2>&1 && break
+# The main window's title names the open image ("... coffee ..."): an error dialog titled
+# "maskviz" or the start-up window do not count.
+for _ in $(seq 480); do
+  DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null 2>&1 && break
   kill -0 "$app_pid" 2>/dev/null || { cat "$smoke/app.log"; echo "the bundled app exited"; exit 1; }
   sleep 0.5
 done
-DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null || { echo "no window"; exit 1; }
+DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null || { echo "no main window"; exit 1; }
 sleep 3  # let the first reconstruction arrive before the screenshot
 DISPLAY=$display import -window root build/bundle-window.png
 echo "window up $(( $(date +%s) - built )) s after launch; screenshot build/bundle-window.png"
