@@ -6,7 +6,9 @@
 #
 # The bundle is built from its own virtual environment (build/bundle-venv) with PyTorch's CPU
 # wheels, so it carries no CUDA libraries. TORCH_INSTALL overrides how torch is installed there,
-# e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0" where the wheels lie on local disk.
+# e.g. TORCH_INSTALL="torch==2.13.0+cpu torchvision==0.28.0+cpu" where the wheels lie on local disk.
+# torchvision must come from the same index as torch: PyPI's (CUDA) torchvision does not import
+# with a CPU torch ("operator torchvision::nms does not exist"), and timm needs torchvision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$(realpath -m "${VENV:-build/bundle-venv}")
@@ -17,10 +19,13 @@ start=$(date +%s)
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   # shellcheck disable=SC2086 # TORCH_INSTALL is a list of pip arguments
-  "$VENV/bin/pip" install -q $TORCH_INSTALL
+  "$VENV/bin/python" -m pip install -q $TORCH_INSTALL
 fi
-"$VENV/bin/pip" install -q . pyinstaller
-"$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
+"$VENV/bin/python" -m pip install -q . pyinstaller
+# A CPU torch keeps the bundle small; ALLOW_CUDA_TORCH=1 bundles whatever torch the venv has.
+[ "${ALLOW_CUDA_TORCH:-0}" = 1 ] || \
+  "$VENV/bin/python" -c "import torch; assert torch.version.cuda is None, 'the bundle venv has a CUDA torch'"
+"$VENV/bin/python" -c "import timm" || { echo "timm does not import in $VENV (torchvision must match torch)"; exit 1; }
 "$VENV/bin/python" packaging/make_icons.py
 (cd packaging/pyinstaller && "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath "$OLDPWD/$DIST" --workpath "$OLDPWD/build/pyinstaller" maskviz.spec)
@@ -37,12 +42,14 @@ xvfb_pid=$!
 sleep 1
 DISPLAY=$display MASKVIZ_CONFIG_DIR=$smoke "$APP" --reset-session >"$smoke/app.log" 2>&1 &
 app_pid=$!
-for _ in $(seq 240); do  # the main window's title starts with "maskviz" (the start-up window has none)
-  DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null 2>&1 && break
+# The main window's title names the open image ("... coffee ..."): an error dialog titled
+# "maskviz" or the start-up window do not count.
+for _ in $(seq 480); do
+  DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null 2>&1 && break
   kill -0 "$app_pid" 2>/dev/null || { cat "$smoke/app.log"; echo "the bundled app exited"; exit 1; }
   sleep 0.5
 done
-DISPLAY=$display xdotool search --onlyvisible --name '^maskviz' >/dev/null || { echo "no window"; exit 1; }
+DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null || { echo "no main window"; exit 1; }
 sleep 3  # let the first reconstruction arrive before the screenshot
 DISPLAY=$display import -window root build/bundle-window.png
 echo "window up $(( $(date +%s) - built )) s after launch; screenshot build/bundle-window.png"

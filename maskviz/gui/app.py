@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
 
 from maskviz.app_args import build_app_parser as build_parser
@@ -136,6 +136,8 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | 
     try:
         window = MainWindow(folder, device=args.device)
     except MaskvizError as exc:
+        if splash is not None:
+            splash.close()
         QMessageBox.critical(None, "maskviz", str(exc))
         return None
     window.show()
@@ -149,8 +151,14 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | 
 
 def start_up_window() -> QSplashScreen:
     """The icon and a line of text, on screen while torch is imported (see PRELOAD)."""
-    splash = QSplashScreen(QApplication.windowIcon().pixmap(256, 256))
-    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    card = QPixmap(320, 224)
+    card.fill(QColor("#f4f4f4"))
+    painter = QPainter(card)
+    painter.drawPixmap(80, 24, QApplication.windowIcon().pixmap(160, 160))
+    painter.end()
+    splash = QSplashScreen(card)
+    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                       QColor("#303030"))
     splash.show()
     return splash
 
@@ -158,7 +166,7 @@ def start_up_window() -> QSplashScreen:
 def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threading.Thread:
     """Import ``modules`` on a background thread, then call ``then`` on the UI thread (which stays live).
 
-    An import error is raised on the UI thread, where the excepthook reports it.
+    An import error goes to the excepthook on the UI thread (log file, dialog), and the app exits.
     """
     failure: list[BaseException] = []
 
@@ -172,8 +180,9 @@ def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threadi
     def poll() -> None:
         if thread.is_alive():
             QTimer.singleShot(20, poll)
-        elif failure:
-            raise failure[0]
+        elif failure:  # reported like any other escaped exception (log, dialog); no window to run
+            sys.excepthook(type(failure[0]), failure[0], failure[0].__traceback__)
+            QApplication.exit(1)
         else:
             then()
 

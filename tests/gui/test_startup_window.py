@@ -37,3 +37,16 @@ def test_start_up_window_comes_before_torch_and_hands_over_to_the_main_window(tm
     assert out.stdout.strip().splitlines()[-1] == (
         "0 [('splash', True, False), ('main', True, True), ('result',)]"
     )
+
+
+def test_an_import_failure_is_reported_and_ends_the_app(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from maskviz.gui import app as app_module
+
+    reported, exits, called = [], [], []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, exc, tb: reported.append(kind))
+    monkeypatch.setattr(QApplication, "exit", staticmethod(lambda code=0: exits.append(code)))
+    thread = app_module.after_imports(["json", "maskviz_no_such_module"], then=lambda: called.append(True))
+    qtbot.waitUntil(lambda: bool(exits), timeout=10000)
+    assert not thread.is_alive() and reported == [ModuleNotFoundError] and exits == [1] and called == []
