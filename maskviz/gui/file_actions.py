@@ -102,21 +102,19 @@ class FileActionsMixin:
         return True
 
     def export_panels_png(self, path: str | os.PathLike) -> bool:
-        """The panels as one PNG, drawn by the same renderer as ``maskviz reconstruct --out``."""
+        """The panels as one PNG, drawn by the same figure renderer as ``maskviz reconstruct --out``."""
+        from maskviz.figures import reconstruction_figure, render_figure
         from maskviz.images import save_png
-        from maskviz.render import render_panel
 
-        if self.current is None:
+        if self.current is None or self.loaded is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
-        r = self.current.result
-        recon = self.panels.plots["prediction"].titleLabel.text
+        model = self.loaded.config.name or Path(self.loaded.source).name
+        image = Path(self.image_source).name if self.image_source else "image"
+        figure = reconstruction_figure([self.current.result], [self._mask_label], model, image,
+                                       heat=self.panels.heatmap_mode)
         try:
-            image = render_panel(
-                [("original", r.original), ("masked input", r.masked_input), (recon, r.prediction),
-                 ("reconstruction + visible", r.pasted)],
-                heatmap=self.panels.heatmap(), footer=self.metrics.text())
-            save_png(image, path)
+            save_png(render_figure(figure), path)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)
             return False

@@ -24,6 +24,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from maskviz.figures import nice_ceiling
+
 PANELS = (
     ("original", "original"),
     ("masked", "masked input"),
@@ -35,17 +37,6 @@ HEATMAP_MODES = ("pixel", "patch")
 UNNORMALIZE_LABELS = {"true-patch": "true-patch statistics", "visible": "visible-patch statistics"}
 COLORMAP = "inferno"
 HOVER_HINT = "hover a panel or the canvas<br>to see a patch's index and loss"
-
-
-def nice_ceiling(value: float) -> float:
-    """Round up to 1, 2 or 5 × 10^k, so colour-bar ticks read cleanly."""
-    if not math.isfinite(value) or value <= 0:
-        return 1.0
-    exp = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * 10**exp:
-            return float(step * 10**exp)
-    return float(10 ** (exp + 1))
 
 
 def hover_lines(result, x: int, y: int) -> list[str]:  # noqa: ANN001 - Reconstruction
