@@ -532,7 +532,7 @@ def _spread_legend(table: Any) -> list[str]:
 
 # -------------------------------------------------------------------------------------------- sweep plot
 
-_PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
             (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 _PLOT_W, _PLOT_H = 420, 280
 _AXIS = (90, 90, 90)
@@ -593,13 +593,17 @@ def sweep_image(curves: Sequence[Any], title: str = "", footer: str = "") -> Ima
 
 
 def _curve_values(curve: Any, metric: str) -> list[tuple[float, float, float]]:
-    """(ratio, mean, spread) of each finite point of a curve's metric."""
+    """(fraction hidden, mean, spread) of each finite point of a curve's metric.
+
+    x is what the masks really hid on this model's grid (coarse patterns can hide more or less
+    than their nominal ratio), so curves of different patterns line up honestly.
+    """
     out = []
     for p in curve.points:
         stat = getattr(p, metric)
-        if p.ratio is not None and math.isfinite(stat.mean):
+        if math.isfinite(stat.mean):
             spread = _spread(stat, p.images)
-            out.append((p.ratio, stat.mean, spread if math.isfinite(spread) else 0.0))
+            out.append((p.hidden_fraction, stat.mean, spread if math.isfinite(spread) else 0.0))
     return out
 
 
@@ -625,18 +629,18 @@ def _plot_panel(curves: Sequence[Any], metric: str, ylabel: str) -> Image.Image:
         if len(values) > 1 and any(d > 0 for *_, d in values):
             band = Image.new("RGBA", panel.size, (0, 0, 0, 0))
             outline = [px(x, m + d) for x, m, d in values] + [px(x, m - d) for x, m, d in reversed(values)]
-            ImageDraw.Draw(band).polygon(outline, fill=_PALETTE[i % len(_PALETTE)] + (56,))
+            ImageDraw.Draw(band).polygon(outline, fill=PALETTE[i % len(PALETTE)] + (56,))
             panel.alpha_composite(band)
     draw = ImageDraw.Draw(panel)
     for i, values in enumerate(series):
-        colour = _PALETTE[i % len(_PALETTE)]
+        colour = PALETTE[i % len(PALETTE)]
         points = [px(x, m) for x, m, _ in values]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2, joint="curve")
         for x, y in points:
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
-    draw.text((left + _PLOT_W / 2 - _text_width(font, "mask ratio (fraction hidden)") / 2, top + _PLOT_H + 22),
-              "mask ratio (fraction hidden)", font=font, fill=_TEXT)
+    draw.text((left + _PLOT_W / 2 - _text_width(font, "fraction of patches hidden") / 2, top + _PLOT_H + 22),
+              "fraction of patches hidden", font=font, fill=_TEXT)
     return panel.convert("RGB")
 
 
@@ -666,7 +670,7 @@ def _legend(curves: Sequence[Any]) -> Image.Image:
     img = Image.new("RGB", (30 + max(_text_width(font, s) for s in lines), lh * len(lines)), _BACKGROUND)
     draw = ImageDraw.Draw(img)
     for i, text in enumerate(lines):
-        colour = _PALETTE[i % len(_PALETTE)]
+        colour = PALETTE[i % len(PALETTE)]
         y = i * lh + lh / 2
         draw.line((0, y, 20, y), fill=colour, width=3)
         draw.text((28, i * lh), text, font=font, fill=_TEXT)

@@ -581,14 +581,6 @@ class MaskSpec:
         """The arguments by parameter name (positional ones named), without defaults."""
         return dict(zip(self.pattern.param_names, self.args, strict=False)) | dict(self.kwargs)
 
-    def __str__(self) -> str:
-        prefix = "~" if self.invert else ""
-        if self.pattern.raw_arg:
-            return f"{prefix}{self.name}:{self.args[0]}" if self.args else prefix + self.name
-        parts = [_format_value(v) for v in self.args]
-        parts += [f"{k}={_format_value(v)}" for k, v in self.kwargs]
-        return prefix + self.name + (":" + ",".join(parts) if parts else "")
-
     def with_params(self, **changes: Any) -> MaskSpec:
         """This spec with some parameters set (converted and checked), all given by keyword."""
         pattern = self.pattern
@@ -597,6 +589,14 @@ class MaskSpec:
         bound = {k: convert_param(pattern.param(k) or _unknown(pattern, k), v, where) for k, v in merged.items()}
         order = pattern.keywords
         return MaskSpec(self.name, (), tuple(sorted(bound.items(), key=lambda kv: order.index(kv[0]))), self.invert)
+
+    def __str__(self) -> str:
+        prefix = "~" if self.invert else ""
+        if self.pattern.raw_arg:
+            return f"{prefix}{self.name}:{self.args[0]}" if self.args else prefix + self.name
+        parts = [_format_value(v) for v in self.args]
+        parts += [f"{k}={_format_value(v)}" for k, v in self.kwargs]
+        return prefix + self.name + (":" + ",".join(parts) if parts else "")
 
     def generate(self, grid: Grid, patch_size: int, img_size: int | Grid | None = None,
                  seed: int | None = None) -> np.ndarray:
