@@ -8,6 +8,10 @@
 2. **Folder**: ``--images`` random 224 px PNGs on disk, 4 strategies × 1 seed, through
    ``compare`` (folder mode: loading, batching, statistics) against a loop that loads each image and
    calls ``reconstruct`` once per mask. Reported as images per second and their ratio.
+3. **GUI** (``--gui-images``, 0 skips it): the Compare view runs a folder comparison (the 4
+   strategies plus the viewer's mask, 3 seeds, a 9-ratio sweep) on the worker thread while a 5 ms
+   timer measures the UI event loop's longest stall (goal <= 50 ms), on Qt's offscreen platform.
+   The view reads issue 9's ``ViewerState`` when it exists, else the tests' stand-in.
 
 Random weights (the speed does not depend on them); torch limited to ``--threads`` threads.
 """
@@ -15,7 +19,9 @@ Random weights (the speed does not depend on them); torch limited to ``--threads
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,11 +74,7 @@ def strategies_bench(model, repeats: int) -> None:
 
 def folder_bench(model, count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i in range(count):
-            path = Path(tmp) / f"img{i:03d}.png"
-            Image.fromarray(np.random.default_rng(i).integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(path)
-            paths.append(path)
+        paths = _write_images(Path(tmp), count)
         plans = plan_masks({"m": model}, [as_strategy(s) for s in FOLDER_STRATEGIES], [0])
         masks = [p.masks["m"] for p in plans]
 
@@ -96,19 +98,86 @@ def folder_bench(model, count: int) -> None:
     print(f"  speed-up           {t_ref / t_cmp:8.2f}×")
 
 
+def _write_images(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i:03d}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def gui_bench(model, count: int, threads: int) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    root = Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(root / "bench"), str(root / "tests" / "gui")]
+    from bench_gui import StallMeter, wait_until
+    from PySide6.QtWidgets import QApplication
+
+    from maskviz.checkpoints import LoadedModel
+    from maskviz.gui.compare_view import CompareView
+    from maskviz.gui.worker import ModelWorker
+
+    try:
+        from maskviz.gui.state import ViewerState as State
+    except ImportError:
+        from stand_in_state import StandInState as State
+    app = QApplication.instance() or QApplication([])
+    handled: list[float] = []  # UI-thread time of each redraw (table or plots, grid picture)
+    draw = CompareView._draw
+
+    def timed_draw(self) -> None:  # noqa: ANN001
+        t0 = time.perf_counter()
+        draw(self)
+        handled.append((time.perf_counter() - t0) * 1000)
+
+    CompareView._draw = timed_draw
+    state = State()
+    state.set_model(LoadedModel(model, "random weights", "builtin"), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _write_images(Path(tmp), count)
+        state.set_image(Image.open(paths[0]).convert("RGB"), str(paths[0]))
+        worker = ModelWorker(threads=threads)
+        view = CompareView(state, worker)
+        view.specs_edit.setText(" ".join(FOLDER_STRATEGIES))
+        view.resize(1200, 800)
+        view.show()
+        view.set_folder(tmp)
+        meter = StallMeter()
+        meter.start()
+        start = time.perf_counter()
+        view.run()
+        wait_until(lambda: not view.is_running, timeout_s=3600)
+        seconds = time.perf_counter() - start
+        gaps = sorted(g - 5 for g in meter.stop())
+        worker.shutdown()
+    rows = len(view.snapshot.table.rows)
+    print(f"gui: Compare view, folder of {count} images, {rows} rows in {seconds:.1f} s "
+          f"({count / seconds:.2f} images/s)")
+    print(f"  UI stall           max {gaps[-1]:.1f} ms, p99 {gaps[int(0.99 * (len(gaps) - 1))]:.1f} ms "
+          f"over {len(gaps)} ticks (goal: max <= 50 ms)")
+    print(f"  UI redraws         max {max(handled):.1f} ms, median {statistics.median(handled):.1f} ms "
+          f"over {len(handled)} redraws")
+    app.processEvents()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--gui-images", type=int, default=10)
     parser.add_argument("--model", default="mae_vit_base_patch16")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # figures appear as they are measured, even in a log
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = create_model(args.model).eval()
     print(f"{args.model}, random weights, {args.threads} CPU threads, torch {torch.__version__}")
     strategies_bench(model, args.repeats)
     folder_bench(model, args.images)
+    if args.gui_images:
+        gui_bench(model, args.gui_images, args.threads)
 
 
 if __name__ == "__main__":

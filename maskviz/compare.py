@@ -331,6 +331,23 @@ def image_entries(images: Mapping[str, ImageInput] | Sequence[ImageInput] | Imag
     return list(zip(labels, items, strict=True))
 
 
+def model_label(source: str | os.PathLike) -> str:
+    """A short name for a model source: ``bundled:NAME`` → NAME, a file → its stem, a folder → its name."""
+    text = os.fspath(source)
+    if text.startswith("bundled:"):
+        return text.split(":", 1)[1]
+    path = Path(text).expanduser()
+    return path.stem if path.suffix else path.name
+
+
+def image_label(source: str | os.PathLike | None) -> str:
+    """A short name for an image source: ``sample:NAME`` → NAME, a path → its file name."""
+    if source is None:
+        return "image"
+    text = os.fspath(source)
+    return text.removeprefix("sample:") if text.startswith("sample:") else Path(text).name
+
+
 def folder_images(path: str | os.PathLike) -> dict[str, ImageInput]:
     """A folder's image files (recursively, by relative path) or a single image, labelled.
 
@@ -340,7 +357,7 @@ def folder_images(path: str | os.PathLike) -> dict[str, ImageInput]:
 
     root = Path(os.fspath(path)).expanduser()
     if not root.is_dir():  # one image: read it now, so a bad path is an error rather than a skip
-        return {root.name or str(path): load_image(path)}
+        return {image_label(path): load_image(path)}
     return {f.relative_to(root).as_posix(): f for f in scan_images(root).files}
 
 

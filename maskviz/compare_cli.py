@@ -86,24 +86,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
     from maskviz.bundled import load_default_model
     from maskviz.checkpoints import load_model
+    from maskviz.compare import model_label
 
     if not sources:
         loaded = load_default_model(device)
         return {loaded.config.name or "default model": loaded}
-    labels = [_label(s) for s in sources]
+    labels = [model_label(s) for s in sources]
     if len(set(labels)) < len(labels):
         labels = list(sources)
     if len(set(labels)) < len(labels):
         raise MaskvizError("each --model must name a different source")
     return {label: load_model(s, device=device) for label, s in zip(labels, sources, strict=True)}
-
-
-def _label(source: str) -> str:
-    """A short name for a model source: bundled:NAME → NAME, a file → its stem, a folder → its name."""
-    if source.startswith("bundled:"):
-        return source.split(":", 1)[1]
-    path = Path(source).expanduser()
-    return path.stem if path.suffix else path.name
 
 
 def _run(steps: Any, total: int) -> bool:

@@ -25,7 +25,6 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +58,9 @@ from maskviz.compare import (
     Summary,
     as_strategy,
     folder_images,
+    image_label,
     iter_compare,
+    model_label,
     new_table,
     painted_strategy,
     parse_ratios,
@@ -74,6 +75,7 @@ LANE = "table"
 DEFAULT_SPECS = "random:0.75 block:0.5 grid:2 center:0.25"
 DEFAULT_RATIOS = "0.1:0.9:0.1"
 FOLLOW_DELAY_MS = 300  # a burst of state changes (a pattern applied, a model swapped) runs once
+REDRAW_MS = 250  # partial results are redrawn at most this often
 
 
 # ------------------------------------------------------------------------------------------ the job
@@ -150,9 +152,13 @@ class _NumberItem(QTableWidgetItem):
     """A table cell that sorts by its number (NaN last), not by its text."""
 
     def __init__(self, text: str, value: float) -> None:
-        super().__init__(text)
-        self.value = value if math.isfinite(value) else math.inf
+        super().__init__()
         self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        self.show(text, value)
+
+    def show(self, text: str, value: float) -> None:
+        self.value = value if math.isfinite(value) else math.inf  # before the text: a re-sort reads it
+        self.setText(text)
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
         return self.value < getattr(other, "value", math.inf)
@@ -180,6 +186,13 @@ class CompareView(QWidget):
         self._model_cache: dict[str, Any] = {}  # touched on the worker thread only
         self._follow = QTimer(self, singleShot=True, interval=FOLLOW_DELAY_MS)
         self._follow.timeout.connect(self._follow_state)
+        self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw.timeout.connect(self._draw)
+        self._table_layout: tuple[Any, ...] = ()
+        self._cells: dict[tuple[str, int], list[_NumberItem]] = {}
+        self._plot_labels: tuple[str, ...] = ()
+        self._plot_items: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._drawn_grid: np.ndarray | None = None
         self._build()
         for signal in (state.imageChanged, state.modelChanged):
             signal.connect(self._state_changed)
@@ -230,6 +243,7 @@ class CompareView(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(split, "Strategies")
         self.tabs.addTab(sweep, "Ratio sweep")
+        self.tabs.currentChanged.connect(self._draw)
         layout = QVBoxLayout(self)
         layout.addLayout(self._controls())
         layout.addWidget(self.tabs, 1)
@@ -274,6 +288,8 @@ class CompareView(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setLabel("left", labels[name])
             plot.setLabel("bottom", "fraction of patches hidden")
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).enableAutoSIPrefix(False)  # plain units: no "(x0.001)"
             plot.addLegend(offset=(-10, 10))
 
     # ------------------------------------------------------------------ inputs
@@ -286,8 +302,7 @@ class CompareView(QWidget):
     def add_model(self, source: str | os.PathLike) -> None:
         """Compare another checkpoint too (loaded on the worker thread when the run starts)."""
         source = str(source)
-        path = Path(source).expanduser()
-        label = source.split(":", 1)[1] if source.startswith("bundled:") else path.stem if path.suffix else path.name
+        label = model_label(source)
         while label in self.extra_models:
             label += "'"
         self.extra_models[label] = source
@@ -316,7 +331,7 @@ class CompareView(QWidget):
         if loaded is None or (self.folder is None and self.state.model_image is None):
             raise MaskvizError("open an image and a model first")
         model = loaded.model
-        label = loaded.config.name or Path(str(self.state.model_source or "model")).name
+        label = model_label(self.state.model_source) if self.state.model_source else loaded.config.name or "model"
         viewer_mask = painted_strategy(self.state.patch_mask(), model.patch_size,
                                        f"viewer: {self.state.mask_label()}")
         specs = [as_strategy(s) for s in self.specs_edit.text().split()]
@@ -325,12 +340,15 @@ class CompareView(QWidget):
         sweepable = [s.spec for s in specs if s.ratio is not None]
         if ratios and sweepable:
             strategies += sweep_strategies(sweepable, parse_ratios(ratios))
-        image_label = Path(self.state.image_source).name if self.state.image_source else "image"
         options = self.state.options
+        extra: dict[str, str] = {}
+        for name, source in self.extra_models.items():
+            while name == label or name in extra:  # two models, one name: keep both, told apart
+                name += "'"
+            extra[name] = source
+        image = None if self.folder else {image_label(self.state.image_source): self.state.model_image}
         return CompareJob(
-            models={label: model}, model_info={label: loaded.summary()},
-            extra={k: v for k, v in self.extra_models.items() if k != label},
-            images=None if self.folder else {image_label: self.state.model_image}, folder=self.folder,
+            models={label: model}, model_info={label: loaded.summary()}, extra=extra, images=image, folder=self.folder,
             strategies=strategies, seeds=list(range(self.seeds_box.value())),
             same_count=self.same_count_box.isChecked(), unnormalize=options.unnormalize,
             heat=options.heatmap, show_all=self.show_all_box.isChecked())
@@ -402,41 +420,74 @@ class CompareView(QWidget):
         return "; ".join([text, *notes])
 
     # ------------------------------------------------------------------ showing
+    #
+    # Steps can come faster than a table and two plots redraw, so the newest snapshot waits for a
+    # short timer (the last one of a run is drawn at once), only the visible tab is redrawn, and
+    # table cells and plot items are updated in place rather than rebuilt.
 
     def _show(self, snapshot: Snapshot) -> None:
-        self._fill_table(snapshot)
-        if snapshot.grid is not None:
-            self.grid_label.setPixmap(to_pixmap(snapshot.grid))
-        self._plot(snapshot.curves)
+        if snapshot.finished:
+            self._redraw.stop()
+            self._draw()
+        elif not self._redraw.isActive():
+            self._redraw.start()
+
+    def _draw(self) -> None:
+        s = self.snapshot
+        if s is None:
+            return
+        if self.tabs.currentIndex() == 0:
+            self._fill_table(s)
+            if s.grid is not None and s.grid is not self._drawn_grid:
+                self.grid_label.setPixmap(to_pixmap(s.grid))
+                self._drawn_grid = s.grid
+        else:
+            self._plot(s.curves)
 
     def _fill_table(self, snapshot: Snapshot) -> None:
         models = snapshot.table.models
         folder = len(snapshot.table.images) > 1
-        spread = "95% CI" if folder else "std"
-        headers = ["strategy"] + [f"{m}\n{k}" for m in models for k in ("loss", "PSNR dB", "hidden")]
-        by_key = {(s.model, s.strategy): s for s in snapshot.summaries}
         strategies = [s.label for s in snapshot.table.strategies if not s.sweep]
+        layout = (tuple(models), tuple(strategies))
+        if layout != self._table_layout:
+            self._build_table(models, strategies)
+            self._table_layout = layout
+        by_key = {(s.model, s.strategy): s for s in snapshot.summaries}
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)  # re-sort once at the end, not after every cell
+        for (strategy, m), items in self._cells.items():
+            for item, (text, value) in zip(items, self._metric_texts(by_key.get((models[m], strategy)), folder),
+                                           strict=True):
+                item.show(text, value)
+        self.table.setSortingEnabled(sorting)
+        spread = "95% CI over images" if folder else "std over seeds"
+        self.table.setToolTip(f"mean ± {spread}; click a row to put its mask on the canvas")
+
+    def _build_table(self, models: list[str], strategies: list[str]) -> None:
+        headers = ["strategy"] + [f"{m}\n{k}" for m in models for k in ("loss", "PSNR dB", "hidden")]
         self.table.setSortingEnabled(False)
         self.table.clear()
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setRowCount(len(strategies))
+        self._cells = {}
         for row, strategy in enumerate(strategies):
             name = QTableWidgetItem(strategy)
             name.setData(Qt.ItemDataRole.UserRole, strategy)
             name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(row, 0, name)
-            for m, model in enumerate(models):
-                s = by_key.get((model, strategy))
-                for k, item in enumerate(self._metric_items(s, folder)):
+            for m in range(len(models)):
+                items = [_NumberItem("…", math.nan) for _ in range(3)]
+                for k, item in enumerate(items):
                     self.table.setItem(row, 1 + 3 * m + k, item)
+                self._cells[(strategy, m)] = items
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
-        self.table.setToolTip(f"mean ± {spread}; click a row to put its mask on the canvas")
+        self.table.horizontalHeader().setMinimumSectionSize(90)
 
-    def _metric_items(self, s: Summary | None, folder: bool) -> list[QTableWidgetItem]:
+    def _metric_texts(self, s: Summary | None, folder: bool) -> list[tuple[str, float]]:
         if s is None:
-            return [_NumberItem("…", math.nan) for _ in range(3)]
+            return [("…", math.nan)] * 3
 
         def text(stat: Any, digits: int) -> str:
             if stat.n == 0:
@@ -445,38 +496,53 @@ class CompareView(QWidget):
             varies = stat.n > 1 and (folder or s.distinct_masks > 1)
             return f"{stat.mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if varies else "")
 
-        return [_NumberItem(text(s.loss, 4), s.loss.mean), _NumberItem(text(s.psnr, 2), s.psnr.mean),
-                _NumberItem(f"{s.hidden_fraction:.1%}", s.hidden_fraction)]
+        return [(text(s.loss, 4), s.loss.mean), (text(s.psnr, 2), s.psnr.mean),
+                (f"{s.hidden_fraction:.1%}", s.hidden_fraction)]
 
     def _plot(self, curves: list[Curve]) -> None:
-        for name, plot in self.plots.items():
-            plot.clear()
-            for i, curve in enumerate(curves):
-                self._plot_curve(plot, name, curve, pg.mkColor(*PALETTE[i % len(PALETTE)]))
+        labels = tuple(c.label for c in curves)
+        if labels != self._plot_labels:  # new lines: start over (a new run or its first points)
+            for plot in self.plots.values():
+                plot.clear()
+            self._plot_items = {}
+            self._plot_labels = labels
+        for i, curve in enumerate(curves):
+            for metric, plot in self.plots.items():
+                self._plot_curve(plot, metric, curve, pg.mkColor(*PALETTE[i % len(PALETTE)]))
 
     def _plot_curve(self, plot: pg.PlotWidget, metric: str, curve: Curve, colour: Any) -> None:
         folder = any(p.images > 1 for p in curve.points)
         pts = [(p, getattr(p, metric)) for p in curve.points if math.isfinite(getattr(p, metric).mean)]
-        if not pts:
-            return
         x = np.array([p.hidden_fraction for p, _ in pts])
-        y = np.array([s.mean for _, s in pts])
-        d = np.nan_to_num(np.array([s.ci95 if folder else s.std for _, s in pts]))
-        low, high = pg.PlotDataItem(x, y - d), pg.PlotDataItem(x, y + d)
+        y = np.array([st.mean for _, st in pts])
+        d = np.nan_to_num(np.array([st.ci95 if folder else st.std for _, st in pts]))
+        spots = [{"pos": (xi, yi), "data": (curve.label, p.strategy), "size": 8}
+                 for xi, yi, (p, _) in zip(x, y, pts, strict=True)]
+        key = (metric, curve.label)
+        if key not in self._plot_items:
+            self._plot_items[key] = self._new_curve_items(plot, metric, curve, colour)
+        low, high, line, scatter = self._plot_items[key]
+        low.setData(x, y - d)
+        high.setData(x, y + d)
+        line.setData(x, y)
+        scatter.setData(spots=spots)
+
+    def _new_curve_items(self, plot: pg.PlotWidget, metric: str, curve: Curve, colour: Any) -> tuple[Any, ...]:
+        """A line, a band between two invisible bounds, and hoverable, clickable points."""
+        unit = curve.loss_name if metric == "loss" else "dB"
+        low, high = pg.PlotDataItem(), pg.PlotDataItem()
         fill = colour.lighter(170)
         fill.setAlpha(80)
         plot.addItem(pg.FillBetweenItem(low, high, brush=fill))
-        plot.plot(x, y, pen=pg.mkPen(colour, width=2), name=curve.label)
-        unit = curve.loss_name if metric == "loss" else "dB"
-        spots = [{"pos": (xi, yi), "data": (curve.label, p.strategy), "size": 8}
-                 for xi, yi, (p, _) in zip(x, y, pts, strict=True)]
+        line = plot.plot([], [], pen=pg.mkPen(colour, width=2), name=curve.label)
 
         def tip(x: float, y: float, data: tuple[str, str]) -> str:
             return f"{data[0]}\n{data[1]}\n{x:.1%} hidden: {y:.4g} ({unit})"
 
-        scatter = pg.ScatterPlotItem(spots=spots, brush=pg.mkBrush(colour), pen=None, hoverable=True, tip=tip)
+        scatter = pg.ScatterPlotItem(brush=pg.mkBrush(colour), pen=None, hoverable=True, tip=tip)
         scatter.sigClicked.connect(self._point_clicked)
         plot.addItem(scatter)
+        return low, high, line, scatter
 
     # ------------------------------------------------------------------ click-through
 

@@ -20,10 +20,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from maskviz.gui.panels import nice_ceiling
+from maskviz.figures import PIXEL_UNIT, error_image, error_scales
 from maskviz.masks import parse_mask_spec
 from maskviz.reconstruct import Reconstruction, reconstruct
-from maskviz.render import colormap
 from maskviz.train import RunDir, TrainError
 
 CELL = 150  # largest shown size of each picture, px; they shrink to fit a narrow dock
@@ -158,10 +157,10 @@ class ComparisonView(QWidget):
     def show_comparison(self, comparison: Comparison) -> None:
         self.comparison = comparison
         rows = (comparison.base, comparison.tuned)
-        vmax = nice_ceiling(max(float(np.percentile(r.error_map, 99)) for r in rows))
+        vmax = error_scales(rows)[PIXEL_UNIT]  # the figures' rule: one scale, from the hidden pixels
         for row, (r, label) in enumerate(zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)):
             self.titles[row].setText(f"<b>{html.escape(label)}</b> — {summary_text(r)}")
-        self._arrays = [[r.masked_input, r.pasted, colormap(r.error_map, 0.0, vmax)] for r in rows]
+        self._arrays = [[r.masked_input, r.pasted, error_image(r, vmax)] for r in rows]
         self._render()
         note = f"{comparison.note}. " if comparison.note else ""
         self.hint.setText(f"{note}Error colours share one scale (0 – {vmax:g}), so the rows compare directly.")

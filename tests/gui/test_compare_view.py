@@ -73,7 +73,11 @@ def test_runs_on_the_viewer_inputs_and_follows_the_state(qtbot, view, state):
     assert labels[0].startswith("viewer:") and labels[1:] == ["random:0.75", "grid:2", "center:0.5"]
     assert all(np.array_equal(r.mask, painted) for r in _viewer_rows(first))
     assert view.grid_label.pixmap() is not None and not view.grid_label.pixmap().isNull()
-    assert view.plots["loss"].getPlotItem().listDataItems()  # the sweep is drawn
+    view.tabs.setCurrentIndex(1)  # the sweep tab is drawn when shown
+    lines = [i for i in view.plots["loss"].getPlotItem().listDataItems() if i.name()]
+    assert [i.name() for i in lines] == [f"{view.snapshot.table.models[0]} · {f}" for f in ("random", "center")]
+    assert all(len(i.xData) == 3 for i in lines)  # three ratios each
+    view.tabs.setCurrentIndex(0)
     # a new mask in the viewer re-runs the comparison on its own
     state.set_patch_mask(~painted, "invert")
     qtbot.waitUntil(lambda: view.snapshot is not first and view.snapshot.finished, timeout=WAIT_MS)
@@ -162,3 +166,27 @@ def test_bad_specs_are_reported_not_run(qtbot, view, worker):
     view.specs_edit.setText("random:2")
     assert not view.run() and "ratio" in view.status.text().lower()
     assert not worker.is_busy("table")
+
+
+def test_training_before_after_uses_the_figures_scale_and_dimming(qtbot):
+    from pathlib import Path
+
+    from synthetic import randomize_
+
+    from maskviz.figures import PIXEL_UNIT, before_after_figure, error_image, error_scales, render_figure
+    from maskviz.gui.train_compare import Comparison, ComparisonView
+    from maskviz.models import create_model
+    from maskviz.reconstruct import reconstruct
+
+    image = Image.fromarray(np.random.default_rng(5).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    mask = make_mask("center:0.5", (4, 4), 8)
+    base, tuned = (reconstruct(randomize_(create_model("mae_vit_tiny_test"), seed=s).eval(), image, [mask])[0]
+                   for s in (0, 1))
+    view = ComparisonView()
+    qtbot.addWidget(view)
+    view.show_comparison(Comparison(base, tuned, "base", "tuned", Path("run/best.safetensors")))
+    vmax = error_scales([base, tuned])[PIXEL_UNIT]
+    np.testing.assert_array_equal(view._arrays[1][2], error_image(tuned, vmax))
+    assert f"0 – {vmax:g}" in view.hint.text()
+    figure = before_after_figure(base, tuned, ["base", "tuned"], "center:0.5", "img.png")
+    assert figure.groups == ["base", "tuned"] and render_figure(figure).width > 6 * 128
