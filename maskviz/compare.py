@@ -376,7 +376,8 @@ def iter_compare(
     """Run the comparison one model × image at a time, adding rows to ``table`` and yielding progress.
 
     Stop iterating to cancel: the table keeps every finished step. ``with_pictures`` keeps each
-    row's :class:`Reconstruction` (``"first"``: for the first image only, which is what a grid shows).
+    row's :class:`Reconstruction` (``"first"``: for the first readable image only, which is what a
+    grid shows; a folder's pictures would not fit in memory).
     """
     if not models:
         raise MaskvizError("compare needs at least one model")
@@ -390,20 +391,22 @@ def iter_compare(
     table.strategies = planned
     plans = plan_masks(models, planned, seeds, same_count)
     total, done = len(entries) * len(models), 0
-    for index, (image_label, source) in enumerate(entries):
+    pictured = False  # "first" means the first image that could be read
+    for name, source in entries:
         try:
             image = source if isinstance(source, (Image.Image, np.ndarray)) else load_image(source)
         except MaskvizError as exc:
-            table.skipped.append((image_label, str(exc)))
+            table.skipped.append((name, str(exc)))
             done += len(models)
-            yield Progress(done, total, [], image_label, "", error=str(exc))
+            yield Progress(done, total, [], name, "", error=str(exc))
             continue
-        keep = with_pictures is True or (with_pictures == "first" and index == 0)
+        keep = with_pictures is True or (with_pictures == "first" and not pictured)
+        pictured = True
         for model_label, model in models.items():
-            rows = run_one(model_label, model, image_label, image, plans, keep, unnormalize, precision)
+            rows = run_one(model_label, model, name, image, plans, keep, unnormalize, precision)
             table.rows.extend(rows)
             done += 1
-            yield Progress(done, total, rows, image_label, model_label)
+            yield Progress(done, total, rows, name, model_label)
     table.complete = True
 
 

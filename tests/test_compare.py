@@ -164,9 +164,10 @@ def test_unreadable_images_are_skipped_with_their_reason(mae, tmp_path):
     good, bad = tmp_path / "a.png", tmp_path / "b.png"
     Image.new("RGB", (32, 32), "red").save(good)
     bad.write_bytes(b"not an image")
-    table = compare({"mae": mae}, [good, bad], ["random:0.75"])
+    table = compare({"mae": mae}, [bad, good], ["random:0.75"], with_pictures="first")
     assert table.complete and {r.image for r in table.rows} == {"a.png"}
     assert [i for i, _ in table.skipped] == ["b.png"]
+    assert all(r.result is not None for r in table.rows)  # "first" = the first image that could be read
 
 
 def test_sweep_points_and_curves(mae, image):
