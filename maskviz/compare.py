@@ -148,7 +148,8 @@ def equal_count_mask(strategy: Strategy, model: MaskedImageModel, seed: int | No
     spec = strategy.spec
     n = model.grid_size[0] * model.grid_size[1]
     if spec is not None and (key := ratio_key(spec)) is not None:
-        strategy = replace(strategy, spec=spec.with_params(**{key: target / n}))
+        ratio = 1 - target / n if spec.invert else target / n  # "~" hides the complement
+        strategy = replace(strategy, spec=spec.with_params(**{key: ratio}))
     return with_hidden_count(reference_mask(strategy, model, seed), target, seed)
 
 
@@ -192,7 +193,7 @@ class PlannedMask:
 def plan_masks(models: Mapping[str, MaskedImageModel], strategies: Sequence[Strategy],
                seeds: Sequence[int | None], same_count: bool | int = False) -> list[PlannedMask]:
     """Make every strategy × seed mask once and map it to each model (masks do not depend on the image)."""
-    label0, ref = next(iter(models.items()))
+    ref = next(iter(models.values()))
     target = _target_count(strategies, ref, seeds, same_count)
     plans = []
     for strategy in strategies:

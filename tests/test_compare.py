@@ -85,6 +85,8 @@ def test_same_count_hides_equal_counts_for_every_strategy_and_seed(mae, simmim, 
     assert {r.hidden for r in table.select(model="mae")} == {first}
     fixed = compare({"mae": mae}, image, SPECS, seeds=[0], same_count=5)
     assert {r.hidden for r in fixed.rows} == {5}
+    (inverted,) = compare({"mae": mae}, image, ["~random:0.5"], seeds=[0], same_count=4).rows
+    np.testing.assert_array_equal(inverted.mask, ~make_mask("random:0.75", (4, 4), 8, seed=0))  # no top-up
     with pytest.raises(MaskError):
         compare({"mae": mae}, image, SPECS, same_count=99)
 
