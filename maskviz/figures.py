@@ -428,7 +428,7 @@ class _Layout:
     def _column_title(self, name: str) -> str:
         if name != "error":
             return COLUMN_TITLES[name]
-        return "error per pixel" if self.figure.heat == "pixel" else "error per patch (model's loss)"
+        return "error per pixel" if self.figure.heat == "pixel" else "loss per patch"
 
     def _draw_row(self, canvas: Image.Image, draw: ImageDraw.ImageDraw, row: FigureRow, y: int) -> int:
         draw.text((_PAD, y), row.title, font=self.fonts["row"], fill=_TEXT)
@@ -502,9 +502,12 @@ def grid_figure(table: Any, image: str | None = None, seed: int | None = None, *
     summaries = {(s.model, s.strategy): s for s in summarize([r for r in table.rows if not r.sweep])}
     found = {(r.model, r.strategy): r for r in shown if r.image == image and r.seed == seed}
     rows = []
-    for strategy in dict.fromkeys(s.label for s in table.strategies if not s.sweep):
-        cells = [_grid_cell(found.get((m, strategy)), summaries.get((m, strategy))) for m in table.models]
-        rows.append(FigureRow(f"mask {strategy}{seed_text(seed)}", cells))
+    for s in table.strategies:
+        if s.sweep:
+            continue
+        cells = [_grid_cell(found.get((m, s.label)), summaries.get((m, s.label))) for m in table.models]
+        random = s.seeded or bool(table.same_count)  # a fixed pattern is the same for every seed
+        rows.append(FigureRow(f"mask {s.label}{seed_text(seed) if random else ''}", cells))
     count = " · every mask hides the same number of patches" if table.same_count else ""
     footer = "\n".join([*_spread_legend(table), *table.notes])
     return Figure(f"image {image}{count}", list(table.models), rows, GRID_COLUMNS, heat, show_all, footer)
