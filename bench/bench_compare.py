@@ -9,7 +9,7 @@
    ``compare`` (folder mode: loading, batching, statistics) against a loop that loads each image and
    calls ``reconstruct`` once per mask. Reported as images per second and their ratio.
 3. **GUI** (``--gui-images``, 0 skips it): the Compare view runs a folder comparison (the 4
-   strategies plus the viewer's mask, 3 seeds, a 9-ratio sweep) on the worker thread while a 5 ms
+   strategies plus the viewer's mask, 2 seeds, a 3-ratio sweep) on the worker thread while a 5 ms
    timer measures the UI event loop's longest stall (goal <= 50 ms), on Qt's offscreen platform.
    The view reads issue 9's ``ViewerState`` when it exists, else the tests' stand-in.
 
@@ -140,6 +140,8 @@ def gui_bench(model, count: int, threads: int) -> None:
         worker = ModelWorker(threads=threads)
         view = CompareView(state, worker)
         view.specs_edit.setText(" ".join(FOLDER_STRATEGIES))
+        view.seeds_box.setValue(2)
+        view.ratios_edit.setText("0.25:0.75:0.25")
         view.resize(1200, 800)
         view.show()
         view.set_folder(tmp)
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--gui-images", type=int, default=10)
+    parser.add_argument("--parts", default="strategies,folder,gui", help="which measurements to run")
     parser.add_argument("--model", default="mae_vit_base_patch16")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # figures appear as they are measured, even in a log
@@ -174,9 +177,12 @@ def main() -> None:
     torch.manual_seed(0)
     model = create_model(args.model).eval()
     print(f"{args.model}, random weights, {args.threads} CPU threads, torch {torch.__version__}")
-    strategies_bench(model, args.repeats)
-    folder_bench(model, args.images)
-    if args.gui_images:
+    parts = set(args.parts.split(","))
+    if "strategies" in parts:
+        strategies_bench(model, args.repeats)
+    if "folder" in parts:
+        folder_bench(model, args.images)
+    if "gui" in parts:
         gui_bench(model, args.gui_images, args.threads)
 
 
