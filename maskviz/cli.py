@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from maskviz import __version__
+from maskviz.compare_cli import add_compare_parser, cmd_compare
 from maskviz.errors import MaskvizError
 
 EXIT_INPUT_ERROR = 2
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "Qt's X11 plugin lacks, with the line that installs them")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 
@@ -130,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(raw)
     args.argv = raw
     commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-                "doctor": cmd_doctor}
+                "doctor": cmd_doctor, "compare": cmd_compare}
     try:
         if args.command is None:
             return launch_gui()
@@ -168,7 +170,7 @@ def input_error_message(exc: BaseException) -> str | None:
     return None
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor")
+SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare")
 
 
 def is_app_command_line(argv: Sequence[str]) -> bool:
@@ -232,7 +234,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for spec, r in zip(specs, results, strict=True):
         print(f"{spec}: {summary_line(r)}")
     if args.out:
-        write_panel(results, specs, args.out)
+        write_panel(results, specs, args.out, loaded.config.name or Path(loaded.source).name,
+                    Path(args.image).name, args.seed)
     if args.json:
         write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
@@ -255,32 +258,20 @@ def summary_line(r: Any) -> str:
             f"masked {r.masked_patches}/{r.total_patches} patches")
 
 
-def write_panel(results: list[Any], specs: list[str], out: Path) -> None:
-    import numpy as np
-    from PIL import Image
-
+def write_panel(results: list[Any], specs: list[str], out: Path, model: str = "model", image: str = "image",
+                seed: int | None = None) -> None:
+    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture)."""
+    from maskviz.figures import reconstruction_figure, render_figure
     from maskviz.images import save_png
-    from maskviz.render import render_panel
 
-    rows = []
-    for spec, r in zip(specs, results, strict=True):
-        hidden = r.error_map[np.repeat(np.repeat(r.mask, r.original.shape[0] // r.mask.shape[0], 0),
-                                       r.original.shape[1] // r.mask.shape[1], 1)]
-        vmax = float(np.percentile(hidden, 99)) if hidden.size else float(r.error_map.max())
-        label = "reconstruction" + (f" ({r.unnormalize} stats)" if r.norm_pix else "")
-        rows.append(render_panel(
-            [("original", r.original), (f"masked ({spec})", r.masked_input), (label, r.prediction),
-             ("reconstruction + visible", r.pasted)],
-            heatmap=("error (squared, per pixel)", r.error_map, 0.0, max(vmax, 1e-6)),
-            footer=summary_line(r),
-        ))
-    width = max(im.width for im in rows)
-    sheet = Image.new("RGB", (width, sum(im.height for im in rows)), "white")
-    y = 0
-    for im in rows:
-        sheet.paste(im, (0, y))
-        y += im.height
-    save_png(sheet, out)
+    seeds = [seed if _is_seeded(spec) else None for spec in specs]
+    save_png(render_figure(reconstruction_figure(results, specs, model, image, seeds)), out)
+
+
+def _is_seeded(spec: str) -> bool:
+    from maskviz.masks import parse_mask_spec
+
+    return spec.startswith("full:") or parse_mask_spec(spec).pattern.seeded
 
 
 def write_json(results: list[Any], specs: list[str], model: dict[str, Any], device: str, seconds: float,

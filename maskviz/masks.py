@@ -120,6 +120,16 @@ def _fix_count(mask: np.ndarray, target: int, rng: np.random.Generator) -> np.nd
     return mask
 
 
+def with_hidden_count(mask: np.ndarray, target: int, seed: int | None = None) -> np.ndarray:
+    """A copy of ``mask`` hiding exactly ``target`` patches: random single patches hidden or revealed.
+
+    Makes strategies comparable at one hidden count (``maskviz compare --same-count``).
+    """
+    m = _as_mask(mask).copy()
+    _check_range("Hidden patch count", target, 0, m.size)
+    return _fix_count(m, int(target), np.random.default_rng(seed))
+
+
 def random_mask(grid: Grid, ratio: float = 0.75, seed: int | None = None) -> np.ndarray:
     """MAE random masking: hide :func:`mae_hidden_count` patches chosen uniformly.
 
@@ -603,6 +613,15 @@ class MaskSpec:
         """The arguments by parameter name (positional ones named), without defaults."""
         return dict(zip(self.pattern.param_names, self.args, strict=False)) | dict(self.kwargs)
 
+    def with_params(self, **changes: Any) -> MaskSpec:
+        """This spec with some parameters set (converted and checked), all given by keyword."""
+        pattern = self.pattern
+        merged = self.params | changes
+        where = f"{self.name} spec"
+        bound = {k: convert_param(pattern.param(k) or _unknown(pattern, k), v, where) for k, v in merged.items()}
+        order = pattern.keywords
+        return MaskSpec(self.name, (), tuple(sorted(bound.items(), key=lambda kv: order.index(kv[0]))), self.invert)
+
     def __str__(self) -> str:
         prefix = "~" if self.invert else ""
         if self.pattern.raw_arg:
@@ -638,6 +657,10 @@ def _check_img_size(img_size: int | Grid | None, grid: Grid, patch_size: int) ->
     expected = (grid[0] * patch_size, grid[1] * patch_size)
     if size != expected:
         raise ValueError(f"img_size {img_size} does not match grid {grid} × patch {patch_size}.")
+
+
+def _unknown(pattern: MaskPattern, key: str) -> PatternParam:
+    raise MaskError(f"Mask pattern {pattern.name!r} has no parameter {key!r}; valid: {', '.join(pattern.keywords)}.")
 
 
 def _lookup(name: str) -> MaskPattern:

@@ -66,6 +66,13 @@ class Reconstruction:
     def total_patches(self) -> int:
         return int(self.mask.size)
 
+    @property
+    def loss_name(self) -> str:
+        """The family's training loss in words: the unit of ``loss`` and of ``patch_loss``."""
+        if self.family == "simmim":
+            return "L1, normalised pixels"
+        return "MSE, per-patch normalised pixels" if self.norm_pix else "MSE, normalised pixels"
+
     def metrics(self) -> dict[str, Any]:
         return {
             "loss": self.loss,

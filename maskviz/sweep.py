@@ -72,9 +72,7 @@ def sweep_spec(spec: str | MaskSpec | None) -> MaskSpec:
 
 def with_ratio(spec: MaskSpec, ratio: float) -> MaskSpec:
     """``spec`` with its ratio parameter set (the spec must come from :func:`sweep_spec`)."""
-    kwargs = dict(spec.kwargs) | {"ratio": float(ratio)}
-    order = spec.pattern.keywords
-    return MaskSpec(spec.name, (), tuple(sorted(kwargs.items(), key=lambda kv: order.index(kv[0]))))
+    return spec.with_params(ratio=float(ratio))
 
 
 def loss_sweep(

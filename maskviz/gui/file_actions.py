@@ -103,25 +103,21 @@ class FileActionsMixin:
         return True
 
     def export_panels_png(self, path: str | os.PathLike) -> bool:
-        """The panels as one PNG, drawn by the same renderer as ``maskviz reconstruct --out``."""
+        """The panels as one PNG, drawn by the same figure renderer as ``maskviz reconstruct --out``."""
+        from maskviz.figures import reconstruction_figure, render_figure
         from maskviz.images import save_png
-        from maskviz.render import render_panel
 
         s = self.state
-        if s.result is None:
+        if s.result is None or s.model is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
-        r = s.result.result
-        recon = self.panels.title("prediction")
-        inputs = " · ".join(part for part in (s.image_source, s.model.summary()["description"] if s.model else "",
-                                               f"mask {s.mask_label()}", s.pattern_spec) if part)
-        footer = f"{inputs}\n{self.metrics.text()}"  # the figure names its inputs, then its numbers
+        # Named as `maskviz reconstruct --out` names them, so the two pictures match for the same inputs.
+        model = s.model.config.name or Path(s.model.source).name
+        image = Path(s.image_source).name if s.image_source else "image"
+        figure = reconstruction_figure([s.result.result], [s.pattern_spec or s.mask_label()], model, image,
+                                       heat=s.options.heatmap)
         try:
-            image = render_panel(
-                [("original", r.original), ("masked input", r.masked_input), (recon, r.prediction),
-                 ("reconstruction + visible", r.pasted)],
-                heatmap=self.panels.heatmap(), footer=footer)
-            save_png(image, path)
+            save_png(render_figure(figure), path)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)
             return False

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from maskviz.figures import nice_ceiling
 from maskviz.gui.state import ViewerState
 
 PANELS = (
@@ -59,17 +60,6 @@ STRIP = 34  # the strip under every picture: the error cell's colour bar, blank 
 TITLE = 22
 TITLE_POINTS = 11.0
 READOUT_LINES = 2
-
-
-def nice_ceiling(value: float) -> float:
-    """Round up to 1, 2 or 5 × 10^k, so colour-bar ticks read cleanly."""
-    if not math.isfinite(value) or value <= 0:
-        return 1.0
-    exp = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * 10**exp:
-            return float(step * 10**exp)
-    return float(10 ** (exp + 1))
 
 
 def hover_lines(state: ViewerState, x: int, y: int) -> list[str]:

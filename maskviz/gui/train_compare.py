@@ -21,10 +21,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from maskviz.gui.panels import nice_ceiling
+from maskviz.figures import PIXEL_UNIT, error_scales, render_panel
 from maskviz.masks import parse_mask_spec
 from maskviz.reconstruct import Reconstruction, reconstruct
-from maskviz.render import render_panel
 from maskviz.train import RunDir, TrainError
 
 MIN_WIDTH = 240  # a row never shrinks below this (px): the dock scrolls instead
@@ -167,7 +166,7 @@ class ComparisonView(QWidget):
     def show_comparison(self, comparison: Comparison) -> None:
         self.comparison = comparison
         rows = (comparison.base, comparison.tuned)
-        vmax = nice_ceiling(max(float(np.percentile(r.error_map, 99)) for r in rows))
+        vmax = error_scales(rows)[PIXEL_UNIT]  # the figures' rule: one scale, from the hidden pixels
         self._figures = [row_figure(r, label, vmax)
                          for r, label in zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)]
         self._render()

@@ -8,7 +8,8 @@ in priority order:
 ``load`` (a model the user is waiting for) > ``recon`` (the picture under the brush) > ``baseline``
 (a non-learned fill beside it) > ``compare`` (a training run against the viewer's model) > ``curve``
 (the background loss sweep, one forward pass per step and held while a stroke is drawn, so a
-reconstruction waits for at most one sweep forward, usually none).
+reconstruction waits for at most one sweep forward, usually none) > ``table`` (the Compare view's
+strategies × models table, one model × image per step).
 
 Each lane holds at most one pending task: :meth:`ModelWorker.submit` *replaces* a pending, not yet
 started task of the same lane, so a stale request never runs. A running torch call cannot be
@@ -36,7 +37,7 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "baseline", "compare", "curve")  # highest priority first
+LANES = ("load", "recon", "baseline", "compare", "curve", "table")  # highest priority first
 
 
 def worker_threads(cpu_count: int | None = None) -> int:
@@ -255,6 +256,13 @@ class ModelWorker(QObject):
     def submit_curve(self, steps: Iterator[Any]) -> int:
         """Run a generator one step per turn, lowest priority; a newer curve cancels this one."""
         return self._put("curve", steps=steps)
+
+    def submit_steps(self, lane: str, steps: Iterator[Any]) -> int:
+        """Run a generator in ``lane``, one step per turn; each step arrives as :attr:`curveStep` with
+        the returned id, and a newer task in the lane (or :meth:`cancel`) stops it between steps."""
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
+        return self._put(lane, steps=steps)
 
     def hold(self, lane: str, on: bool = True) -> None:
         """Keep a lane's pending task from starting (a running step still finishes) until released.

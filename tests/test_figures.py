@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from maskviz.render import COLORMAPS, MIN_PANEL_WIDTH, NAN_COLOR, colormap, render_panel
+from maskviz.figures import COLORMAPS, MIN_PANEL_WIDTH, NAN_COLOR, colormap, render_panel
 
 WHITE = 255
 

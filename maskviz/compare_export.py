@@ -1,0 +1,96 @@
+"""The files of a comparison: grid.png, sweep.png, metrics.csv and summary.json.
+
+``maskviz compare --out DIR`` and the GUI's export buttons both call these, so the same table gives
+the same files. Each file is written atomically: an interrupted run leaves complete files or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from maskviz.compare import CSV_FIELDS, CompareTable, summarize, sweep_curves
+from maskviz.figures import grid_figure, render_figure, sweep_image
+from maskviz.fileio import atomic_write
+from maskviz.images import save_png
+
+SCHEMA = "maskviz.compare/1"
+
+
+def metrics_csv(table: CompareTable) -> str:
+    """One line per model × image × strategy × seed (empty cells where a value does not exist)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in table.rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.record().items()})
+    return buffer.getvalue()
+
+
+def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What summary.json holds: the inputs, the per model × strategy statistics and the sweep lines.
+
+    ``models`` maps each model label to what is known about it (e.g. ``LoadedModel.summary()``).
+    """
+    return {
+        "schema": SCHEMA,
+        "complete": table.complete,
+        "models": [{"label": m, **dict((models or {}).get(m, {}))} for m in table.models],
+        "images": table.images,
+        "skipped": [{"image": i, "reason": why} for i, why in table.skipped],
+        "strategies": [s.label for s in table.strategies if not s.sweep],
+        "seeds": table.seeds,
+        "same_count": table.same_count,
+        "rows": len(table.rows),
+        "notes": table.notes,
+        "summary": [s.to_dict() for s in summarize([r for r in table.rows if not r.sweep])],
+        "sweep": [{"model": c.model, "strategy": c.sweep, "loss_name": c.loss_name,
+                   "points": [p.to_dict() for p in c.points]} for c in sweep_curves(table.rows)],
+    }
+
+
+def write_metrics_csv(table: CompareTable, path: str | os.PathLike) -> Path:
+    text = metrics_csv(table)
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), make_parents=True)
+
+
+def write_summary_json(table: CompareTable, path: str | os.PathLike, models: Mapping[str, Any] | None = None) -> Path:
+    text = json.dumps(summary_dict(table, models), indent=2, default=str)
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), make_parents=True)
+
+
+def write_grid_png(table: CompareTable, path: str | os.PathLike, heat: str = "pixel", show_all: bool = False) -> Path:
+    save_png(render_figure(grid_figure(table, heat=heat, show_all=show_all)), path)
+    return Path(path)
+
+
+def write_sweep_png(table: CompareTable, path: str | os.PathLike) -> Path:
+    images = len({r.image for r in table.rows})
+    title = f"loss and PSNR against mask ratio · {images} image{'s' * (images != 1)} · {len(table.seeds)} seed(s)"
+    save_png(sweep_image(sweep_curves(table.rows), title, "\n".join(table.notes)), path)
+    return Path(path)
+
+
+def has_grid(table: CompareTable) -> bool:
+    return any(r.result is not None and not r.sweep for r in table.rows)
+
+
+def has_sweep(table: CompareTable) -> bool:
+    return any(r.sweep for r in table.rows)
+
+
+def write_all(table: CompareTable, folder: str | os.PathLike, models: Mapping[str, Any] | None = None,
+              heat: str = "pixel", show_all: bool = False) -> list[Path]:
+    """Every file the table can give into ``folder`` (created if needed); returns what was written."""
+    out = Path(folder).expanduser()
+    written = [write_metrics_csv(table, out / "metrics.csv"), write_summary_json(table, out / "summary.json", models)]
+    if has_grid(table):
+        written.append(write_grid_png(table, out / "grid.png", heat, show_all))
+    if has_sweep(table):
+        written.append(write_sweep_png(table, out / "sweep.png"))
+    return written
