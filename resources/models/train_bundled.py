@@ -303,7 +303,8 @@ def export(family: str, geometry: str, run: Path, args: argparse.Namespace, extr
             "data_recipe": "resources/models/get_training_data.sh (Debian wallpaper packages and wheel data "
                            "files with redistributable licences; see its SOURCES.tsv)",
             DEFAULT_MASK_KEY: DEFAULT_MASK[family].format(cell=cell(geometry)), **extra}
-    places = {str(args.data): "DATA", str(args.work): "WORK", str(REPO): "REPO", str(Path.home()): "~"}
+    places = {str(args.data): "DATA", str(args.work): "WORK", str(args.export): "EXPORT",
+              **({str(args.photos): "PHOTOS"} if args.photos else {}), str(REPO): "REPO", str(Path.home()): "~"}
     path = args.export / f"maskviz_{family}_{GEOMETRIES[geometry][0]}.safetensors"
     save_model(loaded.model, path, without_paths(info, places), dtype=torch.float16)
     return path
