@@ -102,7 +102,7 @@ case $MODE in
         setup_device_python
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/lease.log" || true
         WORK=/tmp/bundle
-        CROPS=10 THREADS=8 BENCH_EXTRA=()
+        CROPS=8 THREADS=12 BENCH_EXTRA=()
         train_pack_bench "$WORK/runs" "$WORK/export" --photos .heldout --budget-minutes "$BUDGET_MINUTES"
         ;;
     *)
