@@ -56,7 +56,7 @@ pack() {  # $1: work folder, $2: export folder
     cp "$work/quality.md" "$work/choice.json" "$OUT/" 2>/dev/null || true
     rm -f "$OUT"/bundle.tar.*
     # Run checkpoints stay behind (the exports are the best of them); logs and metrics travel.
-    tar -cf - --exclude=checkpoints --exclude=short-best -C "$work" . -C "$export" . \
+    tar -cf - --exclude=checkpoints --exclude=short-best --exclude=dry-run-data -C "$work" . -C "$export" . \
         | split -b 15000000 -d - "$OUT/bundle.tar."
     ls -la "$OUT"
 }
