@@ -56,7 +56,7 @@ pack() {  # $1: work folder, $2: export folder
     cp "$work/quality.md" "$work/choice.json" "$OUT/" 2>/dev/null || true
     rm -f "$OUT"/bundle.tar.*
     # Run checkpoints stay behind (the exports are the best of them); logs and metrics travel.
-    tar -cf - --exclude=checkpoints --exclude=short-best -C "$work" . -C "$export" . \
+    tar -cf - --exclude=checkpoints --exclude=short-best --exclude=dry-run-data -C "$work" . -C "$export" . \
         | split -b 15000000 -d - "$OUT/bundle.tar."
     ls -la "$OUT"
 }
@@ -102,7 +102,7 @@ case $MODE in
         setup_device_python
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/lease.log" || true
         WORK=/tmp/bundle
-        CROPS=10 THREADS=8 BENCH_EXTRA=()
+        CROPS=8 THREADS=12 BENCH_EXTRA=()
         train_pack_bench "$WORK/runs" "$WORK/export" --photos .heldout --budget-minutes "$BUDGET_MINUTES"
         ;;
     *)
