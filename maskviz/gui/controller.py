@@ -49,6 +49,11 @@ def describe_source(source: str | None) -> str:
     return Path(source).name or source
 
 
+def naming(source: str | os.PathLike, message: str) -> str:
+    """The reason, prefixed with the path unless the reason already names it."""
+    return message if str(source) in message else f"{source}: {message}"
+
+
 class LaneRunner(QObject):
     """A :class:`~maskviz.gui.background.Background` look-alike whose jobs run on one worker lane."""
 
@@ -132,7 +137,7 @@ class Controller(QObject):
             if quiet:
                 self.state.set_message(f"Could not reopen the last image: {exc}")
             else:
-                self.error.emit("Could not open the image", f"{source}: {exc}")
+                self.error.emit("Could not open the image", naming(source, str(exc)))
             return False
         self.state.set_image(image, str(source))
         return True
@@ -333,7 +338,7 @@ class Controller(QObject):
         if task_id != self.worker.latest_id("load"):
             return
         self.loadingChanged.emit("")
-        self.error.emit("Could not open the model", f"{source or 'the default model'}: {message}")
+        self.error.emit("Could not open the model", naming(source or "the default model", message))
         if fallback and self.state.model is None and source is not None:
             self.open_model(None)  # start-up with a broken checkpoint: fall back to the default
 
