@@ -29,8 +29,13 @@ Getters
     ``result`` (ReconOutcome or None), ``result_inputs``, ``result_is_current()``,
     ``baseline_result``, ``baseline_status``, ``curve``, ``message``, ``hidden_fraction``.
 
+Value types
+    :class:`DisplayOptions` (unnormalize, heatmap, baseline, precision, device), :class:`Provenance`
+    (spec, the mask it made, source), :class:`Inputs` (what a result was computed from),
+    :class:`Curve` (the loss sweep so far); :func:`spec_label` names a spec ("random 75 %").
+
 Mutators
-    ``set_image``, ``set_model``, ``set_option``, ``set_threshold``, ``apply_pattern``,
+    ``set_image``, ``set_model``, ``set_geometry``, ``set_option``, ``set_threshold``, ``apply_pattern``,
     ``set_patch_mask``, ``push_edit``, ``stroke_changed``, ``clear_mask``, ``invert_mask``,
     ``set_result``, ``set_baseline_result``, ``set_curve``, ``set_message``.
 """
