@@ -74,6 +74,7 @@ class Controller(QObject):
     """State changes → worker jobs; results → state. Errors come out as one ``error`` per problem."""
 
     error = Signal(str, str)  # title, message: the window shows one dialog
+    notice = Signal(str)  # a passing note for the status bar (e.g. the last session's image is gone)
     resultShown = Signal(int)  # id of the reconstruction just written into the state
     modelReady = Signal(object)  # the LoadedModel now in use
     loadingChanged = Signal(str)  # "loading x…" while a load or device move runs, "" after
@@ -135,7 +136,7 @@ class Controller(QObject):
             image = load_image(source)
         except MaskvizError as exc:
             if quiet:
-                self.state.set_message(f"Could not reopen the last image: {exc}")
+                self.notice.emit(f"Could not reopen the last image: {exc}")
             else:
                 self.error.emit("Could not open the image", naming(source, str(exc)))
             return False

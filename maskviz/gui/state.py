@@ -241,13 +241,13 @@ class ViewerState(QObject):
 
     def mask_label(self) -> str:
         """``"random 75 %"`` while the mask is exactly the pattern's, ``"random 75 % + edits"`` after
-        painting on it, ``"painted"`` when no pattern made it (undo brings the earlier label back)."""
+        painting on it, ``"painted"`` when no pattern (or ``none``) made it (undo brings the earlier label back)."""
         p = self.provenance
         if p.spec is None and not p.source:
             return "painted"
         base = spec_label(p.spec) if p.spec is not None else p.source
         if p.mask is not None and not np.array_equal(p.mask, self.patch_mask()):
-            return f"{base} + edits"
+            return "painted" if p.spec is not None and p.spec.name == "none" else f"{base} + edits"
         return base
 
     def apply_pattern(self, spec: MaskSpec, mask: np.ndarray, text: str | None = None) -> None:
