@@ -146,7 +146,7 @@ def main() -> int:
     window.resize(1500, 950)
     window.show()
     if args.no_curve:
-        window.schedule_curve = lambda: None
+        window.controller.schedule_curve = lambda: None
     window.open_image("sample:coffee")
     window.set_model(LoadedModel(model, source=f"random:{args.model}", format="random-weights"))
     wait_until(lambda: window.current is not None)

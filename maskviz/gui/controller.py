@@ -49,6 +49,11 @@ def describe_source(source: str | None) -> str:
     return Path(source).name or source
 
 
+def naming(source: str | os.PathLike, message: str) -> str:
+    """The reason, prefixed with the path unless the reason already names it."""
+    return message if str(source) in message else f"{source}: {message}"
+
+
 class LaneRunner(QObject):
     """A :class:`~maskviz.gui.background.Background` look-alike whose jobs run on one worker lane."""
 
@@ -69,6 +74,7 @@ class Controller(QObject):
     """State changes → worker jobs; results → state. Errors come out as one ``error`` per problem."""
 
     error = Signal(str, str)  # title, message: the window shows one dialog
+    notice = Signal(str)  # a passing note for the status bar (e.g. the last session's image is gone)
     resultShown = Signal(int)  # id of the reconstruction just written into the state
     modelReady = Signal(object)  # the LoadedModel now in use
     loadingChanged = Signal(str)  # "loading x…" while a load or device move runs, "" after
@@ -130,9 +136,9 @@ class Controller(QObject):
             image = load_image(source)
         except MaskvizError as exc:
             if quiet:
-                self.state.set_message(f"Could not reopen the last image: {exc}")
+                self.notice.emit(f"Could not reopen the last image: {exc}")
             else:
-                self.error.emit("Could not open the image", f"{source}: {exc}")
+                self.error.emit("Could not open the image", naming(source, str(exc)))
             return False
         self.state.set_image(image, str(source))
         return True
@@ -333,7 +339,7 @@ class Controller(QObject):
         if task_id != self.worker.latest_id("load"):
             return
         self.loadingChanged.emit("")
-        self.error.emit("Could not open the model", f"{source or 'the default model'}: {message}")
+        self.error.emit("Could not open the model", naming(source or "the default model", message))
         if fallback and self.state.model is None and source is not None:
             self.open_model(None)  # start-up with a broken checkpoint: fall back to the default
 

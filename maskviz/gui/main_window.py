@@ -259,6 +259,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         s.modelChanged.connect(self._on_model)
         s.imageChanged.connect(self._update_title)
         c.error.connect(self.show_error)
+        c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         c.busyChanged.connect(self.busy_indicator.update)
         c.modelReady.connect(self.training.set_base_model)
         self.training.useModelRequested.connect(self.open_model)

@@ -58,7 +58,8 @@ BASELINE_HINT = "baseline: none (View → Baseline)"
 MIN_SIDE = 120  # the smallest picture worth showing; below it the grid scrolls
 STRIP = 34  # the strip under every picture: the error cell's colour bar, blank elsewhere
 TITLE = 22
-TITLE_POINTS = 11.0
+TITLE_POINTS = 11.0  # the size pyqtgraph draws plot titles in
+SMALL_TITLE_POINTS = 8.5
 READOUT_LINES = 2
 
 
@@ -149,11 +150,12 @@ class _Cell(pg.GraphicsLayoutWidget):
             self._elide()
 
     def _elide(self) -> None:
+        points = TITLE_POINTS if self.width() >= 200 else SMALL_TITLE_POINTS  # small cells: smaller titles
         font = QFont(self.font())
-        font.setPointSizeF(TITLE_POINTS)  # the size pyqtgraph draws plot titles in
-        metrics = QFontMetrics(font)
+        font.setPointSizeF(points)
         room = max(40, self.width() - 24)
-        self.plot.setTitle(metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room))
+        text = QFontMetrics(font).elidedText(self.title, Qt.TextElideMode.ElideRight, room)
+        self.plot.setTitle(text, size=f"{points:g}pt")
         # Re-fit: a shorter title must give its width back (Qt caches the layout's old minimum width).
         for item in (self.plot.titleLabel, self.plot, self.ci):
             item.updateGeometry()

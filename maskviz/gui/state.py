@@ -29,8 +29,13 @@ Getters
     ``result`` (ReconOutcome or None), ``result_inputs``, ``result_is_current()``,
     ``baseline_result``, ``baseline_status``, ``curve``, ``message``, ``hidden_fraction``.
 
+Value types
+    :class:`DisplayOptions` (unnormalize, heatmap, baseline, precision, device), :class:`Provenance`
+    (spec, the mask it made, source), :class:`Inputs` (what a result was computed from),
+    :class:`Curve` (the loss sweep so far); :func:`spec_label` names a spec ("random 75 %").
+
 Mutators
-    ``set_image``, ``set_model``, ``set_option``, ``set_threshold``, ``apply_pattern``,
+    ``set_image``, ``set_model``, ``set_geometry``, ``set_option``, ``set_threshold``, ``apply_pattern``,
     ``set_patch_mask``, ``push_edit``, ``stroke_changed``, ``clear_mask``, ``invert_mask``,
     ``set_result``, ``set_baseline_result``, ``set_curve``, ``set_message``.
 """
@@ -236,13 +241,13 @@ class ViewerState(QObject):
 
     def mask_label(self) -> str:
         """``"random 75 %"`` while the mask is exactly the pattern's, ``"random 75 % + edits"`` after
-        painting on it, ``"painted"`` when no pattern made it (undo brings the earlier label back)."""
+        painting on it, ``"painted"`` when no pattern (or ``none``) made it (undo brings the earlier label back)."""
         p = self.provenance
         if p.spec is None and not p.source:
             return "painted"
         base = spec_label(p.spec) if p.spec is not None else p.source
         if p.mask is not None and not np.array_equal(p.mask, self.patch_mask()):
-            return f"{base} + edits"
+            return "painted" if p.spec is not None and p.spec.name == "none" else f"{base} + edits"
         return base
 
     def apply_pattern(self, spec: MaskSpec, mask: np.ndarray, text: str | None = None) -> None:

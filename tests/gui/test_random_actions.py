@@ -129,7 +129,7 @@ def check_views_agree(window) -> None:
     assert window.canvas.readout.text() == masks.describe(s.patch_mask())
     assert window.panels.readout == " · ".join(hover_lines(s, *window.panels._hover))
     assert window.patterns.mask_label.text().startswith(s.mask_label())
-    if s.provenance.spec is not None and not s.mask_label().endswith("+ edits"):
+    if s.provenance.spec is not None and not s.mask_label().endswith(("+ edits", "painted")):
         np.testing.assert_array_equal(s.patch_mask(), s.provenance.mask)
     if r.loss is None:
         assert window.curve.marker is None and "nothing to reconstruct" in window.metrics.text()
