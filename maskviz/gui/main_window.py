@@ -35,6 +35,7 @@ from maskviz.baselines import BASELINE_LABELS, BASELINES
 from maskviz.bundled import MODEL_PREFIX, bundled_model_paths, default_sample, sample_paths
 from maskviz.errors import MaskvizError
 from maskviz.gui.canvas import MaskCanvas
+from maskviz.gui.compare_view import CompareView
 from maskviz.gui.controller import Controller
 from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.keys import KeyRouter
@@ -127,7 +128,10 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
         self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
+        self.compare = CompareView(s, self.worker, self)
+        self.compare_dock = self._dock("Compare", "compare-dock", self.compare, right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
+        self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.curve_dock.raise_()
         self.busy_indicator = BusyIndicator(self.statusBar(), lambda: self.worker.is_busy("load"),
                                             lambda: self.controller.busy)
@@ -230,7 +234,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         view.addSeparator()
         self._action(view, "&Reset zoom", self.reset_zoom, "Ctrl+0")
         view.addSeparator()
-        for dock in (self.model_dock, self.curve_dock, self.train_dock):
+        self._action(view, "&Compare strategies and models", self.show_compare, "Ctrl+K")
+        for dock in (self.model_dock, self.curve_dock, self.train_dock, self.compare_dock):
             view.addAction(dock.toggleViewAction())
 
     def _build_train_menu(self) -> None:
@@ -442,6 +447,11 @@ class MainWindow(FileActionsMixin, QMainWindow):
                 self._layout_restored = bool(restore(value)) or self._layout_restored
 
     # ================================================================== training
+
+    def show_compare(self) -> None:
+        """Show and raise the Compare dock (strategies × models on this image or a folder, ratio sweeps)."""
+        self.compare_dock.show()
+        self.compare_dock.raise_()
 
     def show_training(self) -> None:
         """Show and raise the Train dock, giving it most of the column's height (it holds a form and curves)."""

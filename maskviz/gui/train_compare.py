@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from maskviz.figures import PIXEL_UNIT, error_scales, render_panel
+from maskviz.figures import PIXEL_UNIT, error_image, error_scales, render_panel
 from maskviz.masks import parse_mask_spec
 from maskviz.reconstruct import Reconstruction, reconstruct
 from maskviz.train import RunDir, TrainError
@@ -113,11 +113,14 @@ def to_pixmap(rgb: np.ndarray, size: int) -> QPixmap:
     return QPixmap.fromImage(image).scaledToWidth(size, mode)
 
 
-def row_figure(r: Reconstruction, label: str, vmax: float) -> np.ndarray:
-    """One model's row as the shared renderer draws it: masked input, pasted reconstruction, error heatmap."""
-    figure = render_panel([(COLUMNS[0], r.masked_input), (COLUMNS[1], r.pasted)],
-                          heatmap=(COLUMNS[2], r.error_map, 0.0, vmax), footer=f"{label} — {summary_text(r)}")
-    return np.asarray(figure.convert("RGB"))
+def row_figure(r: Reconstruction, label: str, vmax: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """One model's row as the shared renderer draws it: masked input, pasted reconstruction and the
+    error of the hidden patches (visible ones faded) on the figure's scale. Returns the three
+    pictures and the rendered row."""
+    pictures = [r.masked_input, r.pasted, error_image(r, vmax)]
+    titles = [COLUMNS[0], COLUMNS[1], f"{COLUMNS[2]} (0 – {vmax:g})"]
+    figure = render_panel(list(zip(titles, pictures, strict=True)), footer=f"{label} — {summary_text(r)}")
+    return pictures, np.asarray(figure.convert("RGB"))
 
 
 class ComparisonView(QWidget):
@@ -130,6 +133,7 @@ class ComparisonView(QWidget):
         super().__init__(parent)
         self.comparison: Comparison | None = None
         self._figures: list[np.ndarray] = []  # kept to re-scale on resize
+        self._arrays: list[list[np.ndarray]] = []  # each row's pictures, before layout
         self.hint = QLabel("Open a run's result in the viewer to compare the base and the fine-tuned model "
                            "on the viewer's image and mask.", self)
         self.hint.setWordWrap(True)
@@ -167,8 +171,10 @@ class ComparisonView(QWidget):
         self.comparison = comparison
         rows = (comparison.base, comparison.tuned)
         vmax = error_scales(rows)[PIXEL_UNIT]  # the figures' rule: one scale, from the hidden pixels
-        self._figures = [row_figure(r, label, vmax)
-                         for r, label in zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)]
+        drawn = [row_figure(r, label, vmax)
+                 for r, label in zip(rows, (comparison.base_label, comparison.tuned_label), strict=True)]
+        self._arrays = [pictures for pictures, _ in drawn]
+        self._figures = [figure for _, figure in drawn]
         self._render()
         note = f"{comparison.note}. " if comparison.note else ""
         self.hint.setText(f"{note}Error colours share one scale (0 – {vmax:g}), so the rows compare directly.")

@@ -12,18 +12,11 @@ from PySide6.QtCore import Qt
 from maskviz.checkpoints import load_model
 from maskviz.cli import main
 from maskviz.gui.compare_view import CompareView, Snapshot
+from maskviz.gui.state import ViewerState
 from maskviz.gui.worker import ModelWorker
 from maskviz.masks import make_mask
 
 WAIT_MS = 30000
-
-
-def _state_class():
-    try:
-        from maskviz.gui.state import ViewerState  # issue 9's state, once merged
-    except ImportError:
-        from stand_in_state import StandInState as ViewerState
-    return ViewerState
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ def worker():
 
 @pytest.fixture
 def state(photo, tiny_model_path):
-    s = _state_class()()
+    s = ViewerState()
     s.set_model(load_model(tiny_model_path), tiny_model_path)
     s.set_image(Image.open(photo).convert("RGB"), photo)
     return s
@@ -190,3 +183,18 @@ def test_training_before_after_uses_the_figures_scale_and_dimming(qtbot):
     assert f"0 – {vmax:g}" in view.hint.text()
     figure = before_after_figure(base, tuned, ["base", "tuned"], "center:0.5", "img.png")
     assert figure.groups == ["base", "tuned"] and render_figure(figure).width > 6 * 128
+
+
+def test_the_window_has_a_compare_dock_on_its_own_state(qtbot, window):
+    from PySide6.QtGui import QKeySequence
+
+    action = next(a for a in window.view_menu.actions() if a.shortcut() == QKeySequence("Ctrl+K"))
+    action.trigger()
+    qtbot.waitUntil(lambda: window.compare.isVisible(), timeout=WAIT_MS)
+    assert window.compare.state is window.state and window.compare.worker is window.worker
+    window.compare.specs_edit.setText("center:0.5")
+    window.compare.seeds_box.setValue(1)
+    assert window.compare.run()
+    snapshot = _finish(qtbot, window.compare)
+    rows = _viewer_rows(snapshot)
+    assert rows and all(np.array_equal(r.mask, window.state.patch_mask()) for r in rows)
