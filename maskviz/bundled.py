@@ -70,7 +70,7 @@ def model_path(source: str | os.PathLike) -> Path:
     source = str(source)
     if not source.startswith(MODEL_PREFIX):
         path = Path(source).expanduser()
-        if path.exists():
+        if os.path.lexists(path):  # never raises: an unreadable path is load_model's to explain
             return path
         from maskviz.zoo.store import resolve_name
 

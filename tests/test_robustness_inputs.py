@@ -210,7 +210,8 @@ def _peak_growth(action) -> int:
 
 GOOD_SPECS = {
     "random:0.75": 12, "random:0": 0, "random:1": 16, "random:0.5,seed=3": 8, "block:0.5": 8,
-    "block:0.5,min_block=1000000": 8, "block:0.5,max_block=none": 8, "simmim:0.6": 16,
+    "block:0.5,min_block=1000000": 8, "block:0.5,max_block=none": 8,
+    "simmim:0.6": 10,  # cells follow the model: 16 one-patch cells, ceil(16 × 0.6)
     "simmim:0.6,mask_patch=1000000": 16, "simmim:0.6,mask_patch=2147483640": 16, "grid:2": 12,
     "grid:2,row_offset=3": 12, "grid:2,row_offset=2147483647": 12, "center:0.25": 4, "border:1": 12,
     "border:1000000": 16, "stripes:h": 8, "checkerboard:1": 8, "half:left": 8, "none": 0, "all": 16,

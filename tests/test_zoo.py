@@ -257,4 +257,4 @@ def test_cli_checks_a_file_put_there_by_hand(cache, capsys):
     url_target(entry).parent.mkdir(parents=True)
     url_target(entry).write_bytes(b"an html page saved by mistake")
     assert main(["models", "download", entry.name]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "not a model checkpoint" in capsys.readouterr().err
