@@ -14,13 +14,11 @@ file, and timed on a bundled sample photo under the mask the app shows by defaul
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from bench_reconstruct import median_ms  # bench/ is on the path when a script there runs
 
 from maskviz.bundled import sample_path
 from maskviz.checkpoints import load_model, save_model
@@ -34,17 +32,6 @@ REFERENCE = ("mae_vit_small_patch8_64", "simmim_vit_small_patch8_64")
 #: The pattern each family's panels open with (SimMIM cells of two patches, as its training masks).
 FAMILY_MASK = {"mae": "random:0.75", "simmim": "simmim:0.6,mask_patch={cell}"}
 LIMIT_MS, LIMIT_MB = 40.0, 30.0
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def measure(name: str, repeats: int, image, folder: Path) -> dict:
