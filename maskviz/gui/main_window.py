@@ -129,7 +129,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.compare = CompareView(s, self.worker, self)
-        self.compare_dock = self._dock("Compare", "compare-dock", self.compare, right)
+        self.compare_dock = self._dock("Compare", "compare-dock", scrolled(self.compare), right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.curve_dock.raise_()
