@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from maskviz.errors import MaskvizError
+from maskviz.progress import ProgressLine, bar
 
 DEFAULT_STRATEGIES = ("random:0.75", "block:0.5", "grid:2", "center:0.25")
 
@@ -101,49 +102,40 @@ def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
 
 def _run(steps: Any, total: int) -> bool:
     """Drive the comparison with a progress bar on stderr; True when Ctrl-C stopped it."""
-    bar = ProgressBar(total, sys.stderr) if total > 1 else None
+    progress = ProgressBar(total, sys.stderr) if total > 1 else None
     try:
         for step in steps:
             if step.error:
-                print(f"\nmaskviz: skipped {step.image}: {step.error}", file=sys.stderr)
-            if bar is not None:
-                bar.update(step.done)
+                if progress is not None:
+                    progress.finish()  # the message gets a line of its own
+                print(f"maskviz: skipped {step.image}: {step.error}", file=sys.stderr)
+            if progress is not None:
+                progress.update(step.done)
     except KeyboardInterrupt:
         steps.close()
         return True
     finally:
-        if bar is not None:
-            bar.finish()
+        if progress is not None:
+            progress.finish()
     return False
 
 
 class ProgressBar:
-    """``[#####.....] 37/100 model × image steps, 2.1/s, 30 s left`` redrawn in place on a terminal."""
-
-    WIDTH = 30
+    """``[#####-----] 37/100 steps, 2.10/s, 30 s left`` (one step: a model × image), see :mod:`maskviz.progress`."""
 
     def __init__(self, total: int, stream: TextIO) -> None:
-        self.total, self.stream, self.start = total, stream, time.perf_counter()
-        self.tty = stream.isatty()
-        self.last_line = 0.0
+        self.total, self.start = total, time.perf_counter()
+        self.line = ProgressLine(stream)
 
     def update(self, done: int) -> None:
         elapsed = time.perf_counter() - self.start
         rate = done / elapsed if elapsed > 0 else 0.0
         left = f", {math.ceil((self.total - done) / rate)} s left" if rate > 0 and done < self.total else ""
-        filled = round(self.WIDTH * done / self.total)
-        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total} steps, {rate:.2f}/s{left}"
-        if self.tty:
-            self.stream.write("\r" + text)
-        elif elapsed - self.last_line >= 5 or done == self.total:  # a log file gets a line every 5 s
-            self.stream.write(text + "\n")
-            self.last_line = elapsed
-        self.stream.flush()
+        self.line.show(f"{bar(done, self.total)} {done}/{self.total} steps, {rate:.2f}/s{left}",
+                       final=done == self.total)
 
     def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.line.end()
 
 
 def _print_summary(table: Any) -> None:

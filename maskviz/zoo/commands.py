@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import TextIO
 
 from maskviz.errors import MaskvizError
+from maskviz.progress import ProgressLine, bar
 from maskviz.zoo.catalogue import ModelEntry, entries, find_entry, format_size
 
 TEST_SUFFIX = "_test"  # registry configs that exist for the test suite only
@@ -95,29 +95,19 @@ def print_architectures(out: TextIO) -> None:
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal stream, redrawn at most ten times a second."""
+    """A download's progress line (see :mod:`maskviz.progress`); a new file label starts a new line."""
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self._last = 0.0
+    def __init__(self, stream: TextIO) -> None:
+        self.line = ProgressLine(stream)
         self._label = ""
 
     def __call__(self, done: int, total: int | None, label: str) -> None:
-        now = time.monotonic()
+        if label != self._label:
+            self.line.end()
+            self._label = label
         finished = total is not None and done >= total
-        if label != self._label and self._label:
-            self.stream.write("\n")
-        self._label = label
-        if now - self._last < 0.1 and not finished:
-            return
-        self._last = now
         if total:
-            filled = int(self.width * done / total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            text = f"\r{label} [{bar}] {100 * done / total:5.1f}%  {format_size(done)} / {format_size(total)}"
+            text = f"{label} {bar(done, total)} {100 * done / total:5.1f}%  {format_size(done)} / {format_size(total)}"
         else:
-            text = f"\r{label} {format_size(done)}"
-        self.stream.write(text + ("\n" if finished else ""))
-        self.stream.flush()
-        if finished:
-            self._label = ""
+            text = f"{label} {format_size(done)}"
+        self.line.show(text, final=finished)
