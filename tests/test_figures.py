@@ -1,4 +1,4 @@
-"""The CLI summary panel and the colour maps (maskviz.render)."""
+"""The CLI summary panel and the colour maps (maskviz.figures)."""
 
 from __future__ import annotations
 

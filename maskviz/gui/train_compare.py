@@ -4,7 +4,7 @@
 rebuilds the run's starting model from its saved recipe (the same weights the run began with, even
 for a model trained from scratch, because the recipe's seed fixed them) and reconstructs the same
 image under the same mask with both. :class:`ComparisonView` shows the two rows drawn by the shared
-renderer (:func:`maskviz.render.render_panel`, as ``maskviz reconstruct --out`` draws them) with one
+renderer (:mod:`maskviz.figures`: its panels, its dimmed hidden-patch error and its scale rule) with one
 shared error colour scale, so a darker heatmap really means a smaller error. The final model is
 compared by default: a best checkpoint picked by a handful of held-out images is offered, not imposed.
 """
