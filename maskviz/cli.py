@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -22,6 +23,7 @@ from maskviz.compare_cli import add_compare_parser, cmd_compare
 from maskviz.errors import MaskvizError
 
 EXIT_INPUT_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
 EXIT_INTERNAL_ERROR = 1
 
 
@@ -140,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`maskviz models | head`): end quietly, as Unix tools do
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter's last flush must not fail again
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback in front of a user
         if args.debug:
             traceback.print_exc()

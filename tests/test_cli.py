@@ -135,3 +135,18 @@ def test_reconstruct_without_any_bundled_model_falls_back_to_the_builtin(tmp_pat
     doc = json.loads(js.read_text())
     assert doc["family"] == "mae" and doc["total_patches"] == doc["model"]["grid"][0] * doc["model"]["grid"][1]
     assert doc["model"]["format"] == "builtin" and "random weights" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly(monkeypatch, capsys):
+    """`maskviz models | head`: the reader goes away; no error message, the shell's SIGPIPE status."""
+    import io
+
+    from maskviz import cli
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["models"]) == cli.EXIT_BROKEN_PIPE
+    assert capsys.readouterr().err == ""
