@@ -2,9 +2,10 @@
 
     python bench/bench_startup.py [--repeat 3] [--skip-gui]
 
-Each figure is the median of ``--repeat`` fresh processes, wall time and CPU time (all threads; on a
-busy shared machine the CPU time is the steadier figure), each with its ratio to the reference
-``python -c "import torch"`` measured in the same run (the ratio is what to compare across machines):
+Each figure is the median of ``--repeat`` rounds of fresh processes, wall time and CPU time (all
+threads; on a busy shared machine the CPU time is the steadier figure), each with its ratio to the
+reference ``python -c "import torch"`` run in the same round (the ratio is what to compare across
+machines):
 
 * ``maskviz --version``, ``maskviz --help``, ``maskviz models``: answered without importing torch;
 * ``maskviz reconstruct sample:coffee``: load the bundled model, reconstruct, print the metrics line;
@@ -44,11 +45,6 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def median_of(repeat: int, cmd: list[str]) -> tuple[float, float]:
-    runs = [timed(cmd) for _ in range(repeat)]
-    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
 def gui_times(config_home: str) -> dict[str, float]:
@@ -124,23 +120,31 @@ def main() -> int:
     parser.add_argument("--skip-gui", action="store_true")
     args = parser.parse_args()
     py, maskviz = sys.executable, [sys.executable, "-m", "maskviz"]
-    reference = median_of(args.repeat, [py, "-c", "import torch"])
-    rows = [
-        ("reference: python -c 'import torch'", reference),
-        ("maskviz --version", median_of(args.repeat, [*maskviz, "--version"])),
-        ("maskviz --help", median_of(args.repeat, [*maskviz, "--help"])),
-        ("maskviz models", median_of(args.repeat, [*maskviz, "models"])),
-        ("maskviz reconstruct sample:coffee", median_of(args.repeat, [*maskviz, "reconstruct", "sample:coffee",
-                                                                       "--device", "cpu"])),
-    ]
-    if not args.skip_gui:
-        with tempfile.TemporaryDirectory() as config_home:
-            runs = [gui_times(config_home) for _ in range(args.repeat)]
-        for label, key in (("app: window on screen", "window"), ("app: first reconstruction shown", "result")):
-            rows.append((label, tuple(statistics.median(r[f"{key} {kind}"] for r in runs) for kind in ("wall", "cpu"))))
-    print(f"{'':36s} {'wall':>7s} {'ratio':>6s} {'cpu':>7s} {'ratio':>6s}   (ratio: to import torch)")
-    for label, (wall, cpu) in rows:
-        print(f"{label:36s} {wall:6.2f}s {wall / reference[0]:5.2f}x {cpu:6.2f}s {cpu / reference[1]:5.2f}x")
+    commands = {
+        "reference: python -c 'import torch'": [py, "-c", "import torch"],
+        "maskviz --version": [*maskviz, "--version"],
+        "maskviz --help": [*maskviz, "--help"],
+        "maskviz models": [*maskviz, "models"],
+        "maskviz reconstruct sample:coffee": [*maskviz, "reconstruct", "sample:coffee", "--device", "cpu"],
+    }
+    gui_rows = {"app: window on screen": "window", "app: first reconstruction shown": "result"}
+    # Round-robin (every command once per round, ratios taken within the round): a shared machine's
+    # speed drifts by a factor of two over minutes, which would otherwise land in the ratios.
+    rounds: list[dict[str, tuple[float, float]]] = []
+    with tempfile.TemporaryDirectory() as config_home:
+        for _ in range(args.repeat):
+            times = {label: timed(cmd) for label, cmd in commands.items()}
+            if not args.skip_gui:
+                gui = gui_times(config_home)
+                times.update({label: (gui[f"{key} wall"], gui[f"{key} cpu"]) for label, key in gui_rows.items()})
+            rounds.append(times)
+    reference = next(iter(commands))
+    print(f"{'':36s} {'wall':>7s} {'ratio':>6s} {'cpu':>7s} {'ratio':>6s}   (medians of {args.repeat} rounds; "
+          "ratio: to import torch in the same round)")
+    for label in rounds[0]:
+        wall, cpu = (statistics.median(r[label][k] for r in rounds) for k in (0, 1))
+        wall_ratio, cpu_ratio = (statistics.median(r[label][k] / r[reference][k] for r in rounds) for k in (0, 1))
+        print(f"{label:36s} {wall:6.2f}s {wall_ratio:5.2f}x {cpu:6.2f}s {cpu_ratio:5.2f}x")
     return 0
 
 

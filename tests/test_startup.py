@@ -72,3 +72,50 @@ def test_reconstruct_without_outputs_prints_the_metrics_line(tmp_path, monkeypat
     line = capsys.readouterr().out.strip()
     assert line.startswith("center:0.4: loss ") and " psnr " in line and "masked " in line
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+
+DYNAMO_PROBE = """
+import importlib, sys
+import torch
+import maskviz.checkpoints  # the model families, hence all of timm and torchvision.ops
+print("imported", "torch._dynamo" in sys.modules, "sympy" in sys.modules)
+
+from maskviz.models import create_model
+model = create_model("mae_vit_tiny_test").eval()
+size = model.config.img_size
+with torch.no_grad():
+    model(torch.rand(1, 3, size, size), torch.rand(1, model.config.num_patches) < 0.75)
+print("reconstructed", "torch._dynamo" in sys.modules)
+
+served = importlib.import_module("torchvision.ops.roi_align").is_compile_supported("cpu")
+from torch._dynamo.utils import is_compile_supported
+print("served", served == is_compile_supported("cpu"), type(sys.modules["torch._dynamo"]).__name__,
+      hasattr(torch._dynamo, "optimize"))
+"""
+
+FALLBACK_PROBE = """
+import sys
+import torch
+from maskviz.lazy import dynamo_deferred
+with dynamo_deferred():
+    import torch._dynamo
+    stand_in = type(torch._dynamo).__name__
+    limit = torch._dynamo.config.cache_size_limit  # not served: the real module is imported right here
+print(stand_in, type(sys.modules["torch._dynamo"]).__name__, limit == torch._dynamo.config.cache_size_limit)
+"""
+
+
+def _probe(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_model_families_import_and_run_without_torch_dynamo() -> None:
+    """timm mentions torch._dynamo at import time; maskviz defers it until something really uses it."""
+    assert _probe(DYNAMO_PROBE) == ["imported False False", "reconstructed False", "served True module True"]
+
+
+def test_anything_the_stand_in_does_not_serve_comes_from_the_real_torch_dynamo() -> None:
+    assert _probe(FALLBACK_PROBE) == ["_DynamoStandIn module True"]

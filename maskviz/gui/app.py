@@ -19,7 +19,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
 
@@ -31,11 +31,11 @@ from maskviz.gui.session import config_dir
 ORGANIZATION, APPLICATION, DESKTOP_ID = "maskviz", "maskviz", "org.maskviz.Maskviz"
 LOG_NAME = "maskviz.log"
 ICON_NAME = "maskviz.svg"
-# The window module's heavy, Qt-free imports: torch, and timm through the model families. timm
-# imports torchvision (timm.layers needs torchvision.ops), and torchvision.ops imports torch._dynamo:
-# about 4 s on a 2-core machine, which no import-time trick can skip without patching those libraries.
-# So they are imported on a background thread while a start-up window is already on screen.
-PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines", "maskviz.train.loop")
+# The window module's heavy, Qt-free imports: torch, and timm through the model families (timm with
+# torch._dynamo deferred, see maskviz.lazy.dynamo_deferred). Several seconds on a 2-core machine, so
+# they are imported on a background thread while a start-up window is already on screen. The
+# training code (timm.optim imports torch._dynamo for real) is left to its first use, on a worker.
+PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines")
 
 log = logging.getLogger("maskviz.gui")
 
@@ -126,8 +126,10 @@ def run_app(argv: Sequence[str]) -> int:
     if "maskviz.gui.main_window" in sys.modules:  # imported already (a test, a second window): no wait
         return app.exec() if open_window(args, folder) else 2
     splash = start_up_window()
-    after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
-    return app.exec()
+    imports = after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
+    code = app.exec()
+    del imports  # held until here: its relay must outlive the thread to receive the queued signal
+    return code
 
 
 def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | None = None) -> QWidget | None:
@@ -163,32 +165,46 @@ def start_up_window() -> QSplashScreen:
     return splash
 
 
+class _ImportRelay(QObject):
+    """Lives on the UI thread; the import thread's ``finished`` signal reaches it as a queued call."""
+
+    finished = Signal(object)  # None, or the exception that stopped the imports
+
+    def __init__(self, then: Callable[[], object]) -> None:
+        super().__init__()
+        self._then = then
+        self.finished.connect(self._deliver)
+
+    @Slot(object)
+    def _deliver(self, failure: BaseException | None) -> None:
+        if failure is not None:  # reported like any other escaped exception (log, dialog); no window to run
+            sys.excepthook(type(failure), failure, failure.__traceback__)
+            QApplication.exit(1)
+        else:
+            self._then()
+
+
 def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threading.Thread:
     """Import ``modules`` on a background thread, then call ``then`` on the UI thread (which stays live).
 
-    An import error goes to the excepthook on the UI thread (log file, dialog), and the app exits.
+    The UI thread is told by a queued signal rather than by polling: a timer waking it would take the
+    GIL from the imports dozens of times a second. An import error goes to the excepthook on the UI
+    thread (log file, dialog), and the app exits.
     """
-    failure: list[BaseException] = []
+    relay = _ImportRelay(then)
 
     def load() -> None:
+        failure = None
         try:
             for name in modules:
                 importlib.import_module(name)
         except BaseException as exc:  # noqa: BLE001 - handed to the UI thread
-            failure.append(exc)
-
-    def poll() -> None:
-        if thread.is_alive():
-            QTimer.singleShot(20, poll)
-        elif failure:  # reported like any other escaped exception (log, dialog); no window to run
-            sys.excepthook(type(failure[0]), failure[0], failure[0].__traceback__)
-            QApplication.exit(1)
-        else:
-            then()
+            failure = exc
+        relay.finished.emit(failure)
 
     thread = threading.Thread(target=load, name="maskviz-imports", daemon=True)
+    thread.relay = relay  # the caller holds the thread, so the relay lives until its signal arrives
     thread.start()
-    QTimer.singleShot(20, poll)
     return thread
 
 

@@ -16,12 +16,11 @@ from functools import partial
 
 import numpy as np
 import torch
-from timm.layers import PatchEmbed
-from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
 from maskviz.models.base import MaskedImageModel
 from maskviz.models.configs import MAE_CONFIGS, MAEConfig  # noqa: F401 - also imported from here
+from maskviz.models.timm_blocks import Block, PatchEmbed
 
 #: Values of the largest sin-cos table built (the checked geometry stays far below).
 MAX_TABLE_VALUES = 1 << 28

@@ -21,14 +21,18 @@ import math
 from functools import partial
 
 import torch
-from timm.layers import PatchEmbed, trunc_normal_
-from timm.models.beit import Block as BeitBlock
-from timm.models.beit import RelativePositionBias
-from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock
 from torch import Tensor, nn
 
 from maskviz.models.base import MaskedImageModel
 from maskviz.models.configs import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig  # noqa: F401 - also imported from here
+from maskviz.models.timm_blocks import (
+    BeitBlock,
+    PatchEmbed,
+    PatchMerging,
+    RelativePositionBias,
+    SwinTransformerBlock,
+    trunc_normal_,
+)
 
 
 def _init_official(m: nn.Module, conv: bool) -> None:
