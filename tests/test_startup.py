@@ -101,8 +101,11 @@ from maskviz.lazy import dynamo_deferred
 with dynamo_deferred():
     import torch._dynamo
     stand_in = type(torch._dynamo).__name__
+    add_one = torch.compiler.disable(lambda x: x + 1)  # served: decorating does not load it
+    still_deferred = type(sys.modules["torch._dynamo"]).__name__
     limit = torch._dynamo.config.cache_size_limit  # not served: the real module is imported right here
-print(stand_in, type(sys.modules["torch._dynamo"]).__name__, limit == torch._dynamo.config.cache_size_limit)
+print(stand_in, still_deferred, type(sys.modules["torch._dynamo"]).__name__,
+      limit == torch._dynamo.config.cache_size_limit, add_one(1))
 """
 
 
@@ -118,4 +121,4 @@ def test_model_families_import_and_run_without_torch_dynamo() -> None:
 
 
 def test_anything_the_stand_in_does_not_serve_comes_from_the_real_torch_dynamo() -> None:
-    assert _probe(FALLBACK_PROBE) == ["_DynamoStandIn module True"]
+    assert _probe(FALLBACK_PROBE) == ["_DynamoStandIn _DynamoStandIn module True 2"]
