@@ -49,7 +49,11 @@ for _ in $(seq 480); do
   kill -0 "$app_pid" 2>/dev/null || { cat "$smoke/app.log"; echo "the bundled app exited"; exit 1; }
   sleep 0.5
 done
-DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null || { echo "no main window"; exit 1; }
+if ! DISPLAY=$display xdotool search --onlyvisible --name 'coffee' >/dev/null; then
+  # An import or start-up error shows a dialog and is logged: print what the app said.
+  cat "$smoke/app.log" "$smoke/maskviz.log" 2>/dev/null || true
+  echo "no main window"; exit 1
+fi
 sleep 3  # let the first reconstruction arrive before the screenshot
 DISPLAY=$display import -window root build/bundle-window.png
 echo "window up $(( $(date +%s) - built )) s after launch; screenshot build/bundle-window.png"
