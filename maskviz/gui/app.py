@@ -21,7 +21,7 @@ from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from maskviz.app_args import build_app_parser as build_parser
 from maskviz.doctor import xcb_problem
@@ -125,14 +125,15 @@ def run_app(argv: Sequence[str]) -> int:
             (folder / name).unlink(missing_ok=True)
     if "maskviz.gui.main_window" in sys.modules:  # imported already (a test, a second window): no wait
         return app.exec() if open_window(args, folder) else 2
-    splash = start_up_window()
+    # The imports start first: whatever the window system makes the UI thread wait for, they go on.
     imports = after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
+    splash = start_up_window()
     code = app.exec()
     del imports  # held until here: its relay must outlive the thread to receive the queued signal
     return code
 
 
-def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | None = None) -> QWidget | None:
+def open_window(args: argparse.Namespace, folder: Path, splash: QWidget | None = None) -> QWidget | None:
     from maskviz.gui.main_window import MainWindow
 
     try:
@@ -143,26 +144,36 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QSplashScreen | 
         QMessageBox.critical(None, "maskviz", str(exc))
         return None
     window.show()
-    if splash is not None:
-        splash.finish(window)
+    if splash is not None:  # before start(): a dialog about a bad path must not sit under it
+        splash.close()
     close_on_signals(window)
-    # Start loading once the window is on screen, so the user never stares at nothing.
-    QTimer.singleShot(0, lambda: window.start(args.image, args.model, restore=not args.reset_session))
+    # The model loads on the worker while the UI thread paints the window for the first time.
+    window.start(args.image, args.model, restore=not args.reset_session)
     return window
 
 
-def start_up_window() -> QSplashScreen:
-    """The icon and a line of text, on screen while torch is imported (see PRELOAD)."""
+def start_up_window() -> QLabel:
+    """The icon and a line of text, on screen while torch is imported (see PRELOAD).
+
+    A plain frameless label with the splash-screen window type rather than a QSplashScreen, whose
+    show() blocks the UI thread about a second waiting for the window to be exposed (here it did
+    under both X11 and offscreen), which the imports behind it would wait for too.
+    """
     card = QPixmap(320, 224)
     card.fill(QColor("#f4f4f4"))
     painter = QPainter(card)
-    painter.drawPixmap(80, 24, QApplication.windowIcon().pixmap(160, 160))
+    painter.drawPixmap(80, 16, QApplication.windowIcon().pixmap(160, 160))
+    painter.setPen(QColor("#303030"))
+    painter.drawText(card.rect().adjusted(0, 0, 0, -12), Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                     "maskviz: loading PyTorch…")
     painter.end()
-    splash = QSplashScreen(card)
-    splash.showMessage("maskviz: loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                       QColor("#303030"))
-    splash.show()
-    return splash
+    label = QLabel()
+    label.setWindowFlags(Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+    label.setPixmap(card)
+    label.setFixedSize(card.size())
+    label.setWindowTitle("maskviz")
+    label.show()
+    return label
 
 
 class _ImportRelay(QObject):

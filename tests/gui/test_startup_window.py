@@ -1,4 +1,4 @@
-"""A fresh ``maskviz`` shows a window before torch is imported, then the main window and a result."""
+"""A fresh ``maskviz`` shows a window while torch is imported, then the main window and a result."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ show_splash, open_window = app_module.start_up_window, app_module.open_window
 
 def start_up_window():
     splash = show_splash()
-    events.append(("splash", splash.isVisible(), "torch" in sys.modules))
+    # The imports run from before this window is built; torch alone takes seconds, so the models
+    # (imported after it) are not loaded yet.
+    events.append(("splash", splash.isVisible(), "maskviz.models.timm_blocks" in sys.modules))
     return splash
 
 def open_main_window(*args):
     window = open_window(*args)
-    events.append(("main", window.isVisible(), "torch" in sys.modules))
+    events.append(("main", window.isVisible(), "maskviz.models.timm_blocks" in sys.modules))
     window.resultShown.connect(lambda _id: (events.append(("result",)), window.close()))
     return window
 
@@ -30,7 +32,7 @@ print(code, events)
 """
 
 
-def test_start_up_window_comes_before_torch_and_hands_over_to_the_main_window(tmp_path):
+def test_start_up_window_comes_while_torch_loads_and_hands_over_to_the_main_window(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MASKVIZ_CONFIG_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
