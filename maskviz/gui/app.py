@@ -172,6 +172,11 @@ def start_up_window() -> QLabel:
     label.setPixmap(card)
     label.setFixedSize(card.size())
     label.setWindowTitle("maskviz")
+    screen = QApplication.primaryScreen()
+    if screen is not None:  # centred, as QSplashScreen would be (window managers need not place it)
+        frame = label.frameGeometry()
+        frame.moveCenter(screen.availableGeometry().center())
+        label.move(frame.topLeft())
     label.show()
     return label
 

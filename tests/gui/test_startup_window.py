@@ -52,3 +52,17 @@ def test_an_import_failure_is_reported_and_ends_the_app(qtbot, monkeypatch):
     thread = app_module.after_imports(["json", "maskviz_no_such_module"], then=lambda: called.append(True))
     qtbot.waitUntil(lambda: bool(exits), timeout=10000)
     assert not thread.is_alive() and reported == [ModuleNotFoundError] and exits == [1] and called == []
+
+
+def test_start_up_window_is_a_centred_frameless_splash(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from maskviz.gui.app import start_up_window
+
+    splash = start_up_window()
+    qtbot.addWidget(splash)
+    assert splash.isVisible() and splash.windowFlags() & Qt.WindowType.FramelessWindowHint
+    assert splash.windowType() == Qt.WindowType.SplashScreen
+    centre, screen = splash.geometry().center(), QApplication.primaryScreen().availableGeometry().center()
+    assert abs(centre.x() - screen.x()) <= 1 and abs(centre.y() - screen.y()) <= 1
