@@ -50,8 +50,7 @@ class _DynamoStandIn(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # inspect and pickle probe __file__ & co.: not a reason to load
             raise AttributeError(name)
-        _remove_dynamo_stand_ins()
-        return getattr(importlib.import_module(self.__name__), name)
+        return getattr(_real(self.__name__), name)
 
 
 def _remove_dynamo_stand_ins() -> None:
@@ -60,11 +59,14 @@ def _remove_dynamo_stand_ins() -> None:
             del sys.modules[name]
 
 
-def _is_compile_supported(device_type: Any) -> Any:
+def _real(module: str) -> types.ModuleType:
+    """The real ``module``, imported now if need be, with the stand-ins out of its way."""
     _remove_dynamo_stand_ins()
-    from torch._dynamo.utils import is_compile_supported
+    return importlib.import_module(module)
 
-    return is_compile_supported(device_type)
+
+def _is_compile_supported(device_type: Any) -> Any:
+    return _real("torch._dynamo.utils").is_compile_supported(device_type)
 
 
 def _disable(fn: Callable | None = None, recursive: bool = True, **options: Any) -> Callable:
@@ -76,10 +78,7 @@ def _disable(fn: Callable | None = None, recursive: bool = True, **options: Any)
     @functools.wraps(fn)
     def deferred(*args: Any, **kwargs: Any) -> Any:
         if not wrapped:
-            _remove_dynamo_stand_ins()
-            import torch._dynamo
-
-            wrapped.append(torch._dynamo.disable(fn, recursive, **options))
+            wrapped.append(_real("torch._dynamo").disable(fn, recursive, **options))
         return wrapped[0](*args, **kwargs)
 
     return deferred
