@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QScreen
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -74,6 +74,13 @@ def scrolled(widget: QWidget) -> QScrollArea:
     return area
 
 
+def first_window_size(screen: QScreen | None) -> QSize:
+    """1400×900, or 95 % of the screen's free area where that is smaller (a first start on a laptop):
+    without a saved geometry, a window manager need not shrink a window larger than the screen."""
+    size = QSize(1400, 900)
+    return size if screen is None else size.boundedTo(screen.availableGeometry().size() * 0.95)
+
+
 class MainWindow(FileActionsMixin, QMainWindow):
     """Canvas + patterns (left), result panels (centre), model, loss-curve and training docks."""
 
@@ -93,7 +100,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.keys = KeyRouter(self, self.canvas, self.canvas.handle_key)
         self.setAcceptDrops(True)
         self.setWindowTitle("maskviz")
-        self.resize(1400, 900)
+        self.resize(first_window_size(self.screen()))
         self._restore_layout()
 
     # ================================================================== construction

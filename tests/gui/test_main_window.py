@@ -514,3 +514,16 @@ def test_file_dialogs_start_in_the_folder_last_chosen(window, photo, tmp_path, m
     assert starts[1] == str(Path(photo).parent / "mask.png")  # the save dialog starts where the image was
     assert starts[2] == str(saved.parent)  # the load dialog where the mask was saved
     settle(qtbot, window)
+
+
+def test_first_start_fits_the_screen(qtbot, config_dir):
+    """Without a saved geometry the window is 1400×900 or 95 % of the screen's free area, whichever is smaller."""
+    from PySide6.QtCore import QSize
+
+    from maskviz.gui.main_window import MainWindow, first_window_size
+
+    assert first_window_size(None) == QSize(1400, 900)
+    window = MainWindow(config_dir, device="cpu")
+    qtbot.addWidget(window)
+    free = window.screen().availableGeometry().size()  # offscreen: 800×800
+    assert window.size() == QSize(1400, 900).boundedTo(free * 0.95) and window.height() < free.height()
