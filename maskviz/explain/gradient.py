@@ -37,7 +37,7 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
 
 def input_gradient(model: MaskedImageModel, x: Tensor, mask: Tensor, index: int) -> Tensor:
     """``∂ loss_target / ∂ x`` ``[1, C, H, W]``: patch ``index``'s own loss, its target held fixed."""
-    x = x.detach().float().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), frozen_parameters(model):
         pred = model(x, mask)
         loss = model.patch_loss(x.detach(), pred)[0, index]
