@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from maskviz import __version__
+from maskviz.cli_inputs import check_outputs, load_cli_model, model_label
 from maskviz.compare_cli import add_compare_parser, cmd_compare
 from maskviz.errors import MaskvizError
+from maskviz.explain_cli import add_explain_parser, cmd_explain
 
 EXIT_INPUT_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_compare_parser(sub)
+    add_explain_parser(sub)
     return parser
 
 
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(raw)
     args.argv = raw
     commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-                "doctor": cmd_doctor, "compare": cmd_compare}
+                "doctor": cmd_doctor, "compare": cmd_compare, "explain": cmd_explain}
     try:
         if args.command is None:
             return launch_gui()
@@ -175,7 +178,7 @@ def input_error_message(exc: BaseException) -> str | None:
     return None
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare")
+SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare", "explain")
 
 
 def is_app_command_line(argv: Sequence[str]) -> bool:
@@ -204,8 +207,6 @@ def launch_gui(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
@@ -215,14 +216,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
-    if args.model:
-        loaded = load_model(args.model, device=device, norm_pix=args.norm_pix)
-    else:
-        loaded = load_default_model(device)
-        for note in loaded.notes if loaded.format == "builtin" else []:
-            print(f"maskviz: note: {note}", file=sys.stderr)
-    for warning in loaded.warnings:
-        print(f"maskviz: warning: {warning}", file=sys.stderr)
+    loaded = load_cli_model(args.model, device, args.norm_pix)
     model = loaded.model
     grid, patch = model.grid_size, model.patch_size
 
@@ -239,19 +233,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for spec, r in zip(specs, results, strict=True):
         print(f"{spec}: {summary_line(r)}")
     if args.out:
-        write_panel(results, specs, args.out, loaded.config.name or Path(loaded.source).name,
-                    Path(args.image).name, args.seed)
+        write_panel(results, specs, args.out, model_label(loaded), Path(args.image).name, args.seed)
     if args.json:
         write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
-
-
-def check_outputs(out: Path | None, json_path: Path | None) -> None:
-    """Refuse, before any work, a metrics file that would overwrite the panel (same file by any name)."""
-    from maskviz.fileio import same_file
-
-    if out is not None and json_path is not None and same_file(out, json_path):
-        raise MaskvizError(f"--json and --out name the same file ({json_path}); give two different paths")
 
 
 def summary_line(r: Any) -> str:

@@ -39,6 +39,11 @@ class SpreadLens:
         return len(self.masks)
 
     @property
+    def mask(self) -> np.ndarray:
+        """The first mask: with :func:`spread_masks`, the current one."""
+        return self.masks[0]
+
+    @property
     def never_hidden(self) -> np.ndarray:
         return self.count == 0
 
