@@ -16,6 +16,7 @@ Every method also comes as a generator (``iter_gradient``, ``iter_occlusion``, .
 :func:`run` drives one to the end.
 """
 
+from maskviz.explain.attention import AttentionCapture, attention_capture, attention_map, iter_attention
 from maskviz.explain.common import ExplainError, ExplainMap, Step, check_target, plan_batch, run, to_rows
 from maskviz.explain.features import FeatureLens, feature_lens, iter_features
 from maskviz.explain.gradient import gradient_map, iter_gradient
@@ -23,7 +24,8 @@ from maskviz.explain.occlusion import iter_occlusion, occlusion_map
 from maskviz.explain.spread import DEFAULT_MASKS, SpreadLens, iter_spread, spread_lens, spread_masks
 
 __all__ = [
-    "DEFAULT_MASKS", "ExplainError", "ExplainMap", "FeatureLens", "SpreadLens", "Step", "check_target",
-    "feature_lens", "gradient_map", "iter_features", "iter_gradient", "iter_occlusion", "iter_spread",
-    "occlusion_map", "plan_batch", "run", "spread_lens", "spread_masks", "to_rows",
+    "DEFAULT_MASKS", "AttentionCapture", "ExplainError", "ExplainMap", "FeatureLens", "SpreadLens", "Step",
+    "attention_capture", "attention_map", "check_target", "feature_lens", "gradient_map", "iter_attention",
+    "iter_features", "iter_gradient", "iter_occlusion", "iter_spread", "occlusion_map", "plan_batch", "run",
+    "spread_lens", "spread_masks", "to_rows",
 ]
