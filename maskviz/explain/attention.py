@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -82,32 +84,46 @@ def _stage_space(grid: tuple[int, int], res: int) -> Space:
 
 @dataclass
 class Layer:
-    """One attention call: its weights and the tokens they mix. ``mix(r)`` is ``r · A`` for row vectors."""
+    """One attention call: its recorded weights and the tokens they mix (``mix(r)`` is ``r · A`` for rows)."""
 
     name: str
     space: Space
-    heads: int
+    weights: Tensor = field(repr=False)  # as recorded (float32), heads on axis ``head_axis``
+    head_axis: ClassVar[int] = 0
 
-    def mix(self, r: Tensor, head: int | None = None) -> Tensor:  # pragma: no cover - abstract
+    @property
+    def heads(self) -> int:
+        return self.weights.shape[self.head_axis]
+
+    @cached_property
+    def mean(self) -> Tensor:
+        """The head mean in float64, rows renormalised (computed once: every target reuses it)."""
+        return _rows_to_one(self.weights.mean(dim=self.head_axis, dtype=torch.float64))
+
+    def attention(self, head: int | None) -> Tensor:
+        return self.mean if head is None else _rows_to_one(self.weights.select(self.head_axis, head).double())
+
+    def mix(self, r: Tensor, head: int | None = None) -> Tensor:
+        return self._apply(r, self.attention(head))
+
+    def _apply(self, r: Tensor, a: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def rollout_step(self, r: Tensor) -> Tensor:
-        """``r · (A + I) / 2`` with ``A`` the head mean, rows renormalised (they sum to 1 already)."""
+        """``r · (A + I) / 2`` with ``A`` the head mean (rows already sum to 1, so ``Â``'s do too)."""
         return (self.mix(r) + r) / 2
+
+
+def _rows_to_one(a: Tensor) -> Tensor:
+    return a / a.sum(dim=-1, keepdim=True)
 
 
 @dataclass
 class DenseLayer(Layer):
     """Global attention ``[heads, T, T]`` (ViT, BEiT)."""
 
-    weights: Tensor = field(default=None, repr=False)  # type: ignore[assignment]
-
-    def matrix(self, head: int | None) -> Tensor:
-        a = self.weights.mean(dim=0) if head is None else self.weights[head]
-        return a / a.sum(dim=-1, keepdim=True)
-
-    def mix(self, r: Tensor, head: int | None = None) -> Tensor:
-        return r @ self.matrix(head)
+    def _apply(self, r: Tensor, a: Tensor) -> Tensor:
+        return r @ a
 
 
 @dataclass
@@ -115,14 +131,12 @@ class WindowLayer(Layer):
     """Swin's windowed attention ``[windows, heads, w², w²]`` on a ``res × res`` grid cyclically shifted
     by ``shift`` (timm's ``torch.roll(x, -shift)``, then row-major windows of row-major tokens)."""
 
-    weights: Tensor = field(default=None, repr=False)  # type: ignore[assignment]
+    head_axis: ClassVar[int] = 1
     res: int = 0
     window: int = 0
     shift: int = 0
 
-    def mix(self, r: Tensor, head: int | None = None) -> Tensor:
-        a = self.weights.mean(dim=1) if head is None else self.weights[:, head]
-        a = a / a.sum(dim=-1, keepdim=True)
+    def _apply(self, r: Tensor, a: Tensor) -> Tensor:
         k, n, w, s = r.shape[0], self.res // self.window, self.window, self.shift
         grid = torch.roll(r.view(k, self.res, self.res), (-s, -s), dims=(1, 2))
         windows = grid.view(k, n, w, n, w).permute(0, 1, 3, 2, 4).reshape(k, n * n, w * w)
@@ -184,22 +198,29 @@ class AttentionCapture:
                                f"0–{n - 1} (or -1 for the last){where}")
         return self.path[layer]
 
-    def layer_map(self, target: Sequence[int], layer: int = -1, head: int | None = None) -> ExplainMap:
-        """The target token's attention over the tokens of ``layer``, one head or the mean of all."""
-        row, col = check_target(self.mask, target)
+    def layer_maps(self, targets: Sequence[Sequence[int]], layer: int = -1,
+                   head: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Attention maps ``[K, gh, gw]`` of several targets in ``layer`` and each one's class-token share."""
+        checked = [check_target(self.mask, t) for t in targets]
         chosen = self._layer(layer)
         if head is not None and not 0 <= head < chosen.heads:
             raise ExplainError(f"head {head} does not exist: {chosen.name} has {chosen.heads} heads, "
                                f"0–{chosen.heads - 1}")
         space = chosen.space
-        one_hot = _one_hot(space, [space.cells[row, col]], chosen.weights.device)
-        weights = chosen.mix(one_hot, head)[0].cpu().numpy()
-        cls = float(weights[space.cls]) if space.cls is not None else 0.0
-        side = space.cells.shape[0] * space.cells.shape[1] // (space.size - (space.cls is not None))
+        rows = chosen.mix(_one_hot(space, [space.cells[r, c] for r, c in checked], chosen.weights.device), head)
+        rows = rows.cpu().numpy()
+        cls = rows[:, space.cls] if space.cls is not None else np.zeros(len(rows))
+        return np.stack([_paint(row, space) for row in rows]), cls
+
+    def layer_map(self, target: Sequence[int], layer: int = -1, head: int | None = None) -> ExplainMap:
+        """The target token's attention over the tokens of ``layer``, one head or the mean of all."""
+        maps, cls = self.layer_maps([target], layer, head)
+        chosen, space = self._layer(layer), self._layer(layer).space
+        per_token = space.cells.size // (space.size - (space.cls is not None))
         params = {"layer": layer % len(self.path), "layer_name": chosen.name, "head": "mean" if head is None else head,
-                  "heads": chosen.heads, "cls": cls, "patches_per_token": side}
+                  "heads": chosen.heads, "cls": float(cls[0]), "patches_per_token": per_token}
         head_text = "mean over heads" if head is None else f"head {head}"
-        return ExplainMap("attention", (row, col), _paint(weights, space), self.mask,
+        return ExplainMap("attention", check_target(self.mask, target), maps[0], self.mask,
                           unit=f"attention weight ({chosen.name}, {head_text})", params=params)
 
     def rollout(self, targets: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +268,7 @@ def _paint(per_token: np.ndarray, space: Space) -> np.ndarray:
 
 
 def _dense(records: list[AttentionRecord], space: Space) -> list[Layer]:
-    return [DenseLayer(r.name, space, r.weights.shape[1], r.weights[0].double()) for r in records]
+    return [DenseLayer(r.name, space, r.weights[0]) for r in records]
 
 
 def _mae_chain(model: MAEViT, inp: Inputs, records: list[AttentionRecord]) -> AttentionCapture:
@@ -278,8 +299,7 @@ def _swin_chain(model: SimMIMSwin, inp: Inputs, records: list[AttentionRecord]) 
         if res_before is not None and res != res_before:
             chain.append(Unmerge(res_before))
         res_before = res
-        weights = rec.weights.double()
-        chain.append(WindowLayer(rec.name, _stage_space(model.grid_size, res), weights.shape[1], weights,
+        chain.append(WindowLayer(rec.name, _stage_space(model.grid_size, res), rec.weights,
                                  res=res, window=window, shift=shift))
     layers = [s for s in chain if isinstance(s, Layer)]
     return AttentionCapture(inp.mask, chain, layers, "simmim")
