@@ -114,7 +114,7 @@ def test_rollout_matches_numpy_vit(image):
     t = target[0] * 4 + target[1]
     expected = finish(full[1 + t, 1:], mask)
     got = attention_capture(model, image, mask).rollout_map(target)
-    np.testing.assert_allclose(got.values, expected, rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(got.values, expected, rtol=1e-5, equal_nan=True)
 
 
 def test_rollout_matches_numpy_mae(image):
@@ -131,7 +131,7 @@ def test_rollout_matches_numpy_mae(image):
     per_patch = np.zeros(mask.size)
     per_patch[visible] = row[1:]
     got = attention_capture(model, image, mask).rollout_map(target)
-    np.testing.assert_allclose(got.values, finish(per_patch, mask), rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(got.values, finish(per_patch, mask), rtol=1e-5, equal_nan=True)
     assert 0 < got.params["visible_share"] < 1
 
 
@@ -153,7 +153,7 @@ def test_rollout_matches_numpy_swin(image):
     k = model.grid_size[0] // last_res
     token = (target[0] // k) * last_res + target[1] // k
     got = attention_capture(model, image, mask).rollout_map(target)
-    np.testing.assert_allclose(got.values, finish(row[token], mask), rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(got.values, finish(row[token], mask), rtol=1e-5, equal_nan=True)
     assert [kind for kind, _ in mats].count("merge") == 2
 
 
@@ -163,7 +163,7 @@ def test_rollout_of_every_hidden_target_at_once_equals_one_by_one(image):
     targets = capture.hidden_targets()[::17]
     maps, _ = capture.rollout(targets)
     for t, m in zip(targets, maps, strict=True):
-        np.testing.assert_allclose(m, capture.rollout_map(t).values, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(m, capture.rollout_map(t).values, rtol=1e-6, equal_nan=True)
 
 
 def test_attention_errors(image):

@@ -97,11 +97,11 @@ class Layer:
 
     @cached_property
     def mean(self) -> Tensor:
-        """The head mean in float64, rows renormalised (computed once: every target reuses it)."""
-        return _rows_to_one(self.weights.mean(dim=self.head_axis, dtype=torch.float64))
+        """The head mean (float32), rows renormalised; computed once, every target reuses it."""
+        return _rows_to_one(self.weights.float().mean(dim=self.head_axis))
 
     def attention(self, head: int | None) -> Tensor:
-        return self.mean if head is None else _rows_to_one(self.weights.select(self.head_axis, head).double())
+        return self.mean if head is None else _rows_to_one(self.weights.select(self.head_axis, head).float())
 
     def mix(self, r: Tensor, head: int | None = None) -> Tensor:
         return self._apply(r, self.attention(head))
@@ -208,7 +208,7 @@ class AttentionCapture:
                                f"0–{chosen.heads - 1}")
         space = chosen.space
         rows = chosen.mix(_one_hot(space, [space.cells[r, c] for r, c in checked], chosen.weights.device), head)
-        rows = rows.cpu().numpy()
+        rows = rows.cpu().numpy().astype(np.float64)
         cls = rows[:, space.cls] if space.cls is not None else np.zeros(len(rows))
         return np.stack([_paint(row, space) for row in rows]), cls
 
@@ -232,7 +232,7 @@ class AttentionCapture:
         for step in reversed(self.chain):
             r = step.rollout_step(r) if isinstance(step, Layer) else step.back(r)
         first = next(s for s in self.chain if isinstance(s, Layer)).space
-        maps = np.stack([_paint(v, first) for v in r.double().cpu().numpy()])
+        maps = np.stack([_paint(v, first) for v in r.cpu().numpy().astype(np.float64)])
         maps[:, self.mask] = np.nan
         share = np.nansum(maps, axis=(1, 2))
         return maps / np.where(share > 0, share, 1.0)[:, None, None], share
@@ -251,7 +251,7 @@ class AttentionCapture:
 
 def _one_hot(space: Space, tokens: Sequence[int], device: torch.device) -> Tensor:
     """Row vectors ``[K, T]``, one per token index."""
-    r = torch.zeros(len(tokens), space.size, dtype=torch.float64, device=device)
+    r = torch.zeros(len(tokens), space.size, device=device)
     r[torch.arange(len(tokens)), torch.as_tensor(np.asarray(tokens), device=device)] = 1.0
     return r
 
