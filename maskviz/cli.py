@@ -7,8 +7,6 @@ stderr and a non-zero exit; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import shlex
 import sys
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from maskviz import __version__
-from maskviz.cli_inputs import check_outputs, load_cli_model, model_label
+from maskviz.cli_inputs import load_cli_model
 from maskviz.compare_cli import add_compare_parser, cmd_compare
 from maskviz.errors import MaskvizError
 from maskviz.explain_cli import add_explain_parser, cmd_explain
@@ -50,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
-    rec.add_argument("--out", type=Path, help="write the panel PNG here")
+    rec.add_argument("--out", type=Path, help="write the panel figure here: PNG, SVG or PDF by the suffix")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     rec.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="GPU only")
@@ -207,12 +205,13 @@ def launch_gui(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from maskviz import export
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
     from maskviz.reconstruct import full_reconstruction, reconstruct
 
-    check_outputs(args.out, args.json)
+    export.check_outputs(args.out, args.json)
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
@@ -233,9 +232,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for spec, r in zip(specs, results, strict=True):
         print(f"{spec}: {summary_line(r)}")
     if args.out:
-        write_panel(results, specs, args.out, model_label(loaded), Path(args.image).name, args.seed)
+        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded),
+                                           export.image_name(args.image), args.seed)
     if args.json:
-        write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
+        export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
 
 
@@ -246,39 +246,6 @@ def summary_line(r: Any) -> str:
         return f"no masked patches (0/{r.total_patches}); nothing to reconstruct"
     return (f"loss {r.loss:.4f}  mse {r.mse:.5f}  psnr {r.psnr:.2f} dB  "
             f"masked {r.masked_patches}/{r.total_patches} patches")
-
-
-def write_panel(results: list[Any], specs: list[str], out: Path, model: str = "model", image: str = "image",
-                seed: int | None = None) -> None:
-    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture)."""
-    from maskviz.figures import reconstruction_figure, render_figure
-    from maskviz.images import save_png
-
-    seeds = [seed if _is_seeded(spec) else None for spec in specs]
-    save_png(render_figure(reconstruction_figure(results, specs, model, image, seeds)), out)
-
-
-def _is_seeded(spec: str) -> bool:
-    from maskviz.masks import parse_mask_spec
-
-    return spec.startswith("full:") or parse_mask_spec(spec).pattern.seeded
-
-
-def write_json(results: list[Any], specs: list[str], model: dict[str, Any], device: str, seconds: float,
-               out: Path) -> None:
-    from maskviz.fileio import atomic_write
-
-    entries = [{"mask": spec, **_finite(r.metrics())} for spec, r in zip(specs, results, strict=True)]
-    warnings = list(model.get("warnings", [])) + sorted({r.problem for r in results if r.problem})
-    doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "warnings": warnings,
-           "results": entries}
-    text = json.dumps(doc, indent=2)
-    atomic_write(Path(out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity: a perfect reconstruction's PSNR is written as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -74,14 +74,15 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from maskviz.cli_inputs import check_outputs, load_cli_model, model_label
+    from maskviz import export
+    from maskviz.cli_inputs import load_cli_model
     from maskviz.device import resolve_device
     from maskviz.explain.export import document, write_json
     from maskviz.images import load_image
     from maskviz.masks import make_mask
 
     check_args(args)
-    check_outputs(args.out, args.json)
+    export.check_outputs(args.out, args.json)
     device = resolve_device(args.device)
     image = load_image(args.image)
     loaded = load_cli_model(args.model, device, args.norm_pix)
@@ -94,13 +95,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if result is None:
         return 130
-    names = {"model": model_label(loaded), "image": Path(args.image).name, "mask": spec, "seed": args.seed}
+    titled, seed = export.mask_and_seed(spec, args.seed)
+    names = {"model": export.model_name(loaded), "image": export.image_name(args.image), "mask": titled,
+             "seed": seed}
     print(summary_line(result, **extra))
     if args.out:
-        from maskviz.explain.figure import write_figure
+        from maskviz.explain.figure import write_explain_figure
         from maskviz.reconstruct import prepare_input
 
-        write_figure(result, args.out, prepare_input(model, image)[0], **names, **extra)
+        write_explain_figure(result, args.out, prepare_input(model, image)[0], model.patch_size, **names, **extra,
+                             masked_colour=model.config.mean)
     if args.json:
         write_json(document(result, **names, model_info=loaded.summary(), device=str(device), seconds=seconds,
                             **extra), args.json)
