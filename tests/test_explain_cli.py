@@ -122,3 +122,38 @@ def test_bad_target_text_is_an_argument_error(image32, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["explain", image32, "--method", "gradient", "--target", "3"])
     assert exit_info.value.code == 2 and "expected ROW,COL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--method", "gradient", "--target", "{hidden}"],
+                                  ["--method", "attention", "--target", "{hidden}", "--rollout"],
+                                  ["--lens", "features", "--target", "{visible}"],
+                                  ["--lens", "spread", "--masks", "3"]])
+def test_figure_names_its_inputs(tmp_path, checkpoint, image32, argv):
+    _, _, mask = inputs(checkpoint, image32)
+    fill = {"visible": "{},{}".format(*np.argwhere(~mask)[0]), "hidden": "{},{}".format(*np.argwhere(mask)[0])}
+    svg, png = tmp_path / "fig.svg", tmp_path / "fig.png"
+    for out in (svg, png):
+        assert main(["explain", image32, "--model", checkpoint, "--mask", "random:0.75", "--seed", "3",
+                     *[a.format(**fill) for a in argv], "--out", str(out), "--device", "cpu"]) == 0
+    text = svg.read_text()
+    for name in ("model mae_vit_tiny_test", "image img.png", "mask random:0.75", "seed 3"):
+        assert name in text
+    picture = Image.open(png)
+    assert picture.format == "PNG" and picture.width > 2 * 192
+
+
+def test_figure_shows_the_map_at_patch_resolution(checkpoint, image32):
+    from maskviz.explain.figure import explain_sheet
+    from maskviz.figures import Inputs
+    from maskviz.reconstruct import prepare_input
+
+    model, image, mask = inputs(checkpoint, image32)
+    result = occlusion_map(model, image, mask, hidden_target(mask))
+    original = prepare_input(model, image)[0]
+    sheet = explain_sheet(result, original, 8, Inputs("m", "i", "random:0.75", 3))
+    masked, shown = sheet.rows[0].blocks
+    np.testing.assert_array_equal(shown.heat.values[::8, ::8], result.values)
+    assert shown.heat.values.shape == (32, 32) and shown.colorbar
+    assert (masked.image[mask.repeat(8, 0).repeat(8, 1)] == np.float32(model.config.mean[0])).any()
+    assert shown.markers[0].x == result.target[1] * 8 and shown.markers[0].y == result.target[0] * 8
+    assert "occlusion for patch" in sheet.title and "seed 3" in sheet.title

@@ -116,7 +116,7 @@ class FeatureLens:
         token = self.cells[row, col]
         if token < 0:
             raise ExplainError(f"patch ({row}, {col}) is hidden and MAE's encoder has no token for it: "
-                               "click a visible patch")
+                               "pick a visible patch")
         norms = np.linalg.norm(self.tokens, axis=1)
         sim = self.tokens @ self.tokens[token] / np.maximum(norms * norms[token], 1e-12)
         return ExplainMap("similarity", (row, col), _paint(sim[:, None], self.cells)[..., 0], self.mask,
