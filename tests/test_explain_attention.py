@@ -85,7 +85,7 @@ def test_recorded_rows_sum_to_one_and_layer_maps_read_them(name, image):
         for head in (None, 0):
             m = capture.layer_map(target, layer, head)
             per_token = m.params["patches_per_token"]
-            assert np.nansum(m.values) / per_token + m.params["cls"] == pytest.approx(1.0, abs=1e-6)
+            assert np.nansum(m.values) / per_token + (m.params["cls"] or 0) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_layer_map_is_the_targets_row(image):

@@ -11,7 +11,8 @@ the mean over heads. "Layers" are those in which the hidden target has a token o
 * SimMIM Swin: every block of every stage; at stage *s* the target's token is the one covering it,
   and each value is drawn over the 2ˢ × 2ˢ patches that token covers.
 
-The class token's share is reported beside the map (``params["cls"]``); the row sums to 1.
+The class token's share is reported beside the map (``params["cls"]``, None for Swin, which has
+none); the row sums to 1.
 
 *Rollout* (Abnar & Zuidema 2020) — per layer ``Â = (A + I) / 2`` (``A`` the head mean, rows
 renormalised), multiplied through the layers from the target down to the input:
@@ -218,7 +219,8 @@ class AttentionCapture:
         chosen, space = self._layer(layer), self._layer(layer).space
         per_token = space.cells.size // (space.size - (space.cls is not None))
         params = {"layer": layer % len(self.path), "layer_name": chosen.name, "head": "mean" if head is None else head,
-                  "heads": chosen.heads, "cls": float(cls[0]), "patches_per_token": per_token}
+                  "heads": chosen.heads, "cls": None if space.cls is None else float(cls[0]),
+                  "patches_per_token": per_token}
         head_text = "mean over heads" if head is None else f"head {head}"
         return ExplainMap("attention", check_target(self.mask, target), maps[0], self.mask,
                           unit=f"attention weight ({chosen.name}, {head_text})", params=params)

@@ -84,7 +84,9 @@ def _map_footer(m: ExplainMap) -> str:
     if m.method == "rollout":
         notes.append(f"{m.params['visible_share']:.1%} of the rollout reached visible patches; shown renormalised")
     if m.method == "attention":
-        notes.append(f"layer {m.params['layer']} is {m.params['layer_name']}; class token: {m.params['cls']:.3f}")
+        cls = m.params["cls"]
+        notes.append(f"layer {m.params['layer']} is {m.params['layer_name']}"
+                     + ("" if cls is None else f"; class token: {cls:.3f}"))
         if m.params.get("patches_per_token", 1) > 1:
             notes.append(f"each token covers {m.params['patches_per_token']} patches")
     return "\n".join(notes)
