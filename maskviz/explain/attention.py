@@ -44,7 +44,7 @@ from torch import Tensor
 from maskviz.explain.common import (
     ExplainError,
     ExplainMap,
-    Inputs,
+    Prepared,
     Step,
     Steps,
     check_hidden_some,
@@ -273,7 +273,7 @@ def _dense(records: list[AttentionRecord], space: Space) -> list[Layer]:
     return [DenseLayer(r.name, space, r.weights[0]) for r in records]
 
 
-def _mae_chain(model: MAEViT, inp: Inputs, records: list[AttentionRecord]) -> AttentionCapture:
+def _mae_chain(model: MAEViT, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
     grid, depth = model.grid_size, len(model.blocks)
     ids = model.keep_indices(inp.mask_t)[0]
     cells = np.full(model.config.num_patches, -1)
@@ -287,12 +287,12 @@ def _mae_chain(model: MAEViT, inp: Inputs, records: list[AttentionRecord]) -> At
     return AttentionCapture(inp.mask, [*encoder, handover, *decoder], decoder, "mae")
 
 
-def _simmim_vit_chain(model: SimMIMViT, inp: Inputs, records: list[AttentionRecord]) -> AttentionCapture:
+def _simmim_vit_chain(model: SimMIMViT, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
     layers = _dense(records, _vit_space(model.grid_size))
     return AttentionCapture(inp.mask, list(layers), list(layers), "simmim")
 
 
-def _swin_chain(model: SimMIMSwin, inp: Inputs, records: list[AttentionRecord]) -> AttentionCapture:
+def _swin_chain(model: SimMIMSwin, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
     chain: list[Layer | Gather | Unmerge] = []
     res_before = None
     for rec in records:
@@ -311,7 +311,7 @@ def _swin_chain(model: SimMIMSwin, inp: Inputs, records: list[AttentionRecord]) 
 ARRANGEMENTS = ((MAEViT, _mae_chain), (SimMIMViT, _simmim_vit_chain), (SimMIMSwin, _swin_chain))
 
 
-def _arrange(model: MaskedImageModel, inp: Inputs, records: list[AttentionRecord]) -> AttentionCapture:
+def _arrange(model: MaskedImageModel, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
     if not records:
         raise ExplainError(f"the attention of {type(model).__name__} models cannot be recorded")
     if records[0].weights.shape[0] != 1 and not isinstance(model, SimMIMSwin):

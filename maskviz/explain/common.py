@@ -52,7 +52,7 @@ def run(steps: Steps[R], on_step: Callable[[Step], None] | None = None) -> R:
 
 
 @dataclass(frozen=True)
-class Inputs:
+class Prepared:
     """One image, mask and model, checked and prepared: what every method starts from."""
 
     model: MaskedImageModel
@@ -70,7 +70,7 @@ class Inputs:
         return torch.from_numpy(self.mask.reshape(1, -1).copy()).to(self.x.device)
 
 
-def prepare(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> Inputs:
+def prepare(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> Prepared:
     """The image fitted and normalised as ``reconstruct`` does it, and the mask checked against the grid."""
     grid = model.grid_size
     mask = np.asarray(mask, dtype=bool)
@@ -78,7 +78,7 @@ def prepare(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.n
         raise ExplainError(f"the mask is {mask.shape[0]}×{mask.shape[1]} patches but the model's grid is "
                            f"{grid[0]}×{grid[1]}")
     original, x = prepare_input(model, image)
-    return Inputs(model, original, x.to(model_device(model)), mask.copy())
+    return Prepared(model, original, x.to(model_device(model)), mask.copy())
 
 
 def check_hidden_some(mask: np.ndarray) -> None:
