@@ -132,12 +132,21 @@ BROKEN_LINE = ('maskviz: error: torchvision 0.28.0 does not work with torch 2.13
                'does not exist); install the matching pair from one index: pip install "torch==2.13.0+cpu" '
                '"torchvision==0.28.0+cpu" --index-url https://download.pytorch.org/whl/cpu')
 
+# Which command imports torchvision (through timm) changes as the code moves; these probes make the
+# command the test runs import it, so they test how the CLI and the app report the failure.
+CLI_PROBE = """
+import sys
+import maskviz.cli as cli
+cli.cmd_info = lambda args: __import__("torchvision")
+sys.exit(cli.main(sys.argv[1:]))
+"""
 APP_PROBE = """
 import sys
 from PySide6.QtWidgets import QMessageBox
 shown = []
 QMessageBox.critical = staticmethod(lambda parent, title, text, *a, **k: shown.append(text))
 from maskviz.gui import app
+app.PRELOAD = (*app.PRELOAD, "torchvision")
 code = app.run_app(["--reset-session"])
 print(code, shown)
 """
@@ -153,9 +162,9 @@ def test_a_broken_torchvision_gets_one_line_from_doctor_the_cli_and_the_app(tmp_
     assert problem == "problem  torchvision: " + BROKEN_LINE.removeprefix("maskviz: error: ")
     assert "skipped  timm, reconstruction" in found.stdout
 
-    cli = run("-m", "maskviz", "reconstruct", "sample:coffee")
+    cli = run("-c", CLI_PROBE, "info", "model.pth")
     assert (cli.returncode, cli.stderr.strip()) == (3, BROKEN_LINE)
-    debug = run("-m", "maskviz", "reconstruct", "sample:coffee", "--debug")
+    debug = run("-c", CLI_PROBE, "info", "model.pth", "--debug")
     assert "Traceback" in debug.stderr and debug.stderr.strip().endswith(BROKEN_LINE)
     assert "--debug for details" not in debug.stderr
 

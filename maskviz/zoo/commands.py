@@ -57,13 +57,13 @@ def _entry(name: str | None) -> ModelEntry:
 
 def catalogue_rows() -> list[dict[str, str]]:
     """One row per catalogue entry, as the CLI and the GUI show it."""
-    from maskviz.zoo.store import cached_path, entry_size
+    from maskviz.zoo.store import cached_path, can_download, entry_size
 
     rows = []
     for entry in entries().values():
         size, exact = entry_size(entry)
         state = "bundled" if entry.source == "bundled" else "cached" if cached_path(entry) else (
-            "manual download" if entry.source == "manual" else "not cached")
+            "not cached" if can_download(entry) else "manual download")
         rows.append({"name": entry.name, "family": entry.family, "architecture": entry.architecture,
                      "input": f"{entry.input_size} px", "target": entry.target,
                      "size": format_size(size, exact) if size else "?", "state": state,
