@@ -230,7 +230,7 @@ def test_cli_lists_downloads_and_opens_by_name(cache, server, mae_bytes, monkeyp
     assert "maskviz models download tiny-mae" in capsys.readouterr().err
     assert main(["models", "download", "tiny-mae"]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == str(url_target(entry)) and "100.0%" in captured.err
+    assert captured.out.strip() == str(url_target(entry)) and "100%|" in captured.err and "\r" not in captured.err
     assert main(["models", "path", "tiny-mae"]) == 0 and capsys.readouterr().out.strip() == str(url_target(entry))
     main(["models"])
     assert "cached" in next(r for r in capsys.readouterr().out.splitlines() if r.startswith("tiny-mae"))
