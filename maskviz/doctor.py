@@ -436,7 +436,7 @@ def _check_reconstruction() -> tuple[None, Check]:
     start = time.perf_counter()
     result = reconstruct(model, image, [mask])[0]
     ms = 1000 * (time.perf_counter() - start)
-    name = loaded.config.name or Path(loaded.source).name
+    name = Path(loaded.source).name
     if result.loss is None or not math.isfinite(result.loss):
         return None, Check("reconstruction", problem=f"{name} gives a loss of {result.loss} on the CPU: "
                                                      "reinstall maskviz (pip install --force-reinstall maskviz)")
