@@ -92,11 +92,12 @@ def matching_torchvision(torch_version: str) -> str | None:
     return f"0.{int(m.group(1)) + 15}.{m.group(2)}" if m else None
 
 
-def pair_command(torch_version: str | None, torchvision_version: str | None = None) -> str:
+def pair_command(torch_version: str | None, torchvision_version: str | None = None, reinstall: bool = False) -> str:
     """The one pip command that installs torch and its torchvision from one index.
 
     A local label (``+cpu``, ``+cu130``) names PyTorch's index of that build, and is pinned on both, so
     pip replaces a torchvision of another build even when its version number is the same.
+    ``reinstall``: the versions are right but the files are not (pip would call them satisfied).
     """
     if not torch_version:
         return (f"pip install torch torchvision --index-url {PYTORCH_INDEX}/cpu "
@@ -105,11 +106,11 @@ def pair_command(torch_version: str | None, torchvision_version: str | None = No
     vision = matching_torchvision(base)
     if vision is None:
         return f"pip install --force-reinstall torch=={torch_version} torchvision (from the index torch came from)"
+    other_build = not label and torchvision_version is not None and "+" in torchvision_version
+    force = "--force-reinstall --no-deps " if reinstall or other_build else ""  # a labelled build satisfies a plain pin
     if label:
         pins = f'"torch=={base}+{label}" "torchvision=={vision}+{label}"'
-        return f"pip install {pins} --index-url {PYTORCH_INDEX}/{label}"
-    other_build = torchvision_version is not None and "+" in torchvision_version
-    force = "--force-reinstall --no-deps " if other_build else ""  # a labelled build satisfies a plain pin
+        return f"pip install {force}{pins} --index-url {PYTORCH_INDEX}/{label}"
     return f'pip install {force}"torch=={base}" "torchvision=={vision}"'
 
 
@@ -127,7 +128,7 @@ def torch_message(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and version is None:
         return f"torch is not installed: {pair_command(None)}"
     return (f"torch {version or ''} does not import ({first_line(exc)}); reinstall it with its torchvision: "
-            f"{pair_command(version)}")
+            f"{pair_command(version, reinstall=True)}")
 
 
 def first_line(exc: BaseException) -> str:
@@ -147,7 +148,7 @@ def setup_problem(exc: BaseException) -> str | None:
     """
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.split(".")[0]
-        if top in REQUIRED and importlib.util.find_spec(top) is None:
+        if top in REQUIRED and not _installed(top):
             if top in ("torch", "torchvision"):
                 return torch_message(exc) if top == "torch" else torchvision_message("not installed")
             return f"{top} is not installed: pip install {PIP_NAMES.get(top, top)}"
@@ -182,6 +183,13 @@ def _failed_import(exc: BaseException) -> str | None:
         if folder and failed.is_relative_to(folder):
             return package
     return None
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a module that failed half-way, or blocked in sys.modules
+        return False
 
 
 def _package_folder(name: str) -> Path | None:

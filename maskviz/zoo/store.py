@@ -103,7 +103,7 @@ def resolve_name(name: str) -> Path | None:
         return None
     path = cached_path(entry)
     if path is None:
-        if entry.source == "manual":
+        if entry.source == "manual" and not can_download(entry):
             raise CheckpointError(manual_instructions(entry))
         raise CheckpointError(
             f"model {name!r} is not downloaded yet: run 'maskviz models download {name}' "
@@ -182,11 +182,6 @@ def file_url(entry: ModelEntry, name: str, endpoint: str | None = None) -> str:
     if entry.source == "hub":
         return f"{_hub_base(entry, endpoint)}{name}"
     return entry.url
-
-
-def needed_files(entry: ModelEntry) -> tuple[str, ...]:
-    """Every file the entry is made of (a hub folder: config, weights and the optional preprocessor config)."""
-    return entry.files if entry.source == "hub" else (entry.filename,)
 
 
 def by_hand(entry: ModelEntry, endpoint: str | None = None) -> str:
