@@ -28,6 +28,15 @@ def run() -> int:
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except ImportError as exc:  # the CLI itself cannot load: a dependency is missing or broken
+        from maskviz.doctor import setup_problem
+        from maskviz.errors import EXIT_SETUP
+
+        problem = setup_problem(exc)
+        if problem is None:
+            raise
+        print(f"maskviz: error: {problem}", file=sys.stderr)
+        code = EXIT_SETUP
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.argv[1:2] == ["train"]:
         sys.stdout.flush()
