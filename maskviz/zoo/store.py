@@ -12,7 +12,9 @@
   download the file and where to put it.
 
 Progress is reported through ``progress(done_bytes, total_bytes | None, label)``; ``cancelled()``
-is polled between chunks and stops the transfer (the partial file stays, to be resumed).
+is polled between chunks and stops the transfer (the partial file stays, to be resumed). What
+"loads strictly" means is the caller's ``verify(path)`` (``maskviz.checkpoints.load_model``): this
+module imports no loader.
 """
 
 from __future__ import annotations
@@ -25,16 +27,28 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from maskviz.bundled import bundled_model_paths
 from maskviz.errors import CheckpointError, MaskvizError
-from maskviz.paths import cache_dir
-from maskviz.zoo.catalogue import SIMMIM_README, ModelEntry, find_entry, format_size
+
+# Where entries live on this machine is the torch-free resolver's (imported here for their old home).
+from maskviz.sources import (  # noqa: F401 - HUB_REQUIRED & co. re-exported for callers of maskviz.zoo.store
+    HUB_OPTIONAL,
+    HUB_REQUIRED,
+    cached_path,
+    entry_folder,
+    manual_instructions,
+    models_dir,
+    resolve_name,
+    url_target,
+)
+from maskviz.zoo.catalogue import ModelEntry, format_size
 
 Progress = Callable[[int, "int | None", str], None]
 Cancelled = Callable[[], bool]
+#: Loads a downloaded file or folder strictly, raising ``CheckpointError`` when it does not load.
+Verify = Callable[[Path], object]
 CHUNK = 1 << 20
 TIMEOUT_S = 30
-HUB_REQUIRED = ("config.json",)
-HUB_OPTIONAL = ("preprocessor_config.json",)
 
 
 class DownloadError(MaskvizError):
@@ -45,66 +59,22 @@ class DownloadCancelled(DownloadError):
     """The user stopped a download; what was fetched is kept for the next attempt."""
 
 
-def models_dir() -> Path:
-    return cache_dir() / "models"
-
-
-def entry_folder(entry: ModelEntry) -> Path:
-    """Where a url/manual entry's file lives, and where a hub folder may be put by hand."""
-    return models_dir() / entry.name
-
-
-def url_target(entry: ModelEntry) -> Path:
-    return entry_folder(entry) / entry.filename
-
-
 def entry_size(entry: ModelEntry) -> tuple[int, bool]:
     """(bytes, exact): bundled files are measured, the rest come from the catalogue."""
     if entry.source == "bundled":
-        path = _bundled_path(entry)
+        path = bundled_model_paths().get(entry.name)
         return (path.stat().st_size, True) if path else (0, False)
     return entry.size_bytes, entry.size_exact
 
 
-def cached_path(entry: ModelEntry) -> Path | None:
-    """The file or folder to load, if it is on this machine; never touches the network."""
-    if entry.source == "bundled":
-        return _bundled_path(entry)
-    if entry.source == "hub":
-        return _manual_hub_folder(entry) or _hub_cached_folder(entry)
-    target = url_target(entry)
-    return target if target.is_file() else None
-
-
-def resolve_name(name: str) -> Path | None:
-    """A catalogue name → its cached file or folder; None when ``name`` is not in the catalogue.
-
-    Raises ``CheckpointError`` for a known model that is not here yet, saying how to get it.
-    """
-    entry = find_entry(name)
-    if entry is None:
-        return None
-    path = cached_path(entry)
-    if path is None:
-        if entry.source == "manual":
-            raise CheckpointError(manual_instructions(entry))
-        raise CheckpointError(
-            f"model {name!r} is not downloaded yet: run 'maskviz models download {name}' "
-            "(or File → Get models… in the app)"
-        )
-    return path
-
-
-def manual_instructions(entry: ModelEntry) -> str:
-    return (f"{entry.name} is only on Google Drive: download {entry.filename} from {entry.page} "
-            f"(list: {SIMMIM_README}) and put it at {url_target(entry)}")
-
-
 def download(
     entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None,
-    endpoint: str | None = None,
+    endpoint: str | None = None, *, verify: Verify,
 ) -> Path:
-    """Make the entry available locally and return what to load (a no-op when it already is)."""
+    """Make the entry available locally and return what to load (a no-op when it already is).
+
+    A new download is put in place only once ``verify(path)`` has loaded it.
+    """
     cached = cached_path(entry)
     if cached is not None:
         return cached
@@ -113,8 +83,8 @@ def download(
     if entry.source == "manual":
         raise DownloadError(manual_instructions(entry))
     if entry.source == "hub":
-        return _download_hub(entry, progress, cancelled, endpoint)
-    return download_url(entry, progress, cancelled)
+        return _download_hub(entry, progress, cancelled, endpoint, verify)
+    return download_url(entry, progress, cancelled, verify=verify)
 
 
 # --- plain URLs ---------------------------------------------------------------------------------
@@ -126,7 +96,8 @@ def partial_path(entry: ModelEntry) -> Path:
     return target.with_name(f".{target.stem}.partial{target.suffix}")
 
 
-def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None) -> Path:
+def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None, *,
+                 verify: Verify) -> Path:
     target, partial = url_target(entry), partial_path(entry)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +121,7 @@ def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled:
     except OSError as exc:  # disk full, permissions: the partial file cannot be trusted
         _discard(partial)
         raise DownloadError(f"could not write {partial}: {exc.strerror or exc}") from exc
-    _verify_and_place(entry, partial, target, total)
+    _verify_and_place(entry, partial, target, total, verify)
     return target
 
 
@@ -210,7 +181,7 @@ def _check_total(entry: ModelEntry, total: int | None) -> None:
         )
 
 
-def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int) -> None:
+def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int, verify: Verify) -> None:
     """Size, then a strict load, then the atomic rename: only a verified file is ever in place."""
     size = partial.stat().st_size
     if size != total or (entry.size_exact and size != entry.size_bytes):
@@ -218,20 +189,13 @@ def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int
         expected = entry.size_bytes if entry.size_exact else total
         raise DownloadError(f"{entry.name}: got {size:,} bytes, expected {expected:,}; nothing was kept")
     try:
-        verify_loads(partial)
+        verify(partial)
     except CheckpointError as exc:
         _discard(partial)
         raise DownloadError(f"{entry.name}: the downloaded file does not load ({exc}); nothing was kept") from exc
     from maskviz.fileio import atomic_write
 
     atomic_write(target, lambda tmp: os.replace(partial, tmp), error=DownloadError)
-
-
-def verify_loads(path: Path) -> None:
-    """A strict load on the CPU; raises ``CheckpointError`` with the loader's explanation."""
-    from maskviz.checkpoints import load_model
-
-    load_model(path)
 
 
 def _discard(partial: Path) -> None:
@@ -250,28 +214,8 @@ def _offline_message(url: str, target: Path, exc: BaseException) -> str:
 # --- Hugging Face hub ---------------------------------------------------------------------------
 
 
-def _manual_hub_folder(entry: ModelEntry) -> Path | None:
-    folder = entry_folder(entry)
-    weights = [f for f in entry.files if f not in HUB_REQUIRED + HUB_OPTIONAL]
-    return folder if all((folder / f).is_file() for f in (*HUB_REQUIRED, *weights)) else None
-
-
-def _hub_cached_folder(entry: ModelEntry) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = []
-    for name in entry.files:
-        if name in HUB_OPTIONAL:
-            continue
-        path = try_to_load_from_cache(entry.repo_id, name)
-        if not isinstance(path, str):
-            return None
-        found.append(Path(path).parent)
-    return found[0] if found and all(f == found[0] for f in found) else None
-
-
 def _download_hub(entry: ModelEntry, progress: Progress | None, cancelled: Cancelled | None,
-                  endpoint: str | None) -> Path:
+                  endpoint: str | None, verify: Verify) -> Path:
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
@@ -299,7 +243,7 @@ def _download_hub(entry: ModelEntry, progress: Progress | None, cancelled: Cance
         folder = folder or path.parent
     assert folder is not None  # config.json is required
     try:
-        verify_loads(folder)
+        verify(folder)
     except CheckpointError as exc:
         raise DownloadError(f"{entry.name}: the downloaded folder {folder} does not load ({exc})") from exc
     return folder
@@ -340,12 +284,6 @@ def _progress_bar_class(progress: Progress, cancelled: Cancelled) -> type:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _bundled_path(entry: ModelEntry) -> Path | None:
-    from maskviz.bundled import bundled_model_paths
-
-    return bundled_model_paths().get(entry.name)
 
 
 def _quiet(done: int, total: int | None, label: str) -> None:
