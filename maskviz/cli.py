@@ -217,8 +217,7 @@ def launch_gui(argv: Sequence[str] | None = None) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz import export
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask

@@ -87,8 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.compare import model_label
 
     if not sources:

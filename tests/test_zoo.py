@@ -11,9 +11,9 @@ import pytest
 from loopback import Loopback
 from synthetic import legacy_hf_swin_state_dict, save_official_mae, tiny_hf_swin_simmim
 
-from maskviz.bundled import model_path
 from maskviz.checkpoints import load_model
 from maskviz.errors import CheckpointError
+from maskviz.sources import model_path
 from maskviz.zoo import catalogue
 from maskviz.zoo.catalogue import PIXELS, ModelEntry
 from maskviz.zoo.store import (
@@ -64,7 +64,7 @@ def _files(folder) -> list:
 def test_full_download_is_verified_then_placed(cache, server, mae_bytes):
     entry = _url_entry(server, mae_bytes, size_exact=True)
     seen = []
-    path = download(entry, progress=lambda done, total, label: seen.append((done, total)))
+    path = download(entry, verify=load_model, progress=lambda done, total, label: seen.append((done, total)))
     assert path == url_target(entry) and path.read_bytes() == mae_bytes
     assert seen[-1] == (len(mae_bytes), len(mae_bytes)) and len(seen) >= 2
     assert not partial_path(entry).exists()
@@ -77,9 +77,9 @@ def test_interrupted_download_resumes_with_range(cache, server, mae_bytes):
     half = len(mae_bytes) // 2
     server.cut_after[f"/mae/{entry.name}.pth"] = half
     with pytest.raises(DownloadError, match="interrupted.*run it again to resume"):
-        download(entry)
+        download(entry, verify=load_model)
     assert partial_path(entry).stat().st_size == half and cached_path(entry) is None
-    path = download(entry)
+    path = download(entry, verify=load_model)
     assert server.ranges == [None, f"bytes={half}-"]
     assert path.read_bytes() == mae_bytes and not partial_path(entry).exists()
 
@@ -87,14 +87,14 @@ def test_interrupted_download_resumes_with_range(cache, server, mae_bytes):
 def test_size_mismatch_keeps_nothing(cache, server, mae_bytes):
     entry = _url_entry(server, mae_bytes, size_bytes=len(mae_bytes) + 10, size_exact=True)
     with pytest.raises(DownloadError, match="catalogue expects"):
-        download(entry)
+        download(entry, verify=load_model)
     assert _files(cache) == []
 
 
 def test_a_file_that_does_not_load_is_not_kept(cache, server):
     entry = _url_entry(server, b"not a checkpoint at all" * 100)
     with pytest.raises(DownloadError, match="does not load"):
-        download(entry)
+        download(entry, verify=load_model)
     assert _files(cache) == [] and cached_path(entry) is None
 
 
@@ -102,7 +102,7 @@ def test_server_down_gives_one_line_with_url_and_path(cache, server, mae_bytes):
     entry = _url_entry(server, mae_bytes)
     server.stop()
     with pytest.raises(DownloadError) as info:
-        download(entry)
+        download(entry, verify=load_model)
     message = str(info.value)
     assert entry.url in message and str(url_target(entry)) in message and "\n" not in message
     assert _files(cache) == [] and not models_dir().joinpath(entry.name).exists()
@@ -114,9 +114,9 @@ def test_cancel_keeps_the_partial_file_for_later(cache, server, mae_bytes, monke
     entry = _url_entry(server, mae_bytes)
     calls = []
     with pytest.raises(DownloadCancelled):
-        download(entry, progress=lambda *a: calls.append(a), cancelled=lambda: len(calls) >= 3)
+        download(entry, verify=load_model, progress=lambda *a: calls.append(a), cancelled=lambda: len(calls) >= 3)
     assert 0 < partial_path(entry).stat().st_size < len(mae_bytes)
-    download(entry)
+    download(entry, verify=load_model)
     assert server.ranges[-1] is not None and url_target(entry).read_bytes() == mae_bytes
 
 
@@ -125,10 +125,10 @@ def test_cached_model_opens_by_name_with_the_server_down(cache, server, mae_byte
     monkeypatch.setattr(catalogue, "CATALOGUE", (*catalogue.CATALOGUE, entry))
     with pytest.raises(CheckpointError, match="not downloaded yet.*maskviz models download tiny-mae"):
         model_path("tiny-mae")
-    download(entry)
+    download(entry, verify=load_model)
     server.stop()
     assert load_model("tiny-mae").source == str(url_target(entry))
-    assert download(entry) == url_target(entry)  # nothing to fetch
+    assert download(entry, verify=load_model) == url_target(entry)  # nothing to fetch
     server.__init__()
 
 
@@ -138,7 +138,7 @@ def test_manual_entry_says_where_to_put_the_file(cache, mae_bytes):
         model_path(entry.name)
     assert entry.page in str(info.value) and str(url_target(entry)) in str(info.value)
     with pytest.raises(DownloadError, match="drive.google.com"):
-        download(entry)
+        download(entry, verify=load_model)
     url_target(entry).parent.mkdir(parents=True)
     url_target(entry).write_bytes(mae_bytes)
     assert model_path(entry.name) == url_target(entry)
@@ -188,7 +188,8 @@ def test_hub_entry_through_huggingface_hub(cache, server, hub, monkeypatch):
 
     assert cached_path(hub) is None
     labels = []
-    folder = download(hub, progress=lambda done, total, label: labels.append(label), endpoint=server.url)
+    folder = download(hub, verify=load_model, progress=lambda done, total, label: labels.append(label),
+                      endpoint=server.url)
     assert load_model(folder).format == "hf-swin-simmim"
     assert any("model.safetensors" in label for label in labels)
     assert ("GET", "/org/tiny-swin/resolve/main/model.safetensors") in server.requests
@@ -204,7 +205,7 @@ def test_hub_offline_without_cache_names_url_and_folder(cache, server, hub, monk
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(DownloadError) as info:
-        download(hub, endpoint=server.url)
+        download(hub, verify=load_model, endpoint=server.url)
     message = str(info.value)
     assert f"{server.url}/org/tiny-swin/resolve/main/config.json" in message
     assert str(models_dir() / "tiny-swin") in message and "HF_HUB_OFFLINE" in message
@@ -286,7 +287,7 @@ def test_an_unreachable_server_fails_in_one_line_within_seconds(cache, name, mon
         entry = dataclasses.replace(entry, url=f"{closed}/mae/visualize/{entry.filename}")
     start = time.monotonic()
     with pytest.raises(DownloadError) as info:
-        download(entry, endpoint=closed)
+        download(entry, verify=load_model, endpoint=closed)
     elapsed = time.monotonic() - start
     assert elapsed < 5, elapsed  # huggingface_hub alone retries for 23 s (1+2+4+8+8) before giving up
     message = str(info.value)
@@ -356,7 +357,7 @@ def test_a_mirror_serves_url_and_hub_entries(cache, mirror_server, server, hub, 
                        url="https://unreachable.invalid/mae/tiny.pth", size_exact=True)
     (folder / "tiny-mae").mkdir()
     (folder / "tiny-mae" / "tiny.pth").write_bytes(mae_bytes)
-    assert load_model(download(plain)).format == "official-mae"
+    assert load_model(download(plain, verify=load_model)).format == "official-mae"
     assert url_target(plain).read_bytes() == mae_bytes
 
     served = folder / "tiny-swin"
@@ -364,7 +365,7 @@ def test_a_mirror_serves_url_and_hub_entries(cache, mirror_server, server, hub, 
     for name in ("config.json", "model.safetensors"):  # no preprocessor_config.json: optional
         served.joinpath(name).write_bytes(hub_file(server, name))
     labels = []
-    path = download(hub, progress=lambda done, total, label: labels.append(label))
+    path = download(hub, verify=load_model, progress=lambda done, total, label: labels.append(label))
     assert path == models_dir() / "tiny-swin" and cached_path(hub) == path
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
     assert load_model(path).format == "hf-swin-simmim"
@@ -384,12 +385,12 @@ def test_a_mirror_file_that_is_wrong_or_missing_is_refused(cache, mirror_server,
     served.mkdir()
     served.joinpath("config.json").write_bytes(hub_file(server, "config.json"))
     with pytest.raises(DownloadError) as info:
-        download(hub)
+        download(hub, verify=load_model)
     assert f"{url}/tiny-swin/model.safetensors answered HTTP 404" in str(info.value)
     assert "MASKVIZ_MODEL_MIRROR" in str(info.value) and cached_path(hub) is None
     served.joinpath("model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(DownloadError, match="do not load.*nothing was kept"):
-        download(hub)
+        download(hub, verify=load_model)
     assert cached_path(hub) is None and not (models_dir() / "tiny-swin" / "config.json").exists()
 
 
@@ -403,9 +404,9 @@ def test_the_mirror_can_be_set_in_the_settings_file(cache, mirror_server, mae_by
     entry = catalogue.find_entry("simmim-vit-base-800ep")  # Google Drive only, but the mirror has it
     (folder / entry.name).mkdir()
     (folder / entry.name / entry.filename).write_bytes(mae_bytes)  # any checkpoint: the test checks the route
-    monkeypatch.setattr("maskviz.zoo.store.verify_loads", lambda path: None)
-    assert download(entry) == url_target(entry) and url_target(entry).read_bytes() == mae_bytes
+    assert download(entry, verify=lambda path: None) == url_target(entry)  # any checkpoint: the route is tested
+    assert url_target(entry).read_bytes() == mae_bytes
     assert requests == [f"/{entry.name}/{entry.filename}"]
     monkeypatch.setenv("MASKVIZ_MODEL_MIRROR", "/srv/models")
     with pytest.raises(DownloadError, match="must be an http:// or https:// URL"):
-        download(catalogue.find_entry("mae-vit-base"))
+        download(catalogue.find_entry("mae-vit-base"), verify=load_model)

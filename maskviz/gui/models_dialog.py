@@ -52,11 +52,13 @@ class DownloadThread(QThread):
         self.wait(timeout_ms)
 
     def run(self) -> None:
+        from maskviz.checkpoints import load_model
         from maskviz.errors import MaskvizError
         from maskviz.zoo.store import DownloadCancelled, download
 
         try:
-            path = download(self.entry, progress=self.progressed.emit, cancelled=self.isInterruptionRequested)
+            path = download(self.entry, progress=self.progressed.emit, cancelled=self.isInterruptionRequested,
+                            verify=load_model)
         except DownloadCancelled as exc:
             self.cancelled.emit(str(exc))
         except MaskvizError as exc:

@@ -36,16 +36,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         print(resolve_name(entry.name))
         return 0
-    from maskviz.zoo.store import cached_path, download, verify_loads
+    from maskviz.checkpoints import load_model
+    from maskviz.zoo.store import cached_path, download
 
     placed = cached_path(entry) is not None and entry.source in ("manual", "hub")
     progress = ProgressBar(sys.stderr)
     try:
-        path = download(entry, progress=progress)  # a new download is verified there
+        path = download(entry, progress=progress, verify=load_model)  # a new download is verified there
     finally:
         progress.close()  # before any message: it gets a line of its own
     if placed:  # put there by hand, or fetched by another program: check it loads before saying so
-        verify_loads(path)
+        load_model(path)
     print(path)
     return 0
 

@@ -21,12 +21,13 @@ the entry needs and where to put each by hand. ``huggingface_hub``'s own retries
 never run or show for an unreachable hub.
 
 Progress is reported through ``progress(done_bytes, total_bytes | None, label)``; ``cancelled()``
-is polled between chunks and stops the transfer (the partial file stays, to be resumed).
+is polled between chunks and stops the transfer (the partial file stays, to be resumed). What
+"loads strictly" means is the caller's ``verify(path)`` (``maskviz.checkpoints.load_model``): this
+module imports no loader.
 """
 
 from __future__ import annotations
 
-import configparser
 import http.client
 import inspect
 import logging
@@ -40,18 +41,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from maskviz.bundled import bundled_model_paths
 from maskviz.errors import CheckpointError, MaskvizError
-from maskviz.paths import cache_dir, config_dir
-from maskviz.zoo.catalogue import SIMMIM_README, ModelEntry, find_entry, format_size
+
+# Where entries live on this machine is the torch-free resolver's (imported here for their old home).
+from maskviz.sources import (  # noqa: F401 - HUB_REQUIRED & co. re-exported for callers of maskviz.zoo.store
+    HUB_OPTIONAL,
+    HUB_REQUIRED,
+    MIRROR_ENV,
+    cached_path,
+    entry_folder,
+    manual_instructions,
+    mirror_setting,
+    models_dir,
+    resolve_name,
+    url_target,
+)
+from maskviz.zoo.catalogue import ModelEntry, format_size
 
 Progress = Callable[[int, "int | None", str], None]
 Cancelled = Callable[[], bool]
+#: Loads a downloaded file or folder strictly, raising ``CheckpointError`` when it does not load.
+Verify = Callable[[Path], object]
 CHUNK = 1 << 20
 TIMEOUT_S = 30  # a transfer that stalls this long fails (and resumes on the next attempt)
 REACH_TIMEOUT_S = 2.5  # to open a connection to the server before anything else
-MIRROR_ENV = "MASKVIZ_MODEL_MIRROR"
-HUB_REQUIRED = ("config.json",)
-HUB_OPTIONAL = ("preprocessor_config.json",)
 
 
 class DownloadError(MaskvizError):
@@ -62,66 +76,22 @@ class DownloadCancelled(DownloadError):
     """The user stopped a download; what was fetched is kept for the next attempt."""
 
 
-def models_dir() -> Path:
-    return cache_dir() / "models"
-
-
-def entry_folder(entry: ModelEntry) -> Path:
-    """Where a url/manual entry's file lives, and where a hub folder may be put by hand."""
-    return models_dir() / entry.name
-
-
-def url_target(entry: ModelEntry) -> Path:
-    return entry_folder(entry) / entry.filename
-
-
 def entry_size(entry: ModelEntry) -> tuple[int, bool]:
     """(bytes, exact): bundled files are measured, the rest come from the catalogue."""
     if entry.source == "bundled":
-        path = _bundled_path(entry)
+        path = bundled_model_paths().get(entry.name)
         return (path.stat().st_size, True) if path else (0, False)
     return entry.size_bytes, entry.size_exact
 
 
-def cached_path(entry: ModelEntry) -> Path | None:
-    """The file or folder to load, if it is on this machine; never touches the network."""
-    if entry.source == "bundled":
-        return _bundled_path(entry)
-    if entry.source == "hub":
-        return _manual_hub_folder(entry) or _hub_cached_folder(entry)
-    target = url_target(entry)
-    return target if target.is_file() else None
-
-
-def resolve_name(name: str) -> Path | None:
-    """A catalogue name → its cached file or folder; None when ``name`` is not in the catalogue.
-
-    Raises ``CheckpointError`` for a known model that is not here yet, saying how to get it.
-    """
-    entry = find_entry(name)
-    if entry is None:
-        return None
-    path = cached_path(entry)
-    if path is None:
-        if entry.source == "manual" and not can_download(entry):
-            raise CheckpointError(manual_instructions(entry))
-        raise CheckpointError(
-            f"model {name!r} is not downloaded yet: run 'maskviz models download {name}' "
-            "(or File → Get models… in the app)"
-        )
-    return path
-
-
-def manual_instructions(entry: ModelEntry) -> str:
-    return (f"{entry.name} is only on Google Drive: download {entry.filename} from {entry.page} "
-            f"(list: {SIMMIM_README}) and put it at {url_target(entry)}")
-
-
 def download(
     entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None,
-    endpoint: str | None = None,
+    endpoint: str | None = None, *, verify: Verify,
 ) -> Path:
-    """Make the entry available locally and return what to load (a no-op when it already is)."""
+    """Make the entry available locally and return what to load (a no-op when it already is).
+
+    A new download is put in place only once ``verify(path)`` has loaded it.
+    """
     cached = cached_path(entry)
     if cached is not None:
         return cached
@@ -129,13 +99,13 @@ def download(
         raise DownloadError(f"bundled model {entry.name} is not installed (reinstall maskviz)")
     if mirror() is not None:
         if entry.source == "hub":
-            return _download_hub_from_mirror(entry, progress, cancelled)
-        return download_url(entry, progress, cancelled)
+            return _download_hub_from_mirror(entry, progress, cancelled, verify)
+        return download_url(entry, progress, cancelled, verify=verify)
     if entry.source == "manual":
         raise DownloadError(manual_instructions(entry))
     if entry.source == "hub":
-        return _download_hub(entry, progress, cancelled, endpoint)
-    return download_url(entry, progress, cancelled)
+        return _download_hub(entry, progress, cancelled, endpoint, verify)
+    return download_url(entry, progress, cancelled, verify=verify)
 
 
 def can_download(entry: ModelEntry) -> bool:
@@ -152,19 +122,9 @@ def can_download(entry: ModelEntry) -> bool:
 
 
 def mirror() -> tuple[str, str] | None:
-    """(base URL, where it is set) of the model mirror: ``$MASKVIZ_MODEL_MIRROR``, else the config dir's
-    ``maskviz.ini`` (``[models]`` ``mirror = URL``); None when neither sets one."""
-    value = os.environ.get(MIRROR_ENV, "").strip()
-    if value:
-        return _checked_mirror(value, MIRROR_ENV)
-    settings = config_dir() / "maskviz.ini"
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(settings, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        return None  # the app's own settings file, unreadable as INI: it sets no mirror
-    value = parser.get("models", "mirror", fallback="").strip().strip('"')
-    return _checked_mirror(value, f"mirror in {settings}") if value else None
+    """(base URL, where it is set) of the model mirror (see :func:`maskviz.sources.mirror_setting`)."""
+    found = mirror_setting()
+    return None if found is None else _checked_mirror(*found)
 
 
 def _checked_mirror(value: str, where: str) -> tuple[str, str]:
@@ -268,7 +228,8 @@ def partial_path(entry: ModelEntry) -> Path:
     return target.with_name(f".{target.stem}.partial{target.suffix}")
 
 
-def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None) -> Path:
+def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled | None = None, *,
+                 verify: Verify) -> Path:
     """One file (a url entry, or any single-file entry from the mirror): fetch, verify, place."""
     target, partial = url_target(entry), partial_path(entry)
     url = file_url(entry, entry.filename)
@@ -276,7 +237,7 @@ def download_url(entry: ModelEntry, progress: Progress | None = None, cancelled:
     _make_folder(target.parent)
     expected = entry.size_bytes if entry.size_exact else None
     total = _transfer(entry, url, partial, entry.name, expected, progress, cancelled)
-    _verify_and_place(entry, partial, target, total)
+    _verify_and_place(entry, partial, target, total, verify)
     return target
 
 
@@ -377,7 +338,7 @@ def _check_total(url: str, expected: int | None, total: int | None) -> None:
         )
 
 
-def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int) -> None:
+def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int, verify: Verify) -> None:
     """Size, then a strict load, then the atomic rename: only a verified file is ever in place."""
     size = partial.stat().st_size
     if size != total or (entry.size_exact and size != entry.size_bytes):
@@ -385,20 +346,13 @@ def _verify_and_place(entry: ModelEntry, partial: Path, target: Path, total: int
         expected = entry.size_bytes if entry.size_exact else total
         raise DownloadError(f"{entry.name}: got {size:,} bytes, expected {expected:,}; nothing was kept")
     try:
-        verify_loads(partial)
+        verify(partial)
     except CheckpointError as exc:
         _discard(partial)
         raise DownloadError(f"{entry.name}: the downloaded file does not load ({exc}); nothing was kept") from exc
     from maskviz.fileio import atomic_write
 
     atomic_write(target, lambda tmp: os.replace(partial, tmp), error=DownloadError)
-
-
-def verify_loads(path: Path) -> None:
-    """A strict load on the CPU; raises ``CheckpointError`` with the loader's explanation."""
-    from maskviz.checkpoints import load_model
-
-    load_model(path)
 
 
 def _discard(partial: Path) -> None:
@@ -417,28 +371,8 @@ def _offline_message(entry: ModelEntry, url: str, exc: BaseException, endpoint: 
 # --- Hugging Face hub ---------------------------------------------------------------------------
 
 
-def _manual_hub_folder(entry: ModelEntry) -> Path | None:
-    folder = entry_folder(entry)
-    weights = [f for f in entry.files if f not in HUB_REQUIRED + HUB_OPTIONAL]
-    return folder if all((folder / f).is_file() for f in (*HUB_REQUIRED, *weights)) else None
-
-
-def _hub_cached_folder(entry: ModelEntry) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = []
-    for name in entry.files:
-        if name in HUB_OPTIONAL:
-            continue
-        path = try_to_load_from_cache(entry.repo_id, name)
-        if not isinstance(path, str):
-            return None
-        found.append(Path(path).parent)
-    return found[0] if found and all(f == found[0] for f in found) else None
-
-
 def _download_hub(entry: ModelEntry, progress: Progress | None, cancelled: Cancelled | None,
-                  endpoint: str | None) -> Path:
+                  endpoint: str | None, verify: Verify) -> Path:
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
@@ -469,7 +403,7 @@ def _download_hub(entry: ModelEntry, progress: Progress | None, cancelled: Cance
         folder = folder or path.parent
     assert folder is not None  # config.json is required
     try:
-        verify_loads(folder)
+        verify(folder)
     except CheckpointError as exc:
         raise DownloadError(f"{entry.name}: the downloaded folder {folder} does not load ({exc})") from exc
     return folder
@@ -487,7 +421,8 @@ def _hub_logging_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _download_hub_from_mirror(entry: ModelEntry, progress: Progress | None, cancelled: Cancelled | None) -> Path:
+def _download_hub_from_mirror(entry: ModelEntry, progress: Progress | None, cancelled: Cancelled | None,
+                              verify: Verify) -> Path:
     """A hub entry's files from the mirror into ``<cache>/models/NAME`` (where files put by hand go).
 
     They arrive in a hidden ``.partial`` folder, which must load strictly before its files move in,
@@ -508,7 +443,7 @@ def _download_hub_from_mirror(entry: ModelEntry, progress: Progress | None, canc
             raise
         arrived.append(name)
     try:
-        verify_loads(staging)
+        verify(staging)
     except CheckpointError as exc:
         for name in arrived:
             _discard(staging / name)
@@ -554,12 +489,6 @@ def _progress_bar_class(progress: Progress, cancelled: Cancelled) -> type:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _bundled_path(entry: ModelEntry) -> Path | None:
-    from maskviz.bundled import bundled_model_paths
-
-    return bundled_model_paths().get(entry.name)
 
 
 def _quiet(done: int, total: int | None, label: str) -> None:

@@ -73,9 +73,10 @@ def test_download_with_progress_and_cancel_then_load(window, qtbot, served_entry
 
 def test_cached_model_opens_without_the_server(window, qtbot, served_entry):
     server, entry = served_entry
+    from maskviz.checkpoints import load_model
     from maskviz.zoo.store import download
 
-    download(entry)
+    download(entry, verify=load_model)
     server.stop()
     dialog = _dialog(window, qtbot, entry.name)
     assert dialog.get_button.text() == "Open"
