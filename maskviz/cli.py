@@ -127,17 +127,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The subcommands (the app's own command line is routed to the app by :mod:`maskviz.launch`)."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    if is_app_command_line(raw):  # `maskviz`, `maskviz photo.jpg --model m.pth`: the desktop app
-        return _run_gui(raw)
     args = build_parser().parse_args(raw)
     args.argv = raw
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-                "doctor": cmd_doctor, "compare": cmd_compare}
+    if args.command is None:
+        build_parser().print_usage(sys.stderr)
+        print("maskviz: error: no command (run 'maskviz' alone to open the app)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
-        if args.command is None:
-            return launch_gui()
-        return commands[args.command](args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         return 130
@@ -185,34 +184,6 @@ def input_error_message(exc: BaseException) -> str | None:
         return f"{where}{exc.strerror or exc}"
     return None
 
-
-SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare")
-
-
-def is_app_command_line(argv: Sequence[str]) -> bool:
-    """True for the app's own command line (``maskviz [IMAGE] [--model P] [--device D] [--reset-session]``).
-
-    Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
-    else, a bare image path included, opens the app (which has its own parser and ``--help``).
-    """
-    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug", "--version"))
-
-
-def _run_gui(argv: Sequence[str]) -> int:
-    try:
-        return launch_gui(argv)
-    except Exception as exc:  # noqa: BLE001 - before the app's own hook is in place: the CLI's one line
-        return report_error(exc)
-
-
-def launch_gui(argv: Sequence[str] | None = None) -> int:
-    try:
-        from maskviz.gui.app import run_app
-    except ImportError as exc:  # PySide6 missing, or a system library Qt links
-        from maskviz.doctor import setup_problem
-
-        raise SetupError(setup_problem(exc) or f"the desktop app is not available in this build ({exc})") from exc
-    return run_app(list(sys.argv[1:] if argv is None else argv))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -336,6 +307,10 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
     return 128 + stop.signum if result.reason == "stopped" and stop.signum else 0
 
+
+COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
+            "doctor": cmd_doctor, "compare": cmd_compare}
+SUBCOMMANDS = tuple(COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -431,7 +431,8 @@ def _check_reconstruction() -> tuple[None, Check]:
     """The bundled model (or the built-in one) reconstructs a bundled sample on the CPU."""
     import math
 
-    from maskviz.bundled import default_sample, load_default_model
+    from maskviz.bundled import default_sample
+    from maskviz.checkpoints import load_default_model
     from maskviz.images import load_image
     from maskviz.masks import make_mask
     from maskviz.reconstruct import reconstruct

@@ -49,7 +49,7 @@ import sys
 from maskviz import doctor
 doctor.missing_libraries = lambda library: ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
 doctor.linux_family = lambda: "debian"
-from maskviz.cli import main
+from maskviz.launch import main
 code = main([])
 from PySide6.QtWidgets import QApplication
 print(code, QApplication.instance() is None)
@@ -137,7 +137,7 @@ BROKEN_LINE = ('maskviz: error: torchvision 0.28.0 does not work with torch 2.13
 CLI_PROBE = """
 import sys
 import maskviz.cli as cli
-cli.cmd_info = lambda args: __import__("torchvision")
+cli.COMMANDS["info"] = lambda args: __import__("torchvision")
 sys.exit(cli.main(sys.argv[1:]))
 """
 APP_PROBE = """

@@ -161,20 +161,20 @@ def test_recent_list_is_most_recent_first_and_bounded(tmp_path, qapp):
 
 
 @pytest.mark.parametrize("argv", [[], ["photo.jpg"], ["photo.jpg", "--model", "m.pth"], ["--reset-session"]])
-def test_cli_routes_the_app_command_line_to_the_app(monkeypatch, argv):
-    from maskviz import cli
+def test_the_entry_point_routes_the_app_command_line_to_the_app(monkeypatch, argv):
+    from maskviz import launch
 
     called = []
     monkeypatch.setattr(app_module, "run_app", lambda a: called.append(a) or 0)
-    assert cli.main(argv) == 0
+    assert launch.main(argv) == 0
     assert called == [argv]
 
 
-def test_cli_keeps_subcommands(monkeypatch, capsys):
-    from maskviz import cli
+def test_the_entry_point_keeps_subcommands(monkeypatch, capsys):
+    from maskviz import launch
 
     monkeypatch.setattr(app_module, "run_app", lambda a: pytest.fail("the app must not start"))
-    assert cli.main(["models"]) == 0
+    assert launch.main(["models"]) == 0
     assert "mae_vit_base_patch16" in capsys.readouterr().out
 
 
