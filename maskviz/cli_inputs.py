@@ -10,8 +10,7 @@ from typing import Any
 def load_cli_model(source: str | None, device: Any, norm_pix: bool | None = None) -> Any:  # LoadedModel
     """The model a command runs: ``source`` (any format, ``bundled:``, a catalogue name) or the
     bundled default; its notes and warnings go to stderr."""
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
 
     if source:
         loaded = load_model(source, device=device, norm_pix=norm_pix)
