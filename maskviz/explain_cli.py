@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from maskviz.errors import MaskvizError
-from maskviz.progress import ProgressLine, bar
+from maskviz.progress import ProgressLine
 
 METHODS = ("gradient", "occlusion", "attention")
 LENSES = ("features", "spread")
@@ -141,8 +141,8 @@ def _compute(args: argparse.Namespace, loaded: Any, image: Any, mask: Any, spec:
 
 
 def _drive(steps: Any) -> Any:
-    """Run a method's steps with a progress bar on stderr (when there is more than one)."""
-    line = ProgressLine(sys.stderr)
+    """Run a method's steps with a progress line on stderr (when there is more than one)."""
+    line: ProgressLine | None = None
     try:
         while True:
             try:
@@ -150,14 +150,15 @@ def _drive(steps: Any) -> Any:
             except StopIteration as stop:
                 return stop.value
             if step.total > 1:
-                line.show(f"{step.what} {bar(step.done, step.total)} {step.done}/{step.total}",
-                          final=step.done == step.total)
+                line = line or ProgressLine(sys.stderr, step.total, label=step.what, unit="batch")
+                line.update(step.done)
     except KeyboardInterrupt:
         steps.close()
         print("maskviz: interrupted", file=sys.stderr)
         return None
     finally:
-        line.end()
+        if line is not None:
+            line.close()
 
 
 def summary_line(result: Any, similarity: Any = None) -> str:
