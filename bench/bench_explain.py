@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from maskviz.bundled import model_path
 from maskviz.checkpoints import load_model
 from maskviz.explain import (
     attention_capture,
@@ -45,7 +44,7 @@ GOALS = {"attention": 1.5, "gradient": 4.0, "occlusion": 0.8, "spread": 0.8}
 
 def load(name: str):
     if name.startswith("bundled:"):
-        return load_model(model_path(name)).model
+        return load_model(name).model
     torch.manual_seed(0)
     return create_model(name).eval()
 
