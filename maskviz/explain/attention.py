@@ -211,7 +211,7 @@ class AttentionCapture:
         rows = chosen.mix(_one_hot(space, [space.cells[r, c] for r, c in checked], chosen.weights.device), head)
         rows = rows.cpu().numpy().astype(np.float64)
         cls = rows[:, space.cls] if space.cls is not None else np.zeros(len(rows))
-        return np.stack([_paint(row, space) for row in rows]), cls
+        return _paint(rows, space), cls
 
     def layer_map(self, target: Sequence[int], layer: int = -1, head: int | None = None) -> ExplainMap:
         """The target token's attention over the tokens of ``layer``, one head or the mean of all."""
@@ -234,7 +234,7 @@ class AttentionCapture:
         for step in reversed(self.chain):
             r = step.rollout_step(r) if isinstance(step, Layer) else step.back(r)
         first = next(s for s in self.chain if isinstance(s, Layer)).space
-        maps = np.stack([_paint(v, first) for v in r.cpu().numpy().astype(np.float64)])
+        maps = _paint(r.cpu().numpy().astype(np.float64), first)
         maps[:, self.mask] = np.nan
         share = np.nansum(maps, axis=(1, 2))
         return maps / np.where(share > 0, share, 1.0)[:, None, None], share
@@ -259,10 +259,10 @@ def _one_hot(space: Space, tokens: Sequence[int], device: torch.device) -> Tenso
 
 
 def _paint(per_token: np.ndarray, space: Space) -> np.ndarray:
-    """Per-token values drawn on the patch grid (NaN where a patch has no token)."""
-    values = np.full(space.cells.shape, np.nan)
+    """Rows of per-token values ``[K, T]`` drawn on the patch grid ``[K, gh, gw]`` (NaN: no token)."""
+    values = np.full((len(per_token), *space.cells.shape), np.nan)
     has = space.cells >= 0
-    values[has] = per_token[space.cells[has]]
+    values[:, has] = per_token[:, space.cells[has]]
     return values
 
 
