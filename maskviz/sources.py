@@ -15,13 +15,14 @@ Where a catalogue entry lives once fetched is answered here too (the downloader 
 
 from __future__ import annotations
 
+import configparser
 import os
 from pathlib import Path
 
 from maskviz import bundled
 from maskviz.bundled import MODEL_PREFIX, SAMPLE_PREFIX
 from maskviz.errors import CheckpointError
-from maskviz.paths import cache_dir
+from maskviz.paths import cache_dir, config_dir
 from maskviz.zoo.catalogue import SIMMIM_README, ModelEntry, find_entry
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "models_dir", "resolve_name", "url_target",
 ]
 
+MIRROR_ENV = "MASKVIZ_MODEL_MIRROR"
 HUB_REQUIRED = ("config.json",)
 HUB_OPTIONAL = ("preprocessor_config.json",)
 
@@ -94,13 +96,29 @@ def resolve_name(name: str) -> Path | None:
         return None
     path = cached_path(entry)
     if path is None:
-        if entry.source == "manual":
+        if entry.source == "manual" and mirror_setting() is None:  # a mirror can serve even Drive files
             raise CheckpointError(manual_instructions(entry))
         raise CheckpointError(
             f"model {name!r} is not downloaded yet: run 'maskviz models download {name}' "
             "(or File → Get models… in the app)"
         )
     return path
+
+
+def mirror_setting() -> tuple[str, str] | None:
+    """(value, where it is set) of the model mirror, unchecked: ``$MASKVIZ_MODEL_MIRROR``, else ``mirror``
+    in the ``[models]`` section of the config dir's ``maskviz.ini``; None when neither sets one."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    if value:
+        return value, MIRROR_ENV
+    settings = config_dir() / "maskviz.ini"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(settings, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None  # the app's own settings file, unreadable as INI: it sets no mirror
+    value = parser.get("models", "mirror", fallback="").strip().strip('"')
+    return (value, f"mirror in {settings}") if value else None
 
 
 def manual_instructions(entry: ModelEntry) -> str:
