@@ -374,10 +374,10 @@ def _curves():
         return Summary("m", "random", "random", ratio, family, name, stat, stat, Stat.of([20.0, 21.0]), ratio, 1, 2,
                        ())
 
-    mae = Curve("mae", "random", "MSE, normalised pixels",
-                tuple(point(r, r, "MSE, normalised pixels", "mae") for r in (0.25, 0.5, 0.75)))
-    simmim = Curve("simmim", "random", "L1, normalised pixels",
-                   tuple(point(r, 2 * r, "L1, normalised pixels", "simmim") for r in (0.25, 0.5, 0.75)))
+    mae = Curve(model="mae", family="random", loss_name="MSE, normalised pixels",
+                points=tuple(point(r, r, "MSE, normalised pixels", "mae") for r in (0.25, 0.5, 0.75)))
+    simmim = Curve(model="simmim", family="random", loss_name="L1, normalised pixels",
+                   points=tuple(point(r, 2 * r, "L1, normalised pixels", "simmim") for r in (0.25, 0.5, 0.75)))
     return [mae, simmim]
 
 
