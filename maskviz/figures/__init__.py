@@ -7,7 +7,8 @@ PDF by the suffix of its path (:func:`write_figure`; no suffix: PNG; anything el
 same bytes for the same inputs. Pictures are pixel-faithful: enlarged by whole factors with nearest
 sampling, placed on whole pixels, never blurred.
 
-Primitives (:mod:`maskviz.figures.sheet`), the building blocks of any new figure::
+Primitives (:mod:`~maskviz.figures.sheet`; placed by :mod:`~maskviz.figures.layout`, drawn by
+:mod:`~maskviz.figures.canvas`, written by :mod:`~maskviz.figures.output`), the building blocks of any new figure::
 
     from maskviz.figures import Sheet, Row, Panel, Heat, Marker, ColorBar, Plot, Series, Legend
     from maskviz.figures import Inputs, write_figure, to_image
@@ -47,6 +48,7 @@ column), :func:`grid_figure` (``maskviz compare``), :func:`before_after_figure` 
 :func:`render_panel` (titled images, a heatmap with its colour bar, a footer, as one image).
 """
 
+from maskviz.figures.output import FORMATS, figure_format, panel_sheet, render, render_panel, to_image, write_figure
 from maskviz.figures.plots import sweep_image, sweep_sheet
 from maskviz.figures.results import (
     COLUMN_TITLES,
@@ -71,7 +73,6 @@ from maskviz.figures.results import (
     seed_text,
 )
 from maskviz.figures.sheet import (
-    FORMATS,
     MIN_PANEL_WIDTH,
     ColorBar,
     FigureError,
@@ -83,13 +84,7 @@ from maskviz.figures.sheet import (
     Row,
     Series,
     Sheet,
-    figure_format,
     heat_rgb,
-    panel_sheet,
-    render,
-    render_panel,
-    to_image,
-    write_figure,
 )
 from maskviz.figures.style import COLORMAPS, NAN_COLOR, PALETTE, Inputs, colormap, loss_unit, nice_ceiling
 

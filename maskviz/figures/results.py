@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from maskviz.figures.sheet import ColorBar, Heat, Panel, Row, Sheet, as_rgb, heat_rgb, to_image
+from maskviz.figures.output import to_image
+from maskviz.figures.sheet import ColorBar, Heat, Panel, Row, Sheet, as_rgb, heat_rgb
 from maskviz.figures.style import Inputs, loss_unit, nice_ceiling
 
 #: What a cell can show, and the column titles.
@@ -72,7 +73,6 @@ class ResultFigure:
     footer: str = ""
     cmap: str = "inferno"
     baseline_label: str = ""
-    tile: int | None = field(default=None, repr=False)
 
     def cells(self) -> list[Cell]:
         return [c for row in self.rows for c in row.cells if c is not None]
@@ -84,7 +84,7 @@ class ResultFigure:
             raise ValueError("nothing to render: the figure has no reconstructions")
         columns = list(self.columns)
         scales = error_scales([c.result for c in cells], self.heat, self.show_all) if "error" in columns else {}
-        size = tile or self.tile or _tile_size(cells)
+        size = tile or _tile_size(cells)
         groups = max(1, len(self.groups))
         rows = [Row([b for g in range(groups) for b in self._blocks(row, g, size, scales)], row.title)
                 for row in self.rows]
