@@ -26,6 +26,7 @@ _LOCK = threading.Lock()  # matplotlib's settings are global: one figure is buil
 
 
 def draw_sheet(sheet: Sheet) -> Canvas:
+    """The sheet on a matplotlib figure (call inside ``_LOCK`` and :func:`~maskviz.figures.style.style`)."""
     layout = Planner(sheet).plan()
     canvas = Canvas(layout.width, layout.height)
     for s, role, x, y, align in layout.texts:
