@@ -5,10 +5,12 @@
 * CLI (fresh processes, one round = every command once, median over rounds): ``maskviz reconstruct
   sample:coffee`` with ``--out x.png`` (and ``.svg``, ``.pdf``) against the same command without a
   figure (the reference, in the same round), and ``maskviz compare sample:coffee`` with both bundled
-  models (it always writes grid.png). The ratio to the reference is the figure to compare.
-* In process (a child per source tree): drawing and writing the reconstruct panel (one mask and
-  three masks) and the compare grid, the first call (which imports the plotting library) and the
-  median of the warm calls, against ``reconstruct()`` of the same model and image (the reference).
+  models (it always writes grid.png). Wall and CPU time; the CPU time added to the reference is the
+  figure to compare (wall time swings by seconds on a busy shared machine).
+* In process (a child per source tree, the trees interleaved over rounds): CPU time of drawing and
+  writing the reconstruct panel (one mask and three masks) and the compare grid, the first call
+  (which imports the plotting library) and the median of the warm calls, against ``reconstruct()``
+  of the same model and image on one thread (the reference).
 
 ``--before PATH`` runs every measurement with the maskviz of another source tree too (e.g. a
 ``git archive`` of the commit before a change), interleaved in the same rounds, so before and
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,16 +47,23 @@ def cli_commands(out: Path) -> dict[str, list[str]]:
     }
 
 
-def run_cli(tree: Path, args: list[str]) -> float | None:
+def run_cli(tree: Path, args: list[str]) -> tuple[float, float] | None:
+    """(wall, CPU) seconds of one command with ``tree``'s maskviz; None when it fails."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], env=env, cwd=tree, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    return wall if proc.returncode == 0 else None  # e.g. an .svg the older tree cannot write
+    return (wall, _children_cpu() - cpu_before) if proc.returncode == 0 else None
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_cli(trees: dict[str, Path], repeat: int) -> None:
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         commands = cli_commands(Path(tmp))
         for _ in range(repeat):
@@ -64,16 +74,16 @@ def bench_cli(trees: dict[str, Path], repeat: int) -> None:
                     t = run_cli(tree, args)
                     if t is not None:
                         times.setdefault((label, name), []).append(t)
-    print("\nCLI, wall seconds (median) and ratio to 'reconstruct (no figure)' of the same tree:")
+    print("\nCLI, median wall / CPU seconds, and the CPU time added to 'reconstruct (no figure)' of the same tree "
+          "(CPU time is the steadier figure on a shared machine):")
     for label in trees:
-        ref = statistics.median(times[(label, "reconstruct (no figure)")])
+        ref = statistics.median(c for _, c in times[(label, "reconstruct (no figure)")])
         for name in commands:
             got = times.get((label, name))
             if not got:
-                print(f"  {label:7s} {name:28s} (not supported)")
                 continue
-            t = statistics.median(got)
-            print(f"  {label:7s} {name:28s} {t:6.2f} s  x{t / ref:5.2f}  (+{t - ref:5.2f} s)")
+            wall, cpu = statistics.median(w for w, _ in got), statistics.median(c for _, c in got)
+            print(f"  {label:7s} {name:28s} {wall:6.2f} / {cpu:6.2f} s  x{cpu / ref:5.2f}  (+{cpu - ref:5.2f} s CPU)")
 
 
 def bench_in_process(trees: dict[str, Path], repeat: int) -> None:
@@ -88,7 +98,7 @@ def bench_in_process(trees: dict[str, Path], repeat: int) -> None:
                 print(f"  {label}: failed\n{proc.stderr}")
                 return
             rounds[label].append(json.loads(proc.stdout.splitlines()[-1]))
-    print("\nIn process, milliseconds: first call / warm, and warm / reconstruct() in the same child "
+    print("\nIn process, CPU milliseconds: first call / warm, and warm / reconstruct() in the same child "
           f"(medians over {repeat} rounds):")
     for label, results in rounds.items():
         ref = statistics.median(r["reconstruct()"] for r in results)
@@ -106,7 +116,7 @@ def child(repeat: int) -> None:
     """Runs inside the tree under test: only APIs that every version has (figures, compare_export)."""
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # a steady reference: CPU time of one thread
     from maskviz.bundled import load_default_model, resolve_sample
     from maskviz.compare import compare
     try:
@@ -131,14 +141,15 @@ def child(repeat: int) -> None:
                     with_pictures=True)
 
     def timed(fn) -> tuple[float, float]:
-        t0 = time.perf_counter()
+        """CPU milliseconds of the first call and the median of ``repeat`` more (steadier than wall time here)."""
+        t0 = time.process_time()
         fn()
-        first = (time.perf_counter() - t0) * 1000
+        first = (time.process_time() - t0) * 1000
         warm = []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            warm.append((time.perf_counter() - t0) * 1000)
+            warm.append((time.process_time() - t0) * 1000)
         return first, statistics.median(warm)
 
     with tempfile.TemporaryDirectory() as tmp:
