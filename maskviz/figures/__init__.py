@@ -43,7 +43,8 @@ Primitives (:mod:`~maskviz.figures.sheet`; placed by :mod:`~maskviz.figures.layo
 
 Figures built on them (:mod:`~maskviz.figures.results`, :mod:`~maskviz.figures.plots`):
 :func:`reconstruction_figure` (``maskviz reconstruct --out`` and the GUI export, optional baseline
-column), :func:`grid_figure` (``maskviz compare``), :func:`before_after_figure` (training),
+column), :func:`before_after_figure` (training), the comparison grid
+(:func:`maskviz.compare_export.grid_figure`, built from the same :class:`ResultFigure`),
 :func:`sweep_sheet` (loss and PSNR against mask ratio, one loss axis per unit), and
 :func:`render_panel` (titled images, a heatmap with its colour bar, a footer, as one image).
 """
@@ -65,12 +66,12 @@ from maskviz.figures.results import (
     error_image,
     error_scales,
     error_values,
-    grid_figure,
     hidden_pixels,
     metrics_caption,
     reconstruction_figure,
     render_figure,
     seed_text,
+    spread,
 )
 from maskviz.figures.sheet import (
     MIN_PANEL_WIDTH,
@@ -92,7 +93,8 @@ __all__ = [
     "COLORMAPS", "COLUMN_TITLES", "FORMATS", "GRID_COLUMNS", "HEAT_MODES", "MIN_PANEL_WIDTH", "MIN_TILE", "NAN_COLOR",
     "PALETTE", "PANEL_COLUMNS", "PIXEL_UNIT", "Cell", "ColorBar", "FigureError", "FigureRow", "Heat", "Inputs",
     "Legend", "Marker", "Panel", "Plot", "ResultFigure", "Row", "Series", "Sheet", "before_after_figure", "colormap",
-    "error_heat", "error_image", "error_scales", "error_values", "figure_format", "grid_figure", "heat_rgb",
+    "error_heat", "error_image", "error_scales", "error_values", "figure_format", "heat_rgb",
     "hidden_pixels", "loss_unit", "metrics_caption", "nice_ceiling", "panel_sheet", "reconstruction_figure",
-    "render", "render_figure", "render_panel", "seed_text", "sweep_image", "sweep_sheet", "to_image", "write_figure",
+    "render", "render_figure", "render_panel", "seed_text", "spread", "sweep_image", "sweep_sheet", "to_image",
+    "write_figure",
 ]

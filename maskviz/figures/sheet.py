@@ -18,7 +18,6 @@ from PIL import Image
 
 from maskviz.errors import MaskvizError
 from maskviz.figures.style import BACKGROUND, DIM, colormap
-from maskviz.images import to_uint8
 
 #: Auto scale enlarges panels until they are at least this wide.
 MIN_PANEL_WIDTH = 192
@@ -169,9 +168,18 @@ class Sheet:
 # ------------------------------------------------------------------------------------------ pictures
 
 
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """0..1 floats → uint8 (clipped, rounded; NaN → 0), as :func:`maskviz.images.to_uint8` does (that module
+    imports torch; the figures do not need it)."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint8:
+        return arr
+    return np.clip(np.rint(np.nan_to_num(arr.astype(np.float64) * 255.0, nan=0.0)), 0, 255).astype(np.uint8)
+
+
 def as_rgb(arr: np.ndarray) -> np.ndarray:
     """HxW / HxWx1 / HxWx3 / HxWx4 (float 0..1 or uint8) → HxWx3 uint8."""
-    a = to_uint8(np.asarray(arr))
+    a = to_uint8(arr)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
