@@ -49,7 +49,7 @@ def cli_commands(out: Path) -> dict[str, list[str]]:
 
 def run_cli(tree: Path, args: list[str]) -> tuple[float, float] | None:
     """(wall, CPU) seconds of one command with ``tree``'s maskviz; None when it fails."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}  # one torch thread: steady CPU time
     cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], env=env, cwd=tree, capture_output=True, text=True)
