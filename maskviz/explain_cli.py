@@ -77,7 +77,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from maskviz import export
     from maskviz.cli_inputs import load_cli_model
     from maskviz.device import resolve_device
-    from maskviz.explain.export import document, write_json
     from maskviz.images import load_image
     from maskviz.masks import make_mask
 
@@ -95,19 +94,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if result is None:
         return 130
-    titled, seed = export.mask_and_seed(spec, args.seed)
-    names = {"model": export.model_name(loaded), "image": export.image_name(args.image), "mask": titled,
-             "seed": seed}
+    inputs = export.explain_inputs(loaded, args.image, spec, args.seed)
     print(summary_line(result, **extra))
     if args.out:
-        from maskviz.explain.figure import write_explain_figure
         from maskviz.reconstruct import prepare_input
 
-        write_explain_figure(result, args.out, prepare_input(model, image)[0], model.patch_size, **names, **extra,
-                             masked_colour=model.config.mean)
+        export.write_explain_figure(result, args.out, prepare_input(model, image)[0], model.patch_size, inputs,
+                                    masked_colour=model.config.mean, **extra)
     if args.json:
-        write_json(document(result, **names, model_info=loaded.summary(), device=str(device), seconds=seconds,
-                            **extra), args.json)
+        export.write_explain_json(result, args.json, inputs, model_info=loaded.summary(), device=str(device),
+                                  seconds=seconds, **extra)
     return 0
 
 

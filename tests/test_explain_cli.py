@@ -136,7 +136,7 @@ def test_figure_names_its_inputs(tmp_path, checkpoint, image32, argv):
         assert main(["explain", image32, "--model", checkpoint, "--mask", "random:0.75", "--seed", "3",
                      *[a.format(**fill) for a in argv], "--out", str(out), "--device", "cpu"]) == 0
     text = svg.read_text()
-    for name in ("model mae_vit_tiny_test", "image img.png", "mask random:0.75", "seed 3"):
+    for name in ("model mae_vit_tiny_test", "image img.png", "mask random:0.75", "seed 3", "view model"):
         assert name in text
     picture = Image.open(png)
     assert picture.format == "PNG" and picture.width > 2 * 192

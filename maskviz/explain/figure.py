@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,10 +127,19 @@ def explain_sheet(result: ExplainMap | FeatureLens | SpreadLens, original: np.nd
     return Sheet([Row(blocks)], title=f"{inputs.describe()} · {what}", footer=footer)
 
 
+def shown_panel(result: ExplainMap | FeatureLens | SpreadLens | None, original: np.ndarray, patch: int,
+                similarity: ExplainMap | None = None, mask: np.ndarray | None = None,
+                masked_colour: Sequence[float] = IMAGENET_MEAN) -> Panel:
+    """The panel the GUI's Explain lens shows: the figure's last one (the map over the masked input with the
+    target boxed, the similarity or PCA colours, the spread), so screen and export agree. With no result yet,
+    the masked input of ``mask``."""
+    if result is None:
+        return Panel(masked_input(original, mask, patch, masked_colour), title="masked input", grid=patch)
+    return explain_sheet(result, original, patch, Inputs(), similarity, masked_colour).rows[0].blocks[-1]
+
+
 def write_explain_figure(result: ExplainMap | FeatureLens | SpreadLens, path: str | os.PathLike,
-                         original: np.ndarray, patch: int, *, model: str, image: str, mask: str, seed: int | None,
-                         similarity: ExplainMap | None = None, masked_colour: Sequence[float] = IMAGENET_MEAN,
-                         **_: Any) -> Path:
+                         original: np.ndarray, patch: int, inputs: Inputs, similarity: ExplainMap | None = None,
+                         masked_colour: Sequence[float] = IMAGENET_MEAN) -> Path:
     """Draw and write (PNG, SVG or PDF by the suffix) the figure of ``result``."""
-    inputs = Inputs(model=model, image=image, mask=mask, seed=seed)
     return write_figure(explain_sheet(result, original, patch, inputs, similarity, masked_colour), path)
