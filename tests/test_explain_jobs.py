@@ -117,3 +117,9 @@ def _steps(gen):
             yield next(gen)
         except StopIteration:
             return
+
+
+def test_features_keep_their_colours_when_the_pointer_is_on_a_patch_without_a_token(model, image, mask):
+    out = explain_outcome(ExplainJob(model, image, mask, Lens("features", hidden(mask))))
+    assert out.similarity is None and "no token" in out.note
+    np.testing.assert_array_equal(out.picture, figure_pixels(model, image, out.result))

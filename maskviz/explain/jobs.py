@@ -13,6 +13,7 @@ target can follow the pointer. Gradient and occlusion run the model for each tar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,8 @@ class LensOutcome:
     picture: np.ndarray  # its pixels, (H, W, 3) uint8
     note: str = ""  # why there is no map (e.g. the pointer is on a visible patch)
     mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    layers: list[tuple[str, int]] = field(default_factory=list)  # attention: each layer's name and heads
+    seconds: float = 0.0  # the forward's time (0 when a kept one answered)
 
 
 def forward_steps(job: ExplainJob) -> Steps[Any]:
@@ -113,17 +116,21 @@ def forward_steps(job: ExplainJob) -> Steps[Any]:
     return (yield from steps(model, job.image, job.mask, lens.target))
 
 
-def answer(base: Any, lens: Lens, mask: np.ndarray) -> tuple[Any, ExplainMap | None]:
-    """The result for ``lens`` from a kept forward (no model call), and the similarity map for features."""
-    if isinstance(base, AttentionCapture):
-        if lens.target is None:
-            return None, None
-        target = check_target(mask, lens.target)
-        return (base.rollout_map(target) if lens.method == "rollout"
-                else base.layer_map(target, lens.layer, lens.head)), None
-    if isinstance(base, FeatureLens):
-        return base, None if lens.target is None else base.similarity(lens.target)
-    return base, None
+def answer(base: Any, lens: Lens, mask: np.ndarray) -> tuple[Any, ExplainMap | None, str]:
+    """The result for ``lens`` from a kept forward (no model call), the similarity map for features, and
+    why a map is missing (a target on a visible patch, a layer that does not exist...)."""
+    try:
+        if isinstance(base, AttentionCapture):
+            if lens.target is None:
+                return None, None, ""
+            target = check_target(mask, lens.target)
+            return (base.rollout_map(target) if lens.method == "rollout"
+                    else base.layer_map(target, lens.layer, lens.head)), None, ""
+        if isinstance(base, FeatureLens) and lens.target is not None:
+            return base, base.similarity(lens.target), ""
+    except ExplainError as exc:  # the lens says why and keeps the forward for the next target
+        return (base if isinstance(base, FeatureLens) else None), None, str(exc)
+    return base, None, ""
 
 
 def explain_steps(job: ExplainJob) -> Steps[LensOutcome]:
@@ -132,17 +139,16 @@ def explain_steps(job: ExplainJob) -> Steps[LensOutcome]:
     from maskviz.figures.sheet import panel_pixels
     from maskviz.reconstruct import prepare_input
 
-    base = job.base
+    base, start = job.base, time.perf_counter()
     if base is None:
         base = yield from forward_steps(job)
-    note = ""
-    try:
-        result, similarity = answer(base, job.lens, job.mask)
-    except ExplainError as exc:  # a pointer on a visible patch: the lens says so and keeps the forward
-        result, similarity, note = None, None, str(exc)
+    seconds = 0.0 if job.base is not None else time.perf_counter() - start
+    result, similarity, note = answer(base, job.lens, job.mask)
     original = prepare_input(job.model, job.image)[0]
     panel = shown_panel(result, original, job.model.patch_size, similarity, job.mask, job.model.config.mean)
-    return LensOutcome(job.lens, base, result, similarity, original, panel, panel_pixels(panel), note, job.mask)
+    layers = [(layer.name, layer.heads) for layer in base.path] if isinstance(base, AttentionCapture) else []
+    return LensOutcome(job.lens, base, result, similarity, original, panel, panel_pixels(panel), note, job.mask,
+                       layers, seconds)
 
 
 def explain_outcome(job: ExplainJob) -> LensOutcome:
