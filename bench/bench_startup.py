@@ -95,11 +95,11 @@ def run_gui_child() -> int:
             return False
 
     def connect_result() -> None:
-        window = next((w for w in app.topLevelWidgets() if hasattr(w, "resultShown")), None)
+        window = next((w for w in app.topLevelWidgets() if hasattr(w, "controller")), None)
         if window is None:
             QTimer.singleShot(10, connect_result)
             return
-        window.resultShown.connect(lambda _id: (report("result"), window.close()))
+        window.controller.resultShown.connect(lambda _id: (report("result"), window.close()))
 
     QTimer.singleShot(0, connect_result)
     watch = Watch()

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QPlainTextEdit
 
 from maskviz import masks
 from maskviz.bundled import bundled_model_paths
-from maskviz.gui.panels import NOTHING_HIDDEN
 from maskviz.gui.session import write_session
+from maskviz.gui.viewer.panels import NOTHING_HIDDEN
 
 SIMMIM = str(bundled_model_paths()["simmim_small"])
 MAE = str(bundled_model_paths()["mae_small"])
@@ -60,8 +60,8 @@ def test_1_bad_image_at_start_gives_one_dialog_and_keeps_the_session(open_window
     assert len(dialogs) == 1, dialogs  # one clear dialog, no internal error after it
     kind, title, text = dialogs[0]
     assert "/nonexistent/photo.jpg" in text and "no such file" in text
-    assert window.image_source == photo  # the session's image, not a sample
-    assert window.state.paint.grid == tuple(window.loaded.model.grid_size) == (4, 4)
+    assert window.state.image_source == photo  # the session's image, not a sample
+    assert window.state.paint.grid == tuple(window.state.model.model.grid_size) == (4, 4)
     np.testing.assert_array_equal(window.state.patch_mask(), custom)  # the restored mask survives
     np.testing.assert_array_equal(window.panels.result.mask, custom)
     assert window.state.mask_label() == "random 15 % + edits"  # not "random 15 %": the mask is not that pattern's
@@ -73,7 +73,7 @@ def test_1_bad_model_at_start_gives_one_dialog_naming_it(open_window, photo, tmp
     bad.write_bytes(b"junk")
     window = open_window(photo, str(bad), restore=False)
     assert len(dialogs) == 1 and str(bad) in dialogs[0][2]
-    assert window.loaded is not None and window.state.paint.grid == tuple(window.loaded.model.grid_size)
+    assert window.state.model is not None and window.state.paint.grid == tuple(window.state.model.model.grid_size)
 
 
 # ---------------------------------------------------------------------------- 2. linked zoom, equal panels
@@ -104,7 +104,7 @@ def test_2_zoom_is_the_same_region_in_every_equal_panel_and_ctrl_0_resets(window
 
 
 def test_3_the_window_fits_1024x700_and_every_panel_can_be_seen(window, qtbot):
-    window.set_baseline("mean")
+    window.state.set_option("baseline", "mean")
     assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 700
     window.resize(1024, 700)
     qtbot.wait(50)
@@ -136,7 +136,7 @@ def test_4_patterns_heatmap_and_baseline_never_move_the_panels(window, qtbot):
     for mode in ("patch", "pixel"):
         window.heatmap_actions[mode].trigger()
         assert _geometry(window) == before, mode
-    window.set_baseline("harmonic")
+    window.state.set_option("baseline", "harmonic")
     assert _geometry(window) == before
 
 
@@ -146,7 +146,7 @@ def test_4_patterns_heatmap_and_baseline_never_move_the_panels(window, qtbot):
 def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_model_path):
     window.controller.apply_spec("none")
     settle(qtbot, window)
-    window.canvas.brush_size = 9
+    window.state.view.set_brush_size(9)
     stroke(window.canvas, [(2, 2), (6, 6)])  # hides patch (0, 0)
     settle(qtbot, window)
     mouse(window.canvas, QEvent.Type.MouseMove, 3.5, 3.5, held=False)
@@ -156,7 +156,7 @@ def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_m
     assert "visible" in window.panels.readout and "hidden" not in window.panels.readout  # at once, not later
     window.state.undo_stack.redo()
     settle(qtbot, window)
-    window.open_model(norm_pix_model_path)
+    window.controller.open_model(norm_pix_model_path)
     qtbot.waitUntil(lambda: window.state.model_source == norm_pix_model_path, timeout=WAIT_MS)
     assert f"loss {old_loss:.4g}" not in window.panels.readout  # never the old model's number
     settle(qtbot, window)
@@ -167,7 +167,7 @@ def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_m
 def test_5_pattern_label_follows_painting_and_undo(window, qtbot):
     window.controller.apply_spec("random:0.5,seed=4")
     assert window.patterns.mask_label.text() == "random 50 %"
-    window.canvas.brush_size = 40
+    window.state.view.set_brush_size(40)
     stroke(window.canvas, [(1, 1), (30, 30)])
     assert window.patterns.mask_label.text() == "random 50 % + edits"
     window.state.undo_stack.undo()
@@ -216,9 +216,9 @@ def test_7_tool_keys_work_after_clicking_a_panel(window, qtbot):
     cell = window.panels.widget_for("pasted")
     _focus(qtbot, window, cell)
     qtbot.keyClick(cell, Qt.Key.Key_M)
-    assert window.canvas.tool == "rectangle"
+    assert window.state.view.tool == "rectangle"
     qtbot.keyClick(cell, Qt.Key.Key_BracketRight)
-    assert window.canvas.brush_size == 11
+    assert window.state.view.brush_size == 11
 
 
 def test_7_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(window, qtbot):
@@ -229,11 +229,11 @@ def test_7_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(wind
     qtbot.keyClick(log, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # Edit → Invert mask
     np.testing.assert_array_equal(window.state.patch_mask(), ~before)
     qtbot.keyClick(log, Qt.Key.Key_L)
-    assert window.canvas.tool == "polygon"
+    assert window.state.view.tool == "polygon"
     seed = window.patterns.seed_spin
     _focus(qtbot, window, seed)
     qtbot.keyClick(seed, Qt.Key.Key_E)  # a letter typed in a field is the field's
-    assert window.canvas.tool == "polygon"
+    assert window.state.view.tool == "polygon"
     assert window.metrics.focusPolicy() == Qt.FocusPolicy.NoFocus  # the status line never takes the keys
 
 
@@ -243,7 +243,7 @@ def test_7_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(wind
 def test_8_out_of_range_ratio_is_clamped_visibly_and_applied_once(window, qtbot):
     spin = window.patterns.editors["ratio"].findChild(QDoubleSpinBox)
     applied: list[str] = []
-    window.patterns.patternApplied.connect(lambda spec, _m: applied.append(spec))
+    window.patterns.patternRequested.connect(applied.append)
     _focus(qtbot, window, spin)
     spin.lineEdit().selectAll()
     qtbot.keyClicks(spin, "150")

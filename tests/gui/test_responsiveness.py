@@ -1,0 +1,110 @@
+"""The window with background work: docks off screen compute nothing, a model switch leaves one live
+model, and closing during a long job stops the worker within a forward and exits cleanly."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+import time
+import weakref
+
+from guikit import WAIT_MS, settle
+from PySide6.QtCore import QObject
+
+from maskviz.models import create_model
+
+
+def _started(window, lane: str) -> list[int]:
+    ids: list[int] = []
+    window.controller.worker.started.connect(lambda name, i: name == lane and ids.append(i))
+    return ids
+
+
+def _slow_blocks(model, seconds: float) -> None:
+    """Every transformer block of ``model`` sleeps ``seconds`` first: a published-size model's pace."""
+    for blocks in (model.blocks, model.decoder_blocks):
+        for block in blocks:
+            block.register_forward_pre_hook(lambda *_: time.sleep(seconds))
+
+
+def test_a_dock_in_a_hidden_tab_starts_no_job(window, qtbot):
+    window.show_compare()  # Compare in front: the loss curve is a tab behind it (isVisible() would still say True)
+    qtbot.waitUntil(lambda: window.compare_controller.shown and not window.curve_jobs.shown, timeout=WAIT_MS)
+    curve = _started(window, "curve")
+    window.controller.apply_spec("block:0.5,seed=3")  # a new pattern family: the curve is out of date
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: window.compare_state.snapshot is not None, timeout=WAIT_MS)  # the shown dock runs
+    qtbot.wait(800)
+    assert curve == [] and "block" not in window.state.curve.family
+    window.curve_dock.raise_()  # in front again: it catches up, and the Compare tab now waits
+    qtbot.waitUntil(lambda: bool(curve) and "block" in window.state.curve.family, timeout=WAIT_MS)
+    compare = _started(window, "compare")
+    window.state.invert_mask()
+    settle(qtbot, window)
+    qtbot.wait(800)
+    assert compare == []
+
+
+def test_after_a_model_switch_only_the_new_model_is_alive(open_window, photo, tiny_model_path, qtbot):
+    window = open_window(photo, tiny_model_path, restore=False)
+    window.show_compare()
+    qtbot.waitUntil(lambda: window.compare_state.snapshot is not None and not window.compare_controller.is_running,
+                    timeout=WAIT_MS)  # Compare and the curve both used the old model
+    old = weakref.ref(window.state.model.model)
+    window.controller.use_model(_loaded(create_model("mae_vit_tiny_test").eval()))
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: not window.controller.worker.is_busy(), timeout=WAIT_MS)
+    gc.collect()
+    assert old() is None, [type(r).__name__ for r in gc.get_referrers(old()) if not isinstance(r, QObject)]
+
+
+def _loaded(model):
+    from maskviz.checkpoints import LoadedModel
+
+    return LoadedModel(model, source="test", format="maskviz")
+
+
+def test_closing_during_a_long_job_stops_the_worker_within_a_forward(window, qtbot):
+    _slow_blocks(window.state.model.model, 0.05)
+    window.compare_state.set_settings(seeds=50)  # a table of minutes at this pace
+    window.show_compare()
+    qtbot.waitUntil(lambda: window.compare_controller.is_running and window.controller.worker.is_busy("compare"),
+                    timeout=WAIT_MS)
+    qtbot.wait(300)  # well inside the run
+    start = time.perf_counter()
+    window.close()
+    closed_in = time.perf_counter() - start
+    assert not window.controller.worker.is_alive()  # the thread ended: it did not outlive the window
+    assert window.compare_state.snapshot is None or not window.compare_state.snapshot.finished
+    assert closed_in < 5.0  # generous under load: one block is 0.05 s; an uninterrupted table takes minutes
+
+
+def test_quitting_during_a_long_job_exits_cleanly_and_keeps_the_session(tmp_path, photo, tiny_model_path):
+    """The real app process: no abort (exit 134) and the session saved, while a long table runs."""
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ["MASKVIZ_CONFIG_DIR"] = {str(tmp_path / "config")!r}
+        from PySide6.QtCore import QTimer
+        from maskviz.gui import app as app_module
+        from maskviz.gui.main_window import MainWindow
+
+        def drive():
+            window = next(w for w in app_module.QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+            if window.state.result is None:
+                return QTimer.singleShot(50, drive)
+            for blocks in (window.state.model.model.blocks, window.state.model.model.decoder_blocks):
+                for block in blocks:
+                    block.register_forward_pre_hook(lambda *_: time.sleep(0.05))
+            window.compare_state.set_settings(seeds=50)
+            window.show_compare()
+            QTimer.singleShot(1500, window.close)
+
+        QTimer.singleShot(0, drive)
+        sys.exit(app_module.run_app([{photo!r}, "--model", {tiny_model_path!r}]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "config" / "session.json").exists()
