@@ -100,13 +100,14 @@ def mask_groups(plans: Sequence[PlannedMask], label: str) -> list[list[PlannedMa
 
 
 def estimate_seconds(models: Mapping[str, Any], strategies: Sequence[Strategy], seeds: Sequence[int],
-                     images: int, seconds_per_forward: float, same_count: bool = False) -> float:
-    """How long a run takes: its distinct forwards × one forward of the first model, scaled for the
-    others by their parameter counts (a ViT-L forward takes about three ViT-B ones)."""
-    plans = plan_masks(models, strategies, seeds, same_count)
+                     images: int, seconds_per_forward: float) -> float:
+    """How long a run takes, roughly: one forward per strategy and seed (one for a fixed pattern) and
+    model and image, at one forward of the first model, scaled for the others by their parameter
+    counts (a ViT-L forward takes about three ViT-B ones). Counted without making the masks: this
+    runs on the UI thread at every change."""
+    forwards = sum(len(seeds) if s.seeded else 1 for s in strategies)
     first = _parameters(next(iter(models.values())))
-    return sum(len(mask_groups(plans, label)) * seconds_per_forward * _parameters(m) / first
-               for label, m in models.items()) * images
+    return forwards * images * seconds_per_forward * sum(_parameters(m) / first for m in models.values())
 
 
 def _parameters(model: Any) -> int:

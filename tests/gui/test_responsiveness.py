@@ -108,3 +108,29 @@ def test_quitting_during_a_long_job_exits_cleanly_and_keeps_the_session(tmp_path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "config" / "session.json").exists()
+
+
+def test_a_result_s_baseline_runs_before_the_next_background_step(window, qtbot, monkeypatch):
+    """Between a reconstruction and its baseline fill no curve step slips in (issue 24, point 7)."""
+    import maskviz.baselines
+
+    order: list[str] = []
+    fill = maskviz.baselines.baseline_reconstruction
+    monkeypatch.setattr(maskviz.baselines, "baseline_reconstruction",
+                        lambda *a: (order.append("baseline"), fill(*a))[1])
+
+    def steps():
+        for _ in range(200):
+            order.append("curve")
+            time.sleep(0.01)
+            yield None
+
+    window.state.set_option("baseline", "mean")
+    settle(qtbot, window)
+    window.controller.run_job("curve", steps)
+    qtbot.waitUntil(lambda: "curve" in order, timeout=WAIT_MS)
+    order.clear()
+    window.state.invert_mask()
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: "baseline" in order, timeout=WAIT_MS)
+    assert order.index("baseline") <= 1  # at most the curve step that was running when the mask changed

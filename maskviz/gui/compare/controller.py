@@ -86,9 +86,14 @@ class CompareController(QObject):
         self._schedule()
 
     def _schedule(self) -> None:
-        self.state.set_run(estimate=self.estimate())
-        if self.shown and self.state.folder is None:
-            self._follow.start()
+        estimate = self.estimate()
+        self.state.set_run(estimate=estimate)
+        if self.state.folder is None:
+            if self.shown:
+                self._follow.start()
+        elif not self.is_running and estimate is not None:
+            self.state.set_run(status=f"{self._folder_size()} images in {Path(self.state.folder).name}: a run "
+                                      f"takes about {duration(estimate)}; press Run to start it")
 
     def _follow_pending(self) -> bool:
         return self.shown and self.outdated and not self.is_running and not self._follow.isActive()
@@ -113,13 +118,13 @@ class CompareController(QObject):
         if seconds is None or loaded is None:
             return None
         try:
-            strategies, seeds = self._strategies(loaded.model), self._seeds()
+            strategies = self._strategies(loaded.model)
         except MaskvizError:
             return None
         models = {"viewer": loaded.model} | {label: self._cached(source, loaded.model)
                                               for label, source in self.state.models.items()}
         images = self._folder_size() if self.state.folder else 1
-        return estimate_seconds(models, strategies, seeds, images, seconds, self.state.settings.same_count)
+        return estimate_seconds(models, strategies, self._seeds(), images, seconds)
 
     def _cached(self, source: str, fallback: Any) -> Any:  # noqa: ANN401
         hit = self.state.loaded.get((source, self.viewer.options.device))
