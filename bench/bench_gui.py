@@ -4,10 +4,10 @@
                               [--strokes 4] [--patterns 4] [--no-curve] [--no-compare] [--no-quit]
 
 Drives the real ``MainWindow`` on Qt's offscreen platform with a published-size MAE (random
-weights, CPU), with the Compare dock and the loss curve both on screen (side by side, not tabbed)
-as a user has them (Compare moved to the bottom). Before every change a Compare table is running (Run is clicked: a ViT-B/L
-table takes minutes) and the loss curve is computing when the pattern family changes; the change
-then lands at a different point of a background forward each time. Then:
+weights, CPU), with the Compare dock and the loss curve both on screen (Compare moved out of the
+tabs to the bottom), as a user has them. Before every change a Compare table is running (Run is
+clicked: a ViT-B/L table takes minutes) and the loss curve is computing when the pattern family
+changes; the change then lands at a different point of a background forward each time. Then:
 
 * **stroke → final result on screen**: real mouse events (press, moves every 8 ms, release) on the
   canvas; the time from the release until the state holds the result for the new mask;
