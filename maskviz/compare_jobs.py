@@ -14,7 +14,9 @@ news), and :class:`ModelLoaded` after loading each model that was asked for by p
 pictures the grid shows are kept (the first readable image, plain strategies, the first seed): a
 folder's other reconstructions are dropped as soon as their numbers are taken.
 
-:func:`estimate_seconds` says beforehand how long a job will take from one forward's time.
+:func:`estimate_seconds` says beforehand how long a job will take from one forward's time; a job
+with a ``budget`` (a run started by itself, not by a click) also measures its own pace and stops
+early, returning :class:`TooLong`, once it is clear the table would take longer.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class CompareJob:
     heat: str = "pixel"
     show_all: bool = False
     device: Any = None  # where models named by path are loaded (the viewer model's device)
+    budget: float | None = None  # seconds: stop early (TooLong) when the whole table would take longer
 
 
 @dataclass
@@ -80,6 +83,14 @@ class Snapshot:
     skipped: list[str] = field(default_factory=list)
     heat: str = "pixel"  # how the grid draws errors (exports draw the same)
     show_all: bool = False
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """A job with a budget stopped early: at its measured pace the whole table takes ``seconds``."""
+
+    seconds: float
+    snapshot: Snapshot
 
 
 @dataclass(frozen=True)
@@ -114,10 +125,14 @@ def _parameters(model: Any) -> int:
     return max(1, sum(p.numel() for p in model.parameters()))
 
 
+class _OverBudget(Exception):  # noqa: N818 - a signal between the job's own functions
+    pass
+
+
 def compare_steps(job: CompareJob) -> Iterator[Snapshot | ModelLoaded | None]:
-    """Run ``job`` in short steps (see the module doc); the last value is the finished snapshot."""
+    """Run ``job`` in short steps (see the module doc); returns the finished snapshot, or
+    :class:`TooLong` when a job with a budget would take longer."""
     from maskviz.checkpoints import load_model
-    from maskviz.images import load_image
 
     models, info = dict(job.models), dict(job.model_info)
     for label, source in job.to_load.items():  # one step per model
@@ -129,7 +144,20 @@ def compare_steps(job: CompareJob) -> Iterator[Snapshot | ModelLoaded | None]:
     plans = plan_masks(models, job.strategies, job.seeds, job.same_count)
     groups = {label: mask_groups(plans, label) for label in models}
     run = _Progress(table, job, info, total=len(images) * sum(len(g) for g in groups.values()))
-    pictured = False
+    try:
+        yield from _images(run, models, images, plans, groups)
+    except _OverBudget:
+        return TooLong(run.projected(), run.snapshot())
+    table.complete = True
+    run.render_grid()
+    return run.snapshot(finished=True)
+
+
+def _images(run: _Progress, models: dict[str, Any], images: dict[str, Any], plans: list[PlannedMask],
+            groups: dict[str, list[list[PlannedMask]]]) -> Iterator[Snapshot | None]:
+    from maskviz.images import load_image
+
+    table, pictured = run.table, False
     for name, source in images.items():
         try:
             image = load_image(source) if isinstance(source, str) or hasattr(source, "__fspath__") else source
@@ -140,9 +168,6 @@ def compare_steps(job: CompareJob) -> Iterator[Snapshot | ModelLoaded | None]:
         keep, pictured = not pictured, True
         for label, model in models.items():
             yield from _model_on_image(run, label, model, name, image, plans, groups[label], keep)
-    table.complete = True
-    run.render_grid()
-    return run.snapshot(finished=True)
 
 
 def _model_on_image(run: _Progress, label: str, model: Any, name: str, image: Any, plans: list[PlannedMask],
@@ -157,6 +182,8 @@ def _model_on_image(run: _Progress, label: str, model: Any, name: str, image: An
         rows = run_one(label, model, name, image, [p for g in chunk for p in g], keep, job.unnormalize)
         per_mask = (time.perf_counter() - t0) / len(chunk)
         run.add(rows, len(chunk))
+        if run.over_budget():
+            raise _OverBudget
         yield run.snapshot_due()
     run.table.rows[start:] = sorted(run.table.rows[start:], key=lambda r: order[(r.strategy, r.seed)])
     yield run.snapshot_due()
@@ -168,6 +195,7 @@ class _Progress:
     def __init__(self, table: CompareTable, job: CompareJob, info: dict[str, Any], total: int) -> None:
         self.table, self.job, self.info, self.total = table, job, info, total
         self.done = 0
+        self.start = time.perf_counter()
         self.grid: np.ndarray | None = None
         self._grid_rows = 0  # shown rows the grid picture has
         self._last_snapshot = self._last_grid = 0.0
@@ -178,6 +206,17 @@ class _Progress:
                 row.result = None  # the grid shows plain strategies at the first seed only
         self.table.rows.extend(rows)
         self.done += forwards
+
+    def projected(self) -> float:
+        """Seconds the whole table takes at the pace so far."""
+        return (time.perf_counter() - self.start) * self.total / max(1, self.done)
+
+    def over_budget(self) -> bool:
+        """Past the first second (or a fifth of the budget) and on course to take longer than it."""
+        budget = self.job.budget
+        if budget is None or self.done >= self.total:
+            return False
+        return time.perf_counter() - self.start > min(1.0, budget / 5) and self.projected() > budget
 
     def snapshot_due(self) -> Snapshot | None:
         now = time.perf_counter()

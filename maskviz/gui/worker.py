@@ -143,6 +143,7 @@ class ModelWorker(QObject):
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}
         self._running: dict[str, int | None] = {}
+        self._open: dict[str, set[int]] = {lane: set() for lane in LANES}  # submitted, not yet ended
         queued = Qt.ConnectionType.QueuedConnection
         for private, slot in ((self._started, self._on_started), (self._stepped, self._on_stepped),
                               (self._done, self._on_done), (self._failed, self._on_failed),
@@ -163,6 +164,7 @@ class ModelWorker(QObject):
             raise ValueError(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
         task_id = next(self._ids)
         self._latest[lane] = task_id
+        self._open[lane].add(task_id)
         replaced = self._runner.put(_Task(lane, task_id, fn))
         if replaced is not None:
             self._dropped.emit(lane, replaced)
@@ -194,9 +196,9 @@ class ModelWorker(QObject):
         return self._latest.get(lane, 0)
 
     def is_busy(self, lane: str | None = None) -> bool:
-        """Whether a task of ``lane`` (any lane when None) is running or waiting."""
-        lanes = LANES if lane is None else (lane,)
-        return any(self._running.get(name) is not None or self._runner.has_pending(name) for name in lanes)
+        """Whether a task of ``lane`` (any lane when None) has been submitted and has not ended yet
+        (as the UI thread knows it: its end signal has been delivered)."""
+        return any(self._open[name] for name in (LANES if lane is None else (lane,)))
 
     def is_alive(self) -> bool:
         return self._runner.thread.is_alive()
@@ -206,7 +208,8 @@ class ModelWorker(QObject):
 
         Waits at most ``wait_s`` (a checkpoint being read cannot be interrupted; the thread is a
         daemon and dies with the process). Idempotent; True when the thread has ended."""
-        self._runner.stop()
+        for lane, task_id in self._runner.stop():
+            self._dropped.emit(lane, task_id)
         self._runner.thread.join(wait_s)
         if self._runner.thread.is_alive():
             log.warning("worker thread still busy after %.1f s; leaving it to end with the process", wait_s)
@@ -222,6 +225,7 @@ class ModelWorker(QObject):
     def _finish(self, lane: str, task_id: int) -> None:
         if self._running.get(lane) == task_id:
             self._running[lane] = None
+        self._open[lane].discard(task_id)
         self.busyChanged.emit(lane, self.is_busy(lane))
 
     def _on_stepped(self, lane: str, task_id: int, value: object) -> None:
@@ -289,15 +293,14 @@ class _Runner:
         with self._cond:
             return bool(self._holds.get(lane))
 
-    def has_pending(self, lane: str) -> bool:
-        with self._cond:
-            return lane in self._pending or (self._current is not None and self._current.lane == lane)
-
-    def stop(self) -> None:
+    def stop(self) -> list[tuple[str, int]]:
+        """Stop taking tasks; returns the pending ones dropped."""
         with self._cond:
             self._stopping = True
+            dropped = [(t.lane, t.id) for t in self._pending.values()]
             self._pending.clear()
             self._cond.notify()
+        return dropped
 
     # ---------------------------------------------------------- the worker thread
 

@@ -200,6 +200,7 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     bad_model.write_bytes(b"not a model")
     window = open_window(photo, MODELS[0], restore=False)
     window.compare_state.set_settings(specs="random:0.75 grid:2", seeds=1, ratios="0.25:0.75:0.25")  # a quick table
+    window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     user = RandomUser(window, random.Random(seed), str(bad_model))
     start, done = time.perf_counter(), []
     for i in range(1, count + 1):

@@ -30,6 +30,7 @@ def _slow_blocks(model, seconds: float) -> None:
 
 
 def test_a_dock_in_a_hidden_tab_starts_no_job(window, qtbot):
+    window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     window.show_compare()  # Compare in front: the loss curve is a tab behind it (isVisible() would still say True)
     qtbot.waitUntil(lambda: window.compare_controller.shown and not window.curve_jobs.shown, timeout=WAIT_MS)
     curve = _started(window, "curve")
@@ -49,6 +50,7 @@ def test_a_dock_in_a_hidden_tab_starts_no_job(window, qtbot):
 
 def test_after_a_model_switch_only_the_new_model_is_alive(open_window, photo, tiny_model_path, qtbot):
     window = open_window(photo, tiny_model_path, restore=False)
+    window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     window.show_compare()
     qtbot.waitUntil(lambda: window.compare_state.snapshot is not None and not window.compare_controller.is_running,
                     timeout=WAIT_MS)  # Compare and the curve both used the old model
@@ -70,6 +72,7 @@ def test_closing_during_a_long_job_stops_the_worker_within_a_forward(window, qtb
     _slow_blocks(window.state.model.model, 0.05)
     window.compare_state.set_settings(seeds=50)  # a table of minutes at this pace
     window.show_compare()
+    window.compare_controller.run()  # as Run clicked
     qtbot.waitUntil(lambda: window.compare_controller.is_running and window.controller.worker.is_busy("compare"),
                     timeout=WAIT_MS)
     qtbot.wait(300)  # well inside the run
@@ -100,6 +103,7 @@ def test_quitting_during_a_long_job_exits_cleanly_and_keeps_the_session(tmp_path
                     block.register_forward_pre_hook(lambda *_: time.sleep(0.05))
             window.compare_state.set_settings(seeds=50)
             window.show_compare()
+            window.compare_controller.run()
             QTimer.singleShot(1500, window.close)
 
         QTimer.singleShot(0, drive)

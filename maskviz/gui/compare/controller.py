@@ -7,10 +7,12 @@ compare state.
 
 Following the viewer: while the dock is on screen (:meth:`set_shown`, from the dock's visibility
 signal), a change of the viewer's image, model, mask (at a stroke's end) or display cancels the
-running table at once and starts a new one when the user pauses (:data:`FOLLOW_DELAY_MS`), if the
-table takes at most :data:`AUTO_SECONDS` (estimated from one reconstruction's time); a longer one
-waits for a click on Run, and the status line says how long it would take. Off screen it computes
-nothing. A folder run is only started by a click; a new viewer image does not stop it.
+running table at once and starts a new one when the user pauses (:data:`FOLLOW_DELAY_MS`) if the
+table takes at most :data:`AUTO_SECONDS`; a longer one waits for a click on Run, and the status line
+says how long it would take. The estimate comes from one reconstruction's time; where it is not
+clearly too long the run starts with that budget, measures its own pace and stops itself once it
+is clear that it would take longer (the first forwards of a new model are slow). Off screen it
+computes nothing. A folder run is only started by a click; a new viewer image does not stop it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from maskviz.compare import as_strategy, image_label, model_label, painted_strategy, parse_ratios, sweep_strategies
-from maskviz.compare_jobs import CompareJob, ModelLoaded, Snapshot, estimate_seconds
+from maskviz.compare_jobs import CompareJob, ModelLoaded, Snapshot, TooLong, estimate_seconds
 from maskviz.errors import MaskvizError
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.controller import COMPARE_LANE, Controller
@@ -30,6 +32,7 @@ from maskviz.gui.state import ViewerState
 
 FOLLOW_DELAY_MS = 500  # "the user paused": no change of the viewer for this long
 AUTO_SECONDS = 5.0  # a table expected to take longer waits for a click on Run
+SURELY_LONGER = 4.0  # an estimate this many times the budget is not even tried
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 
 
@@ -51,8 +54,10 @@ class CompareController(QObject):
         super().__init__(parent)
         self.state, self.viewer, self.controller = state, viewer, controller
         self.task_id = 0
+        self.auto_seconds = AUTO_SECONDS  # the longest table that follows the viewer by itself
         self.shown = False
         self.outdated = True  # the snapshot (if any) is not for the viewer as it is now
+        self._too_long: tuple[tuple, float] = ((), 0.0)  # (model and settings, seconds) an automatic run measured
         self._follow = QTimer(self, singleShot=True, interval=FOLLOW_DELAY_MS)
         self._follow.timeout.connect(self._follow_viewer)
         for signal in (viewer.imageChanged, viewer.modelChanged, state.settingsChanged, state.modelsChanged):
@@ -102,15 +107,24 @@ class CompareController(QObject):
         if not self.shown or self.is_running or self.state.folder is not None:
             return
         estimate = self.estimate()
-        self.state.set_run(estimate=estimate)
         if estimate is None:
             return  # no reconstruction timed yet: resultShown tries again
-        if estimate <= AUTO_SECONDS:
-            self.state.set_run(automatic=True)
-            self.run()
+        measured = self._too_long[0] == self._run_key()
+        if measured:
+            estimate = max(estimate, self._too_long[1])  # as the last automatic run measured it
+        if estimate <= self.auto_seconds * SURELY_LONGER and not measured:
+            self.state.set_run(automatic=True, estimate=estimate)
+            self.run(budget=self.auto_seconds)
         else:
-            self.state.set_run(automatic=False, status=f"this table would take about {duration(estimate)}: "
-                                                       "press Run to compute it")
+            self._wait_for_click(estimate)
+
+    def _wait_for_click(self, estimate: float) -> None:
+        self.state.set_run(automatic=False, estimate=estimate,
+                           status=f"this table would take about {duration(estimate)}: press Run to compute it")
+
+    def _run_key(self) -> tuple:
+        model = self.viewer.model
+        return id(model.model) if model is not None else 0, self.state.settings, tuple(self.state.models.items())
 
     def estimate(self) -> float | None:
         """Seconds a run of the current settings would take (None: not known yet)."""
@@ -150,7 +164,7 @@ class CompareController(QObject):
     def _seeds(self) -> list[int]:
         return list(range(self.state.settings.seeds))
 
-    def make_job(self) -> CompareJob:
+    def make_job(self, budget: float | None = None) -> CompareJob:
         """The run's inputs from the two states; bad specs or ratios raise MaskvizError."""
         v, c = self.viewer, self.state
         loaded = v.model
@@ -174,13 +188,15 @@ class CompareController(QObject):
         return CompareJob(models=models, model_info=info, to_load=to_load, images=image, folder=c.folder,
                           strategies=self._strategies(model), seeds=self._seeds(), same_count=s.same_count,
                           unnormalize=v.options.unnormalize, heat=v.options.heatmap, show_all=s.show_all,
-                          device=model_device(model))
+                          device=model_device(model), budget=budget)
 
-    def run(self) -> bool:
-        """Start (or restart) the comparison; the previous run is cancelled. False on bad input."""
+    def run(self, budget: float | None = None) -> bool:
+        """Start (or restart) the comparison; the previous run is cancelled. False on bad input.
+
+        ``budget`` (seconds): an automatic run, which stops itself when the table would take longer."""
         self._follow.stop()
         try:
-            job = self.make_job()
+            job = self.make_job(budget)
         except MaskvizError as exc:
             self.state.set_run(status=str(exc))
             return False
@@ -206,10 +222,17 @@ class CompareController(QObject):
             self.state.set_snapshot(value)
 
     def _on_done(self, lane: str, task_id: int, value: object) -> None:
-        if lane == COMPARE_LANE and task_id == self.task_id:
-            self.task_id = 0
-            self.state.set_snapshot(value)
-            self.state.set_run(running=False, status=self.done_text())
+        if lane != COMPARE_LANE or task_id != self.task_id:
+            return
+        self.task_id = 0
+        if isinstance(value, TooLong):  # measured: too long to follow by itself
+            self._too_long, self.outdated = (self._run_key(), value.seconds), True
+            self.state.set_snapshot(value.snapshot)
+            self.state.set_run(running=False)
+            self._wait_for_click(value.seconds)
+            return
+        self.state.set_snapshot(value)
+        self.state.set_run(running=False, status=self.done_text())
 
     def _on_failed(self, lane: str, task_id: int, message: str) -> None:
         if lane == COMPARE_LANE and task_id == self.task_id:
