@@ -138,3 +138,29 @@ def test_a_result_s_baseline_runs_before_the_next_background_step(window, qtbot,
     settle(qtbot, window)
     qtbot.waitUntil(lambda: "baseline" in order, timeout=WAIT_MS)
     assert order.index("baseline") <= 1  # at most the curve step that was running when the mask changed
+
+
+def test_a_model_change_drops_the_old_model_s_background_work(window, qtbot):
+    """Queued or running, a job for the old model ends (jobFailed) and runs no further step."""
+    ran: list[int] = []
+
+    def steps():
+        for i in range(1000):
+            ran.append(i)
+            time.sleep(0.01)
+            yield None
+
+    ended: list[tuple[str, int, str]] = []
+    window.controller.jobFailed.connect(lambda lane, i, m: ended.append((lane, i, m)))
+    running = window.controller.run_job("curve", steps)
+    qtbot.waitUntil(lambda: len(ran) > 3, timeout=WAIT_MS)
+    window.controller.worker.hold(["before-after"], "test")  # keep it queued until the model changes
+    queued = window.controller.run_job("before-after", lambda: ran.append(-1))
+    window.controller.use_model(_loaded(create_model("mae_vit_tiny_test").eval()))
+    window.controller.worker.hold(["before-after"], "test", False)
+    qtbot.waitUntil(lambda: {i for _, i, _ in ended} >= {running, queued}, timeout=WAIT_MS)
+    assert all("model changed" in m for lane, i, m in ended if i in (running, queued))
+    at_end = len(ran)
+    settle(qtbot, window)
+    qtbot.wait(200)
+    assert len(ran) == at_end and -1 not in ran
