@@ -162,7 +162,14 @@ class ModelWorker(QObject):
         If ``fn()`` returns a generator, it is stepped one ``next()`` per turn (see the module doc)."""
         if lane not in LANES:
             raise ValueError(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
-        task_id = next(self._ids)
+        return self._queue(lane, next(self._ids), fn)
+
+    def reconstruct(self, request: ReconRequest) -> int:
+        """Queue a reconstruction (lane ``recon``); its outcome comes back through ``done``."""
+        request.id = next(self._ids)  # before it is queued: the worker may run it at once
+        return self._queue("recon", request.id, request.run)
+
+    def _queue(self, lane: str, task_id: int, fn: Callable[[], Any]) -> int:
         self._latest[lane] = task_id
         self._open[lane].add(task_id)
         replaced = self._runner.put(_Task(lane, task_id, fn))
@@ -170,11 +177,6 @@ class ModelWorker(QObject):
             self._dropped.emit(lane, replaced)
         self.busyChanged.emit(lane, True)
         return task_id
-
-    def reconstruct(self, request: ReconRequest) -> int:
-        """Queue a reconstruction (lane ``recon``); its outcome comes back through ``done``."""
-        request.id = self.submit("recon", request.run)
-        return request.id
 
     def cancel(self, lane: str) -> None:
         """Forget the lane's pending task and stop its running one at its next module call or step

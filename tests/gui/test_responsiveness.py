@@ -17,8 +17,10 @@ from maskviz.models import create_model
 
 
 def _started(window, lane: str) -> list[int]:
-    ids: list[int] = []
-    window.controller.worker.started.connect(lambda name, i: name == lane and ids.append(i))
+    """Ids of the ``lane`` jobs submitted from now on that the worker starts."""
+    worker, ids = window.controller.worker, []
+    before = worker.latest_id(lane)
+    worker.started.connect(lambda name, i: name == lane and i > before and ids.append(i))
     return ids
 
 
@@ -33,6 +35,7 @@ def test_a_dock_in_a_hidden_tab_starts_no_job(window, qtbot):
     window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     window.show_compare()  # Compare in front: the loss curve is a tab behind it (isVisible() would still say True)
     qtbot.waitUntil(lambda: window.compare_controller.shown and not window.curve_jobs.shown, timeout=WAIT_MS)
+    qtbot.wait(200)  # what the worker started before is reported by now
     curve = _started(window, "curve")
     window.controller.apply_spec("block:0.5,seed=3")  # a new pattern family: the curve is out of date
     settle(qtbot, window)
@@ -41,6 +44,7 @@ def test_a_dock_in_a_hidden_tab_starts_no_job(window, qtbot):
     assert curve == [] and "block" not in window.state.curve.family
     window.curve_dock.raise_()  # in front again: it catches up, and the Compare tab now waits
     qtbot.waitUntil(lambda: bool(curve) and "block" in window.state.curve.family, timeout=WAIT_MS)
+    assert not window.compare_controller.shown
     compare = _started(window, "compare")
     window.state.invert_mask()
     settle(qtbot, window)
@@ -131,6 +135,7 @@ def test_a_result_s_baseline_runs_before_the_next_background_step(window, qtbot,
 
     window.state.set_option("baseline", "mean")
     settle(qtbot, window)
+    qtbot.waitUntil(lambda: window.curve.complete, timeout=WAIT_MS)  # the loss curve's own job is done
     window.controller.run_job("curve", steps)
     qtbot.waitUntil(lambda: "curve" in order, timeout=WAIT_MS)
     order.clear()
@@ -152,6 +157,7 @@ def test_a_model_change_drops_the_old_model_s_background_work(window, qtbot):
 
     ended: list[tuple[str, int, str]] = []
     window.controller.jobFailed.connect(lambda lane, i, m: ended.append((lane, i, m)))
+    qtbot.waitUntil(lambda: window.curve.complete, timeout=WAIT_MS)  # the loss curve's own job is done
     running = window.controller.run_job("curve", steps)
     qtbot.waitUntil(lambda: len(ran) > 3, timeout=WAIT_MS)
     window.controller.worker.hold(["before-after"], "test")  # keep it queued until the model changes
