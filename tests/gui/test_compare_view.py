@@ -134,7 +134,7 @@ def test_a_table_slower_than_its_estimate_stops_itself_and_waits_for_a_click(qtb
     setup.compare.auto_seconds = 5.0
     model = setup.viewer.model.model
     for block in (*model.blocks, *model.decoder_blocks):
-        block.register_forward_pre_hook(lambda *_: time.sleep(0.2))  # ≈ 0.6 s a forward: the table ≈ 12 s
+        block.register_forward_pre_hook(lambda *_: time.sleep(0.4))  # ≈ 1.2 s a forward: the table ≈ 25 s
     started = setup.started()
     setup.state.set_settings(seeds=5)
     qtbot.waitUntil(lambda: bool(started), timeout=WAIT_MS)  # the estimate (a fast forward) said: follow

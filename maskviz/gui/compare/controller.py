@@ -10,8 +10,9 @@ signal), a change of the viewer's image, model, mask (at a stroke's end) or disp
 running table at once and starts a new one when the user pauses (:data:`FOLLOW_DELAY_MS`) if the
 table takes at most :data:`AUTO_SECONDS`; a longer one waits for a click on Run, and the status line
 says how long it would take. The estimate comes from one reconstruction's time; where it is not
-clearly too long the run starts with that budget, measures its own pace and stops itself once it
-is clear that it would take longer (the first forwards of a new model are slow). Off screen it
+clearly too long the run starts, measures its own pace and stops itself once it is clear that it
+would take more than twice as long (the first forwards of a new model are slow, and a busy machine
+makes any estimate rough). Off screen it
 computes nothing. A folder run is only started by a click; a new viewer image does not stop it.
 """
 
@@ -114,7 +115,7 @@ class CompareController(QObject):
             estimate = max(estimate, self._too_long[1])  # as the last automatic run measured it
         if estimate <= self.auto_seconds * SURELY_LONGER and not measured:
             self.state.set_run(automatic=True, estimate=estimate)
-            self.run(budget=self.auto_seconds)
+            self.run(budget=2 * self.auto_seconds)
         else:
             self._wait_for_click(estimate)
 
