@@ -58,6 +58,7 @@ class CompareController(QObject):
         self.auto_seconds = AUTO_SECONDS  # the longest table that follows the viewer by itself
         self.shown = False
         self.outdated = True  # the snapshot (if any) is not for the viewer as it is now
+        self._needs_timing = False  # following waits for a reconstruction's time to estimate with
         self._too_long: tuple[tuple, float] = ((), 0.0)  # (model and settings, seconds) an automatic run measured
         self._follow = QTimer(self, singleShot=True, interval=FOLLOW_DELAY_MS)
         self._follow.timeout.connect(self._follow_viewer)
@@ -65,7 +66,7 @@ class CompareController(QObject):
             signal.connect(self.viewer_changed)
         viewer.maskChanged.connect(lambda final: final and self.viewer_changed())
         viewer.optionsChanged.connect(lambda name: name == "unnormalize" and self.viewer_changed())
-        controller.resultShown.connect(lambda _id: self._follow_pending() and self._follow.start())
+        controller.resultShown.connect(lambda _id: self._needs_timing and self._schedule())
         controller.jobStep.connect(self._on_step)
         controller.jobDone.connect(self._on_done)
         controller.jobFailed.connect(self._on_failed)
@@ -101,13 +102,11 @@ class CompareController(QObject):
             self.state.set_run(status=f"{self._folder_size()} images in {Path(self.state.folder).name}: a run "
                                       f"takes about {duration(estimate)}; press Run to start it")
 
-    def _follow_pending(self) -> bool:
-        return self.shown and self.outdated and not self.is_running and not self._follow.isActive()
-
     def _follow_viewer(self) -> None:
         if not self.shown or self.is_running or self.state.folder is not None:
             return
         estimate = self.estimate()
+        self._needs_timing = estimate is None
         if estimate is None:
             return  # no reconstruction timed yet: resultShown tries again
         measured = self._too_long[0] == self._run_key()
@@ -210,7 +209,7 @@ class CompareController(QObject):
         """Stop the run within one forward; what is done stays on screen and can be exported."""
         self._follow.stop()
         if self.is_running:
-            self.task_id = 0
+            self.task_id, self.outdated = 0, True  # what is on screen is not a table of the viewer as it is
             self.controller.cancel_compare(reason)
             self.state.set_run(running=False, status=f"{reason}: {self.done_text()}")
 
