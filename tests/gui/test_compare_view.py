@@ -206,6 +206,18 @@ def test_folder_mode_matches_the_cli_and_exports_its_files(qtbot, setup, folder,
         assert grid.height > cli_grid.height  # the same rows plus the viewer's mask
 
 
+def test_folder_mode_says_what_a_run_would_take_before_it_starts(qtbot, setup, folder):
+    """Choosing a folder starts nothing; the status names the folder, its size and an estimate."""
+    started = setup.started()
+    one_image = setup.compare.estimate()
+    setup.state.set_folder(folder)
+    qtbot.wait(200)
+    status = setup.view.status.text()
+    assert "3 images in imgs" in status and "takes about" in status and "press Run" in status
+    assert setup.state.estimate == pytest.approx(3 * one_image) and "≈" in setup.view.run_button.text()
+    assert started == [] and not setup.compare.is_running
+
+
 def test_folder_mode_keeps_only_the_pictures_the_grid_shows(qtbot, setup, folder):
     setup.state.set_folder(folder)
     setup.compare.run()
