@@ -39,7 +39,6 @@ from maskviz.compare import (
     new_table,
     plan_masks,
     run_one,
-    summarize,
     sweep_curves,
 )
 from maskviz.errors import MaskvizError
@@ -228,7 +227,8 @@ class _Progress:
         return self.snapshot()
 
     def render_grid(self) -> None:
-        from maskviz.figures import grid_figure, render_figure
+        from maskviz.compare_export import grid_figure
+        from maskviz.figures import render_figure
 
         shown = sum(1 for r in self.table.rows if r.result is not None)
         if shown and shown != self._grid_rows:
@@ -239,7 +239,6 @@ class _Progress:
     def snapshot(self, finished: bool = False) -> Snapshot:
         table = self.table
         copy = replace(table, rows=list(table.rows), skipped=list(table.skipped))
-        plain = [r for r in copy.rows if not r.sweep]
-        return Snapshot(copy, summarize(plain), sweep_curves(copy.rows), self.grid,
+        return Snapshot(copy, copy.summaries(), sweep_curves(copy.rows), self.grid,
                         self.total if finished else self.done, self.total, finished, self.info,
                         [f"{image}: {why}" for image, why in copy.skipped], self.job.heat, self.job.show_all)

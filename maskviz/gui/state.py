@@ -35,7 +35,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from maskviz import masks
 from maskviz.errors import MaskError
 from maskviz.gui.view_state import ViewState
-from maskviz.masks import MaskSpec, PatternParam, default_mask_patch, parse_mask_spec
+from maskviz.masks import MaskSpec, PatternParam, parse_mask_spec
 from maskviz.painting import PaintAtom, PaintModel
 
 UNDO_LIMIT = 100
@@ -255,9 +255,7 @@ class ViewerState(QObject):
         stored = self.model.mask_defaults().get(pattern, {}) if self.model is not None else {}
         if param.name in stored:
             return stored[param.name]
-        if pattern == "simmim" and param.name == "mask_patch":
-            return default_mask_patch(self.paint.grid, self.paint.patch_size)
-        return param.default
+        return param.default_for(self.paint.grid, self.paint.patch_size)
 
     def apply_pattern(self, spec: MaskSpec, mask: np.ndarray, text: str | None = None) -> None:
         """Replace the painting with a pattern's patch mask, as one undo step that remembers the pattern."""

@@ -278,8 +278,8 @@ class CompareController(QObject):
         if s is None:
             self.state.set_run(status="nothing to export yet: run a comparison first")
             return False
-        write = {"grid": lambda: out.write_grid_png(s.table, path, s.heat, s.show_all),
-                 "sweep": lambda: out.write_sweep_png(s.table, path),
+        write = {"grid": lambda: out.write_grid(s.table, path, s.heat, s.show_all),
+                 "sweep": lambda: out.write_sweep(s.table, path),
                  "csv": lambda: out.write_metrics_csv(s.table, path),
                  "json": lambda: out.write_summary_json(s.table, path, s.model_info)}[kind]
         try:

@@ -208,7 +208,8 @@ class PatternPanel(QWidget):
     def _model_dependent(self) -> set[str]:
         model = self.state.model
         stored = model.mask_defaults().get(self.pattern.name, {}) if model is not None else {}
-        return {"mask_patch"} | set(stored)
+        automatic = {p.name for p in self.pattern.params if p.auto is not None}
+        return automatic | set(stored)
 
     def _follow_provenance(self) -> None:
         spec = self.state.provenance.spec
