@@ -5,9 +5,9 @@ each other down (performance-anchors: contention), and a model must not be moved
 while another thread runs it. So every task runs on one worker thread in priority order:
 
 ``load`` (a model the user waits for) > ``recon`` (the picture under the brush) > ``baseline`` (a
-non-learned fill beside it) > ``before-after`` (a training run's result against its base) >
-``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). The last three are
-the :data:`BACKGROUND` lanes.
+non-learned fill beside it) > ``explain`` (the Explain lens's map under the pointer) >
+``before-after`` (a training run's result against its base) > ``curve`` (the loss-vs-ratio sweep) >
+``compare`` (the Compare dock's table). The last four are the :data:`BACKGROUND` lanes.
 
 A task is ``fn()`` returning a value, or a generator: then one ``next()`` runs per turn and the
 worker picks the most urgent lane again before the next one, so a background job holds the worker
@@ -51,8 +51,8 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "baseline", "before-after", "curve", "compare")  # highest priority first
-BACKGROUND = ("before-after", "curve", "compare")
+LANES = ("load", "recon", "baseline", "explain", "before-after", "curve", "compare")  # highest priority first
+BACKGROUND = ("explain", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)
 
