@@ -180,3 +180,24 @@ def test_export_writes_the_clis_figure_and_json(qtbot, setup, tmp_path, photo, t
 def test_export_before_a_map_says_so(setup, tmp_path):
     assert not setup.explain.export("figure", tmp_path / "x.png")
     assert "nothing to export" in setup.state.status and not (tmp_path / "x.png").exists()
+
+
+def test_in_the_window_a_click_on_the_reconstruction_explains_that_patch(qtbot, window):
+    window.show_explain()
+    qtbot.waitUntil(lambda: window.explain_controller.shown, timeout=WAIT_MS)
+    state, viewer = window.explain_state, window.state
+    state.set_lens(method="occlusion")
+    mask = viewer.patch_mask()
+    target = tuple(int(v) for v in np.argwhere(mask)[1])
+    p = viewer.paint.patch_size
+    cell = window.panels.cells["prediction"]
+    scene = cell.plot.getViewBox().mapViewToScene(QPointF(target[1] * p + p / 2, target[0] * p + p / 2))
+    qtbot.mouseClick(cell.viewport(), Qt.MouseButton.LeftButton, pos=cell.mapFromScene(scene))
+    qtbot.waitUntil(lambda: state.outcome is not None and state.outcome.result is not None
+                    and state.outcome.result.target == target, timeout=WAIT_MS)
+    window.explain_dock.close()  # off screen: a new target starts nothing
+    started: list[int] = []
+    window.controller.worker.started.connect(lambda lane, i: lane == EXPLAIN_LANE and started.append(i))
+    state.set_lens(method="gradient")
+    qtbot.wait(300)
+    assert started == [] and not window.explain_controller.shown

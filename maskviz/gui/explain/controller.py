@@ -50,6 +50,7 @@ class ExplainController(QObject):
         viewer.maskChanged.connect(lambda final: final and self.viewer_changed("mask"))
         viewer.optionsChanged.connect(lambda name: name in ("unnormalize", "precision") and self.viewer_changed(name))
         viewer.view.hoverChanged.connect(self._on_hover)
+        viewer.view.pointClicked.connect(self._on_click)
         state.lensChanged.connect(self.request)
         controller.jobStep.connect(self._on_step)
         controller.jobDone.connect(self._on_done)
@@ -92,6 +93,12 @@ class ExplainController(QObject):
         if lens.method in PER_TARGET and not self.viewer.patch_mask()[row, col]:
             return
         self.state.set_target((row, col))
+
+    def _on_click(self, x: int, y: int) -> None:
+        """A click on a result panel or the dock's picture picks the target (while the dock is shown)."""
+        if self.shown and self.viewer.model is not None:
+            p = self.viewer.paint.patch_size
+            self.pick(y // p, x // p)
 
     def pick(self, row: int, col: int) -> None:
         """A click on a patch: it becomes the target, pinned (the pointer no longer moves it)."""

@@ -6,8 +6,9 @@ Cancel button, a status line and the exports. The picture is the last panel of t
 ``maskviz explain --out`` draws for the same inputs (the outcome's pixels, drawn as they are: the same
 colour map and range), with the target boxed and the colour bar of its range beside it.
 
-Moving over the picture moves the viewer's pointer (``state.view.hover``), as the result panels do;
-a click on a patch pins it as the target. The view keeps no result of its own.
+Moving over the picture moves the viewer's pointer (``state.view.hover``) and a click is the viewer's
+click (``state.view.click``), as in the result panels: the controller makes the clicked patch the
+target, pinned. The view keeps no result of its own.
 """
 
 from __future__ import annotations
@@ -262,8 +263,7 @@ class ExplainView(QWidget):
     def _on_mouse_clicked(self, event) -> None:  # noqa: ANN001 - MouseClickEvent
         pixel = self._pixel(event.scenePos())
         if pixel is not None and event.button() == Qt.MouseButton.LeftButton:
-            patch = self.viewer.paint.patch_size
-            self.controller.pick(pixel[1] // patch, pixel[0] // patch)
+            self.viewer.view.click(*pixel)
 
     def _ask_export(self, kind: str, name: str, text: str) -> None:
         filters = "Figures (*.png *.svg *.pdf)" if kind == "figure" else "JSON (*.json)"
