@@ -41,6 +41,24 @@ def visible(mask):
     return tuple(int(v) for v in np.argwhere(~mask)[0])
 
 
+@pytest.mark.parametrize("name", ["simmim_vit_tiny_test", "simmim_swin_tiny_test"])
+@pytest.mark.parametrize("method", ["rollout", "occlusion", "features"])
+def test_simmim_vit_and_swin_outcomes_are_the_core_results(image, name, method):
+    other = randomize_(create_model(get_config(name)), 0).eval()
+    mask = make_mask("random:0.6", other.grid_size, other.patch_size, seed=1)
+    target = hidden(mask, 1) if method != "features" else visible(mask)
+    out = explain_outcome(ExplainJob(other, image, mask, Lens(method, target)))
+    if method == "rollout":
+        expected = attention_capture(other, image, mask).rollout_map(target)
+    elif method == "occlusion":
+        expected = occlusion_map(other, image, mask, target)
+    else:
+        expected = feature_lens(other, image, mask).similarity(target)
+        assert out.similarity is not None
+        out.result = out.similarity
+    np.testing.assert_allclose(out.result.values, expected.values, rtol=1e-5, atol=1e-7, equal_nan=True)
+
+
 def figure_pixels(model, image, result, similarity=None):
     original = prepare_input(model, image)[0]
     sheet = explain_sheet(result, original, model.patch_size, Inputs(), similarity, model.config.mean)
