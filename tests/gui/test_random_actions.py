@@ -1,12 +1,14 @@
 """A seeded random user: ≥ 500 actions, and at every checkpoint every view agrees with the state.
 
 Actions: paint, erase, pattern, re-roll, complement, undo/redo, invert, switch between the two
-bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, and the
-Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row).
+bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, the
+Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row) and the
+Explain dock (to the front or behind, a method, a click on a panel, Cancel).
 Every ``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the
 result on screen was computed from the current image, model, mask and options, and that the canvas
 readout, hover readout, pattern label, metrics line, loss-curve star, baseline panel, zoom ranges and
-the Compare dock (its table and its viewer row, when it is up to date) all say the same.
+the Compare dock (its table and its viewer row, when it is up to date) and the Explain dock (its map is
+for the viewer's current inputs) all say the same.
 ``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a benchmark of
 robustness; ``--soak-seed N`` picks another sequence).
 """
@@ -42,7 +44,8 @@ class RandomUser:
                         (self.redo, 2), (self.invert, 2), (self.switch_model, 1), (self.baseline, 1),
                         (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1),
                         (self.compare_dock, 1), (self.compare_run, 1), (self.compare_cancel, 1),
-                        (self.compare_seeds, 1), (self.compare_row, 1)]
+                        (self.compare_seeds, 1), (self.compare_row, 1), (self.explain_dock, 1),
+                        (self.explain_method, 1), (self.explain_click, 2), (self.explain_cancel, 1)]
 
     def step(self) -> str:
         action = self.rng.choices([a for a, _ in self.actions], weights=[w for _, w in self.actions])[0]
@@ -134,6 +137,25 @@ class RandomUser:
             self.w.compare._row_clicked(row, 0)  # as a click on the row
 
 
+    def explain_dock(self) -> None:
+        """Explain in front of the loss curve, or behind it."""
+        (self.w.curve_dock if self.w.explain_controller.shown else self.w.explain_dock).raise_()
+
+    def explain_method(self) -> None:
+        box = self.w.explain.method_box
+        index = self.rng.randrange(box.count())
+        box.setCurrentIndex(index)
+        box.activated.emit(index)  # as the user's choice
+
+    def explain_click(self) -> None:
+        """A click on a patch of a result panel (the Explain lens's target while it is shown)."""
+        x, y = self._point()
+        self.w.state.view.click(int(x), int(y))
+
+    def explain_cancel(self) -> None:
+        self.w.explain.cancel_button.click()
+
+
 def idle(qtbot, window) -> None:
     """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it, and
     a Compare run in front finished."""
@@ -141,6 +163,8 @@ def idle(qtbot, window) -> None:
     compare = window.compare_controller
     qtbot.waitUntil(lambda: not (compare.shown and (compare.is_running or compare._follow.isActive())),
                     timeout=60000)
+    explain = window.explain_controller
+    qtbot.waitUntil(lambda: not (explain.shown and explain.is_running), timeout=60000)
     settle(qtbot, window, timeout=60000)
     if window.state.options.baseline != "none":
         qtbot.waitUntil(lambda: window.state.baseline_result is not None or window.state.baseline_status.startswith(
@@ -173,6 +197,21 @@ def check_views_agree(window) -> None:
     assert len(regions) == 1  # every panel shows the same image region
     assert window.state.paint.grid == tuple(s.model.model.grid_size)
     check_compare_agrees(window)
+    check_explain_agrees(window)
+
+
+def check_explain_agrees(window) -> None:
+    """The dock draws its state; a map on screen is for the viewer's image, model, mask and options now."""
+    state, view, controller = window.explain_state, window.explain, window.explain_controller
+    assert view.cancel_button.isEnabled() == state.running
+    assert view.status.text() == state.status
+    out = state.outcome
+    if out is None:
+        assert view.image.image is None
+        return
+    np.testing.assert_array_equal(view.image.image, out.picture)
+    assert state.outcome_key[0] == controller.inputs_key()
+    np.testing.assert_array_equal(out.mask, window.state.patch_mask())
 
 
 def check_compare_agrees(window) -> None:
@@ -202,6 +241,8 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     window.compare_state.set_settings(specs="random:0.75 grid:2", seeds=1, ratios="0.25:0.75:0.25")  # a quick table
     window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     user = RandomUser(window, random.Random(seed), str(bad_model))
+    maps: list[int] = []
+    window.explain_state.outcomeChanged.connect(lambda: window.explain_state.outcome is not None and maps.append(1))
     start, done = time.perf_counter(), []
     for i in range(1, count + 1):
         done.append(user.step())
@@ -218,6 +259,7 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     assert len(dialogs) == len(image_dialogs) + len(model_dialogs)  # nothing else ever complained
     assert window.state.model is not None and window.state.model_source in MODELS
     assert done.count("compare_run") and window.compare_state.snapshot is not None  # the dock was exercised
+    assert done.count("explain_click") and maps  # the Explain dock was shown and drew maps
     if soak:
         print(f"\nsoak: {count} actions (seed {seed}) in {time.perf_counter() - start:.0f} s, "
               f"{window.controller.stale_dropped} stale results dropped, all views agreed at "

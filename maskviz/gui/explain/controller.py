@@ -107,7 +107,7 @@ class ExplainController(QObject):
 
     # ------------------------------------------------------------------ running
 
-    def _key(self) -> tuple[Any, ...]:
+    def inputs_key(self) -> tuple[Any, ...]:
         """The viewer inputs a forward depends on (the pattern too: spread draws more masks of it)."""
         return self.viewer.inputs(), self.viewer.pattern_spec
 
@@ -117,7 +117,7 @@ class ExplainController(QObject):
             raise MaskvizError("open an image and a model first")
         mask = v.patch_mask()
         base = None
-        if self._kept is not None and self._kept[0] == (self._key(), lens.forward_key):
+        if self._kept is not None and self._kept[0] == (self.inputs_key(), lens.forward_key):
             base = self._kept[1]
         return ExplainJob(v.model.model, v.model_image, mask, lens, spec=self.mask_spec(), seed=None,
                           defaults=v.model.mask_defaults(), unnormalize=v.options.unnormalize, base=base)
@@ -133,7 +133,7 @@ class ExplainController(QObject):
             self.state.set_run(running=False, status=str(exc))
             return False
         self.outdated = False
-        key = (self._key(), job.lens)
+        key = (self.inputs_key(), job.lens)
         if self.state.outcome is not None and self.state.outcome_key == key:
             if self.is_running:  # back to what is on screen: the job for another target is not wanted
                 self.task_id = 0
@@ -196,7 +196,7 @@ class ExplainController(QObject):
 
         out, v = self.state.outcome, self.viewer
         if out is None or out.result is None or self.state.outcome_key is None \
-                or self.state.outcome_key[0] != self._key():
+                or self.state.outcome_key[0] != self.inputs_key():
             self.state.set_run(status="nothing to export yet: the lens has no map for the viewer as it is")
             return False
         inputs = export.explain_inputs(v.model, v.image_source, self.mask_spec() or "painted", None)
