@@ -201,3 +201,18 @@ def test_in_the_window_a_click_on_the_reconstruction_explains_that_patch(qtbot, 
     state.set_lens(method="gradient")
     qtbot.wait(300)
     assert started == [] and not window.explain_controller.shown
+
+
+def test_with_a_kept_forward_the_map_follows_the_pointer_at_once_without_a_job(qtbot, setup):
+    setup.explain.set_shown(True)
+    setup.state.set_lens(method="rollout")
+    first = setup.hidden(0)
+    setup.hover(*first)
+    setup.wait_map(qtbot, "rollout", first)
+    jobs = len(setup.started)
+    for i in (2, 5, 1):
+        target = setup.hidden(i)
+        setup.hover(*target)
+        assert setup.state.outcome.result.target == target  # drawn before the event loop runs again
+    qtbot.wait(200)
+    assert len(setup.started) == jobs and not setup.explain.is_running
