@@ -100,7 +100,8 @@ def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray) -> t
 
 @torch.inference_mode()
 def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = "fp32") -> Tensor:
-    """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``.
+    """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``
+    (or one image per mask, ``x [K, C, H, W]``).
 
     MAE needs the same visible count within a batch, so masks are grouped by that count; every
     group runs in batches of at most ``MAX_BATCH``.
@@ -115,7 +116,8 @@ def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = 
         for indices in groups.values():
             for start in range(0, len(indices), MAX_BATCH):
                 idx = torch.tensor(indices[start:start + MAX_BATCH], device=device)
-                pred = model(x.expand(len(idx), -1, -1, -1), masks[idx]).float()
+                batch = x.expand(len(idx), -1, -1, -1) if x.shape[0] == 1 else x[idx]
+                pred = model(batch, masks[idx]).float()
                 if out is None:
                     out = torch.empty((len(masks), *pred.shape[1:]), device=device)
                 out[idx] = pred
@@ -139,6 +141,32 @@ def reconstruct(
     return [
         _result(model, original, x, pred[i : i + 1], mask_t[i : i + 1], unnormalize)
         for i in range(len(masks))
+    ]
+
+
+def reconstruct_pairs(
+    model: MaskedImageModel,
+    images: Sequence[Image.Image | np.ndarray],
+    masks: Sequence[np.ndarray],
+    unnormalize: str = "true-patch",
+    precision: str = "fp32",
+) -> list[Reconstruction]:
+    """One :class:`Reconstruction` per (image, mask) pair, batched like :func:`reconstruct`.
+
+    Each result equals ``reconstruct(model, images[i], [masks[i]])[0]`` (the tiles of a whole photo
+    run this way: every tile its own crop and its own part of the mask).
+    """
+    if unnormalize not in UNNORMALIZE_MODES:
+        raise ValueError(f"unnormalize must be one of {UNNORMALIZE_MODES}")
+    if len(images) != len(masks):
+        raise ValueError(f"{len(images)} images but {len(masks)} masks: give one mask per image")
+    prepared = [prepare_input(model, image) for image in images]
+    mask_t = _stack_masks(model, masks)
+    x = torch.cat([t for _, t in prepared])
+    pred = predict(model, x, mask_t, precision)
+    return [
+        _result(model, original, t, pred[i : i + 1], mask_t[i : i + 1], unnormalize)
+        for i, (original, t) in enumerate(prepared)
     ]
 
 
