@@ -31,10 +31,10 @@ from maskviz.gui.session import config_dir
 ORGANIZATION, APPLICATION, DESKTOP_ID = "maskviz", "maskviz", "org.maskviz.Maskviz"
 LOG_NAME = "maskviz.log"
 ICON_NAME = "maskviz.svg"
-# The window module's heavy, Qt-free imports: torch, and timm through the model families (timm with
-# torch._dynamo deferred, see maskviz.lazy.dynamo_deferred). Several seconds on a 2-core machine, so
-# they are imported on a background thread while a start-up window is already on screen. The
-# training code (timm.optim imports torch._dynamo for real) is left to its first use, on a worker.
+# The window module's heavy, Qt-free imports: torch and the model families (which need no timm: only
+# a Swin model imports it). Seconds on a 2-core machine, so they are imported on a background thread
+# while a start-up window is already on screen. The training code (timm.optim) is left to its first
+# use, on a worker.
 PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines")
 
 log = logging.getLogger("maskviz.gui")
