@@ -15,10 +15,10 @@ from maskviz.masks import MASK_PATTERNS, load_mask_png, make_mask, random_mask, 
 from maskviz.models import create_model
 from maskviz.models.base import MaskedImageModel
 from maskviz.models.configs import get_config
-from maskviz.reconstruct import reconstruct
+from maskviz.reconstruct import loss_over_hidden, reconstruct
 from maskviz.whole import View, ViewError, prepare_view, reconstruct_view, tile_inputs
 from maskviz.whole import view as view_module
-from maskviz.whole.tiles import TileLayout, TileRunner, check_tiles, tile_starts, whole_picture_loss
+from maskviz.whole.tiles import TileLayout, TileRunner, check_tiles, tile_starts
 from maskviz.whole.view import working_size
 
 FAMILIES = ("mae_vit_tiny_test", "simmim_vit_tiny_test", "simmim_swin_tiny_test")
@@ -134,9 +134,9 @@ def test_whole_picture_loss_is_the_family_loss_over_all_hidden_patches(models, n
 def test_whole_picture_loss_formula():
     loss = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
     mask = np.array([[True, False], [True, True]])
-    assert whole_picture_loss("mae", loss, mask, 8) == pytest.approx(8 / 3)
-    assert whole_picture_loss("simmim", loss, mask, 8) == pytest.approx(8 * 64 / (3 * 64 + 1e-5), rel=1e-12)
-    assert whole_picture_loss("mae", loss, np.zeros((2, 2), bool), 8) is None
+    assert loss_over_hidden("mae", loss, mask, 8) == pytest.approx(8 / 3)
+    assert loss_over_hidden("simmim", loss, mask, 8) == pytest.approx(8 * 64 / (3 * 64 + 1e-5), rel=1e-12)
+    assert loss_over_hidden("mae", loss, np.zeros((2, 2), bool), 8) is None
 
 
 # ------------------------------------------------------------------------------------------- incremental

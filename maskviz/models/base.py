@@ -89,14 +89,23 @@ class MaskedImageModel(nn.Module):
         """The training target in patch layout ``[B, L, p*p*C]``."""
         return self.patchify(imgs)
 
-    def check_input(self, imgs: Tensor, mask: Tensor) -> None:
+    def check_input(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The patch grid of ``imgs``: the model's own, or ``grid`` (the native view: the whole image
+        as one longer sequence, where :meth:`native_refusal` allows it)."""
         c = self.config
-        if imgs.ndim != 4 or imgs.shape[1] != c.in_chans or imgs.shape[-2:] != (c.img_size, c.img_size):
-            raise ValueError(
-                f"expected images [B, {c.in_chans}, {c.img_size}, {c.img_size}], got {list(imgs.shape)}"
-            )
-        if mask.shape != (imgs.shape[0], c.num_patches):
-            raise ValueError(f"expected mask [B, {c.num_patches}], got {list(mask.shape)}")
+        gh, gw = c.grid_size if grid is None else grid
+        if grid is not None and (gh, gw) != c.grid_size and (why := self.native_refusal((gh, gw))):
+            raise ValueError(why)
+        h, w = gh * c.patch_size, gw * c.patch_size
+        if imgs.ndim != 4 or imgs.shape[1] != c.in_chans or imgs.shape[-2:] != (h, w):
+            raise ValueError(f"expected images [B, {c.in_chans}, {h}, {w}], got {list(imgs.shape)}")
+        if mask.shape != (imgs.shape[0], gh * gw):
+            raise ValueError(f"expected mask [B, {gh * gw}], got {list(mask.shape)}")
+        return gh, gw
+
+    def native_refusal(self, grid: tuple[int, int]) -> str | None:
+        """Why this model cannot take a ``gh×gw`` patch grid as one sequence (None: it can)."""
+        return f"{type(self).__name__} runs only its own {self.config.img_size} px input"
 
 
 @dataclass

@@ -62,7 +62,7 @@ def as_view(view: View | str | None, size: int | None = None) -> View:
 
 
 def prepare_view(model: MaskedImageModel, image: Image.Image, view: View | str | None = "model",
-                 size: int | None = None, device: Any = "cpu") -> ViewImage:
+                 size: int | None = None, device: Any = None) -> ViewImage:
     """The picture ``view`` works on, or a :class:`ViewError` saying why this image cannot be shown so.
 
     Every check runs on the sizes alone, before the picture is resampled or a tensor is made.

@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from maskviz.models.base import MaskedImageModel
-from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, reconstruct_pairs
+from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, loss_over_hidden, reconstruct_pairs
 from maskviz.whole.memory import human_bytes, usable_bytes
 from maskviz.whole.view import Size, ViewError, ViewImage
 
@@ -189,23 +189,6 @@ def tile_metrics(tiles: list[TileResult]) -> list[dict[str, Any]]:
          "masked_patches": t.result.masked_patches, "total_patches": t.result.total_patches}
         for t in tiles
     ]
-
-
-def whole_picture_loss(family: str, patch_loss: np.ndarray, mask: np.ndarray, patch: int) -> float | None:
-    """The family's training loss over every hidden patch of the picture, from the per-patch losses.
-
-    MAE averages the per-patch MSE over hidden patches. SimMIM divides the L1 sum over hidden
-    pixels by their count + 1e-5 and by the channels; a patch's loss is its mean over ``p²·C``
-    values, so the sum is ``Σ loss · p² · C`` and the channels cancel.
-    """
-    hidden = np.asarray(mask, dtype=bool)
-    n = int(hidden.sum())
-    if not n:
-        return None
-    values = patch_loss[hidden].astype(np.float64)
-    if family == "simmim":
-        return float(values.sum() * patch**2 / (n * patch**2 + 1e-5))
-    return float(values.mean())
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -357,7 +340,7 @@ class TileRunner:
         c = self.model.config
         whole = compose_result(
             prep.original, prediction, mask, p, masked_colour=c.mean, patch_loss=patch_loss,
-            loss=whole_picture_loss(c.family, patch_loss, mask, p), family=c.family, norm_pix=c.norm_pix_loss,
+            loss=loss_over_hidden(c.family, patch_loss, mask, p), family=c.family, norm_pix=c.norm_pix_loss,
             unnormalize=first.unnormalize, problem=next((t.result.problem for t in tiles if t.result.problem), None),
         )
         return TiledReconstruction(vimg.label, prep.layout, whole, tiles, computed)
