@@ -212,7 +212,7 @@ def test_prepare_view_refuses_before_resampling(monkeypatch):
     def touched(*_a, **_k):
         raise AssertionError("the picture was resampled before the size was refused")
 
-    monkeypatch.setattr("maskviz.whole.make_working_image", touched)
+    monkeypatch.setattr("maskviz.whole.reconstruct.make_working_image", touched)
     monkeypatch.setattr("maskviz.whole.native.usable_bytes", lambda device: 10**6)
     with pytest.raises(ViewError, match="needs about .* more than the 1 MB free; use the tiles view"):
         prepare_view(model, picture(512, 384), "native")

@@ -247,7 +247,7 @@ def test_refusals_come_before_any_pixel_is_touched(models, monkeypatch):
     def touched(*_a, **_k):
         raise AssertionError("the picture was resampled before the size was refused")
 
-    monkeypatch.setattr("maskviz.whole.make_working_image", touched)
+    monkeypatch.setattr("maskviz.whole.reconstruct.make_working_image", touched)
     with pytest.raises(ViewError, match="at least one 32×32 px model input each way; the picture is 96×24 px"):
         prepare_view(model, picture(96, 24), "tiles")
     with pytest.raises(ViewError, match="1 px high"):

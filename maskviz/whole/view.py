@@ -25,8 +25,8 @@ from PIL import Image
 
 from maskviz.errors import MaskvizError
 from maskviz.images import fit_to_model
+from maskviz.whole import VIEW_NAMES
 
-VIEW_NAMES = ("model", "tiles", "native")
 Size = tuple[int, int]  # (width, height) in pixels, as Pillow counts
 
 
