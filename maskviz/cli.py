@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
+    add_view_arguments(rec)
     rec.add_argument("--out", type=Path, help="write the panel PNG here")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
@@ -72,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_compare_parser(sub)
     return parser
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
+    from maskviz.whole import VIEW_NAMES
+
+    parser.add_argument("--view", choices=VIEW_NAMES, default="model",
+                        help="model: the image fitted to the model's input (default); tiles: the whole picture on "
+                             "one patch grid, reconstructed in model-sized tiles; native: the whole picture as one "
+                             "token sequence (masks are made on the view's patch grid)")
+    parser.add_argument("--size", type=int, metavar="PX", default=None,
+                        help="working size of the tiles and native views: the long side in pixels, a multiple of "
+                             "the patch (default: the image's own size, cut to whole patches)")
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -209,9 +223,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
-    from maskviz.reconstruct import full_reconstruction, reconstruct
+    from maskviz.whole import View, full_view_reconstruction, prepare_view, reconstruct_view
 
     check_outputs(args.out, args.json)
+    view = View(args.view, args.size)  # a bad view is said before the model loads
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
@@ -224,23 +239,27 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         print(f"maskviz: warning: {warning}", file=sys.stderr)
     model = loaded.model
-    grid, patch = model.grid_size, model.patch_size
+    vimg = prepare_view(model, image, view, device=device)
+    if vimg.note:
+        print(f"maskviz: note: {vimg.note}", file=sys.stderr)
 
     start = time.perf_counter()
     if args.full is not None:
-        results = [full_reconstruction(model, image, args.full, args.seed, args.unnormalize, args.precision)]
+        results = [full_view_reconstruction(model, vimg, args.full, args.seed, args.unnormalize, args.precision)]
         specs = [f"full:{args.full}"]
     else:
         specs = args.mask or [loaded.default_mask or "random:0.75"]
-        masks = [make_mask(spec, grid, patch, seed=args.seed, defaults=loaded.mask_defaults()) for spec in specs]
-        results = reconstruct(model, image, masks, args.unnormalize, args.precision)
+        masks = [make_mask(spec, vimg.grid, vimg.patch_size, seed=args.seed, defaults=loaded.mask_defaults())
+                 for spec in specs]
+        results = reconstruct_view(model, vimg, masks, args.unnormalize, args.precision)
     elapsed = time.perf_counter() - start
 
     for spec, r in zip(specs, results, strict=True):
-        print(f"{spec}: {summary_line(r)}")
+        tiles = f"  ({len(r.tiles)} tiles)" if r.tiles else ""
+        print(f"{spec}: {summary_line(r.whole)}  [{r.view}]{tiles}")
     if args.out:
-        write_panel(results, specs, args.out, loaded.config.name or Path(loaded.source).name,
-                    Path(args.image).name, args.seed)
+        write_panel([r.whole for r in results], specs, args.out, loaded.config.name or Path(loaded.source).name,
+                    Path(args.image).name, args.seed, view=vimg.label)
     if args.json:
         write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
@@ -264,12 +283,14 @@ def summary_line(r: Any) -> str:
 
 
 def write_panel(results: list[Any], specs: list[str], out: Path, model: str = "model", image: str = "image",
-                seed: int | None = None) -> None:
-    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture)."""
+                seed: int | None = None, view: str = "") -> None:
+    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture);
+    ``view`` (e.g. ``tiles 1024x768 px``) is named in the title."""
     from maskviz.figures import reconstruction_figure, render_figure
     from maskviz.images import save_png
 
     seeds = [seed if _is_seeded(spec) else None for spec in specs]
+    image = f"{image} ({view})" if view else image
     save_png(render_figure(reconstruction_figure(results, specs, model, image, seeds)), out)
 
 
@@ -292,8 +313,13 @@ def write_json(results: list[Any], specs: list[str], model: dict[str, Any], devi
 
 
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity: a perfect reconstruction's PSNR is written as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+    """JSON has no infinity: a perfect reconstruction's PSNR is written as null (per tile too)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return [_finite(x) if isinstance(x, dict) else x for x in v] if isinstance(v, list) else v
+
+    return {k: plain(v) for k, v in d.items()}
 
 
 def cmd_info(args: argparse.Namespace) -> int:

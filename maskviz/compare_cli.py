@@ -35,6 +35,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
                      help="also sweep the ratio of every --mask that has one, e.g. 0.1:0.9:0.1 (writes sweep.png)")
     cmp.add_argument("--out", type=Path, required=True,
                      help="folder for grid.png, sweep.png, metrics.csv and summary.json")
+    from maskviz.cli import add_view_arguments
+
+    add_view_arguments(cmp)
     cmp.add_argument("--heat", choices=["pixel", "patch"], default="pixel",
                      help="error maps: squared error per pixel, or the model's own loss per patch")
     cmp.add_argument("--show-all", action="store_true", help="error maps at full strength on visible patches too")
@@ -51,9 +54,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from maskviz.compare_export import write_all
     from maskviz.device import check_precision, resolve_device
     from maskviz.masks import parse_mask_spec
+    from maskviz.whole import View
 
     if args.seeds < 1:
         raise MaskvizError("--seeds must be at least 1")
+    view = View(args.view, args.size)
     specs = [parse_mask_spec(s) for s in (args.mask or DEFAULT_STRATEGIES)]
     strategies: list[Any] = list(specs)
     if args.sweep:
@@ -69,7 +74,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     table = new_table(models, list(images.items()), [], seeds, args.same_count)  # strategies: set by the run
     steps = iter_compare(models, images, strategies, seeds, same_count=args.same_count, with_pictures="first",
-                         unnormalize=args.unnormalize, precision=args.precision, table=table)
+                         unnormalize=args.unnormalize, precision=args.precision, table=table, view=view)
     interrupted = _run(steps, len(images) * len(models))
     if not table.rows and not interrupted:
         raise MaskvizError(f"none of the {len(images)} images could be read")

@@ -46,6 +46,7 @@ def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -
         "strategies": [s.label for s in table.strategies if not s.sweep],
         "seeds": table.seeds,
         "same_count": table.same_count,
+        "view": table.view,
         "rows": len(table.rows),
         "notes": table.notes,
         "summary": [s.to_dict() for s in summarize([r for r in table.rows if not r.sweep])],

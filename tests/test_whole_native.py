@@ -87,7 +87,7 @@ def test_mae_native_on_a_rectangle_uses_the_rectangles_own_tables():
     assert model.pos_embed_for_grid(model.grid_size)[0] is model.pos_embed  # its own grid: the stored table
     vimg = prepare_view(model, picture(56, 40), "native")
     (r,) = reconstruct_view(model, vimg, [random_mask(vimg.grid, 0.5, seed=0)])
-    assert r.whole.prediction.shape == (40, 56, 3) and np.isfinite(r.whole.loss) and r.view == "native 56×40 px"
+    assert r.whole.prediction.shape == (40, 56, 3) and np.isfinite(r.whole.loss) and r.view == "native 56x40 px"
 
 
 def test_learned_tables_are_resized_as_transformers_interpolate_pos_encoding():

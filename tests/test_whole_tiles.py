@@ -106,7 +106,7 @@ def test_stitching_puts_every_patch_back_where_it_was():
     (r,) = reconstruct_view(model, vimg, [mask])
     assert np.abs(r.whole.prediction - vimg.original()).max() < 1e-5
     assert np.array_equal(r.whole.mask, mask) and r.whole.original.shape == (72, 96, 3)
-    assert r.view == "tiles 96×72 px"
+    assert r.view == "tiles 96x72 px"
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -263,7 +263,7 @@ def test_refusals_come_before_any_pixel_is_touched(models, monkeypatch):
 def test_views_are_named_and_checked(models):
     model = models["mae_vit_tiny_test"]
     assert prepare_view(model, picture(50, 40), "model").label == "model 32 px"
-    assert prepare_view(model, picture(128, 96), View("tiles", 64)).label == "tiles 64×48 px"
+    assert prepare_view(model, picture(128, 96), View("tiles", 64)).label == "tiles 64x48 px"
     with pytest.raises(ViewError, match="unknown view 'whole'"):
         View("whole")
     with pytest.raises(ViewError, match="working size applies to the tiles and native views"):

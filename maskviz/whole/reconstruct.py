@@ -25,11 +25,16 @@ from maskviz.whole.view import View, ViewImage, make_working_image, model_view_i
 class ViewResult:
     """One mask's reconstruction in a view: the whole picture, and the tiles it was made of (tiles view)."""
 
-    view: str  # "model 224 px", "tiles 1024×768 px", "native 448 px"
+    view: str  # "model 224 px", "tiles 1024x768 px", "native 448 px"
     whole: Reconstruction
     tiles: list[TileResult] = field(default_factory=list)
 
+    @property
+    def problem(self) -> str | None:
+        return self.whole.problem
+
     def metrics(self) -> dict[str, Any]:
+        """The whole picture's metrics, the view, and (tiles) each tile's own."""
         out = {**self.whole.metrics(), "view": self.view}
         if self.tiles:
             out["tiles"] = tile_metrics(self.tiles)

@@ -53,9 +53,9 @@ class View:
 
 
 def view_label(name: str, size: Size) -> str:
-    """What figures and JSON call a view: ``tiles 1024×768 px``, ``native 448 px``."""
+    """What figures and JSON call a view: ``tiles 1024x768 px``, ``native 448 px`` (an ASCII x: any font has it)."""
     w, h = size
-    return f"{name} {w} px" if w == h else f"{name} {w}×{h} px"
+    return f"{name} {w} px" if w == h else f"{name} {w}x{h} px"
 
 
 @dataclass(frozen=True)
