@@ -5,6 +5,8 @@ One interface for all families, so reconstruction, training and the GUI never sp
 * ``model(imgs, mask)`` takes normalised images ``[B, C, H, W]`` and a boolean patch mask
   ``[B, L]`` (True = hidden, row-major patch order) and returns predictions ``[B, L, p*p*C]`` in
   the family's *target space* (normalised pixels; per-patch normalised for norm-pix MAE).
+  ``model(imgs, mask, grid=(gh, gw))`` takes a larger image as one longer sequence where the family
+  can (:meth:`~MaskedImageModel.native_refusal` says why not; :mod:`maskviz.whole.native`).
 * ``model.patch_loss(imgs, pred)`` is the family's own per-patch training loss (all patches).
 * ``model.loss(imgs, pred, mask)`` is the family's training loss, reduced exactly like its
   training code (per sample with ``reduce_batch=False``).
@@ -70,7 +72,8 @@ class MaskedImageModel(nn.Module):
     def unpatchify(self, patches: Tensor) -> Tensor:
         return unpatchify(patches, self.config.patch_size, self.config.grid_size, self.config.in_chans)
 
-    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def forward(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None
+                ) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def patch_loss(self, imgs: Tensor, pred: Tensor) -> Tensor:  # pragma: no cover - abstract
