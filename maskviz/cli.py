@@ -7,8 +7,6 @@ stderr and a non-zero exit; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import shlex
 import sys
@@ -49,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
     add_view_arguments(rec)
-    rec.add_argument("--out", type=Path, help="write the panel PNG here")
+    rec.add_argument("--out", type=Path, help="write the panel figure here: PNG, SVG or PDF by the suffix")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     rec.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="GPU only")
@@ -218,6 +216,7 @@ def launch_gui(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from maskviz import export
     from maskviz.bundled import load_default_model
     from maskviz.checkpoints import load_model
     from maskviz.device import check_precision, resolve_device
@@ -225,7 +224,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz.masks import make_mask
     from maskviz.whole import View, full_view_reconstruction, prepare_view, reconstruct_view
 
-    check_outputs(args.out, args.json)
+    export.check_outputs(args.out, args.json)
     view = View(args.view, args.size)  # a bad view is said before the model loads
     device = resolve_device(args.device)
     check_precision(args.precision, device)
@@ -258,19 +257,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         tiles = f"  ({len(r.tiles)} tiles)" if r.tiles else ""
         print(f"{spec}: {summary_line(r.whole)}  [{r.view}]{tiles}")
     if args.out:
-        write_panel([r.whole for r in results], specs, args.out, loaded.config.name or Path(loaded.source).name,
-                    Path(args.image).name, args.seed, view=vimg.label)
+        export.write_reconstruction_figure([r.whole for r in results], specs, args.out, export.model_name(loaded),
+                                           export.image_name(args.image), args.seed, view=vimg.label)
     if args.json:
-        write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
+        export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
-
-
-def check_outputs(out: Path | None, json_path: Path | None) -> None:
-    """Refuse, before any work, a metrics file that would overwrite the panel (same file by any name)."""
-    from maskviz.fileio import same_file
-
-    if out is not None and json_path is not None and same_file(out, json_path):
-        raise MaskvizError(f"--json and --out name the same file ({json_path}); give two different paths")
 
 
 def summary_line(r: Any) -> str:
@@ -280,46 +271,6 @@ def summary_line(r: Any) -> str:
         return f"no masked patches (0/{r.total_patches}); nothing to reconstruct"
     return (f"loss {r.loss:.4f}  mse {r.mse:.5f}  psnr {r.psnr:.2f} dB  "
             f"masked {r.masked_patches}/{r.total_patches} patches")
-
-
-def write_panel(results: list[Any], specs: list[str], out: Path, model: str = "model", image: str = "image",
-                seed: int | None = None, view: str = "") -> None:
-    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture);
-    ``view`` (e.g. ``tiles 1024x768 px``) is named in the title."""
-    from maskviz.figures import reconstruction_figure, render_figure
-    from maskviz.images import save_png
-
-    seeds = [seed if _is_seeded(spec) else None for spec in specs]
-    image = f"{image} ({view})" if view else image
-    save_png(render_figure(reconstruction_figure(results, specs, model, image, seeds)), out)
-
-
-def _is_seeded(spec: str) -> bool:
-    from maskviz.masks import parse_mask_spec
-
-    return spec.startswith("full:") or parse_mask_spec(spec).pattern.seeded
-
-
-def write_json(results: list[Any], specs: list[str], model: dict[str, Any], device: str, seconds: float,
-               out: Path) -> None:
-    from maskviz.fileio import atomic_write
-
-    entries = [{"mask": spec, **_finite(r.metrics())} for spec, r in zip(specs, results, strict=True)]
-    warnings = list(model.get("warnings", [])) + sorted({r.problem for r in results if r.problem})
-    doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "warnings": warnings,
-           "results": entries}
-    text = json.dumps(doc, indent=2)
-    atomic_write(Path(out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity: a perfect reconstruction's PSNR is written as null (per tile too)."""
-    def plain(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        return [_finite(x) if isinstance(x, dict) else x for x in v] if isinstance(v, list) else v
-
-    return {k: plain(v) for k, v in d.items()}
 
 
 def cmd_info(args: argparse.Namespace) -> int:

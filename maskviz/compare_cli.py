@@ -34,7 +34,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("--sweep", metavar="START:STOP:STEP",
                      help="also sweep the ratio of every --mask that has one, e.g. 0.1:0.9:0.1 (writes sweep.png)")
     cmp.add_argument("--out", type=Path, required=True,
-                     help="folder for grid.png, sweep.png, metrics.csv and summary.json")
+                     help="folder for grid.png, sweep.png (see --format), metrics.csv and summary.json")
+    cmp.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
+                     help="file format of the grid and sweep figures (default png)")
     from maskviz.cli import add_view_arguments
 
     add_view_arguments(cmp)
@@ -78,7 +80,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     interrupted = _run(steps, len(images) * len(models))
     if not table.rows and not interrupted:
         raise MaskvizError(f"none of the {len(images)} images could be read")
-    written = write_all(table, args.out, {k: v.summary() for k, v in loaded.items()}, args.heat, args.show_all)
+    written = write_all(table, args.out, {k: v.summary() for k, v in loaded.items()}, args.heat, args.show_all,
+                        args.format)
     _print_summary(table)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
@@ -145,6 +148,7 @@ class ProgressBar:
 
 def _print_summary(table: Any) -> None:
     from maskviz.compare import summarize
+    from maskviz.figures import loss_unit
 
     rows = [r for r in table.rows if not r.sweep]
     spread = "95% CI" if len(table.images) > 1 else "std"
@@ -152,7 +156,7 @@ def _print_summary(table: Any) -> None:
         loss = f"{s.loss.mean:.4f}" + (f" ± {s.loss.ci95 if s.images > 1 else s.loss.std:.4f} ({spread})"
                                        if s.loss.n > 1 else "")
         psnr = f"{s.psnr.mean:.2f} dB" if math.isfinite(s.psnr.mean) else "n/a"
-        print(f"{s.model}  {s.strategy}: loss {loss}  psnr {psnr}  hidden {s.hidden_fraction:.1%}  "
+        print(f"{s.model}  {s.strategy}: {loss_unit(s)} loss {loss}  psnr {psnr}  hidden {s.hidden_fraction:.1%}  "
               f"({s.images} image{'s' * (s.images != 1)})")
     for note in table.notes:
         print(f"note: {note}")

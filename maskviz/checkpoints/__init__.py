@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from maskviz.checkpoints.common import build_checked, list_keys, load_strict, nonfinite_tensors
+from maskviz.checkpoints.common import build_checked, list_keys, load_strict, nonfinite_warnings
 from maskviz.checkpoints.hf_swin import config_from_hf_swin, convert_hf_swin_state_dict, is_hf_swin_state_dict
 from maskviz.checkpoints.hf_vitmae import (
     config_from_hf,
@@ -25,10 +25,12 @@ from maskviz.checkpoints.hf_vitmae import (
 )
 from maskviz.checkpoints.maskviz_format import is_maskviz_metadata, model_from_maskviz_file, save_model
 from maskviz.checkpoints.official_mae import check_reconstructs, infer_mae_config, is_mae_state_dict
+from maskviz.checkpoints.official_simmim import check_reconstructs as check_simmim_reconstructs
 from maskviz.checkpoints.official_simmim import (
-    convert_simmim_state_dict,
+    check_stored_buffers,
     infer_simmim_config,
     is_simmim_state_dict,
+    split_recomputed,
 )
 from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file, stub_name
 from maskviz.errors import CheckpointError, MaskError
@@ -155,12 +157,6 @@ def load_model(
         raise CheckpointError(
             f"cannot read {path.name}: an entry maskviz needs is missing or malformed ({detail})"
         ) from exc
-    bad = nonfinite_tensors(loaded.model)
-    if bad:
-        loaded.warnings.append(
-            f"{len(bad)} weight tensors hold NaN or infinite values (first: {list_keys(bad, 3)}): "
-            "reconstructions will be NaN"
-        )
     loaded.model.to(device).eval()
     return loaded
 
@@ -185,8 +181,8 @@ def _load_file(path: Path, norm_pix: bool | None) -> LoadedModel:
     if path.suffix == ".safetensors":
         tensors, metadata = load_safetensors_file(path)
         if is_maskviz_metadata(metadata):
-            model, info = model_from_maskviz_file(tensors, metadata, path.name)  # read once
-            return LoadedModel(model, str(path), "maskviz", info=info)
+            model, info, bad = model_from_maskviz_file(tensors, metadata, path.name)  # read once
+            return LoadedModel(model, str(path), "maskviz", info=info, warnings=nonfinite_warnings(bad))
         return _load_state_dict(path, tensors, {}, [], norm_pix)
     obj, stubbed = load_torch_file(path)
     sd, extras = _unwrap(obj, path.name)
@@ -225,16 +221,14 @@ def _load_state_dict(
         ignored.append("pickled objects read as inert data: " + ", ".join(stubbed))
     if is_simmim_state_dict(sd):
         config, notes = infer_simmim_config(sd, hints)
-        model = build_checked(config, sd, path.name)
-        sd, dropped = convert_simmim_state_dict(sd, model)
-        load_strict(model, sd, path.name)
-        return LoadedModel(model, str(path), "official-simmim", notes, ignored + dropped)
+        model, dropped, bad = _load_simmim(config, sd, path.name)
+        return LoadedModel(model, str(path), "official-simmim", notes, ignored + dropped, warnings=bad)
     if is_mae_state_dict(sd):
         check_reconstructs(sd, path.name)
         config, notes = infer_mae_config(sd, hints)
         model = build_checked(config, sd, path.name)
-        load_strict(model, sd, path.name)
-        return LoadedModel(model, str(path), "official-mae", notes, ignored)
+        bad = load_strict(model, sd, path.name)
+        return LoadedModel(model, str(path), "official-mae", notes, ignored, warnings=nonfinite_warnings(bad))
     if is_hf_vitmae_state_dict(sd) or is_hf_swin_state_dict(sd):
         if not (path.parent / "config.json").exists():
             raise CheckpointError(
@@ -261,15 +255,22 @@ def _load_hf(
     sd = convert_hf_state_dict(raw)
     check_reconstructs(sd, folder.name)
     model = build_checked(config, sd, folder.name)
-    load_strict(model, sd, folder.name)
-    return LoadedModel(model, str(folder), "hf-vitmae", notes)
+    bad = load_strict(model, sd, folder.name)
+    return LoadedModel(model, str(folder), "hf-vitmae", notes, warnings=nonfinite_warnings(bad))
 
 
 def _load_hf_swin(folder: Path, hf: dict[str, Any], raw: dict[str, Tensor], pre: dict[str, Any]) -> LoadedModel:
     """SimMIM Swin: renamed to the official layout, then loaded like the official checkpoints."""
     config, notes = config_from_hf_swin(hf, pre)
-    sd = convert_hf_swin_state_dict(raw)
-    model = build_checked(config, sd, folder.name)
-    sd, dropped = convert_simmim_state_dict(sd, model)
-    load_strict(model, sd, folder.name)
-    return LoadedModel(model, str(folder), "hf-swin-simmim", notes, dropped)
+    model, dropped, bad = _load_simmim(config, convert_hf_swin_state_dict(raw), folder.name)
+    return LoadedModel(model, str(folder), "hf-swin-simmim", notes, dropped, warnings=bad)
+
+
+def _load_simmim(config: Any, sd: dict[str, Tensor], what: str) -> tuple[MaskedImageModel, list[str], list[str]]:
+    """Weights loaded strictly, then the stored index tables / attention masks compared with the
+    model's own and dropped: (model, dropped buffer names, warnings)."""
+    check_simmim_reconstructs(sd)  # a plain refusal for encoder-only and classifier files first
+    model = build_checked(config, sd, what)
+    weights, stored = split_recomputed(sd)
+    bad = load_strict(model, weights, what)
+    return model, check_stored_buffers(stored, model), nonfinite_warnings(bad)

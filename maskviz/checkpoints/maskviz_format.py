@@ -61,8 +61,9 @@ def _stored(tensor: Tensor, dtype: torch.dtype | None) -> Tensor:
 
 def model_from_maskviz_file(
     tensors: dict[str, Tensor], metadata: dict[str, str], name: str
-) -> tuple[MaskedImageModel, dict[str, Any]]:
-    """Build the model a maskviz file's metadata describes and load its weights strictly."""
+) -> tuple[MaskedImageModel, dict[str, Any], list[str]]:
+    """Build the model a maskviz file's metadata describes and load its weights strictly:
+    (model, info, names of weights holding NaN or ±inf)."""
     if not is_maskviz_metadata(metadata):
         raise CheckpointError(f"{name} is not a maskviz model file")
     try:
@@ -80,5 +81,4 @@ def model_from_maskviz_file(
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{name} describes a model maskviz cannot build: {exc}") from None
     model = build_checked(config, tensors, name)
-    load_strict(model, tensors, name)
-    return model, info
+    return model, info, load_strict(model, tensors, name)

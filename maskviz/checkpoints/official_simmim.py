@@ -88,17 +88,29 @@ def convert_simmim_state_dict(
 ) -> tuple[dict[str, Tensor], list[str]]:
     """Weights ready for ``load_strict``, and the stored buffers that were checked and dropped."""
     check_reconstructs(sd)
-    out = check_tensors(sd, WHAT)
+    weights, stored = split_recomputed(check_tensors(sd, WHAT))
+    return weights, check_stored_buffers(stored, model)
+
+
+def split_recomputed(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """(weights, stored deterministic buffers): the buffers are compared, not loaded."""
+    weights = {k: v for k, v in sd.items() if not k.endswith(RECOMPUTED)}
+    return weights, {k: v for k, v in sd.items() if k.endswith(RECOMPUTED)}
+
+
+def check_stored_buffers(stored: Mapping[str, Tensor], model: nn.Module) -> list[str]:
+    """Compare stored index tables and attention masks with the model's own (a mismatch means another
+    window or input size); returns their names, which are then ignored."""
     ours = dict(model.named_buffers())
-    dropped: list[str] = []
-    for key in [k for k in out if k.endswith(RECOMPUTED)]:
+    out, dropped = dict(stored), []
+    for key in stored:
         if key not in ours:
             raise CheckpointError(
                 f"{WHAT}: stored buffer {key} has no counterpart in this architecture "
                 "(different window or input size?)"
             )
         drop_recomputed_buffer(out, key, ours[key], WHAT, dropped)
-    return out, dropped
+    return dropped
 
 
 # --- ViT ---------------------------------------------------------------------------------------
