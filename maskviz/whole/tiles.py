@@ -133,7 +133,7 @@ class TileLayout:
         return [t.index for t in self.tiles if diff[t.cells].any()]
 
 
-def check_tiles(model: MaskedImageModel, size: Size, device: Any = "cpu") -> None:
+def check_tiles(model: MaskedImageModel, size: Size) -> None:
     """Refuse, from the numbers alone, a working size the tiles view cannot run (see module doc)."""
     w, h = size
     p, (th, tw) = model.patch_size, model.grid_size
