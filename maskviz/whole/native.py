@@ -42,6 +42,9 @@ FLOAT = 4  # bytes; estimates assume fp32 (reduced precision only lowers the nee
 BLOCK_ACTIVATIONS = 12
 #: CPU attention with an additive bias (SimMIM ViT) materialises about this many score matrices.
 BIASED_SCORE_COPIES = 3
+#: Kernel workspace independent of the sequence (packed weights): this many of the widest MLP weight.
+#: (bench/bench_whole.py measures MAE ViT-B's peak at 224-896 px: ~22-45 MB fixed + 66 kB a token.)
+WORKSPACE_WEIGHTS = 5
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,10 @@ def estimate_bytes(model: MaskedImageModel, grid: tuple[int, int]) -> tuple[int,
         scores = c.num_heads * tokens**2 * FLOAT
         model_bytes = tokens * c.embed_dim * (BLOCK_ACTIVATIONS + 2 * c.mlp_ratio) * FLOAT
         model_bytes += scores * (1 + BIASED_SCORE_COPIES) + tokens**2 * 8  # bias, attention, index table
-    return tokens, int(model_bytes + panels)
+    width = max(c.embed_dim * 2 ** (c.num_stages - 1) if c.kind == "simmim_swin" else c.embed_dim,
+                getattr(c, "decoder_embed_dim", 0))
+    workspace = WORKSPACE_WEIGHTS * width * width * c.mlp_ratio * FLOAT
+    return tokens, int(model_bytes + workspace + panels)
 
 
 def native_reconstruct(model: MaskedImageModel, vimg: ViewImage, masks: Sequence[np.ndarray],
