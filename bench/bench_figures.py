@@ -94,7 +94,8 @@ def child(repeat: int) -> None:
     import torch
 
     torch.set_num_threads(2)
-    from maskviz.bundled import load_default_model, resolve_sample
+    from maskviz.bundled import resolve_sample
+    from maskviz.checkpoints import load_default_model
     from maskviz.compare import compare
     try:
         from maskviz.compare_export import write_grid

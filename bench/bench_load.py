@@ -81,12 +81,12 @@ def write_checkpoint(model_name: str, folder: Path) -> Path:
 def _write_checkpoint(model_name: str, path: Path) -> None:
     import torch
 
-    from maskviz.models import get_config
+    from maskviz.models import create_model, get_config
     from maskviz.models.mae import sincos_pos_embed_2d
 
     config = get_config(model_name)
     with torch.device("meta"):
-        shapes = {k: v.shape for k, v in config.build().state_dict().items()}
+        shapes = {k: v.shape for k, v in create_model(config).state_dict().items()}
     g = torch.Generator().manual_seed(0)
     sd = {k: torch.randn(shape, generator=g) * 0.02 for k, shape in shapes.items()}
     grid = config.grid_size[0]

@@ -18,7 +18,7 @@ from typing import Any
 
 from maskviz import __version__
 from maskviz.compare_cli import add_compare_parser, cmd_compare
-from maskviz.errors import MaskvizError
+from maskviz.errors import EXIT_SETUP, MaskvizError, SetupError
 
 EXIT_INPUT_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     from maskviz.zoo.commands import add_models_parser
 
     add_models_parser(sub)
-    doctor = sub.add_parser("doctor", help="report Python, torch (CUDA/MPS) and Qt, and the system libraries "
-                                           "Qt's X11 plugin lacks, with the line that installs them")
+    doctor = sub.add_parser("doctor", help="import and try what maskviz needs (torch, torchvision, timm, one "
+                                           "reconstruction, Qt, the display); one line with the fix per problem "
+                                           "(exit 3 when there is one)")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_compare_parser(sub)
@@ -140,17 +141,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The subcommands (the app's own command line is routed to the app by :mod:`maskviz.launch`)."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    if is_app_command_line(raw):  # `maskviz`, `maskviz photo.jpg --model m.pth`: the desktop app
-        return _run_gui(raw)
     args = build_parser().parse_args(raw)
     args.argv = raw
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-                "doctor": cmd_doctor, "compare": cmd_compare}
+    if args.command is None:
+        build_parser().print_usage(sys.stderr)
+        print("maskviz: error: no command (run 'maskviz' alone to open the app)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
-        if args.command is None:
-            return launch_gui()
-        return commands[args.command](args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         return 130
@@ -160,13 +160,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback in front of a user
         if args.debug:
             traceback.print_exc()
-        message = input_error_message(exc)
-        if message is not None:
-            print(f"maskviz: error: {message}", file=sys.stderr)
-            return EXIT_INPUT_ERROR
-        print(f"maskviz: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
-        return EXIT_INTERNAL_ERROR
+        return report_error(exc, debug=args.debug)
+
+
+def report_error(exc: BaseException, debug: bool = False) -> int:
+    """Print the one line for ``exc`` and return the exit code: 3 for this machine's setup (the line
+    ``maskviz doctor`` prints for it), 2 for the input, 1 for a maskviz bug."""
+    from maskviz.doctor import setup_problem
+
+    setup = str(exc) if isinstance(exc, SetupError) else setup_problem(exc)
+    if setup is not None:
+        print(f"maskviz: error: {setup}", file=sys.stderr)
+        return EXIT_SETUP
+    message = input_error_message(exc)
+    if message is not None:
+        print(f"maskviz: error: {message}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    hint = "" if debug else " (run with --debug for details)"
+    print(f"maskviz: internal error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
 
 
 def input_error_message(exc: BaseException) -> str | None:
@@ -187,38 +199,10 @@ def input_error_message(exc: BaseException) -> str | None:
     return None
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare")
-
-
-def is_app_command_line(argv: Sequence[str]) -> bool:
-    """True for the app's own command line (``maskviz [IMAGE] [--model P] [--device D] [--reset-session]``).
-
-    Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
-    else, a bare image path included, opens the app (which has its own parser and ``--help``).
-    """
-    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug", "--version"))
-
-
-def _run_gui(argv: Sequence[str]) -> int:
-    try:
-        return launch_gui(argv)
-    except MaskvizError as exc:
-        print(f"maskviz: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-
-
-def launch_gui(argv: Sequence[str] | None = None) -> int:
-    try:
-        from maskviz.gui.app import run_app
-    except ImportError as exc:
-        raise MaskvizError(f"the desktop app is not available in this build ({exc})") from exc
-    return run_app(list(sys.argv[1:] if argv is None else argv))
-
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz import export
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
@@ -302,10 +286,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when everything is there, 3 (like any setup error) when a problem was found."""
     from maskviz.doctor import report
 
-    print("\n".join(report()))
-    return 0
+    lines, problems = report()
+    print("\n".join(lines))
+    return EXIT_SETUP if problems else 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -340,6 +326,10 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
     return 128 + stop.signum if result.reason == "stopped" and stop.signum else 0
 
+
+COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
+            "doctor": cmd_doctor, "compare": cmd_compare}
+SUBCOMMANDS = tuple(COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -299,6 +299,10 @@ class CompareTable:
         """Rows whose attributes equal the given values, e.g. ``select(model="mae", seed=0)``."""
         return [r for r in self.rows if all(getattr(r, k) == v for k, v in where.items())]
 
+    def summaries(self) -> list[Summary]:
+        """Per model × strategy statistics of the plain rows (sweep points have their own curves)."""
+        return summarize([r for r in self.rows if not r.sweep])
+
 
 @dataclass(frozen=True)
 class Progress:

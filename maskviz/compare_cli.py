@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from maskviz.errors import MaskvizError
-from maskviz.progress import ProgressLine, bar
+from maskviz.progress import ProgressLine
 
 DEFAULT_STRATEGIES = ("random:0.75", "block:0.5", "grid:2", "center:0.25")
 
@@ -93,8 +92,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.compare import model_label
 
     if not sources:
@@ -109,14 +107,17 @@ def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
 
 
 def _run(steps: Any, total: int) -> bool:
-    """Drive the comparison with a progress bar on stderr; True when Ctrl-C stopped it."""
-    progress = ProgressBar(total, sys.stderr) if total > 1 else None
+    """Drive the comparison with a progress line on stderr (one step: a model × image); True when Ctrl-C
+    stopped it."""
+    progress = ProgressLine(sys.stderr, total, unit="step") if total > 1 else None
     try:
         for step in steps:
             if step.error:
+                message = f"maskviz: skipped {step.image}: {step.error}"
                 if progress is not None:
-                    progress.finish()  # the message gets a line of its own
-                print(f"maskviz: skipped {step.image}: {step.error}", file=sys.stderr)
+                    progress.write(message)  # a line of its own, the progress line stays below it
+                else:
+                    print(message, file=sys.stderr)
             if progress is not None:
                 progress.update(step.done)
     except KeyboardInterrupt:
@@ -124,26 +125,8 @@ def _run(steps: Any, total: int) -> bool:
         return True
     finally:
         if progress is not None:
-            progress.finish()
+            progress.close()
     return False
-
-
-class ProgressBar:
-    """``[#####-----] 37/100 steps, 2.10/s, 30 s left`` (one step: a model × image), see :mod:`maskviz.progress`."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total, self.start = total, time.perf_counter()
-        self.line = ProgressLine(stream)
-
-    def update(self, done: int) -> None:
-        elapsed = time.perf_counter() - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        left = f", {math.ceil((self.total - done) / rate)} s left" if rate > 0 and done < self.total else ""
-        self.line.show(f"{bar(done, self.total)} {done}/{self.total} steps, {rate:.2f}/s{left}",
-                       final=done == self.total)
-
-    def finish(self) -> None:
-        self.line.end()
 
 
 def _print_summary(table: Any) -> None:

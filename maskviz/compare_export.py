@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from maskviz.compare import CSV_FIELDS, CompareTable, summarize, sweep_curves
+from maskviz.compare import CSV_FIELDS, CompareTable, sweep_curves
 from maskviz.figures import grid_figure, sweep_sheet, write_figure
 from maskviz.fileio import atomic_write
 
@@ -51,7 +51,7 @@ def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -
         "view": table.view,
         "rows": len(table.rows),
         "notes": table.notes,
-        "summary": [s.to_dict() for s in summarize([r for r in table.rows if not r.sweep])],
+        "summary": [s.to_dict() for s in table.summaries()],
         "sweep": [{"model": c.model, "strategy": c.sweep, "loss_name": c.loss_name,
                    "points": [p.to_dict() for p in c.points]} for c in sweep_curves(table.rows)],
     }

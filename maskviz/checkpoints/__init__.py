@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from maskviz import bundled
 from maskviz.checkpoints.common import build_checked, list_keys, load_strict, nonfinite_warnings
 from maskviz.checkpoints.hf_swin import config_from_hf_swin, convert_hf_swin_state_dict, is_hf_swin_state_dict
 from maskviz.checkpoints.hf_vitmae import (
@@ -37,8 +38,10 @@ from maskviz.errors import CheckpointError, MaskError
 from maskviz.fileio import check_input_file
 from maskviz.masks import parse_mask_spec
 from maskviz.models.base import MaskedImageModel
+from maskviz.models.registry import create_model
+from maskviz.sources import model_path
 
-__all__ = ["LoadedModel", "load_model", "save_model", "describe_model"]
+__all__ = ["LoadedModel", "load_model", "load_default_model", "save_model", "describe_model"]
 
 WRAPPER_KEYS = ("model", "state_dict", "module")
 #: ``info`` key of a maskviz file: the mask spec a viewer should open the model with (a SimMIM's
@@ -143,10 +146,8 @@ def describe_model(model: MaskedImageModel) -> str:
 def load_model(
     path: str | os.PathLike, device: str | torch.device = "cpu", norm_pix: bool | None = None
 ) -> LoadedModel:
-    """Load any supported checkpoint file or folder (or ``bundled:NAME``); ``norm_pix`` overrides what
-    MAE files leave open."""
-    from maskviz.bundled import model_path
-
+    """Load any supported checkpoint file or folder (or ``bundled:NAME``, or a downloaded catalogue
+    name: :func:`maskviz.sources.model_path`); ``norm_pix`` overrides what MAE files leave open."""
     path = model_path(path)
     check_input_file(path, CheckpointError, str(path), allow_dir=True)
     try:
@@ -159,6 +160,16 @@ def load_model(
         ) from exc
     loaded.model.to(device).eval()
     return loaded
+
+
+def load_default_model(device: str | torch.device = "cpu") -> LoadedModel:
+    """The bundled MAE when installed, otherwise a clearly labelled untrained built-in model."""
+    models = bundled.bundled_model_paths()
+    if models:
+        return load_model(next(iter(models.values())), device=device)
+    torch.manual_seed(0)
+    model = create_model(bundled.BUILTIN_ARCH).to(device).eval()
+    return LoadedModel(model, source=f"builtin:{bundled.BUILTIN_ARCH}", format="builtin", notes=[bundled.BUILTIN_NOTE])
 
 
 def _load_folder(path: Path, norm_pix: bool | None) -> LoadedModel:

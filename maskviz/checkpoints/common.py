@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from maskviz.errors import CheckpointError
 from maskviz.models.base import MaskedImageModel, ModelConfig
+from maskviz.models.registry import create_model
 
 MAX_LISTED = 8
 MAX_PARAMETERS = 4_000_000_000  # 16 GB of fp32 weights: far beyond ViT-H's 657 M
@@ -143,13 +144,13 @@ def build_checked(config: ModelConfig, state_dict: Mapping[str, Tensor], what: s
     buffers the model recomputes (SimMIM's index tables) are left to the loaders.
     """
     with torch.device("meta"):
-        skeleton = config.build()
+        skeleton = create_model(config)
     recomputed = {name for name, _ in skeleton.named_buffers()}  # stored copies are the loaders' business
     _raise_problems(_problems(skeleton.state_dict(), state_dict, tolerated=recomputed), what)
     count = sum(p.numel() for p in skeleton.parameters())
     if count > MAX_PARAMETERS:
         raise CheckpointError(f"{what} describes a model of {count:,} parameters, beyond what maskviz can run")
-    return skeleton if _recomputes_buffers(skeleton) else config.build()
+    return skeleton if _recomputes_buffers(skeleton) else create_model(config)
 
 
 def _problems(

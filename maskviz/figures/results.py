@@ -238,14 +238,12 @@ def grid_figure(table: Any, image: str | None = None, seed: int | None = None, *
     Rows are the strategies (sweep points left out) at one seed; each cell's caption adds the mean
     ± spread over seeds (one image) or over images (a folder), which the table's summary computes.
     """
-    from maskviz.compare import summarize
-
     shown = [r for r in table.rows if r.result is not None and not r.sweep]
     if not shown:
         raise ValueError("nothing to draw: the comparison kept no pictures (or only sweep points)")
     image = image if image is not None else shown[0].image
     seed = seed if seed is not None else shown[0].seed
-    summaries = {(s.model, s.strategy): s for s in summarize([r for r in table.rows if not r.sweep])}
+    summaries = {(s.model, s.strategy): s for s in table.summaries()}
     found = {(r.model, r.strategy): r for r in shown if r.image == image and r.seed == seed}
     rows = []
     for s in table.strategies:

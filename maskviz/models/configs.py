@@ -1,19 +1,15 @@
 """Every named model config, in one module that imports no torch (like timm's registry).
 
-``maskviz models`` and ``maskviz train --help`` read these without loading the network code; a
-config's :meth:`~ModelConfig.build` imports its family's module (torch, timm) when a model is made.
+``maskviz models`` and ``maskviz train --help`` read these without loading the network code. The
+configs know no model class: :mod:`maskviz.models.registry` holds the builder table
+(config class → model class) and makes models (``create_model``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from maskviz.models.base import MaskedImageModel
-    from maskviz.models.mae import MAEViT
-    from maskviz.models.simmim import SimMIMSwin, SimMIMViT
+from typing import Any, ClassVar
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -83,10 +79,6 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
-
-    def build(self) -> MaskedImageModel:
-        """A freshly initialised model (imports torch and timm on first use)."""
-        raise NotImplementedError
 
 
 def whole_number(what: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -168,11 +160,6 @@ class MAEConfig(ModelConfig):
         check_ratio("MLP ratio", self.mlp_ratio)
         check_ratio("LayerNorm eps", self.norm_eps, 1.0)
 
-    def build(self) -> MAEViT:
-        from maskviz.models.mae import MAEViT
-
-        return MAEViT(self)
-
 
 def _cfg(name: str, **kw) -> MAEConfig:
     return MAEConfig(name=name, **kw)
@@ -243,11 +230,6 @@ class SimMIMViTConfig(ModelConfig):
     def num_features(self) -> int:
         return self.embed_dim
 
-    def build(self) -> SimMIMViT:
-        from maskviz.models.simmim import SimMIMViT
-
-        return SimMIMViT(self)
-
 
 @dataclass
 class SimMIMSwinConfig(ModelConfig):
@@ -308,11 +290,6 @@ class SimMIMSwinConfig(ModelConfig):
             return res, 0
         return self.window_size, self.window_size // 2
 
-    def build(self) -> SimMIMSwin:
-        from maskviz.models.simmim import SimMIMSwin
-
-        return SimMIMSwin(self)
-
 
 SIMMIM_CONFIGS: dict[str, ModelConfig] = {
     c.name: c
@@ -367,9 +344,3 @@ def get_config(name: str) -> ModelConfig:
         return MODEL_CONFIGS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODEL_CONFIGS))}") from None
-
-
-def create_model(name_or_config: str | ModelConfig) -> MaskedImageModel:
-    """A freshly initialised model from a registry name or a config."""
-    config = get_config(name_or_config) if isinstance(name_or_config, str) else name_or_config
-    return config.build()
