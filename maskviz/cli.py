@@ -70,13 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(exit 3 when there is one)")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
-    add_compare_parser(sub)
+    add_view_arguments(add_compare_parser(sub))
     return parser
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
-    from maskviz.whole import VIEW_NAMES
+    from maskviz.whole.view import VIEW_NAMES
 
     parser.add_argument("--view", choices=VIEW_NAMES, default="model",
                         help="model: the image fitted to the model's input (default); tiles: the whole picture on "

@@ -19,7 +19,7 @@ from maskviz.progress import ProgressLine
 DEFAULT_STRATEGIES = ("random:0.75", "block:0.5", "grid:2", "center:0.25")
 
 
-def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+def add_compare_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare masking strategies, mask ratios and models on an image or folder")
     cmp.add_argument("images", metavar="IMAGE_OR_FOLDER", help="an image file, or a folder of images (recursive)")
     cmp.add_argument("--model", action="append", default=None, metavar="SOURCE",
@@ -36,9 +36,6 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
                      help="folder for grid.png, sweep.png (see --format), metrics.csv and summary.json")
     cmp.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
                      help="file format of the grid and sweep figures (default png)")
-    from maskviz.cli import add_view_arguments
-
-    add_view_arguments(cmp)
     cmp.add_argument("--heat", choices=["pixel", "patch"], default="pixel",
                      help="error maps: squared error per pixel, or the model's own loss per patch")
     cmp.add_argument("--show-all", action="store_true", help="error maps at full strength on visible patches too")
@@ -47,6 +44,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("--unnormalize", default="true-patch", choices=["true-patch", "visible"],
                      help="statistics used to show norm-pix predictions (default true-patch)")
     cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return cmp
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -13,18 +13,16 @@ directly: it yields tiles as they finish and recomputes only the tiles a stroke 
 
 Modules: ``view`` (views, the working image), ``tiles``, ``native``, ``memory`` (estimates against
 free memory), ``reconstruct`` (the two calls above). Names are imported on first use, so the CLI
-reads :data:`VIEW_NAMES` without torch.
+reads ``VIEW_NAMES`` (from the light ``view`` module) without torch.
 """
 
 from maskviz.lazy import lazy_exports
 
-VIEW_NAMES = ("model", "tiles", "native")
-
 _WHERE = {
-    **dict.fromkeys(["View", "ViewError", "ViewImage", "view_label"], "maskviz.whole.view"),
+    **dict.fromkeys(["VIEW_NAMES", "View", "ViewError", "ViewImage", "view_label"], "maskviz.whole.view"),
     **dict.fromkeys(["ViewResult", "full_view_reconstruction", "prepare_view", "reconstruct_view", "tile_inputs"],
                     "maskviz.whole.reconstruct"),
     **dict.fromkeys(["TileRunner", "TileStep", "TileResult", "TileLayout"], "maskviz.whole.tiles"),
 }
-__all__ = ["VIEW_NAMES", *_WHERE]
+__all__ = list(_WHERE)
 __getattr__ = lazy_exports(__name__, _WHERE)

@@ -19,14 +19,17 @@ is refused before any pixel is resampled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from maskviz.errors import MaskvizError
-from maskviz.images import fit_to_model
-from maskviz.whole import VIEW_NAMES
 
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+#: The views, also ``--view``'s choices: this module imports neither torch nor numpy nor Pillow at
+#: import time, so the CLI's ``--help`` stays quick.
+VIEW_NAMES = ("model", "tiles", "native")
 Size = tuple[int, int]  # (width, height) in pixels, as Pillow counts
 
 
@@ -83,6 +86,8 @@ class ViewImage:
 
     def original(self) -> np.ndarray:
         """The working image as display floats ``H×W×3`` in ``[0, 1]``."""
+        import numpy as np
+
         return np.asarray(self.image, dtype=np.float32) / 255.0
 
 
@@ -116,9 +121,13 @@ def make_working_image(image: Image.Image, target: Size, resized: bool) -> tuple
         return image, ""
     if not resized:
         return image.crop((0, 0, tw, th)), f"{w}×{h} px cut to {tw}×{th} px (whole patches)"
+    from PIL import Image
+
     return image.resize((tw, th), Image.Resampling.BICUBIC), f"{w}×{h} px resized to {tw}×{th} px"
 
 
 def model_view_image(image: Image.Image, img_size: int, patch: int) -> ViewImage:
     """The ``model`` view: the image fitted to the model's square input, as :func:`reconstruct` does."""
+    from maskviz.images import fit_to_model
+
     return ViewImage(View("model"), fit_to_model(image, img_size), patch, image.size)
