@@ -247,7 +247,7 @@ class CompareRow:
     ratio: float | None = None
     adjusted: int = 0
     note: str = ""
-    view: str = ""  # how the image reached the model: "model 224 px", "tiles 1024x768 px", ...
+    view: str = ""  # how the image reached the model: "model", "tiles 1024x768 px", ...
     mask: np.ndarray | None = field(default=None, repr=False)
     result: Reconstruction | None = field(default=None, repr=False)
 
@@ -505,7 +505,7 @@ def run_one(model_label: str, model: MaskedImageModel, image_label: str, image: 
             masks.append(plan.masks[model_label])
     if picture is None:
         results = reconstruct(model, image, masks, unnormalize, precision)
-        view = f"model {model.config.img_size} px"
+        view = "model"
     else:
         from maskviz.whole import reconstruct_view
 

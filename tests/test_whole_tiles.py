@@ -262,7 +262,7 @@ def test_refusals_come_before_any_pixel_is_touched(models, monkeypatch):
 
 def test_views_are_named_and_checked(models):
     model = models["mae_vit_tiny_test"]
-    assert prepare_view(model, picture(50, 40), "model").label == "model 32 px"
+    assert prepare_view(model, picture(50, 40), "model").label == "model"  # as the GUI's figures say
     assert prepare_view(model, picture(128, 96), View("tiles", 64)).label == "tiles 64x48 px"
     with pytest.raises(ViewError, match="unknown view 'whole'"):
         View("whole")

@@ -25,7 +25,7 @@ from maskviz.whole.view import View, ViewImage, make_working_image, model_view_i
 class ViewResult:
     """One mask's reconstruction in a view: the whole picture, and the tiles it was made of (tiles view)."""
 
-    view: str  # "model 224 px", "tiles 1024x768 px", "native 448 px"
+    view: str  # "model", "tiles 1024x768 px", "native 448 px"
     whole: Reconstruction
     tiles: list[TileResult] = field(default_factory=list)
 

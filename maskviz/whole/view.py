@@ -82,7 +82,9 @@ class ViewImage:
 
     @property
     def label(self) -> str:
-        return view_label(self.view.name, self.size)
+        """``tiles 1024x768 px``; the model view is just ``model`` (its size is the model's, and the
+        figures of the GUI and the CLI call it so)."""
+        return "model" if self.view.name == "model" else view_label(self.view.name, self.size)
 
     def original(self) -> np.ndarray:
         """The working image as display floats ``H×W×3`` in ``[0, 1]``."""
