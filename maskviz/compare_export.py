@@ -52,7 +52,7 @@ def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -
         "rows": len(table.rows),
         "notes": table.notes,
         "summary": [s.to_dict() for s in table.summaries()],
-        "sweep": [{"model": c.model, "strategy": c.sweep, "loss_name": c.loss_name,
+        "sweep": [{"model": c.model, "strategy": c.family, "loss_name": c.loss_name,
                    "points": [p.to_dict() for p in c.points]} for c in sweep_curves(table.rows)],
     }
 

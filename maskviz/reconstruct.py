@@ -1,8 +1,8 @@
 """Reconstruct one image under many masks: the pictures and numbers every view of maskviz shows.
 
 ``reconstruct(model, image, masks)`` runs all masks in as few batched forwards as the family
-allows (MAE batches need equal visible counts, so masks are grouped by that count) and returns one
-:class:`Reconstruction` per mask.
+allows (its config's batching rule: MAE batches need equal visible counts, so masks are grouped by
+that count) and returns one :class:`Reconstruction` per mask.
 
 Display conventions (see ``checkpoint-formats.md`` §1.7-1.8):
 
@@ -37,6 +37,7 @@ from maskviz.models.base import MaskedImageModel, unpatchify
 UNNORMALIZE_MODES = ("true-patch", "visible")
 NAN_PROBLEM = "the model produced NaN (or infinite) values; check the checkpoint's weights"
 MAX_BATCH = 16
+DEFAULT_LOSS_NAME = "MSE, normalised pixels"
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Reconstruction:
     norm_pix: bool
     unnormalize: str  # "none" (pixel targets), "true-patch" or "visible"
     problem: str | None = None  # e.g. "the model produced NaN": the panels cannot be trusted
+    loss_name: str = DEFAULT_LOSS_NAME  # the family's training loss in words: the unit of loss, patch_loss
 
     @property
     def masked_patches(self) -> int:
@@ -65,13 +67,6 @@ class Reconstruction:
     @property
     def total_patches(self) -> int:
         return int(self.mask.size)
-
-    @property
-    def loss_name(self) -> str:
-        """The family's training loss in words: the unit of ``loss`` and of ``patch_loss``."""
-        if self.family == "simmim":
-            return "L1, normalised pixels"
-        return "MSE, per-patch normalised pixels" if self.norm_pix else "MSE, normalised pixels"
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -113,14 +108,15 @@ def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = 
     """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``
     (or one image per mask, ``x [K, C, H, W]``); ``grid``: the patch grid of a larger image (native view).
 
-    MAE needs the same visible count within a batch, so masks are grouped by that count; every
-    group runs in batches of at most ``MAX_BATCH``.
+    Families whose batches need the same visible count (``config.same_hidden_count``: MAE) get their
+    masks grouped by that count; every group runs in batches of at most ``MAX_BATCH``.
     """
     device = model_device(model)
     x, masks = x.to(device), masks.to(device)
     groups: dict[int, list[int]] = defaultdict(list)
+    by_count = model.config.same_hidden_count
     for i, m in enumerate(masks):
-        groups[int((~m).sum()) if model.family == "mae" else 0].append(i)
+        groups[int((~m).sum()) if by_count else 0].append(i)
     out: Tensor | None = None
     with autocast(device, precision):
         for indices in groups.values():
@@ -233,7 +229,7 @@ def _result(
     if grid == c.grid_size:
         loss = float(model.loss(x, pred, mask)) if n_hidden else None
     else:
-        loss = loss_over_hidden(c.family, patch_loss.float().cpu().numpy(), hidden.cpu().numpy(), c.patch_size)
+        loss = model.loss_over_hidden(patch_loss.float().cpu().numpy(), hidden.cpu().numpy())
 
     mode = "none"
     pixels = pred
@@ -249,32 +245,15 @@ def _result(
     return compose_result(
         original, prediction.astype(np.float32), hidden.view(grid).cpu().numpy(), c.patch_size,
         masked_colour=c.mean, patch_loss=patch_loss.view(grid).float().cpu().numpy(), loss=loss,
-        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem,
+        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem, loss_name=c.loss_name,
     )
-
-
-def loss_over_hidden(family: str, patch_loss: np.ndarray, mask: np.ndarray, patch: int) -> float | None:
-    """The family's training loss over the hidden patches, from its per-patch losses (any grid).
-
-    MAE averages the per-patch MSE over hidden patches. SimMIM divides the L1 sum over hidden
-    pixels by their count + 1e-5 and by the channels; a patch's loss is its mean over ``p²·C``
-    values, so that sum is ``Σ loss · p² · C`` and the channels cancel. Used where the model's own
-    :meth:`~MaskedImageModel.loss` cannot run: a grid other than the model's (whole photos).
-    """
-    hidden = np.asarray(mask, dtype=bool).reshape(np.shape(patch_loss))
-    n = int(hidden.sum())
-    if not n:
-        return None
-    values = np.asarray(patch_loss)[hidden].astype(np.float64)
-    if family == "simmim":
-        return float(values.sum() * patch**2 / (n * patch**2 + 1e-5))
-    return float(values.mean())
 
 
 def compose_result(
     original: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_size: int, *,
     masked_colour: Sequence[float], patch_loss: np.ndarray, loss: float | None, family: str,
     norm_pix: bool = False, unnormalize: str = "none", problem: str | None = None,
+    loss_name: str = DEFAULT_LOSS_NAME,
 ) -> Reconstruction:
     """The panels and display-space metrics of a prediction (any source: a model or a baseline fill).
 
@@ -300,6 +279,7 @@ def compose_result(
         norm_pix=norm_pix,
         unnormalize=unnormalize,
         problem=problem,
+        loss_name=loss_name,
     )
 
 

@@ -15,7 +15,7 @@ from maskviz.masks import MASK_PATTERNS, load_mask_png, make_mask, random_mask, 
 from maskviz.models import create_model
 from maskviz.models.base import MaskedImageModel
 from maskviz.models.configs import get_config
-from maskviz.reconstruct import loss_over_hidden, reconstruct
+from maskviz.reconstruct import reconstruct
 from maskviz.whole import View, ViewError, prepare_view, reconstruct_view, tile_inputs
 from maskviz.whole import view as view_module
 from maskviz.whole.tiles import TileLayout, TileRunner, check_tiles, tile_starts
@@ -131,12 +131,13 @@ def test_whole_picture_loss_is_the_family_loss_over_all_hidden_patches(models, n
     assert len(r.metrics()["tiles"]) == 4 and r.metrics()["view"] == r.view
 
 
-def test_whole_picture_loss_formula():
+def test_whole_picture_loss_formula(models):
     loss = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
     mask = np.array([[True, False], [True, True]])
-    assert loss_over_hidden("mae", loss, mask, 8) == pytest.approx(8 / 3)
-    assert loss_over_hidden("simmim", loss, mask, 8) == pytest.approx(8 * 64 / (3 * 64 + 1e-5), rel=1e-12)
-    assert loss_over_hidden("mae", loss, np.zeros((2, 2), bool), 8) is None
+    assert models["mae_vit_tiny_test"].loss_over_hidden(loss, mask) == pytest.approx(8 / 3)
+    simmim = models["simmim_vit_tiny_test"]  # 8 px patches
+    assert simmim.loss_over_hidden(loss, mask) == pytest.approx(8 * 64 / (3 * 64 + 1e-5), rel=1e-12)
+    assert models["mae_vit_tiny_test"].loss_over_hidden(loss, np.zeros((2, 2), bool)) is None
 
 
 # ------------------------------------------------------------------------------------------- incremental

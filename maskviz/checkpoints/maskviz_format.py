@@ -16,7 +16,9 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
-from maskviz.checkpoints.common import build_checked, load_strict
+from maskviz.checkpoints.common import build_checked, load_strict, nonfinite_warnings
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat
+from maskviz.checkpoints.loaded import LoadedModel
 from maskviz.errors import CheckpointError
 from maskviz.fileio import atomic_write
 from maskviz.models.base import MaskedImageModel, config_from_dict
@@ -82,3 +84,12 @@ def model_from_maskviz_file(
         raise CheckpointError(f"{name} describes a model maskviz cannot build: {exc}") from None
     model = build_checked(config, tensors, name)
     return model, info, load_strict(model, tensors, name)
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    model, info, bad = model_from_maskviz_file(checkpoint.tensors, checkpoint.metadata, checkpoint.name)
+    return LoadedModel(model, str(checkpoint.path), FORMAT.name, info=info, warnings=nonfinite_warnings(bad))
+
+
+FORMAT = CheckpointFormat("maskviz", "maskviz model file", detect=lambda c: is_maskviz_metadata(c.metadata),
+                          load=load)

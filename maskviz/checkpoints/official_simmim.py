@@ -16,7 +16,16 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from maskviz.checkpoints.common import check_tensors, drop_recomputed_buffer, make_config
+from maskviz.checkpoints.common import (
+    build_checked,
+    check_tensors,
+    drop_recomputed_buffer,
+    load_strict,
+    make_config,
+    nonfinite_warnings,
+)
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat
+from maskviz.checkpoints.loaded import LoadedModel
 from maskviz.errors import CheckpointError
 from maskviz.models.base import ModelConfig
 from maskviz.models.simmim import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig
@@ -281,3 +290,29 @@ def named_config(config: ModelConfig, notes: list[str]) -> tuple[ModelConfig, li
         if named.replace(name="") == config.replace(name=""):
             return named.replace(), [f"architecture matches {name}", *notes]
     return config, notes
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_simmim_weights(
+    config: ModelConfig, sd: dict[str, Tensor], what: str
+) -> tuple[nn.Module, list[str], list[str]]:
+    """Weights loaded strictly, then the stored index tables / attention masks compared with the
+    model's own and dropped: (model, dropped buffer names, warnings)."""
+    check_reconstructs(sd)  # a plain refusal for encoder-only and classifier files first
+    model = build_checked(config, sd, what)
+    weights, stored = split_recomputed(sd)
+    bad = load_strict(model, weights, what)
+    return model, check_stored_buffers(stored, model), nonfinite_warnings(bad)
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    config, notes = infer_simmim_config(checkpoint.tensors, checkpoint.hints)
+    model, dropped, warnings = load_simmim_weights(config, checkpoint.tensors, checkpoint.name)
+    return LoadedModel(model, str(checkpoint.path), FORMAT.name, notes, checkpoint.ignored + dropped,
+                       warnings=warnings)
+
+
+FORMAT = CheckpointFormat("official-simmim", "official SimMIM checkpoint (microsoft/SimMIM)",
+                          detect=lambda c: is_simmim_state_dict(c.tensors), load=load)

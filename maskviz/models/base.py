@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -87,6 +88,13 @@ class MaskedImageModel(nn.Module):
         if reduce_batch:
             return (per_patch * m).sum() / m.sum()
         return (per_patch * m).sum(dim=1) / m.sum(dim=1)
+
+    def loss_over_hidden(self, patch_loss: np.ndarray, mask: np.ndarray) -> float | None:
+        """:meth:`loss` from the per-patch losses ``(gh, gw)`` of any grid (a whole photo's, where the
+        model's own grid does not hold): the mean over hidden patches (overridden where the formula
+        differs); None when nothing is hidden."""
+        hidden = np.asarray(mask, dtype=bool).reshape(np.shape(patch_loss))
+        return float(np.asarray(patch_loss, dtype=np.float64)[hidden].mean()) if hidden.any() else None
 
     def target(self, imgs: Tensor) -> Tensor:
         """The training target in patch layout ``[B, L, p*p*C]``."""

@@ -29,11 +29,19 @@ MAX_CHANNELS = 64
 class ModelConfig:
     """Architecture and data conventions of one model; JSON-serialisable via :meth:`to_dict`.
 
-    Subclasses add the architecture fields and set ``family`` and ``kind``.
+    Subclasses add the architecture fields and set ``family`` and ``kind``, and state the family's
+    facts that the rest of maskviz reads instead of switching on the family's name.
     """
 
-    family: ClassVar[str] = ""
-    kind: ClassVar[str] = ""
+    family: ClassVar[str] = ""  # "mae", "simmim": what files and results record
+    kind: ClassVar[str] = ""  # the config class's name in files (maskviz's own format)
+    display_name: ClassVar[str] = ""  # "MAE", "SimMIM": what people read
+    backbone: ClassVar[str] = "ViT"
+    #: The mask spec the family trains with, and a model of it is first shown and trained with.
+    default_mask: ClassVar[str] = "random:0.75"
+    #: Batching rule: masks in one forward must hide the same number of patches (MAE drops the
+    #: hidden tokens, so a batch must keep equally many); reconstruction groups masks by that count.
+    same_hidden_count: ClassVar[bool] = False
 
     img_size: int = 224
     patch_size: int = 16
@@ -70,6 +78,11 @@ class ModelConfig:
     def num_patches(self) -> int:
         gh, gw = self.grid_size
         return gh * gw
+
+    @property
+    def loss_name(self) -> str:
+        """The family's training loss in words: the unit of a reconstruction's ``loss``."""
+        return "MSE, normalised pixels"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -137,6 +150,9 @@ def config_from_dict(d: dict[str, Any]) -> ModelConfig:
 class MAEConfig(ModelConfig):
     kind = "mae_vit"
     family = "mae"
+    display_name = "MAE"
+    default_mask = "random:0.75"
+    same_hidden_count = True
 
     embed_dim: int = 768
     depth: int = 12
@@ -146,6 +162,10 @@ class MAEConfig(ModelConfig):
     decoder_num_heads: int = 16
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-6  # official MAE; Hugging Face configs carry 1e-12
+
+    @property
+    def loss_name(self) -> str:
+        return "MSE, per-patch normalised pixels" if self.norm_pix_loss else "MSE, normalised pixels"
 
     def check(self) -> None:
         super().check()
@@ -205,6 +225,9 @@ def _no_norm_pix(config: ModelConfig) -> None:
 class SimMIMViTConfig(ModelConfig):
     kind = "simmim_vit"
     family = "simmim"
+    display_name = "SimMIM"
+    default_mask = "simmim:0.6"
+    loss_name = "L1, normalised pixels"
 
     embed_dim: int = 768
     depth: int = 12
@@ -235,6 +258,10 @@ class SimMIMViTConfig(ModelConfig):
 class SimMIMSwinConfig(ModelConfig):
     kind = "simmim_swin"
     family = "simmim"
+    display_name = "SimMIM"
+    backbone = "Swin"
+    default_mask = "simmim:0.6"
+    loss_name = "L1, normalised pixels"
 
     img_size: int = 192
     patch_size: int = 4

@@ -23,6 +23,7 @@ import math
 import warnings
 from functools import partial
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.init import trunc_normal_
@@ -201,6 +202,16 @@ class SimMIMModel(MaskedImageModel):
         if reduce_batch:
             return err.sum() / (m.sum() + 1e-5) / c
         return err.sum(dim=(1, 2, 3)) / (m.sum(dim=(1, 2, 3)) + 1e-5) / c
+
+    def loss_over_hidden(self, patch_loss: np.ndarray, mask: np.ndarray) -> float | None:
+        """The official loss from per-patch losses on any grid: a patch's loss is its mean over
+        ``p²·C`` values, so the L1 sum over hidden pixels is ``Σ loss · p² · C``; divided by the hidden
+        pixel count + 1e-5 and by ``C`` as :meth:`loss` does."""
+        hidden = np.asarray(mask, dtype=bool).reshape(np.shape(patch_loss))
+        n, p2 = int(hidden.sum()), self.patch_size**2
+        if not n:
+            return None
+        return float(np.asarray(patch_loss, dtype=np.float64)[hidden].sum() * p2 / (n * p2 + 1e-5))
 
     def patch_loss(self, imgs: Tensor, pred: Tensor) -> Tensor:
         """Mean absolute error per patch ``[B, L]`` (the loss's terms, for every patch)."""

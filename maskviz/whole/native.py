@@ -82,32 +82,34 @@ def native_plan(model: MaskedImageModel, size: Size, device: Any = None) -> Nati
 def estimate_bytes(model: MaskedImageModel, grid: tuple[int, int]) -> tuple[int, int]:
     """(longest sequence, estimated peak bytes) of one native forward and its panels at ``grid``.
 
-    Assumes the worst mask for the estimate (MAE: every patch visible) and CPU kernels: fused
-    attention without a bias keeps no score matrix, a biased one (SimMIM ViT) materialises a few.
+    Read from the architecture's shape, not its name: windowed stages (``stage_window``: Swin),
+    an encoder-decoder of global attention (``decoder_embed_dim``: MAE, fused attention keeps no
+    score matrix; the worst mask, every patch visible, is assumed), or one global encoder whose
+    attention carries a relative position bias (SimMIM ViT: CPU kernels materialise a few score
+    matrices, beside the bias and its index table).
     """
     c = model.config
     gh, gw = grid
     n = gh * gw
     pixels = n * c.patch_size**2
     panels = pixels * (WHOLE_BYTES_PER_PIXEL + 4 * c.in_chans * FLOAT)  # + input, prediction, target copies
-    if c.kind == "simmim_swin":
+    per_token_channel = BLOCK_ACTIVATIONS + 2 * c.mlp_ratio
+    if hasattr(c, "stage_window"):
         tokens = n
         stages = [(n // 4**s, c.embed_dim * 2**s, c.num_heads[s], c.stage_window(s)[0]) for s in range(c.num_stages)]
-        model_bytes = max(t * d * (BLOCK_ACTIVATIONS + 2 * c.mlp_ratio) + 2 * t * heads * window**2
-                          for t, d, heads, window in stages) * FLOAT
-    elif c.family == "mae":
+        model_bytes = max(t * d * per_token_channel + 2 * t * heads * window**2 for t, d, heads, window in stages)
+        width = stages[-1][1]
+    elif hasattr(c, "decoder_embed_dim"):
         tokens = n + 1
-        model_bytes = tokens * max(c.embed_dim, c.decoder_embed_dim) * (BLOCK_ACTIVATIONS + 2 * c.mlp_ratio) * FLOAT
-        model_bytes += tokens * (c.embed_dim + c.decoder_embed_dim) * FLOAT  # the two position tables
+        width = max(c.embed_dim, c.decoder_embed_dim)
+        model_bytes = tokens * width * per_token_channel + tokens * (c.embed_dim + c.decoder_embed_dim)  # + tables
     else:
         tokens = n + 1
-        scores = c.num_heads * tokens**2 * FLOAT
-        model_bytes = tokens * c.embed_dim * (BLOCK_ACTIVATIONS + 2 * c.mlp_ratio) * FLOAT
-        model_bytes += scores * (1 + BIASED_SCORE_COPIES) + tokens**2 * 8  # bias, attention, index table
-    width = max(c.embed_dim * 2 ** (c.num_stages - 1) if c.kind == "simmim_swin" else c.embed_dim,
-                getattr(c, "decoder_embed_dim", 0))
-    workspace = WORKSPACE_WEIGHTS * width * width * c.mlp_ratio * FLOAT
-    return tokens, int(model_bytes + workspace + panels)
+        width = c.embed_dim
+        scores = c.num_heads * tokens**2
+        model_bytes = tokens * width * per_token_channel + scores * (1 + BIASED_SCORE_COPIES) + tokens**2 * 2
+    workspace = WORKSPACE_WEIGHTS * width * width * c.mlp_ratio  # packed weights: independent of the size
+    return tokens, int((model_bytes + workspace) * FLOAT + panels)
 
 
 def native_reconstruct(model: MaskedImageModel, vimg: ViewImage, masks: Sequence[np.ndarray],

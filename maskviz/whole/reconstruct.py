@@ -16,7 +16,7 @@ from PIL import Image
 from maskviz.images import to_rgb
 from maskviz.masks import complementary_masks, to_pixel_mask
 from maskviz.models.base import MaskedImageModel
-from maskviz.reconstruct import Reconstruction, compose_result, full_reconstruction, loss_over_hidden, reconstruct
+from maskviz.reconstruct import Reconstruction, compose_result, full_reconstruction, reconstruct
 from maskviz.whole.tiles import TileResult, TileRunner, check_tiles, tile_metrics
 from maskviz.whole.view import View, ViewImage, make_working_image, model_view_image, working_size
 
@@ -113,8 +113,8 @@ def full_view_reconstruction(model: MaskedImageModel, vimg: ViewImage, k: int = 
     c, hidden = model.config, np.ones(vimg.grid, dtype=bool)
     whole = compose_result(
         vimg.original(), prediction, hidden, vimg.patch_size, masked_colour=c.mean, patch_loss=patch_loss,
-        loss=loss_over_hidden(c.family, patch_loss, hidden, vimg.patch_size), family=c.family,
-        norm_pix=c.norm_pix_loss, unnormalize=passes[0].whole.unnormalize,
+        loss=model.loss_over_hidden(patch_loss, hidden), family=c.family, norm_pix=c.norm_pix_loss,
+        unnormalize=passes[0].whole.unnormalize, loss_name=c.loss_name,
         problem=next((r.whole.problem for r in passes if r.whole.problem), None),
     )
     return ViewResult(vimg.label, whole)

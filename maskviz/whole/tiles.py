@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from maskviz.models.base import MaskedImageModel
-from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, loss_over_hidden, reconstruct_pairs
+from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, reconstruct_pairs
 from maskviz.whole.memory import human_bytes, usable_bytes
 from maskviz.whole.view import Size, ViewError, ViewImage
 
@@ -296,11 +296,12 @@ class TileRunner:
                            len(batch))
 
     def _batches(self, prep: _Prepared, pending: list[Tile], mask: np.ndarray) -> Iterator[list[Tile]]:
-        """Pending tiles in reading order, batched; an MAE batch keeps one visible count."""
+        """Pending tiles in reading order, batched; where the family needs it (MAE) a batch keeps one
+        visible count."""
         left = list(pending)
         while left:
             first = left[0]
-            if self.model.family == "mae":
+            if self.model.config.same_hidden_count:
                 visible = int((~prep.layout.tile_mask(mask, first)).sum())
                 batch = [t for t in left if int((~prep.layout.tile_mask(mask, t)).sum()) == visible][: self.batch]
             else:
@@ -340,8 +341,9 @@ class TileRunner:
         c = self.model.config
         whole = compose_result(
             prep.original, prediction, mask, p, masked_colour=c.mean, patch_loss=patch_loss,
-            loss=loss_over_hidden(c.family, patch_loss, mask, p), family=c.family, norm_pix=c.norm_pix_loss,
+            loss=self.model.loss_over_hidden(patch_loss, mask), family=c.family, norm_pix=c.norm_pix_loss,
             unnormalize=first.unnormalize, problem=next((t.result.problem for t in tiles if t.result.problem), None),
+            loss_name=c.loss_name,
         )
         return TiledReconstruction(vimg.label, prep.layout, whole, tiles, computed)
 
