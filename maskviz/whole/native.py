@@ -5,8 +5,9 @@ What each family does at a grid other than its own (the models' ``grid`` argumen
 * **MAE** — fixed sin-cos position tables are computed for the picture's grid exactly as the
   official code builds them at that size (rectangles: its ``get_2d_sincos_pos_embed_from_grid`` on
   the rectangle's meshgrid); a learned table is resized bicubically like the official
-  ``interpolate_pos_embed`` and transformers' ``interpolate_pos_encoding``. The result equals the
-  official model built at that size with the same weights.
+  ``interpolate_pos_embed`` and transformers' ``interpolate_pos_encoding`` (the decoder's table too,
+  in 2-D; transformers resizes the decoder's in 1-D over the flattened sequence). The result equals
+  the official model built at that size with the same weights.
 * **SimMIM ViT** — its relative position bias table (learned per offset within the trained grid)
   is resized on BEiT's geometric offsets, the method of SimMIM's own fine-tuning code
   (``remap_pretrained_keys_vit``); see ``SimMIMViTEncoder.rel_pos_bias_for_grid``. No official code

@@ -26,9 +26,12 @@ nothing. :meth:`TileRunner.steps` yields tiles as their batches finish (progress
 or pass ``cancelled`` to cancel between batches), :meth:`TileRunner.run` returns the stitched
 whole.
 
+A tile is exactly ``reconstruct`` of its crop, norm-pix display included: the ``visible`` mode
+pools the visible patches' statistics of that tile, not of the whole picture.
+
 **Metrics.** The whole picture's loss is the family's training loss over every hidden patch of the
-picture (MAE: the mean per-patch MSE; SimMIM: the L1 sum over hidden pixels divided as its loss
-does), MSE and PSNR are over the hidden pixels of the stitched picture; each tile keeps its own.
+picture (the model's :meth:`~maskviz.models.base.MaskedImageModel.loss_over_hidden`), MSE and
+PSNR are over the hidden pixels of the stitched picture; each tile keeps its own.
 """
 
 from __future__ import annotations
