@@ -40,14 +40,15 @@ import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from maskviz.masks import to_pixel_mask
 from maskviz.models.base import MaskedImageModel
-from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, reconstruct_pairs
+from maskviz.reconstruct import MAX_BATCH, Reconstruction, compose_result, psnr_from_mse, reconstruct_pairs
 from maskviz.whole.memory import human_bytes, usable_bytes
 from maskviz.whole.view import Size, ViewError, ViewImage
 
@@ -330,24 +331,37 @@ class TileRunner:
 
     def stitch(self, vimg: ViewImage, mask: np.ndarray, tiles: list[TileResult], computed: int = 0
                ) -> TiledReconstruction:
-        """Put every tile's shown patches back on the full picture and measure the whole."""
+        """Put every tile's shown patches back on the full picture and measure the whole.
+
+        Given only some tiles (a run still streaming in), the others show the masked input with no
+        error and no loss, and the metrics cover the hidden patches of the tiles given."""
         prep = self._prepare(vimg)
         mask = _check_mask(mask, prep.layout.grid)
-        p = vimg.patch_size
+        p, c = vimg.patch_size, self.model.config
         prediction = np.empty_like(prep.original)
-        patch_loss = np.empty(prep.layout.grid, dtype=np.float32)
+        patch_loss = np.full(prep.layout.grid, np.nan, dtype=np.float32)
+        done = np.zeros(prep.layout.grid, dtype=bool)
         for t in tiles:
             (rows, cols), (trows, tcols) = t.tile.own, t.tile.own_in_tile
             prediction[_pixels(rows, p), _pixels(cols, p)] = t.result.prediction[_pixels(trows, p), _pixels(tcols, p)]
             patch_loss[rows, cols] = t.result.patch_loss[trows, tcols]
-        first = tiles[0].result
-        c = self.model.config
+            done[rows, cols] = True
+        pending = to_pixel_mask(~done, p)
+        if pending.any():
+            shown = np.where(to_pixel_mask(mask, p)[..., None], np.asarray(c.mean, dtype=np.float32), prep.original)
+            prediction[pending] = shown[pending]
+        loss = self.model.loss_over_hidden(patch_loss, mask & done)
         whole = compose_result(
             prep.original, prediction, mask, p, masked_colour=c.mean, patch_loss=patch_loss,
-            loss=self.model.loss_over_hidden(patch_loss, mask), family=c.family, norm_pix=c.norm_pix_loss,
-            unnormalize=first.unnormalize, problem=next((t.result.problem for t in tiles if t.result.problem), None),
-            loss_name=c.loss_name,
+            loss=math.nan if loss is None and (mask & ~done).any() else loss, family=c.family,
+            norm_pix=c.norm_pix_loss, unnormalize=tiles[0].result.unnormalize if tiles else self.unnormalize,
+            problem=next((t.result.problem for t in tiles if t.result.problem), None), loss_name=c.loss_name,
         )
+        if pending.any():  # a picture still streaming in: measure only what is there
+            whole.error_map[pending] = 0.0
+            scored = to_pixel_mask(mask & done, p)
+            mse = float(whole.error_map[scored].mean()) if scored.any() else None
+            whole = replace(whole, mse=mse, psnr=psnr_from_mse(mse))
         return TiledReconstruction(vimg.label, prep.layout, whole, tiles, computed)
 
 
