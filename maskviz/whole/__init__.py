@@ -13,8 +13,8 @@ directly: it yields tiles as they finish and recomputes only the tiles a stroke 
 generator jobs in ``stream`` (what the GUI's worker steps) add the picture so far to each step.
 
 Modules: ``view`` (views, the working image), ``tiles``, ``native``, ``memory`` (estimates against
-free memory), ``reconstruct`` (the two calls above), ``stream`` (jobs that stream). Names are imported on first use, so the CLI
-reads ``VIEW_NAMES`` (from the light ``view`` module) without torch.
+free memory), ``reconstruct`` (the two calls above), ``stream`` (jobs that stream). Names are
+imported on first use, so the CLI reads ``VIEW_NAMES`` (from the light ``view`` module) without torch.
 """
 
 from maskviz.lazy import lazy_exports

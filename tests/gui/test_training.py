@@ -126,7 +126,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
 
     qtbot.mouseClick(panel.buttons["open_result"], LEFT)
     qtbot.waitUntil(lambda: panel.compare.shown == 2, timeout=RUN_MS)
-    assert window.worker.latest_id("compare") == panel._compare_id > 0  # on the model worker, not a thread of its own
+    assert window.controller.worker.latest_id("before-after") == panel._compare_id > 0  # on the model worker
     c = panel.compare.comparison
     np.testing.assert_array_equal(c.tuned.mask, window.canvas.patch_mask())  # the viewer's mask, as painted
     np.testing.assert_array_equal(c.base.original, c.tuned.original)
@@ -135,9 +135,9 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     assert panel.tabs.tabText(panel.tabs.currentIndex()) == "Compare"
 
     qtbot.mouseClick(panel.compare.use_button, LEFT)
-    qtbot.waitUntil(lambda: window.model_source == str(c.checkpoint), timeout=RUN_MS)
+    qtbot.waitUntil(lambda: window.state.model_source == str(c.checkpoint), timeout=RUN_MS)
     settle(qtbot, window)
-    assert window.loaded.info["run_dir"] == run.name
+    assert window.state.model.info["run_dir"] == run.name
 
 
 # ---------------------------------------------------------------------------- refusals
