@@ -50,7 +50,7 @@ from maskviz.gui.viewer.panels import ResultPanels
 from maskviz.gui.viewer.patterns import PatternPanel
 from maskviz.gui.viewer.status import BusyIndicator, MetricsLine, ModelBanner
 from maskviz.gui.viewer.toolbar import CanvasToolbar
-from maskviz.gui.viewer.view_picker import ViewPicker
+from maskviz.gui.viewer.view_picker import TileProgress, ViewPicker
 from maskviz.gui.viewer.whole_jobs import WholeJobs
 from maskviz.gui.window_menus import MenusMixin
 from maskviz.gui.window_session import SessionMixin
@@ -153,6 +153,8 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.curve_dock.raise_()
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
+        self.tile_progress = TileProgress(s, self.whole_jobs, self)
+        self.statusBar().addPermanentWidget(self.tile_progress)
 
     def _left_column(self) -> QWidget:
         self.toolbar = CanvasToolbar(self.state, self)

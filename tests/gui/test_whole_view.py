@@ -134,3 +134,21 @@ def test_exports_name_the_view_and_carry_every_tile(window, qtbot, tmp_path):
     assert doc["view"] == "tiles 96x72 px" and len(doc["tiles"]) == 9
     assert doc["loss"] == pytest.approx(window.state.result.result.loss, rel=1e-6)
     assert Image.open(tmp_path / "p.png").size[0] > 0
+
+
+def test_cancel_stops_the_job_and_the_next_change_runs_again(window, qtbot):
+    s, worker = window.state, window.controller.worker
+    window.whole_jobs.set_view("tiles")
+    settle_whole(qtbot, window)
+    assert not window.tile_progress.isVisible()
+    worker.hold(["tiles"], "test")  # the job waits in its lane: the user is quicker than the tiny model
+    s.invert_mask()
+    assert window.whole_jobs.running and window.tile_progress.isVisible()
+    window.tile_progress.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.whole_jobs.running, timeout=WAIT_MS)
+    assert s.progress is None and s.progress_text.startswith("cancelled")
+    assert not window.tile_progress.isVisible() and not s.result_is_current()
+    worker.hold(["tiles"], "test", False)
+    s.undo_stack.undo()
+    settle_whole(qtbot, window)
+    assert s.result.view == "tiles 96x72 px"

@@ -1,4 +1,5 @@
-"""The row above the canvas that picks the view of the image, and shows how far its picture is.
+"""The row above the canvas that picks the view of the image, and (in the status bar) how far its
+picture is, with Cancel.
 
 ``model`` fits the image to the model's input (a centre crop); ``tiles`` works on the whole picture
 (its own size or a working size) in model-sized tiles; ``native`` runs the whole picture as one
@@ -10,7 +11,7 @@ view cannot take (the row then shows the view still in use).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from maskviz.gui.state import ViewerState
 from maskviz.gui.viewer.whole_jobs import WholeJobs
@@ -26,7 +27,7 @@ SIZES = (None, 512, 768, 1024, 1536, 2048)  # the working picture's long side; N
 
 
 class ViewPicker(QWidget):
-    """View and working size, with a progress bar and Cancel while a whole picture is computed."""
+    """View and working size; they write through :class:`WholeJobs` and follow the state."""
 
     def __init__(self, state: ViewerState, jobs: WholeJobs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,25 +40,15 @@ class ViewPicker(QWidget):
         for size in SIZES:
             self.size_box.addItem("own size" if size is None else f"{size} px", size)
         self.size_box.setToolTip("The whole picture's long side (the short side to whole patches)")
-        self.bar = QProgressBar(self)
-        self.bar.setMaximumWidth(110)
-        self.bar.setFormat("%v/%m")
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop computing tiles; finished tiles are kept for the next run")
-        self.note = QLabel(self)
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the row
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (QLabel("View", self), self.view_box, self.size_box, self.bar, self.cancel_button):
+        for widget in (QLabel("View", self), self.view_box, self.size_box):
             row.addWidget(widget)
-        row.addWidget(self.note, 1)
+        row.addStretch(1)
         self.view_box.activated.connect(self._choose)
         self.size_box.activated.connect(self._choose)
-        self.cancel_button.clicked.connect(lambda: jobs.cancel())
         state.pictureChanged.connect(self._follow)
-        state.progressChanged.connect(self._show_progress)
         self._follow()
-        self._show_progress()
 
     def _choose(self, *_args: object) -> None:
         if not self.jobs.set_view(self.view_box.currentData(), self.size_box.currentData()):
@@ -73,13 +64,32 @@ class ViewPicker(QWidget):
         tip = "the model's input" if picture is None else picture.label + (f" ({picture.note})" if picture.note else "")
         self.view_box.setToolTip(tip)
 
-    def _show_progress(self) -> None:
-        s = self.state
-        running = s.progress is not None and s.progress[1] > 1
-        if running:
-            self.bar.setRange(0, s.progress[1])
-            self.bar.setValue(s.progress[0])
-        self.bar.setVisible(running)
-        self.cancel_button.setVisible(s.progress is not None)
-        self.note.setText(s.progress_text)
-        self.note.setToolTip(s.progress_text)
+
+
+class TileProgress(QWidget):
+    """Tiles done of all, and Cancel, while a whole picture is computed (for the status bar: showing
+    and hiding there never moves the canvas or the panels). The metrics line says it in words."""
+
+    def __init__(self, state: ViewerState, jobs: WholeJobs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.bar = QProgressBar(self)
+        self.bar.setMaximumWidth(120)
+        self.bar.setFormat("%v/%m tiles")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop computing tiles; finished tiles are kept for the next run")
+        self.cancel_button.clicked.connect(lambda: jobs.cancel())
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.bar)
+        row.addWidget(self.cancel_button)
+        state.progressChanged.connect(self._show)
+        self._show()
+
+    def _show(self) -> None:
+        progress = self.state.progress
+        if progress is not None:
+            self.bar.setRange(0, progress[1])
+            self.bar.setValue(progress[0])
+        self.bar.setVisible(progress is not None and progress[1] > 1)  # one forward (native): no count
+        self.setVisible(progress is not None)
