@@ -103,7 +103,9 @@ def test_a_native_size_that_does_not_fit_is_refused_with_a_message(window, qtbot
     monkeypatch.setattr(native, "usable_bytes", lambda device="cpu": 1000)
     window.view_picker.view_box.setCurrentIndex(window.view_picker.view_box.findData("native"))
     window.view_picker.view_box.activated.emit(2)  # what a user's choice sends
-    assert dialogs and dialogs[-1][1] == "Cannot show the native view"
+    assert window.view_picker.view_box.currentData() == "tiles"  # before the dialog: the view still in use
+    qtbot.waitUntil(lambda: bool(dialogs), timeout=WAIT_MS)
+    assert dialogs[-1][1] == "Cannot show the native view"
     assert "more than the" in dialogs[-1][2] and "use the tiles view" in dialogs[-1][2]
     assert "Traceback" not in dialogs[-1][2]
     assert window.state.picture_view.name == "tiles" and window.view_picker.view_box.currentData() == "tiles"

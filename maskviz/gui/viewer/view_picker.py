@@ -11,7 +11,7 @@ view cannot take (the row then shows the view still in use).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from maskviz.gui.state import ViewerState
 from maskviz.gui.viewer.whole_jobs import WholeJobs
@@ -74,9 +74,10 @@ class TileProgress(QWidget):
         super().__init__(parent)
         self.state = state
         self.bar = QProgressBar(self)
-        self.bar.setMaximumWidth(120)
+        self.bar.setFixedWidth(130)
         self.bar.setFormat("%v/%m tiles")
         self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.cancel_button.setToolTip("Stop computing tiles; finished tiles are kept for the next run")
         self.cancel_button.clicked.connect(lambda: jobs.cancel())
         row = QHBoxLayout(self)

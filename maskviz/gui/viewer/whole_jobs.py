@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from maskviz.gui.controller import Controller
 from maskviz.gui.state import Inputs, ViewerState
@@ -67,8 +67,9 @@ class WholeJobs(QObject):
         error naming why) when this image or model cannot be shown so."""
         try:
             self.state.set_picture_view(View(name, None if name == "model" else size))
-        except ViewError as exc:
-            self.controller.error.emit(f"Cannot show the {name} view", str(exc))
+        except ViewError as exc:  # the dialog comes after the caller has shown the view still in use
+            title, message = f"Cannot show the {name} view", str(exc)
+            QTimer.singleShot(0, lambda: self.controller.error.emit(title, message))
             return False
         return True
 
