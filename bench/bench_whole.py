@@ -1,6 +1,6 @@
 """Benchmark: whole photos (issue 23), every figure a ratio to a reference measured in the same run.
 
-    python bench/bench_whole.py [--threads 2] [--repeats 3] [--parts tiles,stroke,native]
+    python bench/bench_whole.py [--threads 2] [--repeats 3] [--parts tiles,stroke,native,gui]
 
 ViT-B/16 MAE with random weights (the speed does not depend on them), torch on ``--threads`` threads;
 ours and the reference alternate, so a machine shared with others slows both alike.
@@ -16,6 +16,10 @@ ours and the reference alternate, so a machine shared with others slows both ali
    built at 448 px (bench_reconstruct's ``official_mae_forward``), both without autograd. Goal <=
    1.05. Peak memory of each, measured in a fresh process (the growth of the peak resident set over
    the loaded model; Linux), beside ``native_plan``'s estimate.
+4. **gui**: the real window (offscreen, bench_gui's set-up) switched to the tiles view at 1024 px
+   (``sample:coffee``: 15 tiles), then a rectangle painted inside one tile: the UI event loop's
+   longest stall and p99 (a 5 ms timer) while the tiles stream in and while the stroke's one tile
+   updates, beside the same window idle for 2 s. Goal: no stall over 50 ms.
 """
 
 from __future__ import annotations
@@ -163,6 +167,37 @@ def bench_native(model, repeats: int, size: int = 448) -> None:
           f"native_plan's estimate (forward + panels) {plan.bytes / 2**20:.0f} MB")
 
 
+def bench_gui(model, size: int = 1024) -> None:
+    from bench_gui import StallMeter, open_window, pump, wait_until
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - the window needs it alive
+    window = open_window(model, MODEL, curve=False, compare=False)
+    s, jobs, meter = window.state, window.whole_jobs, StallMeter()
+
+    def measured(act: Callable[[], object]) -> tuple[list[float], float]:
+        meter.start()
+        start = time.perf_counter()
+        act()
+        wait_until(lambda: s.result_is_current() and not jobs.running and not window.controller.busy)
+        return meter.stop(), time.perf_counter() - start
+
+    def line(name: str, gaps: list[float], seconds: float | None = None) -> None:
+        p99 = float(np.percentile(gaps, 99))
+        took = f" in {seconds:.1f} s" if seconds is not None else ""
+        print(f"gui {name:<34}{took}: longest UI stall {max(gaps):.0f} ms, p99 {p99:.0f} ms, "
+              f"{sum(g > 50 for g in gaps)} of {len(gaps)} gaps over 50 ms")
+
+    meter.start()
+    pump(2000)
+    line("idle (reference)", meter.stop())
+    gaps, seconds = measured(lambda: jobs.set_view("tiles", size))
+    line(f"{s.picture.label}, {len(s.result.view_result.tiles)} tiles", gaps, seconds)
+    gaps, seconds = measured(lambda: s.push_edit(s.paint.fill_rect((20, 20), (120, 120), value=True), "Rectangle"))
+    line("a rectangle inside tile 0", gaps, seconds)
+    window.close()
+
+
 def _status_kb(field: str) -> int:
     with open("/proc/self/status", encoding="ascii") as f:
         return int(next(line.split()[1] for line in f if line.startswith(field + ":")))
@@ -213,6 +248,8 @@ def main() -> None:
         bench_stroke(model, args.repeats)
     if "native" in parts:
         bench_native(model, args.repeats)
+    if "gui" in parts:
+        bench_gui(model)
 
 
 if __name__ == "__main__":
