@@ -146,3 +146,39 @@ def test_shard_shrinks_photos_and_textures_and_leaves_out_art(tmp_path):
     assert Image.open(tmp_path / "shard/texture/pkg/t.jpg").size == (128, 213)
     assert not (tmp_path / "shard/art").exists()
     assert len((tmp_path / "shard/SOURCES.tsv").read_text().splitlines()) == 3
+
+
+def test_fit_shard_steps_down_until_the_shard_fits(tmp_path):
+    sel = td.Selection(tmp_path / "data", {})
+    for i in range(3):
+        sel.consider(candidate(f"p{i}", photo_like(20 + i, (600, 450))), "1")
+    td.write_tables(sel)
+    n, big = td.make_shard(tmp_path / "data", tmp_path / "shard", *td.SHARD_LADDER[0])
+    n, size, side, quality = td.fit_shard(tmp_path / "data", tmp_path / "shard", big // 2)
+    assert n == 3 and size <= big // 2 and (side, quality) != td.SHARD_LADDER[0]
+    assert max(Image.open(p).size[1] for p in (tmp_path / "shard/photo/pkg").glob("*.jpg")) == side
+    with pytest.raises(SystemExit):
+        td.fit_shard(tmp_path / "data", tmp_path / "shard", 1000)
+
+
+def test_texture_verdict_leaves_out_the_maps_that_ride_along_with_a_texture():
+    assert td.texture_verdict(photo_like(30)) is None
+    normal = Image.fromarray(np.clip(np.asarray(photo_like(31), dtype=float) * 0.1 + [115, 115, 230], 0, 255)
+                             .astype(np.uint8))
+    assert "normal map" in td.texture_verdict(normal)
+    assert "black" in td.texture_verdict(Image.fromarray((np.asarray(photo_like(32)) // 8).astype(np.uint8)))
+    assert "grey" in td.texture_verdict(photo_like(33).convert("L").convert("RGB"))
+
+
+def test_licence_of_matches_source_paths_exactly_where_they_are_known(tmp_path):
+    copyright_file = tmp_path / "copyright"
+    copyright_file.write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nCopyright: Intel\nLicense: Apache-2.0 AND BSD-3-Clause\n\n"
+        "Files: data/*\nCopyright: Intel\nLicense: BSD-3-Clause\n")
+    paragraphs = td.dep5(copyright_file)
+    installed = "/usr/share/doc/opencv-doc/examples/data/fruits.jpg"
+    assert td.source_path("opencv-doc", installed) == "samples/data/fruits.jpg"
+    source = td.source_path("opencv-doc", installed)
+    assert td.licence_of(paragraphs, installed, source)[0] == "Apache-2.0 AND BSD-3-Clause"
+    assert td.licence_of(paragraphs, installed)[0] == "BSD-3-Clause"  # by its tail, data/* would win

@@ -1,7 +1,7 @@
 """Select, convert and record maskviz's training photos; ``get_training_data.sh`` downloads, this decides.
 
     python resources/models/training_data.py collect DEST WORK    # WORK: what get_training_data.sh fetched
-    python resources/models/training_data.py shard DEST SHARD [--side 224 --quality 85]
+    python resources/models/training_data.py shard DEST SHARD [--side 224 --quality 85 | --budget-mib 30]
 
 ``collect`` walks every source (Debian packages unpacked in ``WORK/deb``, Python wheels in
 ``WORK/wheels``, the non-held-out bundled samples), and keeps an image only when, in this order:
@@ -24,7 +24,8 @@ licence, copyright holder), ``DEST/SKIPPED.tsv`` every candidate left out and wh
 previous run listed but this one does not are removed.
 
 ``shard`` writes the compact copy a GPU lease carries: photos and textures only, the shorter side
-at most ``--side`` px, JPEG ``--quality``.
+at most ``--side`` px, JPEG ``--quality`` (or, with ``--budget-mib``, the largest of
+:data:`SHARD_LADDER` that fits).
 """
 
 from __future__ import annotations
@@ -108,6 +109,19 @@ def photo_verdict(stats: PhotoStats) -> str | None:
     return None
 
 
+def texture_verdict(img: Image.Image) -> str | None:
+    """Why a game texture is not a photographed surface (the maps that ride along with one), or None."""
+    a = np.asarray(img.convert("RGB").resize((64, 64), Image.Resampling.BOX), dtype=np.float32)
+    r, g, b = a[..., 0].mean(), a[..., 1].mean(), a[..., 2].mean()
+    if b > 170 and abs(r - 128) < 50 and abs(g - 128) < 50:
+        return "a normal map (blue-violet: surface directions, not colours)"
+    if np.percentile(a.mean(axis=2), 99) < 48:
+        return "almost black: a gloss, specular or occlusion map"
+    if np.abs(a - a.mean(axis=2, keepdims=True)).max() < 6:
+        return "grey: a height, bump or specular map"
+    return None
+
+
 # ------------------------------------------------------------------------------------------ near-duplicates
 
 #: Two images whose 64-bit dHashes differ in at most this many bits are the same picture. Measured on
@@ -165,15 +179,20 @@ def matches(pattern: str, installed: str) -> bool:
     return "/" in pattern and base.strip("*") != "" and fnmatch.fnmatch(installed.rsplit("/", 1)[-1], base)
 
 
-def licence_of(paragraphs: list[dict[str, str]], installed: str) -> tuple[str, str] | None:
-    """(licence, copyright holder) of the last paragraph whose Files match ``installed``. Images that a
-    build converted (GCompris ships its .jpg as .webp) also match under their source suffix."""
-    stem, dot, _ = installed.rpartition(".")
-    names = [installed] + ([f"{stem}.{s}" for s in ("jpg", "jpeg", "png", "svg")] if dot else [])
+def licence_of(paragraphs: list[dict[str, str]], installed: str, source: str | None = None) -> tuple[str, str] | None:
+    """(licence, copyright holder) of the last paragraph whose Files match the file: its path in the
+    source tree when known (``source``: dep5 semantics), else its installed path (by tail or name).
+    Images that a build converted (GCompris ships its .jpg as .webp) also match under their source
+    suffix."""
+    path = source or installed
+    stem, dot, _ = path.rpartition(".")
+    names = [path] + ([f"{stem}.{s}" for s in ("jpg", "jpeg", "png", "svg")] if dot else [])
     found = None
     for para in paragraphs:
         patterns = para["Files"].split()
-        if any(matches(p, n) for p in patterns for n in names):
+        hit = (fnmatch.fnmatchcase(n, p) for p in patterns for n in names) if source else (
+            matches(p, n) for p in patterns for n in names)
+        if any(hit):
             found = (para.get("License", "").splitlines()[0].strip(), para.get("Copyright", "").splitlines()[0].strip())
     return found
 
@@ -259,20 +278,34 @@ DEB_SOURCES: dict[str, list[tuple[str, str]]] = {
     "enlightenment-data": [("edj", "listed")],
     "xplanet-images": [("usr/share/xplanet/images/*", "listed")],
     "tuxpaint-data": [("usr/share/tuxpaint/templates/*", "photo")],
-    # Added for issue 21: photo collections of educational software and game data.
+    # Added for issue 21: photo collections of educational software, games, test data and documentation.
     "scratch": [("usr/share/scratch/Media/Backgrounds/*/*", "photo")],
-    "gcompris-qt-data": [("rcc:categorization,erase,explore_farm_animals,explore_monuments,explore_world_animals,"
-                          "explore_world_music,photo_hunter", "photo")],
+    "gcompris-qt-data": [("rcc:usr/share/gcompris-qt/rcc/*.rcc", "photo")],  # drawings among them: photo_verdict
+    "endless-sky-data": [("usr/share/games/endless-sky/images/land/*", "photo"),
+                         ("usr/share/games/endless-sky/images/scene/*", "photo")],
     "kphotoalbum": [("usr/share/kphotoalbum/demo/*", "photo")],
     "palapeli-data": [("usr/share/palapeli/collection/*", "photo"), ("usr/share/palapeli/backgrounds/*", "texture")],
-    "opencv-doc": [("usr/share/doc/opencv-doc/examples/data/*", "photo")],
+    "opencv-doc": [("usr/share/doc/opencv-doc/examples/data/*", "photo"),
+                   ("usr/share/doc/opencv-doc/opencv4/html/**/*", "photo")],  # tutorials: photos among diagrams
+    "libjxl-testdata": [("usr/share/libjxl-testdata/external/wesaturate/500px/*", "photo"),
+                        ("usr/share/libjxl-testdata/external/raw.pixls/*", "photo"),
+                        ("usr/share/libjxl-testdata/jxl/flower/flower.png", "photo")],
+    "tuxmath-data": [("usr/share/tuxmath/images/backgrounds/*", "photo")],
     "lxqt-themes": [("usr/share/lxqt/wallpapers/*", "photo")],
-    "supertuxkart-data": [("usr/share/games/supertuxkart/data/textures/*", "texture")],
-    "cube2-data": [("usr/share/games/cube2/packages/**/*", "texture")],
-    "extremetuxracer-data": [("usr/share/games/etr/**/*", "texture")],
-    "redeclipse-data": [("usr/share/games/redeclipse/data/**/*", "texture")],
-    "flightgear-data-base": [("usr/share/games/flightgear/Scenery/**/*", "texture"),
-                             ("usr/share/games/flightgear/Textures/**/*", "texture")],
+    # Photographed ground: aerial photos of land, and close-ups of grass, sand, rock and paving.
+    "flightgear-data-base": [("usr/share/games/flightgear/Textures/Terrain/*", "texture"),
+                             ("usr/share/games/flightgear/Textures/Terrain.winter/*", "texture")],
+    "0ad-data": [("zip:usr/share/games/0ad/mods/public/public.zip:art/textures/terrain/types/", "texture")],
+}
+#: Where a package installs files of its source tree (installed prefix -> source prefix), so that
+#: debian/copyright's Files patterns match them exactly instead of by their tails.
+SOURCE_PREFIXES = {
+    "opencv-doc": (("/usr/share/doc/opencv-doc/examples/", "samples/"), ("/usr/share/doc/opencv-doc/opencv4/html/",
+                                                                         "doc/")),
+    "gcompris-qt-data": (("/gcompris/", ""),),
+    "endless-sky-data": (("/usr/share/games/endless-sky/", ""),),
+    "libjxl-testdata": (("/usr/share/libjxl-testdata/", ""),),
+    "tuxmath-data": (("/usr/share/tuxmath/", "data/"),),
 }
 #: The held-out photos' package (heldout_photos.py): never a training source.
 HELD_OUT_PACKAGES = ("jigzo-data",)
@@ -316,6 +349,7 @@ MANUAL = {
     ("kphotoalbum", "*"): ("GPL-2+", "the KPhotoAlbum authors (debian/copyright: the whole package is GPL-2+)"),
 }
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+ZIP_SUFFIXES = (".dds", ".png", ".jpg")
 SKIP_DIRS = {"doc", "icons", "pixmaps", "help", "starters", "brushes", "stamps", "fonts"}
 
 
@@ -378,20 +412,24 @@ class Sources:
         elif spec == "edj":
             for edj in sorted((root / "usr/share/enlightenment/data/backgrounds").glob("*.edj")):
                 yield Candidate(pkg, "/" + str(edj.relative_to(root)), edj.stem, "", lambda p=edj: edj_image(p))
-        elif spec.startswith("rcc:"):
-            for activity in spec[4:].split(","):
-                rcc = root / f"usr/share/gcompris-qt/rcc/{activity}.rcc"
-                if rcc.exists():
-                    for inner, blob in rcc_files(rcc.read_bytes()):
-                        if blob and inner.lower().endswith(SUFFIXES):
-                            stem = inner.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-                            yield Candidate(pkg, inner, f"{activity}-{stem}", "",
-                                            lambda b=blob: Image.open(io.BytesIO(b)))
+        elif spec.startswith("rcc:"):  # Qt resource files: rcc:GLOB
+            for rcc in sorted(root.glob(spec[4:])):
+                for inner, blob in rcc_files(rcc.read_bytes()):
+                    if blob and inner.lower().endswith(SUFFIXES):
+                        stem = inner.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                        yield Candidate(pkg, inner, f"{rcc.stem}-{stem}", "", lambda b=blob: Image.open(io.BytesIO(b)))
+        elif spec.startswith("zip:"):  # members of a zip archive: zip:ARCHIVE:PREFIX (alpha is not opacity here)
+            archive, prefix = spec[4:].split(":")
+            with zipfile.ZipFile(root / archive) as z:
+                members = sorted(n for n in z.namelist() if n.startswith(prefix) and n.lower().endswith(ZIP_SUFFIXES))
+            for member in members:
+                name = member.rsplit("/", 1)[-1].split(".", 1)[0]
+                yield Candidate(pkg, member, name, "", lambda m=member: zip_rgb(root / archive, m))
         else:
+            fixed = root / spec.split("*", 1)[0].rsplit("/", 1)[0]  # a "**" tree: not its docs and icons
             for f in sorted(root.glob(spec)):
-                broad = "**" in spec  # a whole tree: leave out its documentation and icons
-                if f.suffix.lower() in SUFFIXES and f.is_file() and not (broad and set(f.relative_to(root).parts)
-                                                                          & SKIP_DIRS):
+                if f.suffix.lower() in SUFFIXES and f.is_file() and not (
+                        "**" in spec and set(f.relative_to(fixed).parts) & SKIP_DIRS):
                     yield Candidate(pkg, "/" + str(f.relative_to(root)), f.stem, "", lambda p=f: Image.open(p))
 
     def deb_licence(self, pkg: str, paragraphs: list | None, c: Candidate) -> tuple[str, str]:
@@ -403,7 +441,7 @@ class Sources:
         if pkg == "plasma-workspace-wallpapers":
             meta = plasma_licence(self.work / "deb" / pkg / c.original.lstrip("/").split("/contents/")[0])
             c.note = f"debian/copyright; metadata.json says {meta}" if meta else c.note
-        found = licence_of(paragraphs, c.original) if paragraphs else None
+        found = licence_of(paragraphs, c.original, source_path(pkg, c.original)) if paragraphs else None
         return found or ("", "")
 
     # -- Python wheels
@@ -439,6 +477,14 @@ class Sources:
         return self.wheel({"scikit-learn": "scikit_learn"}.get(source, source)).name.split("-")[1]
 
 
+def source_path(pkg: str, installed: str) -> str | None:
+    """The file's path in its package's source tree, where :data:`SOURCE_PREFIXES` knows it."""
+    for prefix, source in SOURCE_PREFIXES.get(pkg, ()):
+        if installed.startswith(prefix):
+            return source + installed[len(prefix):]
+    return None
+
+
 def plasma_candidates(pkg: str, root: Path) -> Iterator[Candidate]:
     """One image per wallpaper: its largest landscape picture (the others are the same, resized)."""
     for folder in sorted((root / "usr/share/wallpapers").iterdir()):
@@ -455,6 +501,11 @@ def plasma_candidates(pkg: str, root: Path) -> Iterator[Candidate]:
 def zip_bytes(path: Path, member: str) -> bytes:
     with zipfile.ZipFile(path) as z:
         return z.read(member)
+
+
+def zip_rgb(path: Path, member: str) -> Image.Image:
+    """A game texture from an archive, without its alpha channel (a height or gloss map, not opacity)."""
+    return Image.open(io.BytesIO(zip_bytes(path, member))).convert("RGB")
 
 
 def zip_text(path: Path, member: str) -> str:
@@ -578,6 +629,8 @@ class Selection:
         if max(img.size) < MIN_SIDE:
             return self.skip(c, f"too small ({img.width}x{img.height}): an icon or sprite")
         verdict = photo_verdict(stats) if stats else None
+        if not verdict and c.kind == "texture":
+            verdict = texture_verdict(img)
         if verdict:
             return self.skip(c, f"not a photo: {verdict}")
         h = dhash(img)
@@ -687,14 +740,22 @@ def summary(sel: Selection) -> str:
 # ------------------------------------------------------------------------------------------ shard
 
 
+#: (shorter side, JPEG quality) tried in turn by ``shard --budget-mib`` until the shard fits.
+SHARD_LADDER = ((256, 85), (224, 85), (224, 80), (192, 80), (176, 75), (160, 75), (144, 70), (128, 70))
+
+
 def make_shard(data: Path, dest: Path, side: int = 224, quality: int = 85,
                kinds: tuple[str, ...] = ("photo", "texture")) -> tuple[int, int]:
-    """A compact copy of ``data`` for a GPU lease: (files, bytes). Rerunnable; stale files removed."""
+    """A compact copy of ``data`` for a GPU lease: (files, bytes). Rerunnable: files made with other
+    settings, or no longer in ``data``, are made again or removed."""
     rows = [line.split("\t") for line in (data / "SOURCES.tsv").read_text().splitlines()[1:] if line]
     wanted = {r[0] for r in rows if r[1] in kinds}
+    settings = {"side": side, "quality": quality, "kinds": list(kinds)}
+    stamp = dest / "SHARD.json"
+    same = stamp.exists() and json.loads(stamp.read_text()) == settings
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.rglob("*.jpg"):
-        if str(old.relative_to(dest)) not in wanted:
+        if not same or str(old.relative_to(dest)) not in wanted:
             old.unlink()
     total = 0
     for rel in sorted(wanted):
@@ -705,10 +766,20 @@ def make_shard(data: Path, dest: Path, side: int = 224, quality: int = 85,
             shrink(Image.open(data / rel).convert("RGB"), side, shorter=True).save(tmp, "JPEG", quality=quality)
             tmp.replace(out)
         total += out.stat().st_size
-    header, *_ = (data / "SOURCES.tsv").read_text().splitlines()
-    kept = [header] + ["\t".join(r) for r in rows if r[0] in wanted]
-    (dest / "SOURCES.tsv").write_text("\n".join(kept) + "\n")
+    header = (data / "SOURCES.tsv").read_text().splitlines()[0]
+    (dest / "SOURCES.tsv").write_text("\n".join([header] + ["\t".join(r) for r in rows if r[0] in wanted]) + "\n")
+    stamp.write_text(json.dumps(settings) + "\n")
     return len(wanted), total
+
+
+def fit_shard(data: Path, dest: Path, budget: int) -> tuple[int, int, int, int]:
+    """The largest :data:`SHARD_LADDER` step whose shard is at most ``budget`` bytes:
+    (files, bytes, side, quality). Raises SystemExit when even the smallest is too big."""
+    for side, quality in SHARD_LADDER:
+        n, size = make_shard(data, dest, side, quality)
+        if size <= budget:
+            return n, size, side, quality
+    raise SystemExit(f"{n} images take {size / 2**20:.1f} MiB even at {side} px: over {budget / 2**20:.1f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -722,13 +793,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("dest", type=Path)
     s.add_argument("--side", type=int, default=224, help="shorter side at most this (px)")
     s.add_argument("--quality", type=int, default=85)
+    s.add_argument("--budget-mib", type=float, default=None,
+                   help="instead of --side/--quality: the largest step of SHARD_LADDER that fits this size")
     args = ap.parse_args(argv)
     if args.command == "collect":
         print(summary(collect(args.dest, args.work)), end="")
     else:
-        n, size = make_shard(args.data, args.dest, args.side, args.quality)
-        print(f"{n} images, {size / 2**20:.1f} MiB in {args.dest} "
-              f"(shorter side <= {args.side} px, JPEG {args.quality})")
+        if args.budget_mib:
+            n, size, side, quality = fit_shard(args.data, args.dest, int(args.budget_mib * 2**20))
+        else:
+            side, quality = args.side, args.quality
+            n, size = make_shard(args.data, args.dest, side, quality)
+        print(f"{n} images, {size / 2**20:.1f} MiB in {args.dest} (shorter side <= {side} px, JPEG {quality})")
     return 0
 
 
