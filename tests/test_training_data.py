@@ -96,13 +96,15 @@ def test_licence_of_takes_the_last_matching_paragraph_and_converted_suffixes(tmp
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
         "Files: *\nCopyright: Someone\nLicense: GPL-3+\n\n"
         "Files: src/activities/erase/resource/panda.jpg\nCopyright: Someone else\nLicense: CC-BY-SA-3.0\n\n"
-        "Files: src/activities/erase/resource/shark.jpg\nCopyright: A third\nLicense: CC-BY-NC-2.0\n")
+        "Files: src/activities/erase/resource/shark.jpg\nCopyright: A third\nLicense: CC-BY-NC-2.0\n\n"
+        "Files: src/activities/erase/resource/moon.jpg\nCopyright: not-applicable\nLicense:\n Public Domain\n")
     paragraphs = td.dep5(copyright_file)
     assert td.licence_of(paragraphs, "/gcompris/src/activities/erase/resource/panda.webp") == (
         "CC-BY-SA-3.0", "Someone else")
     assert td.licence_of(paragraphs, "/usr/share/x/other.png") == ("GPL-3+", "Someone")
     lic, _ = td.licence_of(paragraphs, "/gcompris/src/activities/erase/resource/shark.webp")
     assert td.NOT_FREE.search(lic)
+    assert td.licence_of(paragraphs, "/x/src/activities/erase/resource/moon.webp")[0] == "Public Domain"
 
 
 def candidate(name: str, img: Image.Image, licence: str = "CC0-1.0", kind: str = "photo") -> td.Candidate:
@@ -174,11 +176,12 @@ def test_licence_of_matches_source_paths_exactly_where_they_are_known(tmp_path):
     copyright_file = tmp_path / "copyright"
     copyright_file.write_text(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
-        "Files: *\nCopyright: Intel\nLicense: Apache-2.0 AND BSD-3-Clause\n\n"
-        "Files: data/*\nCopyright: Intel\nLicense: BSD-3-Clause\n")
+        "Files: *\nCopyright: Authors\nLicense: GPL-3+\n\n"
+        "Files: data/images/backgrounds/*\nCopyright: not-applicable\nLicense: public-domain\n\n"
+        "Files: images/*\nCopyright: Someone\nLicense: CC-BY-NC-4.0\n")
     paragraphs = td.dep5(copyright_file)
-    installed = "/usr/share/doc/opencv-doc/examples/data/fruits.jpg"
-    assert td.source_path("opencv-doc", installed) == "samples/data/fruits.jpg"
-    source = td.source_path("opencv-doc", installed)
-    assert td.licence_of(paragraphs, installed, source)[0] == "Apache-2.0 AND BSD-3-Clause"
-    assert td.licence_of(paragraphs, installed)[0] == "BSD-3-Clause"  # by its tail, data/* would win
+    installed = "/usr/share/tuxmath/images/backgrounds/0.jpg"
+    source = td.source_path("tuxmath-data", installed)
+    assert source == "data/images/backgrounds/0.jpg"
+    assert td.licence_of(paragraphs, installed, source)[0] == "public-domain"
+    assert td.licence_of(paragraphs, installed)[0] == "CC-BY-NC-4.0"  # by its tail, images/* would win

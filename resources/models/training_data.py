@@ -193,8 +193,14 @@ def licence_of(paragraphs: list[dict[str, str]], installed: str, source: str | N
         hit = (fnmatch.fnmatchcase(n, p) for p in patterns for n in names) if source else (
             matches(p, n) for p in patterns for n in names)
         if any(hit):
-            found = (para.get("License", "").splitlines()[0].strip(), para.get("Copyright", "").splitlines()[0].strip())
+            found = (first_line(para.get("License", "")), first_line(para.get("Copyright", "")))
     return found
+
+
+def first_line(field: str) -> str:
+    """A field's first non-empty line: the licence's short name (some files leave the first line
+    empty and name it on the next)."""
+    return next((line.strip() for line in field.splitlines() if line.strip()), "")
 
 
 def plasma_licence(folder: Path) -> str:
@@ -281,12 +287,9 @@ DEB_SOURCES: dict[str, list[tuple[str, str]]] = {
     # Added for issue 21: photo collections of educational software, games, test data and documentation.
     "scratch": [("usr/share/scratch/Media/Backgrounds/*/*", "photo")],
     "gcompris-qt-data": [("rcc:usr/share/gcompris-qt/rcc/*.rcc", "photo")],  # drawings among them: photo_verdict
-    "endless-sky-data": [("usr/share/games/endless-sky/images/land/*", "photo"),
-                         ("usr/share/games/endless-sky/images/scene/*", "photo")],
+    "endless-sky-data": [("usr/share/games/endless-sky/images/land/*", "photo")],  # images/scene: renders too
     "kphotoalbum": [("usr/share/kphotoalbum/demo/*", "photo")],
     "palapeli-data": [("usr/share/palapeli/collection/*", "photo"), ("usr/share/palapeli/backgrounds/*", "texture")],
-    "opencv-doc": [("usr/share/doc/opencv-doc/examples/data/*", "photo"),
-                   ("usr/share/doc/opencv-doc/opencv4/html/**/*", "photo")],  # tutorials: photos among diagrams
     "libjxl-testdata": [("usr/share/libjxl-testdata/external/wesaturate/500px/*", "photo"),
                         ("usr/share/libjxl-testdata/external/raw.pixls/*", "photo"),
                         ("usr/share/libjxl-testdata/jxl/flower/flower.png", "photo")],
@@ -300,8 +303,6 @@ DEB_SOURCES: dict[str, list[tuple[str, str]]] = {
 #: Where a package installs files of its source tree (installed prefix -> source prefix), so that
 #: debian/copyright's Files patterns match them exactly instead of by their tails.
 SOURCE_PREFIXES = {
-    "opencv-doc": (("/usr/share/doc/opencv-doc/examples/", "samples/"), ("/usr/share/doc/opencv-doc/opencv4/html/",
-                                                                         "doc/")),
     "gcompris-qt-data": (("/gcompris/", ""),),
     "endless-sky-data": (("/usr/share/games/endless-sky/", ""),),
     "libjxl-testdata": (("/usr/share/libjxl-testdata/", ""),),
@@ -329,6 +330,12 @@ PHOTOS = {
                            "Red-Maple", "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles", "Sunset-Clouds",
                            "Sunset-Hills", "White-Flower", "Yellow-Flower"},
     "xplanet-images": {"earth"},
+}
+#: Candidates of a photo source that are known not to be photos: (package, glob of the path) -> reason.
+NOT_PHOTOS = {
+    ("gcompris-qt-data", "*/activities/paintings/*"): "a painting",
+    ("gcompris-qt-data", "*/activities/details/*"): "a painting",
+    ("gcompris-qt-data", "*/activities/babyshapes/*"): "a painting with shapes cut out",
 }
 SKIP = {
     ("mate-backgrounds", "Elephants_3840x2160"): "same picture as Elephants.jpg, larger",
@@ -669,8 +676,11 @@ def collect(dest: Path, work: Path) -> Selection:
     sources = Sources(work)
     sel = Selection(dest, held_out_hashes(work))
     for c in sources.all():
-        if (c.source, c.name) in SKIP:
-            sel.skip(c, SKIP[(c.source, c.name)])
+        reason = SKIP.get((c.source, c.name)) or next(
+            (r for (pkg, pattern), r in NOT_PHOTOS.items() if pkg == c.source and fnmatch.fnmatch(c.original, pattern)),
+            None)
+        if reason:
+            sel.skip(c, reason)
             continue
         version = "" if c.source == "maskviz-samples" else (
             sources.wheel_version(c.source) if c.original.startswith(("sklearn/", "scipy/", "matplotlib/"))
@@ -705,7 +715,7 @@ def reason_class(reason: str) -> str:
                 "looks like held-out", "near-duplicate"):
         if key in reason:
             return key
-    return "listed in SKIP"
+    return "listed in SKIP or NOT_PHOTOS"
 
 
 def report_table(sel: Selection) -> str:
