@@ -44,8 +44,9 @@ mib() {  # size of the tracked working tree, or of the named folders, in MiB (ro
 }
 
 prepare() {
-    PYTHON=${PYTHON} resources/models/get_training_data.sh .traindata
-    "$PYTHON" resources/models/heldout_photos.py .heldout
+    # TRAIN_SRC: get_training_data.sh's download cache (default ~/.cache/maskviz-train-src)
+    PYTHON=${PYTHON} resources/models/get_training_data.sh .traindata ${TRAIN_SRC:+"$TRAIN_SRC"}
+    "$PYTHON" resources/models/heldout_photos.py .heldout ${TRAIN_SRC:+--work "$TRAIN_SRC"}
     # The device's python3 lacks platformdirs (pure Python), which maskviz.paths imports.
     mkdir -p .whl
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: -d .whl "platformdirs>=3"
