@@ -23,14 +23,16 @@
 # photos of Debian's jigzo-data (bench/bench_quality.py --photos measures generalisation on them).
 # jigzo-data is never a source here.
 #
-# Searched and not used (see resources/models/README.md for counts): sway-backgrounds,
-# xfdesktop4-data, lxde-common (logos on gradients), desktop-base (SVG only), stellarium-data
-# (landscapes with transparent skies; nebula photos under per-author permissions, some unstated),
-# krita-data (paper textures), tuxpaint-stamps-default (cut-outs on transparency), libirrlicht-doc
-# (screenshots), neverball-data (screenshots), kstars-data, digikam-data, marble-data,
-# openboard-common, scribus-data, imagemagick-6-doc, kodi-data (icons, UI and renders),
-# scikit-image (its non-sample photos state no licence), PyWavelets (aero states no licence;
-# ascent and camera are duplicates).
+# Searched and not used (counts and reasons: resources/models/README.md): opencv-doc (screenshots,
+# diagrams, test images of unknown provenance), the game textures of supertuxkart-data,
+# redeclipse-data, cube2-data, extremetuxracer-data and FlightGear's models (skins, UV atlases,
+# normal maps), naev-data (photos mixed with renders), stellarium-data (transparent skies,
+# per-author permissions), tuxpaint-stamps-default (cut-outs), libirrlicht-doc and neverball-data
+# (screenshots), gimp-help-en (GFDL), WordPress themes (paintings), blender-data (EXR only),
+# kstars-data, digikam-data, marble-data, openboard-common, scribus-data, kodi-data,
+# imagemagick-6-doc, tuxtype-data, sway-backgrounds, xfdesktop4-data, lxde-common, desktop-base,
+# krita-data; scikit-image (its non-sample photos state no licence), PyWavelets (aero states no
+# licence; ascent and camera are duplicates).
 #
 # Rerunnable and idempotent: downloads and extractions are cached in WORKDIR (default
 # ~/.cache/maskviz-train-src), existing outputs are kept, outputs a previous run listed but this
