@@ -185,3 +185,21 @@ def test_licence_of_matches_source_paths_exactly_where_they_are_known(tmp_path):
     assert source == "data/images/backgrounds/0.jpg"
     assert td.licence_of(paragraphs, installed, source)[0] == "public-domain"
     assert td.licence_of(paragraphs, installed)[0] == "CC-BY-NC-4.0"  # by its tail, images/* would win
+
+
+def test_picked_sources_keep_only_the_photos_named_in_photos(tmp_path, monkeypatch):
+    root = tmp_path / "deb" / "visual"
+    (root / "usr/share/doc/visual").mkdir(parents=True)
+    (root / "usr/share/doc/visual/copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: *\nCopyright: Authors\nLicense: CC0\n")
+    (root / "usr/share/visual/images").mkdir(parents=True)
+    photo_like(60).save(root / "usr/share/visual/images/street.png")
+    photo_like(61).save(root / "usr/share/visual/images/logo.png")  # photo-like statistics, but not picked
+    monkeypatch.setattr(td, "DEB_SOURCES", {"visual": [("usr/share/visual/images/*", "picked")]})
+    monkeypatch.setattr(td, "PHOTOS", {"visual": {"street"}})
+    found = {c.name: c for c in td.Sources(tmp_path).debian()}
+    assert (found["street"].kind, found["street"].listed, found["street"].licence) == ("photo", True, "CC0")
+    assert td.left_out_by_eye(found["street"]) is None
+    reason = td.left_out_by_eye(found["logo"])
+    assert "picked by eye" in reason and td.reason_class(reason) == "not among the photos picked"

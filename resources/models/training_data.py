@@ -271,8 +271,8 @@ def edj_image(path: Path) -> Image.Image:
 # ------------------------------------------------------------------------------------------ sources
 
 #: Debian packages and what of each is a candidate: (glob under the unpacked package, kind). Kind
-#: "listed" means: photos are the names in PHOTOS, the rest is abstract art. Photo and texture
-#: candidates must also pass photo_verdict().
+#: "listed" means: photos are the names in PHOTOS, the rest is abstract art; "picked": photos are the
+#: names in PHOTOS, the rest is left out. Other photo and texture candidates must pass photo_verdict().
 DEB_SOURCES: dict[str, list[tuple[str, str]]] = {
     "mate-backgrounds": [("usr/share/backgrounds/**/*", "listed")],
     "ukui-wallpapers": [("usr/share/**/*", "listed")],
@@ -299,7 +299,16 @@ DEB_SOURCES: dict[str, list[tuple[str, str]]] = {
     "flightgear-data-base": [("usr/share/games/flightgear/Textures/Terrain/*", "texture"),
                              ("usr/share/games/flightgear/Textures/Terrain.winter/*", "texture")],
     "0ad-data": [("zip:usr/share/games/0ad/mods/public/public.zip:art/textures/terrain/types/", "texture")],
+    # Added in a second search: a wallpaper set new in Debian 13, a music visualiser's pictures (symbols and
+    # logos among them: only the photos in PHOTOS), a login theme's photo, a jigsaw game's sample photos.
+    "budgie-backgrounds": [("usr/share/backgrounds/budgie/*", "photo")],
+    "lebiniou-data": [("usr/share/lebiniou/images/*/*", "picked")],
+    "sddm-theme-maldives": [("usr/share/sddm/themes/maldives/background.jpg", "photo")],
+    "puzzle-jigsaw": [("usr/share/puzzle-jigsaw/samples/*", "photo")],
 }
+#: Packages taken from another Debian release than the machine's (get_training_data.sh downloads them from
+#: that suite on the machine's own Debian mirror, with package lists of its own; nothing is installed).
+DEB_SUITES = {"budgie-backgrounds": "trixie"}
 #: Where a package installs files of its source tree (installed prefix -> source prefix), so that
 #: debian/copyright's Files patterns match them exactly instead of by their tails.
 SOURCE_PREFIXES = {
@@ -307,6 +316,9 @@ SOURCE_PREFIXES = {
     "endless-sky-data": (("/usr/share/games/endless-sky/", ""),),
     "libjxl-testdata": (("/usr/share/libjxl-testdata/", ""),),
     "tuxmath-data": (("/usr/share/tuxmath/", "data/"),),
+    "lebiniou-data": (("/usr/share/lebiniou/", ""),),
+    "sddm-theme-maldives": (("/usr/share/sddm/themes/", "data/themes/"),),
+    "puzzle-jigsaw": (("/usr/share/puzzle-jigsaw/", ""),),
 }
 #: The held-out photos' package (heldout_photos.py): never a training source.
 HELD_OUT_PACKAGES = ("jigzo-data",)
@@ -330,6 +342,12 @@ PHOTOS = {
                            "Red-Maple", "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles", "Sunset-Clouds",
                            "Sunset-Hills", "White-Flower", "Yellow-Flower"},
     "xplanet-images": {"earth"},
+    # Grey, often retouched photos; the package's other pictures are symbols, logos, lettering and renders.
+    "lebiniou-data": {"HEAD", "Le_Bugue", "wall179", "aquarium", "cat_watching_tv", "globe_and_holding_smartphone",
+                      "lebiniou_clouds_beach", "lebiniou_constellation", "lebiniou_punishment", "lebiniou_sand",
+                      "motherboard", "tv_in_leaves", "village_moonlight", "watching_blank_screen", "z-cat1",
+                      "z-cemetery", "z-djskeud", "z-gears", "z-lightning", "z-lightningbolts", "z-look!", "z-machine9",
+                      "z-moon", "z-moon2", "z-robots27"},
 }
 #: Candidates of a photo source that are known not to be photos: (package, glob of the path) -> reason.
 NOT_PHOTOS = {
@@ -355,6 +373,7 @@ MANUAL = {
     ("gnome-backgrounds", "adwaita-*"): ("CC-BY-SA-3.0", "2011 Jakub Steiner"),
     ("kphotoalbum", "*"): ("GPL-2+", "the KPhotoAlbum authors (debian/copyright: the whole package is GPL-2+)"),
 }
+UNPICKED = "unpicked"  # kind of a "picked" source's candidate that is not in PHOTOS: skipped
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 ZIP_SUFFIXES = (".dds", ".png", ".jpg")
 SKIP_DIRS = {"doc", "icons", "pixmaps", "help", "starters", "brushes", "stamps", "fonts"}
@@ -405,9 +424,9 @@ class Sources:
             paragraphs = dep5(copyright_file) if copyright_file.exists() else None
             for spec, kind in specs:
                 for c in self.files(pkg, root, spec):
-                    if kind == "listed":
+                    if kind in ("listed", "picked"):
                         c.listed = c.name in PHOTOS.get(pkg, ())
-                        c.kind = "photo" if c.listed else "art"
+                        c.kind = "photo" if c.listed else "art" if kind == "listed" else UNPICKED
                     else:
                         c.kind = kind
                     c.licence, c.holder = self.deb_licence(pkg, paragraphs, c)
@@ -672,13 +691,20 @@ def held_out_hashes(work: Path) -> dict[str, list[int]]:
     return found
 
 
+def left_out_by_eye(c: Candidate) -> str | None:
+    """Why a candidate is left out by a decision taken by looking (PHOTOS, SKIP, NOT_PHOTOS), or None."""
+    if c.kind == UNPICKED:
+        return "not among the photos picked by eye (PHOTOS)"
+    return SKIP.get((c.source, c.name)) or next(
+        (r for (pkg, pattern), r in NOT_PHOTOS.items() if pkg == c.source and fnmatch.fnmatch(c.original, pattern)),
+        None)
+
+
 def collect(dest: Path, work: Path) -> Selection:
     sources = Sources(work)
     sel = Selection(dest, held_out_hashes(work))
     for c in sources.all():
-        reason = SKIP.get((c.source, c.name)) or next(
-            (r for (pkg, pattern), r in NOT_PHOTOS.items() if pkg == c.source and fnmatch.fnmatch(c.original, pattern)),
-            None)
+        reason = left_out_by_eye(c)
         if reason:
             sel.skip(c, reason)
             continue
@@ -712,7 +738,7 @@ def write_tables(sel: Selection) -> None:
 def reason_class(reason: str) -> str:
     """A skip reason without its numbers: 'not a photo: only 312 colours: ...' -> 'not a photo'."""
     for key in ("licence not accepted", "unreadable", "transparent", "too small", "not a photo",
-                "looks like held-out", "near-duplicate"):
+                "looks like held-out", "near-duplicate", "not among the photos picked"):
         if key in reason:
             return key
     return "listed in SKIP or NOT_PHOTOS"
