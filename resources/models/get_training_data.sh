@@ -33,7 +33,10 @@
 # kstars-data, digikam-data, marble-data, openboard-common, scribus-data, kodi-data,
 # imagemagick-6-doc, tuxtype-data, sway-backgrounds, xfdesktop4-data, lxde-common, desktop-base,
 # krita-data; scikit-image (its non-sample photos state no licence), PyWavelets (aero states no
-# licence; ascent and camera are duplicates).
+# licence; ascent and camera are duplicates). A second search (README: some 60 packages of Debian 12
+# and 13, PyPI and npm: educational software, games, imaging tools' data and manuals, desktop art,
+# sample-image wheels and npm packages) added only lebiniou-data, budgie-backgrounds,
+# sddm-theme-maldives and puzzle-jigsaw.
 #
 # Rerunnable and idempotent: downloads and extractions are cached in WORKDIR (default
 # ~/.cache/maskviz-train-src), existing outputs are kept, outputs a previous run listed but this
