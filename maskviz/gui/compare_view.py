@@ -68,8 +68,9 @@ from maskviz.compare import (
     sweep_curves,
     sweep_strategies,
 )
+from maskviz.compare_export import grid_figure
 from maskviz.errors import MaskvizError
-from maskviz.figures import PALETTE, grid_figure, render_figure
+from maskviz.figures import PALETTE, render_figure
 
 LANE = "table"
 DEFAULT_SPECS = "random:0.75 block:0.5 grid:2 center:0.25"
@@ -593,15 +594,15 @@ class CompareView(QWidget):
         return True
 
     def export_grid(self, path: str | os.PathLike) -> bool:
-        from maskviz.compare_export import write_grid_png
+        from maskviz.compare_export import write_grid
 
         job = self.job
-        return self._export(write_grid_png, path, job.heat if job else "pixel", job.show_all if job else False)
+        return self._export(write_grid, path, job.heat if job else "pixel", job.show_all if job else False)
 
     def export_sweep(self, path: str | os.PathLike) -> bool:
-        from maskviz.compare_export import write_sweep_png
+        from maskviz.compare_export import write_sweep
 
-        return self._export(write_sweep_png, path)
+        return self._export(write_sweep, path)
 
     def export_csv(self, path: str | os.PathLike) -> bool:
         from maskviz.compare_export import write_metrics_csv

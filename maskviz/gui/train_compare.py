@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from maskviz.figures import PIXEL_UNIT, error_image, error_scales, render_panel
+from maskviz.figures import PIXEL_UNIT, error_image, error_scales, loss_unit, render_panel
 from maskviz.masks import parse_mask_spec
 from maskviz.reconstruct import Reconstruction, reconstruct
 from maskviz.train import RunDir, TrainError
@@ -99,7 +99,7 @@ def summary_text(r: Reconstruction) -> str:
     if r.loss is None:
         return "nothing hidden"
     psnr = "∞" if r.psnr == float("inf") else f"{r.psnr:.2f} dB"
-    return f"loss {r.loss:.4f} · PSNR {psnr}"
+    return f"{loss_unit(r)} loss {r.loss:.4f} · PSNR {psnr}"
 
 
 def to_pixmap(rgb: np.ndarray, size: int) -> QPixmap:
