@@ -170,6 +170,9 @@ def test_texture_verdict_leaves_out_the_maps_that_ride_along_with_a_texture():
     assert "normal map" in td.texture_verdict(normal)
     assert "black" in td.texture_verdict(Image.fromarray((np.asarray(photo_like(32)) // 8).astype(np.uint8)))
     assert "grey" in td.texture_verdict(photo_like(33).convert("L").convert("RGB"))
+    terrain = "usr/share/games/flightgear/Textures/Terrain/"
+    assert "mask" in td.texture_verdict(photo_like(34), terrain + "countryside2.green.mask.png")
+    assert td.texture_verdict(photo_like(34), terrain + "countryside2.green.png") is None
 
 
 def test_licence_of_matches_source_paths_exactly_where_they_are_known(tmp_path):

@@ -109,8 +109,16 @@ def photo_verdict(stats: PhotoStats) -> str | None:
     return None
 
 
-def texture_verdict(img: Image.Image) -> str | None:
-    """Why a game texture is not a photographed surface (the maps that ride along with one), or None."""
+#: Texture names that mark a channel map, not a picture: FlightGear's ``*.mask.*`` files hold
+#: material weights in red, green and blue on black (measured colour statistics pass them as photos).
+MAP_NAME = re.compile(r"\.mask\.[^.]+$", re.IGNORECASE)
+
+
+def texture_verdict(img: Image.Image, name: str = "") -> str | None:
+    """Why a game texture (file ``name``) is not a photographed surface (the maps that ride along
+    with one), or None."""
+    if MAP_NAME.search(name):
+        return "a channel mask by its name (material weights, not colours)"
     a = np.asarray(img.convert("RGB").resize((64, 64), Image.Resampling.BOX), dtype=np.float32)
     r, g, b = a[..., 0].mean(), a[..., 1].mean(), a[..., 2].mean()
     if b > 170 and abs(r - 128) < 50 and abs(g - 128) < 50:
@@ -656,7 +664,7 @@ class Selection:
             return self.skip(c, f"too small ({img.width}x{img.height}): an icon or sprite")
         verdict = photo_verdict(stats) if stats else None
         if not verdict and c.kind == "texture":
-            verdict = texture_verdict(img)
+            verdict = texture_verdict(img, c.original)
         if verdict:
             return self.skip(c, f"not a photo: {verdict}")
         h = dhash(img)
