@@ -154,3 +154,16 @@ def test_cancel_stops_the_job_and_the_next_change_runs_again(window, qtbot):
     s.undo_stack.undo()
     settle_whole(qtbot, window)
     assert s.result.view == "tiles 96x72 px"
+
+
+def test_another_model_in_the_tiles_view_reruns_the_whole_picture(window, qtbot, dialogs, norm_pix_model_path):
+    s = window.state
+    window.whole_jobs.set_view("tiles")
+    settle_whole(qtbot, window)
+    first = s.result.result
+    window.controller.open_model(norm_pix_model_path)
+    qtbot.waitUntil(lambda: s.model_source == norm_pix_model_path, timeout=WAIT_MS)
+    settle_whole(qtbot, window)
+    assert s.picture_view.name == "tiles" and s.result.view == "tiles 96x72 px" and s.paint.grid == (9, 12)
+    assert s.result.result.norm_pix and s.result.result is not first
+    assert not dialogs
