@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
+    add_view_arguments(rec)
     rec.add_argument("--out", type=Path, help="write the panel figure here: PNG, SVG or PDF by the suffix")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
@@ -71,9 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(exit 3 when there is one)")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
-    add_compare_parser(sub)
+    add_view_arguments(add_compare_parser(sub))
     add_explain_parser(sub)
     return parser
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
+    from maskviz.whole.view import VIEW_NAMES
+
+    parser.add_argument("--view", choices=VIEW_NAMES, default="model",
+                        help="model: the image fitted to the model's input (default); tiles: the whole picture on "
+                             "one patch grid, reconstructed in model-sized tiles; native: the whole picture as one "
+                             "token sequence (masks are made on the view's patch grid)")
+    parser.add_argument("--size", type=int, metavar="PX", default=None,
+                        help="working size of the tiles and native views: the long side in pixels, a multiple of "
+                             "the patch (default: the image's own size, cut to whole patches)")
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -194,31 +208,36 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
-    from maskviz.reconstruct import full_reconstruction, reconstruct
+    from maskviz.whole import View, full_view_reconstruction, prepare_view, reconstruct_view
 
     export.check_outputs(args.out, args.json)
+    view = View(args.view, args.size)  # a bad view is said before the model loads
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
     loaded = load_cli_model(args.model, device, args.norm_pix)
     model = loaded.model
-    grid, patch = model.grid_size, model.patch_size
+    vimg = prepare_view(model, image, view, device=device)
+    if vimg.note:
+        print(f"maskviz: note: {vimg.note}", file=sys.stderr)
 
     start = time.perf_counter()
     if args.full is not None:
-        results = [full_reconstruction(model, image, args.full, args.seed, args.unnormalize, args.precision)]
+        results = [full_view_reconstruction(model, vimg, args.full, args.seed, args.unnormalize, args.precision)]
         specs = [f"full:{args.full}"]
     else:
         specs = args.mask or [loaded.default_mask or "random:0.75"]
-        masks = [make_mask(spec, grid, patch, seed=args.seed, defaults=loaded.mask_defaults()) for spec in specs]
-        results = reconstruct(model, image, masks, args.unnormalize, args.precision)
+        masks = [make_mask(spec, vimg.grid, vimg.patch_size, seed=args.seed, defaults=loaded.mask_defaults())
+                 for spec in specs]
+        results = reconstruct_view(model, vimg, masks, args.unnormalize, args.precision)
     elapsed = time.perf_counter() - start
 
     for spec, r in zip(specs, results, strict=True):
-        print(f"{spec}: {summary_line(r)}")
+        tiles = f"  ({len(r.tiles)} tiles)" if r.tiles else ""
+        print(f"{spec}: {summary_line(r.whole)}  [{r.view}]{tiles}")
     if args.out:
-        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded),
-                                           export.image_name(args.image), args.seed)
+        export.write_reconstruction_figure([r.whole for r in results], specs, args.out, export.model_name(loaded),
+                                           export.image_name(args.image), args.seed, view=vimg.label)
     if args.json:
         export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0

@@ -54,6 +54,8 @@ from maskviz.gui.viewer.panels import ResultPanels
 from maskviz.gui.viewer.patterns import PatternPanel
 from maskviz.gui.viewer.status import BusyIndicator, MetricsLine, ModelBanner
 from maskviz.gui.viewer.toolbar import CanvasToolbar
+from maskviz.gui.viewer.view_picker import TileProgress, ViewPicker
+from maskviz.gui.viewer.whole_jobs import WholeJobs
 from maskviz.gui.window_menus import MenusMixin
 from maskviz.gui.window_session import SessionMixin
 
@@ -109,6 +111,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.controller = Controller(self.state, self)
         self.baseline_jobs = BaselineJobs(self.state, self.controller, self)
         self.curve_jobs = CurveJobs(self.state, self.controller, self)
+        self.whole_jobs = WholeJobs(self.state, self.controller, self)
         self.compare_state = CompareState(self)
         self.compare_controller = CompareController(self.compare_state, self.state, self.controller, self)
         self.explain_state = ExplainState(self)
@@ -159,12 +162,16 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.tabifyDockWidget(self.curve_dock, self.explain_dock)
         self.curve_dock.raise_()
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
+        self.tile_progress = TileProgress(s, self.whole_jobs, self)
+        self.statusBar().addPermanentWidget(self.tile_progress)
 
     def _left_column(self) -> QWidget:
         self.toolbar = CanvasToolbar(self.state, self)
+        self.view_picker = ViewPicker(self.state, self.whole_jobs, self)
         column = QWidget(self)
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view_picker)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.patterns)

@@ -216,3 +216,22 @@ def test_with_a_kept_forward_the_map_follows_the_pointer_at_once_without_a_job(q
         assert setup.state.outcome.result.target == target  # drawn before the event loop runs again
     qtbot.wait(200)
     assert len(setup.started) == jobs and not setup.explain.is_running
+
+
+def test_a_whole_picture_view_drops_the_map_and_says_the_lens_needs_the_model_view(qtbot, setup):
+    from maskviz.whole.view import View
+
+    setup.explain.set_shown(True)
+    target = setup.hidden(0)
+    setup.hover(*target)
+    setup.wait_map(qtbot, "attention", target)
+    jobs = len(setup.started)
+    setup.viewer.set_picture_view(View("tiles", 96))
+    assert setup.state.outcome is None and "model view" in setup.state.status
+    qtbot.wait(200)
+    assert len(setup.started) == jobs
+    setup.viewer.set_picture_view(View())
+    setup.controller.apply_spec("random:0.75,seed=0")
+    target = tuple(int(v) for v in np.argwhere(setup.mask)[0])
+    setup.explain.pick(*target)
+    setup.wait_map(qtbot, "attention", target)

@@ -6,7 +6,8 @@ explain state. Every change of the lens or the viewer asks for the map again; a 
 the running one in its lane (it stops within one transformer block).
 
 * **Superseded by the viewer.** A new image or model (the viewer controller cancels the lane's job
-  then), a mask at a stroke's end or a display option drop the shown map and the kept forward:
+  then), a mask at a stroke's end, a display option or another view (tiles, native: the lens works
+  on the model view and says so) drop the shown map and the kept forward:
   a map of another mask must not stay on screen as if it were this one's.
 * **One forward, many targets.** Attention, rollout and features keep their forward (the outcome's
   ``base``) for the viewer's inputs; while the target follows the pointer, each new patch is answered
@@ -48,6 +49,7 @@ class ExplainController(QObject):
         self._job_key: Any = None  # the viewer inputs and lens of the running job
         viewer.imageChanged.connect(lambda: self.viewer_changed("image"))
         viewer.modelChanged.connect(lambda: self.viewer_changed("model"))
+        viewer.pictureChanged.connect(lambda _note: self.viewer_changed("view"))
         viewer.maskChanged.connect(lambda final: final and self.viewer_changed("mask"))
         viewer.optionsChanged.connect(lambda name: name in ("unnormalize", "precision") and self.viewer_changed(name))
         viewer.view.hoverChanged.connect(self._on_hover)
@@ -116,6 +118,9 @@ class ExplainController(QObject):
         v, lens = self.viewer, self.state.lens
         if v.model is None or v.model_image is None:
             raise MaskvizError("open an image and a model first")
+        if v.picture is not None:
+            raise MaskvizError(f"the Explain lens works on the model view (the image fitted to the model's input), "
+                               f"not the {v.picture_view.name} view: choose View → model above the canvas")
         mask = v.patch_mask()
         base = None
         if self._kept is not None and self._kept[0] == (self.inputs_key(), lens.forward_key):
