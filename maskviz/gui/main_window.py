@@ -56,8 +56,7 @@ from maskviz.gui.session import (
 from maskviz.gui.state import ViewerState
 from maskviz.gui.status import BusyIndicator, MetricsLine
 from maskviz.gui.toolbar import CanvasToolbar
-from maskviz.gui.train_compare import ViewerContext
-from maskviz.gui.training import TrainingPanel
+from maskviz.gui.training import TrainingPanel, WorkerJobs
 
 log = logging.getLogger("maskviz.gui")
 
@@ -133,7 +132,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.model_dock = self._dock("Model", "model-dock", self.model_panel, right)
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve, right)
         self.resizeDocks([self.model_dock, self.curve_dock], [360, 360], Qt.Orientation.Horizontal)
-        self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
+        # Runs in maskviz.paths.runs_dir(); comparisons on the worker (WorkerJobs until Controller.run_job exists).
+        self.training = TrainingPanel(s, WorkerJobs(self.worker, self), self.settings, parent=self)
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.compare = CompareView(s, self.worker, self)
         self.compare_dock = self._dock("Compare", "compare-dock", scrolled(self.compare), right)
@@ -273,11 +273,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         c.error.connect(self.show_error)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         c.busyChanged.connect(self.busy_indicator.update)
-        c.modelReady.connect(self.training.set_base_model)
-        self.training.useModelRequested.connect(self.open_model)
-        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
-        self.training.viewer_context = self.training_context
-        self.training.use_compare_runner(c.lane_runner("compare"))  # torch jobs go through the worker's lanes
+        self.training.controller.useModelRequested.connect(self.open_model)
+        self.training.controller.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
 
     def _apply_pattern(self, spec: str) -> None:
         error = self.controller.apply_spec(spec)
@@ -467,13 +464,6 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if not self.train_dock.isFloating() and not self.model_dock.isFloating():
             self.resizeDocks([self.model_dock, self.train_dock], [1, 3 * self.height()], Qt.Orientation.Vertical)
 
-    def training_context(self) -> ViewerContext | None:
-        """What "Open in viewer" compares on: the image, mask and model on screen now."""
-        s = self.state
-        if s.image is None:
-            return None
-        return ViewerContext(s.model, s.image, s.patch_mask(), s.options.unnormalize)
-
     def ask_stop_training(self) -> str:
         """``"stop"``, ``"keep"`` (running in the background) or ``"cancel"``; tests replace this method."""
         box = QMessageBox(QMessageBox.Icon.Question, "Stop the training run?",
@@ -488,18 +478,19 @@ class MainWindow(FileActionsMixin, QMainWindow):
 
     def _may_close(self) -> bool:
         """With a run going: stop it and close once it has saved, leave it running, or stay open."""
-        if not self.training.running:
+        training = self.training.controller
+        if not training.running:
             return True
-        if self.training.process.state == "stopping":
+        if training.stopping:
             self.statusBar().showMessage("Still stopping the training run; the window closes once it has saved…")
             return False
         answer = self.ask_stop_training()
         if answer == "keep":
-            self.training.detach()
+            training.detach()
             return True
         if answer == "stop":
             self.statusBar().showMessage("Stopping the training run; the window closes once it has saved…")
-            self.training.stop(then=self.close)
+            training.stop(then=self.close)
         return False
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -357,6 +357,126 @@ class Prefetcher:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _BatchDataset(torch.utils.data.Dataset):
+    """Micro-batches of a :class:`SampleStream` by key ``(first position, count)``.
+
+    Only the stream's recipe travels to worker processes; each process builds its own stream and
+    collects its own warnings (an unreadable image), which come back with the batch. A training
+    error comes back as text, so the main process raises it as one line instead of a worker traceback.
+    """
+
+    def __init__(self, recipe: tuple[Any, ...]) -> None:
+        self.recipe = recipe
+        self._stream: SampleStream | None = None
+        self._messages: list[str] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "_stream": None, "_messages": []}
+
+    def __len__(self) -> int:  # an endless stream: the sampler says which batches to make
+        return 2**62
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[tuple[int, int], Any, Any, list[str], str]:
+        if self._stream is None:
+            files, seed, model_config, mask_spec, synthetic, augmentation = self.recipe
+            self._stream = SampleStream(files, seed, model_config, MaskMaker(mask_spec, model_config),
+                                        warn=self._messages.append, synthetic=synthetic, augmentation=augmentation)
+        try:
+            imgs, masks, error = *self._stream.batch(*key), ""
+        except TrainError as exc:
+            imgs = masks = None
+            error = str(exc)
+        messages, self._messages[:] = list(self._messages), []
+        return key, imgs, masks, messages, error
+
+
+class _Keys(torch.utils.data.Sampler):
+    """The micro-batch keys of one process, in training order."""
+
+    def __init__(self, keys: Callable[[], Iterator[tuple[int, int]]]) -> None:
+        self._keys = keys
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return self._keys()
+
+
+def _worker_started(_worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group: the main process decides (it finishes the step and saves)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class TrainBatches:
+    """The training batches of one process, in order, through a ``torch.utils.data.DataLoader``.
+
+    Batches are pure functions of their positions, so loading ahead in ``workers`` processes
+    changes the time a step takes and nothing else. Without workers the batch is built in line: on
+    a CPU the model already keeps every core busy. On a GPU one worker process by default loads the
+    next batches while the model trains (``workers=0`` there means one).
+    """
+
+    def __init__(self, stream: SampleStream, keys: Callable[[], Iterator[tuple[int, int]]], workers: int = 0,
+                 pin_memory: bool = False) -> None:
+        self.warn = stream.warn
+        # spawn: forking a process that holds OpenMP or CUDA threads is unsafe.
+        loader = torch.utils.data.DataLoader(
+            _BatchDataset(stream.recipe()), batch_size=None, sampler=_Keys(keys), num_workers=workers,
+            pin_memory=pin_memory, worker_init_fn=_worker_started if workers else None,
+            multiprocessing_context="spawn" if workers else None, prefetch_factor=2 if workers else None)
+        self._loader: torch.utils.data.DataLoader | None = loader
+        self._batches: Iterator[Any] | None = None
+
+    def next(self, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch at stream position ``first`` (it must be the next one in the keys' order; the keys
+        are read when the first batch is asked for, so a resumed run's keys start at its step)."""
+        if self._batches is None:
+            assert self._loader is not None, "closed"
+            self._batches = iter(self._loader)
+        key, imgs, masks, messages, error = next(self._batches)
+        for message in messages:
+            self.warn(message)
+        if error:
+            raise TrainError(error)
+        if tuple(key) != (first, count):
+            raise RuntimeError(f"data loader out of step: got batch {tuple(key)}, wanted {(first, count)}")
+        return imgs, masks
+
+    def close(self) -> None:
+        batches, self._batches, self._loader = self._batches, None, None
+        shutdown = getattr(batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+
+
+LOADER = "dataloader"  # TEMPORARY, for bench/bench_train.py --loaders: "pool" = the hand-written Prefetcher
+
+
+def make_batches(stream: SampleStream, keys: Callable[[], Iterator[tuple[int, int]]], workers: int,
+                 device_type: str) -> Any:
+    if LOADER == "pool":
+        return _PoolBatches(stream, keys, workers, background=device_type != "cpu")
+    gpu = device_type != "cpu"
+    return TrainBatches(stream, keys, workers or int(gpu), pin_memory=device_type == "cuda")
+
+
+class _PoolBatches:
+    def __init__(self, stream: SampleStream, keys: Callable[[], Iterator[tuple[int, int]]], workers: int,
+                 background: bool) -> None:
+        self.pool, self.keys = Prefetcher(stream, background, workers), keys
+        self._it: Iterator[tuple[int, int]] | None = None
+        self._next: tuple[int, int] | None = None
+
+    def next(self, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._it is None:
+            self._it = self.keys()
+            self._next = next(self._it, None)
+        key, self._next = self._next, next(self._it, None)
+        assert key == (first, count)
+        return self.pool.get(first, count, self._next[0] if self._next else None)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
 # One stream per data worker process, built once by the pool's initializer.
 _worker_stream: SampleStream | None = None
 _worker_messages: list[str] = []

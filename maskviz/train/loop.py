@@ -29,10 +29,10 @@ from maskviz.models.registry import MODEL_CONFIGS
 from maskviz.train.config import MIN_VAL_IMAGES, Plan, TrainConfig, TrainError, resolve
 from maskviz.train.data import (
     MaskMaker,
-    Prefetcher,
     SampleStream,
     ValSet,
     derived_seed,
+    make_batches,
     scan_images,
     split_files,
 )
@@ -70,6 +70,7 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     seconds: float
+    best_step: int | None = None  # the step of the best validation (0: the starting model)
 
 
 def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | None = None,
@@ -195,7 +196,7 @@ class _Session:
         self.reporter = Reporter(run if world.is_main else None, *streams)
         stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
                               synthetic=config.synthetic, augmentation=config.augment)
-        self.batches = Prefetcher(stream, background=device.type != "cpu", workers=config.workers)
+        self.batches = make_batches(stream, self._batch_keys, config.workers, device.type)
         self.valset = ValSet(files[1], config.seed, model.config, masks, crops=config.val_crops or 1)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
         self.best_val_loss, self.best_step = math.inf, -1
@@ -340,7 +341,7 @@ class _Session:
         self._seed_torch()
         losses = []
         for micro in range(c.accum):
-            imgs, mask = self.batches.get(self._first(self.step, micro), c.batch, self._upcoming(micro))
+            imgs, mask = self.batches.next(self._first(self.step, micro), c.batch)
             imgs, mask = imgs.to(self.device, non_blocking=True), mask.to(self.device)
             sync = micro == c.accum - 1 or not world.distributed
             with contextlib.nullcontext() if sync else self.net.no_sync():
@@ -358,11 +359,12 @@ class _Session:
         c, world = self.config, self.world
         return ((step * c.accum + micro) * world.size + world.rank) * c.batch
 
-    def _upcoming(self, micro: int) -> int | None:
-        """Position of the micro-batch after this one, for the prefetcher (None after the last step)."""
-        if micro + 1 < self.config.accum:
-            return self._first(self.step, micro + 1)
-        return self._first(self.step + 1, 0) if self.step + 1 < self.config.steps else None
+    def _batch_keys(self) -> Iterator[tuple[int, int]]:
+        """``(first position, count)`` of this process's micro-batches from the current step to the end."""
+        c = self.config
+        for step in range(self.step, c.steps):
+            for micro in range(c.accum):
+                yield self._first(step, micro), c.batch
 
     def _seed_torch(self) -> None:
         """Reseed the global generators from (seed, step, rank) for any layer that draws (dropout...).
@@ -485,7 +487,8 @@ class _Session:
         best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
         return TrainResult(self.rundir.path, reason, self.step, self.config.steps, _number(self.loss),
                            _number(self.val_loss), best, self.rundir.last,
-                           self.rundir.best if self.rundir.best.exists() else None, seconds)
+                           self.rundir.best if self.rundir.best.exists() else None, seconds,
+                           self.best_step if self.best_step >= 0 else None)
 
 
 def _number(x: float) -> float | None:
