@@ -191,9 +191,9 @@ def progress_text(event: TrainEvent | None, total: int, running: bool = True) ->
     return f"step {event.step}/{total or '?'}{speed} · ETA {format_duration(event.eta_s)}"
 
 
-def training_text(name: str, history: RunHistory) -> str:
+def training_text(name: str, history: RunHistory, verb: str = "Training") -> str:
     """``Training RUN: step 120/300 · loss 0.41 (smoothed) · validation -12.0 % vs the starting model``."""
-    parts = [f"Training {name}: step {history.step}/{history.total_steps or '?'}"]
+    parts = [f"{verb} {name}: step {history.step}/{history.total_steps or '?'}"]
     if history.smoothed_loss is not None:
         parts.append(f"loss {history.smoothed_loss:.4f} (smoothed)")
     verdict = history.verdict().text

@@ -237,8 +237,8 @@ class TrainingController(QObject):
     def _follow(self, run: RunDir, pid: int) -> None:
         self.state.update_form(out=str(run.path))  # the field names the run being written
         self._show_live(run, "following", f"Following {run.path.name}, still training in process {pid}…")
-        self.process.attach(run.path, pid)
         self.state.set_phase("following", pid=pid)
+        self.process.attach(run.path, pid)
 
     def refresh_runs(self) -> None:
         """The Runs list, newest first."""
@@ -302,9 +302,12 @@ class TrainingController(QObject):
     def _on_events(self, events: list[Any], reset: bool) -> None:
         self.state.add_events(events, reset)
         shown = self.state.shown
-        if shown is not None and shown.phase in ("running", "following") and shown.history.last is not None:
-            self.state.set_status(training_text(shown.run.path.name, shown.history),
-                                  "warn" if shown.history.verdict().bad else "")
+        if shown is None or shown.phase not in ("running", "following") or shown.history.last is None:
+            return
+        following = shown.phase == "following"
+        name = f"{shown.run.path.name} (process {shown.pid})" if following else shown.run.path.name
+        self.state.set_status(training_text(name, shown.history, "Following" if following else "Training"),
+                              "warn" if shown.history.verdict().bad else "")
 
     def _on_process_state(self, state: str) -> None:
         if state == "stopping" and self.state.live:

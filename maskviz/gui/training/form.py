@@ -65,7 +65,7 @@ class TrainForm(QWidget):
     def __init__(self, state: TrainingState, controller: TrainingController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state, self.controller = state, controller
-        self._thumb_labels: list[QLabel] = []
+        self.thumb_labels: list[QLabel] = []
         self._build()
         self._lay_out()
         self._connect()
@@ -199,16 +199,16 @@ class TrainForm(QWidget):
         s = self.state
         self.folder_info.setText(s.folder_note)
         self.folder_info.setStyleSheet(ERROR_STYLE if s.folder_error else "")
-        for label in self._thumb_labels:
+        for label in self.thumb_labels:
             label.deleteLater()
-        self._thumb_labels = []
+        self.thumb_labels = []
         for array in s.folder.thumbnails if s.folder is not None else []:
             label = QLabel(self.thumbs.widget())
             label.setPixmap(to_pixmap(array, THUMB_PX))
             label.setFixedSize(THUMB_PX, THUMB_PX)
-            self.thumb_row.insertWidget(len(self._thumb_labels), label)
-            self._thumb_labels.append(label)
-        self.thumbs.setVisible(bool(self._thumb_labels))
+            self.thumb_row.insertWidget(len(self.thumb_labels), label)
+            self.thumb_labels.append(label)
+        self.thumbs.setVisible(bool(self.thumb_labels))
         self._draw_command()
 
     def _draw_base(self) -> None:
