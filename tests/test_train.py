@@ -140,6 +140,33 @@ def test_resume_equals_uninterrupted_run(images, tmp_path):
     assert [e.reason for e in events(tmp_path / "b") if e.event == "end"] == ["stopped", "done"]
 
 
+def test_a_stop_during_a_step_drops_it_and_the_resume_redoes_it(images, tmp_path, monkeypatch):
+    """The panel's Stop (SIGTERM) mid-step: that step never reaches the weights, the run saves the one before."""
+    from maskviz.models.mae import MAEViT
+    from maskviz.train import StopFlag
+
+    cfg = {"steps": 6, "val_every": 3, "save_every": 100}
+    train(config(images, tmp_path / "a", **cfg))
+    flag, forwards, forward = StopFlag(), [], MAEViT.forward
+
+    def stop_in_step_4(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if self.training:
+            forwards.append(1)
+            if len(forwards) == 4:
+                flag.signum = signal.SIGTERM  # arrives while step 4's forward runs
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(MAEViT, "forward", stop_in_step_4)
+    first = train(config(images, tmp_path / "b", **cfg), flag)
+    assert first.reason == "stopped" and first.steps == 3 and len(forwards) == 4  # no backward, no step 4
+    assert load_model(tmp_path / "b/checkpoints/last.safetensors").info["steps"] == 3
+    assert "stop asked during step 4" in (tmp_path / "b/train.log").read_text()
+    monkeypatch.setattr(MAEViT, "forward", forward)
+    assert resume(tmp_path / "b").steps == 6
+    wa, wb = weights(tmp_path / "a/checkpoints/last.safetensors"), weights(tmp_path / "b/checkpoints/last.safetensors")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
+
+
 def test_resume_drops_events_past_the_saved_step(images, tmp_path):
     """A crash after the last save leaves later events (and maybe a torn line); resume rewrites them."""
     run = tmp_path / "run"

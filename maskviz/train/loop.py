@@ -49,6 +49,7 @@ from maskviz.train.rundir import (
     disk_errors_explained,
     disk_full_error,
 )
+from maskviz.train.signals import StopFlag
 
 StopFn = Callable[[], bool]
 Streams = tuple[TextIO | None, TextIO | None]  # (human log lines, JSON events)
@@ -77,7 +78,8 @@ def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | Non
           echo: TextIO | None = None, jsonl: TextIO | None = None) -> TrainResult:
     """Start a new run in ``config.out``.
 
-    ``stop`` is polled after every step (True → save and end with reason "stopped"); ``stop_at``
+    ``stop`` is polled after every step (True → save and end with reason "stopped"; a
+    :class:`~maskviz.train.signals.StopFlag` also during a step, which is then dropped); ``stop_at``
     ends the run the same way after that global step, so it can be resumed later. ``echo`` gets
     the human log lines, ``jsonl`` every event; both only on the main process.
     """
@@ -319,9 +321,21 @@ class _Session:
         total = self.config.steps
         if stop_at is not None and self.step >= stop_at:
             return "stopped"
+        # A signal's stop (Ctrl-C, the panel's Stop) is also heeded inside a step, in a single process:
+        # the step is dropped before its forward or its backward, so a ViT-H run does not finish one
+        # more step before saving. Other stop functions are polled once per step (a benchmark runs work
+        # in them). Several processes must agree, so they only stop between steps.
+        interrupt = stop if isinstance(stop, StopFlag) and not self.world.distributed else None
         while self.step < total:
             t0 = time.perf_counter()
-            local_loss, lr = self._train_step()
+            try:
+                local_loss, lr = self._train_step(interrupt)
+            except _StepDropped:
+                self.optimizer.zero_grad(set_to_none=True)
+                self.reporter.log(f"stop asked during step {self.step + 1}: the step is dropped (a resume redoes "
+                                  "it); saving")
+                self._save_last()
+                return "stopped"
             wants_stop = bool(stop and stop()) or (stop_at is not None and self.step + 1 >= stop_at)
             loss_sum, votes = self.world.sum([local_loss, float(wants_stop)], self.device)
             self.step, self.loss = self.step + 1, loss_sum / self.world.size
@@ -333,8 +347,11 @@ class _Session:
                 return "stopped"
         return "done"
 
-    def _train_step(self) -> tuple[float, float]:
-        """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr."""
+    def _train_step(self, interrupt: StopFn | None = None) -> tuple[float, float]:
+        """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr.
+
+        ``interrupt`` is checked before each forward and each backward: True drops the step (``_StepDropped``)
+        before anything of it reached the weights."""
         c, world = self.config, self.world
         lr = lr_at(self.step, c.steps, c.warmup_steps, c.lr, c.min_lr)
         set_lr(self.optimizer, lr)
@@ -345,8 +362,10 @@ class _Session:
             imgs, mask = imgs.to(self.device, non_blocking=True), mask.to(self.device)
             sync = micro == c.accum - 1 or not world.distributed
             with contextlib.nullcontext() if sync else self.net.no_sync():
+                _check(interrupt)
                 with autocast(self.device, self.precision):
                     loss = self.model.loss(imgs, self.net(imgs, mask), mask)
+                _check(interrupt)
                 self.scaler.scale(loss / c.accum).backward()
             losses.append(loss.detach().float())
         self.scaler.step(self.optimizer)
@@ -489,6 +508,15 @@ class _Session:
                            _number(self.val_loss), best, self.rundir.last,
                            self.rundir.best if self.rundir.best.exists() else None, seconds,
                            self.best_step if self.best_step >= 0 else None)
+
+
+class _StepDropped(Exception):
+    """A stop asked for in the middle of a step: the step is not applied."""
+
+
+def _check(interrupt: StopFn | None) -> None:
+    if interrupt is not None and interrupt():
+        raise _StepDropped
 
 
 def _number(x: float) -> float | None:

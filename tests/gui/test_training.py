@@ -318,7 +318,8 @@ def test_a_trainer_that_cannot_start_is_reported(dock, images, tmp_path, qtbot):
     assert panel.controller.start()
     wait_until_ended(panel, qtbot)
     ending = panel.state.shown.ending
-    assert ending.reason == "error" and ending.exit_code == -1 and "could not start the training process" in ending.message
+    assert (ending.reason, ending.exit_code) == ("error", -1)
+    assert "could not start the training process" in ending.message
     assert panel.log.crash_label.isVisibleTo(panel) and panel.buttons["start"].isEnabled()
 
 
@@ -382,7 +383,8 @@ def test_cancel_keeps_the_window_and_keep_leaves_the_run_going(train_window, ima
         qtbot.addWidget(restarted)
         again = restarted.controller
         assert again.running and again.process.attached_pid == pid and restarted.state.shown.run.path == run.path
-        assert restarted.state.shown.phase == "following" and f"Following {run.path.name} (process {pid})" in restarted.monitor.status.text()
+        assert restarted.state.shown.phase == "following"
+        assert f"Following {run.path.name} (process {pid})" in restarted.monitor.status.text()
         assert again.resume() is False and "still training in process" in dialogs[-1][2]  # no second trainer
         points = len(restarted.state.shown.history.steps)
         qtbot.waitUntil(lambda: len(restarted.state.shown.history.steps) > points, timeout=RUN_MS)  # live
