@@ -140,7 +140,8 @@ def test_resume_equals_uninterrupted_run(images, tmp_path):
     assert [e.reason for e in events(tmp_path / "b") if e.event == "end"] == ["stopped", "done"]
 
 
-def test_a_stop_during_a_step_drops_it_and_the_resume_redoes_it(images, tmp_path, monkeypatch):
+@pytest.mark.parametrize("during", ["forward", "backward"])
+def test_a_stop_during_a_step_drops_it_and_the_resume_redoes_it(images, tmp_path, monkeypatch, during):
     """The panel's Stop (SIGTERM) mid-step: that step never reaches the weights, the run saves the one before."""
     from maskviz.models.mae import MAEViT
     from maskviz.train import StopFlag
@@ -150,11 +151,14 @@ def test_a_stop_during_a_step_drops_it_and_the_resume_redoes_it(images, tmp_path
     flag, forwards, forward = StopFlag(), [], MAEViT.forward
 
     def stop_in_step_4(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = forward(self, *args, **kwargs)
         if self.training:
             forwards.append(1)
-            if len(forwards) == 4:
+            if len(forwards) == 4 and during == "forward":
                 flag.signum = signal.SIGTERM  # arrives while step 4's forward runs
-        return forward(self, *args, **kwargs)
+            elif len(forwards) == 4:  # arrives when step 4's backward has begun
+                out.register_hook(lambda grad: setattr(flag, "signum", signal.SIGTERM))
+        return out
 
     monkeypatch.setattr(MAEViT, "forward", stop_in_step_4)
     first = train(config(images, tmp_path / "b", **cfg), flag)

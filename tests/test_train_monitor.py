@@ -135,6 +135,10 @@ def test_models_are_named_readably(tmp_path):
     tuned = load_model(run.last)
     assert model_name(str(run.last), tuned) == "run 20240101-1200, final (step 10)"
     assert model_name(str(run.best), load_model(run.best)) == "run 20240101-1200, best validation (step 3)"
+    from maskviz.bundled import bundled_model_paths
+
+    for name, path in bundled_model_paths().items():
+        assert model_name(None, LoadedModel(tuned.model, str(path), "maskviz")) == f"bundled:{name}"
     builtin = LoadedModel(create_model("mae_vit_tiny_test"), "builtin:mae_vit_tiny_test", "builtin")
     assert model_name(None, builtin) == "built-in mae_vit_tiny_test" and model_argument(builtin) == "mae_vit_tiny_test"
     assert model_argument(tuned, "bundled:mae_small") == "bundled:mae_small"  # a name the trainer resolves itself

@@ -409,17 +409,23 @@ class TrainBatches:
     """The training batches of one process, in order, through a ``torch.utils.data.DataLoader``.
 
     Batches are pure functions of their positions, so loading ahead in ``workers`` processes
-    changes the time a step takes and nothing else. Without workers the batch is built in line: on
-    a CPU the model already keeps every core busy. On a GPU one worker process by default loads the
-    next batches while the model trains (``workers=0`` there means one).
+    changes the time a step takes and nothing else. Each batch is split among the workers (a
+    batch is ready as soon as every worker has made its share), then checked whole. Without workers
+    the batch is built in line: on a CPU the model already keeps every core busy. On a GPU one worker
+    process by default loads the next batches while the model trains (``workers=0`` there means one).
     """
 
     def __init__(self, stream: SampleStream, keys: Callable[[], Iterator[tuple[int, int]]], workers: int = 0,
                  pin_memory: bool = False) -> None:
-        self.warn = stream.warn
+        self.warn, self.masks, self.parts = stream.warn, stream.masks, max(1, workers)
+
+        def chunks() -> Iterator[tuple[int, int]]:
+            for first, count in keys():
+                yield from _split(first, count, self.parts)
+
         # spawn: forking a process that holds OpenMP or CUDA threads is unsafe.
         loader = torch.utils.data.DataLoader(
-            _BatchDataset(stream.recipe()), batch_size=None, sampler=_Keys(keys), num_workers=workers,
+            _BatchDataset(stream.recipe()), batch_size=None, sampler=_Keys(chunks), num_workers=workers,
             pin_memory=pin_memory, worker_init_fn=_worker_started if workers else None,
             multiprocessing_context="spawn" if workers else None, prefetch_factor=2 if workers else None)
         self._loader: torch.utils.data.DataLoader | None = loader
@@ -431,20 +437,34 @@ class TrainBatches:
         if self._batches is None:
             assert self._loader is not None, "closed"
             self._batches = iter(self._loader)
-        key, imgs, masks, messages, error = next(self._batches)
-        for message in messages:
-            self.warn(message)
-        if error:
-            raise TrainError(error)
-        if tuple(key) != (first, count):
-            raise RuntimeError(f"data loader out of step: got batch {tuple(key)}, wanted {(first, count)}")
-        return imgs, masks
+        imgs, masks = [], []
+        for want in _split(first, count, self.parts):
+            key, part_imgs, part_masks, messages, error = next(self._batches)
+            for message in messages:
+                self.warn(message)
+            if error:
+                raise TrainError(error)
+            if tuple(key) != want:
+                raise RuntimeError(f"data loader out of step: got samples {tuple(key)}, wanted {want}")
+            imgs.append(part_imgs)
+            masks.append(part_masks)
+        if len(masks) == 1:
+            return imgs[0], masks[0]
+        batch_masks = torch.cat(masks)
+        self.masks.check(batch_masks)  # MAE: one hidden count across the parts too
+        return torch.cat(imgs), batch_masks
 
     def close(self) -> None:
         batches, self._batches, self._loader = self._batches, None, None
         shutdown = getattr(batches, "_shutdown_workers", None)
         if shutdown is not None:
             shutdown()
+
+
+def _split(first: int, count: int, parts: int) -> list[tuple[int, int]]:
+    """``(first, count)`` of each worker's share of a batch."""
+    size = math.ceil(count / parts)
+    return [(start, min(size, first + count - start)) for start in range(first, first + count, size)]
 
 
 LOADER = "dataloader"  # TEMPORARY, for bench/bench_train.py --loaders: "pool" = the hand-written Prefetcher

@@ -206,6 +206,8 @@ class _Session:
         self.warnings = list(warnings or [])  # reported once the run is announced
         self._val_failed = False
         self._step_seconds: float | None = None
+        self._interrupt: StopFn | None = None  # a stop that may drop the step in progress (see _loop)
+        _watch_backward(self.model, self._check_interrupt)
 
     # ------------------------------------------------------------------ construction
 
@@ -325,11 +327,11 @@ class _Session:
         # the step is dropped before its forward or its backward, so a ViT-H run does not finish one
         # more step before saving. Other stop functions are polled once per step (a benchmark runs work
         # in them). Several processes must agree, so they only stop between steps.
-        interrupt = stop if isinstance(stop, StopFlag) and not self.world.distributed else None
+        self._interrupt = stop if isinstance(stop, StopFlag) and not self.world.distributed else None
         while self.step < total:
             t0 = time.perf_counter()
             try:
-                local_loss, lr = self._train_step(interrupt)
+                local_loss, lr = self._train_step()
             except _StepDropped:
                 self.optimizer.zero_grad(set_to_none=True)
                 self.reporter.log(f"stop asked during step {self.step + 1}: the step is dropped (a resume redoes "
@@ -347,11 +349,12 @@ class _Session:
                 return "stopped"
         return "done"
 
-    def _train_step(self, interrupt: StopFn | None = None) -> tuple[float, float]:
+    def _train_step(self) -> tuple[float, float]:
         """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr.
 
-        ``interrupt`` is checked before each forward and each backward: True drops the step (``_StepDropped``)
-        before anything of it reached the weights."""
+        A stop (``self._interrupt``) is checked before each forward, before each backward and in the
+        backward after each block: it drops the step (``_StepDropped``) before anything of it reached
+        the weights."""
         c, world = self.config, self.world
         lr = lr_at(self.step, c.steps, c.warmup_steps, c.lr, c.min_lr)
         set_lr(self.optimizer, lr)
@@ -362,16 +365,20 @@ class _Session:
             imgs, mask = imgs.to(self.device, non_blocking=True), mask.to(self.device)
             sync = micro == c.accum - 1 or not world.distributed
             with contextlib.nullcontext() if sync else self.net.no_sync():
-                _check(interrupt)
+                self._check_interrupt()
                 with autocast(self.device, self.precision):
                     loss = self.model.loss(imgs, self.net(imgs, mask), mask)
-                _check(interrupt)
+                self._check_interrupt()
                 self.scaler.scale(loss / c.accum).backward()
             losses.append(loss.detach().float())
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         return float(torch.stack(losses).mean()), lr
+
+    def _check_interrupt(self, _grad: torch.Tensor | None = None) -> None:
+        if self._interrupt is not None and self._interrupt():
+            raise _StepDropped
 
     def _first(self, step: int, micro: int) -> int:
         """Stream position of this process's first sample in a micro-batch (ranks take consecutive slices)."""
@@ -514,9 +521,18 @@ class _StepDropped(Exception):
     """A stop asked for in the middle of a step: the step is not applied."""
 
 
-def _check(interrupt: StopFn | None) -> None:
-    if interrupt is not None and interrupt():
-        raise _StepDropped
+def _watch_backward(model: torch.nn.Module, check: Callable[[torch.Tensor], None]) -> None:
+    """Call ``check`` in the backward pass whenever the gradient of a block's output arrives (the
+    blocks are the members of the model's ModuleLists), so a stop can end a backward within one block.
+    An exception raised there leaves ``backward()``; the partial gradients are then thrown away."""
+    def on_forward(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            output.register_hook(check)
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList):
+            for block in module:
+                block.register_forward_hook(on_forward)
 
 
 def _number(x: float) -> float | None:

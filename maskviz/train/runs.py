@@ -166,12 +166,16 @@ def thumbnail(path: Path, size: int = THUMB_PX) -> np.ndarray | None:
 
 def model_name(source: str | None, loaded: Any) -> str:
     """How the panel names the model a run starts from: what the user opened (a catalogue or bundled
-    name), a run's checkpoint as that run, a Hugging Face cache folder as ``org/name``, else the file's name."""
+    name), a shipped model by its bundled name, a run's checkpoint as that run, a Hugging Face cache
+    folder as ``org/name``, else the file's name."""
     if loaded is not None and loaded.format == "builtin":
         return f"built-in {model_argument(loaded)}"
     if source and not os.path.lexists(Path(source).expanduser()):
         return source  # a catalogue or bundled: name
     path = Path(source or loaded.source).expanduser()
+    bundled = _bundled_name(path)
+    if bundled:
+        return bundled
     run = _run_of(path)
     if run is not None:
         kind = "best validation" if path.name == run.best.name else "final"
@@ -181,6 +185,13 @@ def model_name(source: str | None, loaded: Any) -> str:
         if m := _HUB_CACHE.match(part):
             return f"{m['org']}/{m['name']}"
     return path.name or str(path)
+
+
+def _bundled_name(path: Path) -> str:
+    """``bundled:mae_small`` for a model shipped with maskviz, else ''."""
+    from maskviz.bundled import MODEL_PREFIX, bundled_model_paths
+
+    return next((MODEL_PREFIX + name for name, p in bundled_model_paths().items() if p == path), "")
 
 
 def _run_of(path: Path) -> RunDir | None:

@@ -67,6 +67,7 @@ class TrainingController(QObject):
         self.jobs.jobDone.connect(self._on_job_done)
         self.jobs.jobFailed.connect(self._on_job_failed)
         self.viewer.modelChanged.connect(self._on_viewer_model)
+        self.state.formChanged.connect(lambda _name: self.state.shown is None and self._idle_status())
 
     @property
     def running(self) -> bool:

@@ -96,27 +96,28 @@ class TrainingPanel(QWidget):
         self.curves = TrainCurves(s, self)
         self.log = RunLog(s, self)
         self.before_after = BeforeAfterView(s, c, self)
+        # One page at a time under the buttons and the status: a short dock (1024x700) shows all of
+        # a page, and the form, which is disabled during a run, gives its room to the curves.
         self.tabs = QTabWidget(self)
+        self.setup_page = scrolled(self.form, self, horizontal=False)
+        self.tabs.addTab(self.setup_page, "Setup")
         self.tabs.addTab(self.curves, "Curves")
         self.tabs.addTab(self.log, "Log")
-        self.compare_page = scrolled(self.before_after, self)  # two rows of pictures: the dock scrolls
+        self.compare_page = scrolled(self.before_after, self)  # two rows of pictures: the page scrolls
         self.tabs.addTab(self.compare_page, "Compare")
         buttons = QGridLayout()
         for i, (name, _, _) in enumerate(ACTIONS):
             buttons.addWidget(self.buttons[name], i // 3, i % 3, 1, 1 + (name == "open_result"))
-        form_scroll = scrolled(self.form, self, horizontal=False)  # a short dock scrolls the form, keeps the curves
-        form_scroll.setMinimumHeight(80)
         layout = QVBoxLayout(self)
-        layout.addWidget(form_scroll, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.monitor)
-        layout.addWidget(self.tabs, 2)
+        layout.addWidget(self.tabs, 1)
 
     def _connect(self) -> None:
         s = self.state
         for signal in (s.folderChanged, s.baseChanged, s.runChanged, s.phaseChanged, s.historyChanged):
             signal.connect(self._draw_actions)
-        s.runChanged.connect(lambda: self.tabs.setCurrentWidget(self.curves))
+        s.runChanged.connect(lambda: s.shown is not None and self.tabs.setCurrentWidget(self.curves))
         s.crashChanged.connect(lambda: s.crash and self.tabs.setCurrentWidget(self.log))
         s.comparisonChanged.connect(self._on_comparison)
         self.controller.refused.connect(self._show_refusal)
