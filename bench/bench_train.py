@@ -123,25 +123,6 @@ def bench_pair(name: str, data: Path, out: Path, batch: int, warm: int, timed: i
     return ours, plain_seconds[warm:]
 
 
-def bench_loaders(name: str, data: Path, tmp: Path, batch: int, warm: int, timed: int, workers: int,
-                  repeats: int) -> dict[str, float]:
-    """images/s of maskviz's ``train()`` with each data loader (median step over the timed steps), alternating."""
-    from maskviz.train import data as train_data
-
-    seconds: dict[str, list[float]] = {"pool": [], "dataloader": []}
-    for r in range(repeats):
-        for loader in seconds:
-            train_data.LOADER = loader
-            out = tmp / f"loader-{name}-{loader}-{workers}-{r}"
-            config = TrainConfig(data=str(data), model=name, out=str(out), steps=warm + timed, batch=batch, lr=1e-4,
-                                 val_split=0.0, save_every=10**9, log_every=10**9, device="cpu", workers=workers)
-            train(config)
-            times = [e.time for e in read_events(out / "metrics.jsonl")[0] if e.event == "step"]
-            seconds[loader] += list(np.diff(times)[warm - 1:])
-    train_data.LOADER = "dataloader"
-    return {loader: batch / float(np.median(s)) for loader, s in seconds.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_STEPS))
@@ -151,8 +132,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="measure N times (steps pooled)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the plain loop")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--loaders", type=int, nargs="*", metavar="WORKERS",
-                        help="instead: maskviz's data loaders (hand-written pool vs DataLoader) with these --workers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -160,15 +139,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f} (other processes make every number noisy)")
     with tempfile.TemporaryDirectory() as tmp:
         data = make_folder(Path(tmp) / "images", n=32, size=256)
-        for name in args.models if args.loaders is not None else []:
-            warm, timed = DEFAULT_STEPS.get(name, (5, 20))
-            warm, timed = args.warmup or warm, args.timed or timed
-            for workers in args.loaders or [0]:
-                speed = bench_loaders(name, data, Path(tmp), args.batch, warm, timed, workers, args.repeats)
-                ratio = speed["dataloader"] / speed["pool"]
-                print(f"{name:24s} --workers {workers}: pool {speed['pool']:8.2f} img/s   DataLoader "
-                      f"{speed['dataloader']:8.2f} img/s   DataLoader / pool {ratio:.3f}x", flush=True)
-        for name in args.models if args.loaders is None else []:
+        for name in args.models:
             warm, timed = DEFAULT_STEPS.get(name, (5, 20))
             warm, timed = args.warmup or warm, args.timed or timed
             ours, plain = [], []

@@ -28,7 +28,7 @@ from maskviz.masks import parse_mask_spec
 from maskviz.models import create_model, get_config
 from maskviz.train import EventTail, TrainConfig, TrainError, read_events, resume, train
 from maskviz.train.config import resolve
-from maskviz.train.data import MaskMaker, Prefetcher, SampleStream, augment, random_resized_crop_box
+from maskviz.train.data import MaskMaker, SampleStream, TrainBatches, augment, random_resized_crop_box
 from maskviz.train.events import TrainEvent, write_event
 from maskviz.train.optim import build_optimizer, lr_at
 
@@ -400,40 +400,27 @@ def test_weight_decay_groups_follow_the_official_recipes():
     assert not any("relative_position_bias_table" in n for n in swin)  # official keyword exemption
 
 
-def test_prefetcher_returns_the_same_batches(images):
-    """The GPU path builds batches on a thread; they must equal the ones built in line."""
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loaded_batches_and_warnings_are_the_streams_own(images, tmp_path, workers):
+    """Through the DataLoader, in line or split among worker processes: the stream's samples, masks and
+    skip warnings, in the keys' order."""
     cfg = get_config("mae_vit_tiny_test")
-    files = sorted(images.glob("*.png"))
-
-    def stream() -> SampleStream:
-        return SampleStream(files, 3, cfg, MaskMaker("random:0.75", cfg))
-
-    inline, ahead = stream(), Prefetcher(stream(), background=True)
-    try:
-        for first, upcoming in [(0, 4), (4, 8), (8, None), (100, 104)]:
-            got, want = ahead.get(first, 4, upcoming), inline.batch(first, 4)
-            assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
-    finally:
-        ahead.close()
-
-
-def test_worker_processes_return_the_same_batches_and_warnings(images, tmp_path):
-    """--workers splits each batch among processes; samples, masks and skip warnings stay those of the stream."""
-    cfg = get_config("mae_vit_tiny_test")
-    files = sorted(images.glob("*.png"))
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    files = [tmp_path / "broken.png", *files]
+    files = [tmp_path / "broken.png", *sorted(images.glob("*.png"))]
     inline = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), synthetic=0.3, augmentation="strong")
     warned: list[str] = []
-    pooled = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), warn=warned.append, synthetic=0.3,
+    loaded = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), warn=warned.append, synthetic=0.3,
                           augmentation="strong")
-    ahead = Prefetcher(pooled, workers=2)
+    keys = [(0, 13), (13, 13), (26, 13), (100, 13)]
+    batches = TrainBatches(loaded, lambda: iter(keys), workers)
     try:
-        for first, upcoming in [(0, 13), (13, None), (26, 39)]:
-            got, want = ahead.get(first, 13, upcoming), inline.batch(first, 13)
+        for first, count in keys:
+            got, want = batches.next(first, count), inline.batch(first, count)
             assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+        with pytest.raises(StopIteration):
+            batches.next(200, 13)  # the keys said where the run ends
     finally:
-        ahead.close()
+        batches.close()
     assert warned and all("broken.png" in w for w in warned)
 
 

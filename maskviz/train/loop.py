@@ -30,9 +30,9 @@ from maskviz.train.config import MIN_VAL_IMAGES, Plan, TrainConfig, TrainError, 
 from maskviz.train.data import (
     MaskMaker,
     SampleStream,
+    TrainBatches,
     ValSet,
     derived_seed,
-    make_batches,
     scan_images,
     split_files,
 )
@@ -198,7 +198,9 @@ class _Session:
         self.reporter = Reporter(run if world.is_main else None, *streams)
         stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
                               synthetic=config.synthetic, augmentation=config.augment)
-        self.batches = make_batches(stream, self._batch_keys, config.workers, device.type)
+        # On a GPU one data process by default, so the next batches load while the model trains.
+        self.batches = TrainBatches(stream, self._batch_keys, config.workers or int(device.type != "cpu"),
+                                    pin_memory=device.type == "cuda")
         self.valset = ValSet(files[1], config.seed, model.config, masks, crops=config.val_crops or 1)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
         self.best_val_loss, self.best_step = math.inf, -1
