@@ -16,13 +16,32 @@ from PIL import Image
 
 from maskviz.checkpoints import LoadedModel, load_model, save_model
 from maskviz.cli import build_parser, run_model_note, train_end_lines
+from maskviz.errors import MaskvizError
 from maskviz.models import create_model
-from maskviz.train import RunDir, TrainConfig, TrainEvent
+from maskviz.train import RunDir, TrainConfig, TrainError, TrainEvent
 from maskviz.train.before_after import ViewerContext, comparison_steps
 from maskviz.train.config import Plan, default_save_every, default_val_every, resolve
-from maskviz.train.launch import TextTail, TrainRequest, child_environment, judge_ending, lower_priority
+from maskviz.train.launch import (
+    TextTail,
+    TrainForm,
+    TrainRequest,
+    check_new_run,
+    child_environment,
+    form_request,
+    judge_ending,
+    lower_priority,
+    parse_learning_rate,
+)
 from maskviz.train.loop import TrainResult
-from maskviz.train.monitor import RunHistory, ema, ending_text, progress_text, training_text, validation_verdict
+from maskviz.train.monitor import (
+    RunHistory,
+    ema,
+    ending_text,
+    idle_text,
+    progress_text,
+    training_text,
+    validation_verdict,
+)
 from maskviz.train.runs import (
     list_runs,
     lr_hint,
@@ -32,6 +51,13 @@ from maskviz.train.runs import (
     run_checkpoint_note,
     run_summary,
 )
+
+
+@pytest.fixture
+def tiny_saved(tmp_path) -> str:
+    path = tmp_path / "tiny.safetensors"
+    save_model(create_model("mae_vit_tiny_test"), path)
+    return str(path)
 
 
 def step(n: int, loss: float | None = None, val: float | None = None, **kw) -> TrainEvent:
@@ -172,6 +198,27 @@ def test_validation_and_saves_are_never_every_step(steps, val, save):
     given = resolve(TrainConfig(data="d", model="m", out="o", steps=steps, batch=8, val_every=1), train_images=40,
                     val_images=4, world_size=1, family="mae", pretrained=True)
     assert given.val_every == 1  # what the user asks for still goes
+
+
+def test_the_form_becomes_the_request_the_trainer_would_accept(tmp_path, tiny_saved):
+    form = TrainForm(folder="typed", out=str(tmp_path / "new"), steps=20, batch=4, lr=" 2e-4 ")
+    assert form_request(form, None, None, None, tmp_path).arguments()[:2] == ["--data=typed", "--model=MODEL"]
+    request = form_request(form, tmp_path / "imgs", load_model(tiny_saved), None, tmp_path)
+    assert (request.data, request.model, request.lr) == (str(tmp_path / "imgs"), tiny_saved, 2e-4)
+    for lr in ("fast", "-1", "nan"):
+        with pytest.raises(TrainError, match="learning rate must be a positive number"):
+            parse_learning_rate(lr)
+    check_new_run(form, tmp_path)
+    with pytest.raises(MaskvizError, match="stripes"):
+        check_new_run(TrainForm(mask="stripes:9", out=str(tmp_path / "new")), tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TrainError, match="is a file"):
+        check_new_run(TrainForm(out=str(tmp_path / "file")), tmp_path)
+    run = make_run(tmp_path, "old", [])
+    with pytest.raises(TrainError, match="already holds a training run"):
+        check_new_run(TrainForm(out=str(run.path)), tmp_path)
+    assert idle_text(True, 24, True, 150).startswith("Ready: 24 images, 150 steps")
+    assert idle_text(False, 24, True, 150) == "Waiting for the viewer's model."
 
 
 def test_the_child_gets_every_core_at_a_lower_priority():

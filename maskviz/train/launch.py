@@ -12,12 +12,17 @@ validates and saves exactly like the same command typed in a terminal (see
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from maskviz.train.config import TrainError, parse_mask_mixture
 from maskviz.train.events import TrainEvent
+from maskviz.train.rundir import RunDir, new_run_folder
+from maskviz.train.runs import model_argument
 
 TAIL_LINES = 300
 MAX_READ = 1 << 20  # read at most the newest MiB of output per poll
@@ -59,6 +64,60 @@ class TrainRequest:
             if value != default:
                 args.append(f"--{name}={value}")
         return args
+
+
+@dataclass(frozen=True)
+class TrainForm:
+    """The panel's form as typed (text fields as text): what :func:`form_request` turns into a request."""
+
+    folder: str = ""
+    out: str = ""
+    steps: int = 1000
+    batch: int = 32
+    mask: str = ""
+    lr: str = ""
+    augment: str = "mae"
+    workers: int = 0
+    amp: str = "none"
+    device: str = "auto"
+
+
+def form_request(form: TrainForm, folder: Path | None, base: Any, base_source: str | None,  # noqa: ANN401
+                 runs_root: Path) -> TrainRequest:
+    """The form as a request: ``folder`` is the scanned folder, ``base`` the LoadedModel to start from
+    (``FOLDER``/``MODEL`` stand in while either is missing). A bad learning rate raises TrainError."""
+    data = str(folder) if folder is not None else form.folder.strip() or "FOLDER"
+    model = model_argument(base, base_source) if base is not None else "MODEL"
+    out = Path(form.out.strip() or runs_root).expanduser()
+    return TrainRequest(data, model, str(out.absolute()), form.steps, form.batch, form.mask.strip() or None,
+                        parse_learning_rate(form.lr), form.augment, form.workers, form.amp, form.device)
+
+
+def check_new_run(form: TrainForm, runs_root: Path) -> None:
+    """What ``maskviz train`` would refuse in the form's mask and run folder, as a TrainError, before launching."""
+    if form.mask.strip():
+        parse_mask_mixture(form.mask.strip())
+    out = Path(form.out.strip() or new_run_folder(runs_root)).expanduser()
+    if RunDir(out).config.exists():
+        raise TrainError(f"{out} already holds a training run: open it with Open run… to resume it, "
+                         "or choose another run folder")
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"the run folder {out} is a file")
+
+
+def parse_learning_rate(text: str) -> float | None:
+    """The LR field: blank = the trainer's default; otherwise a positive number, or a TrainError."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise TrainError(f"the learning rate must be a positive number such as 1.5e-4 (or blank for the "
+                         f"default), not {text!r}")
+    return value
 
 
 def resume_arguments(run_dir: str | os.PathLike) -> list[str]:

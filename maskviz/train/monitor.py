@@ -204,6 +204,16 @@ def training_text(name: str, history: RunHistory, verb: str = "Training") -> str
     return " · ".join(parts)
 
 
+def idle_text(has_model: bool, images: int | None, folder_typed: bool, steps: int) -> str:
+    """What to do next when no run is shown: the panel's status line."""
+    if not has_model:
+        return "Waiting for the viewer's model."
+    if images is None:
+        return ("Looking for images…" if folder_typed
+                else "Choose a folder of images, then press Start. The viewer stays usable while a run trains.")
+    return f"Ready: {images} images, {steps} steps. Press Start; the viewer stays usable while the run trains."
+
+
 def ending_text(reason: str, message: str, step: int, total: int) -> str:
     """How a run ended, for the panel's status line (the verdict follows it)."""
     where = f" at step {step}/{total}" if total else ""

@@ -9,7 +9,6 @@ A command that cannot go ahead leaves the state as it was and emits ``refused(ti
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,16 @@ from maskviz.errors import MaskvizError
 from maskviz.gui.background import Background
 from maskviz.gui.training.jobs import JobRunner
 from maskviz.gui.training.process import TrainProcess
+from maskviz.gui.training.settings import restored_form, save_form
 from maskviz.gui.training.state import ComparisonShown, ShownRun, TrainingState
 from maskviz.train.before_after import ViewerContext, comparison_steps
-from maskviz.train.config import parse_mask_mixture
 from maskviz.train.events import read_events
-from maskviz.train.launch import TrainRequest
-from maskviz.train.monitor import RunHistory, ending_text, training_text
+from maskviz.train.launch import TrainRequest, check_new_run, form_request
+from maskviz.train.monitor import RunHistory, ending_text, idle_text, training_text
 from maskviz.train.rundir import RunDir, TrainError, new_run_folder
-from maskviz.train.runs import list_runs, model_argument, result_checkpoint, run_summary, running_elsewhere
+from maskviz.train.runs import list_runs, result_checkpoint, run_summary, running_elsewhere
 
 LANE = "compare"
-SETTINGS = ("folder", "steps", "batch", "mask", "lr")
 
 
 class TrainingController(QObject):
@@ -117,12 +115,9 @@ class TrainingController(QObject):
     def request(self) -> TrainRequest:
         """The form as it stands (placeholders where the folder or model is still missing): the
         command line the advanced options show."""
-        s, f = self.state, self.state.form
-        folder = str(s.folder.root) if s.folder is not None else f.folder.strip() or "FOLDER"
-        model = model_argument(s.base, s.base_source) if s.base is not None else "MODEL"
-        out = Path(f.out.strip() or s.runs_root).expanduser()
-        return TrainRequest(folder, model, str(out.absolute()), f.steps, f.batch, f.mask.strip() or None,
-                            learning_rate(f.lr), f.augment, f.workers, f.amp, f.device)
+        s = self.state
+        return form_request(s.form, s.folder.root if s.folder is not None else None, s.base, s.base_source,
+                            s.runs_root)
 
     def checked_request(self) -> TrainRequest:
         """The form as a TrainRequest, or a TrainError that says what to fix."""
@@ -139,14 +134,7 @@ class TrainingController(QObject):
                              else "choose a folder of training images first")
         if s.base is None:
             raise TrainError("no model is loaded in the viewer yet")
-        if s.form.mask.strip():
-            parse_mask_mixture(s.form.mask.strip())  # the same check as maskviz train's
-        out = Path(s.form.out.strip() or new_run_folder(s.runs_root)).expanduser()
-        if RunDir(out).config.exists():
-            raise TrainError(f"{out} already holds a training run: open it with Open run… to resume it, "
-                             "or choose another run folder")
-        if out.exists() and not out.is_dir():
-            raise TrainError(f"the run folder {out} is a file")
+        check_new_run(s.form, s.runs_root)  # the same checks as maskviz train's
         return self.request()
 
     # ================================================================== commands
@@ -351,52 +339,19 @@ class TrainingController(QObject):
     def _idle_status(self) -> None:
         """What to do next, from what the form holds (a shown run speaks for itself)."""
         s = self.state
-        if s.base is None:
-            text = "Waiting for the viewer's model."
-        elif s.folder is None:
-            text = ("Looking for images…" if s.form.folder.strip()
-                    else "Choose a folder of images, then press Start. The viewer stays usable while a run trains.")
-        else:
-            text = (f"Ready: {s.folder.found} images, {s.form.steps} steps. Press Start; the viewer stays usable "
-                    "while the run trains.")
-        s.set_status(text)
+        s.set_status(idle_text(s.base is not None, s.folder.found if s.folder is not None else None,
+                               bool(s.form.folder.strip()), s.form.steps))
 
     # ================================================================== settings
 
     def _save_settings(self) -> None:
-        if self.settings is None:
-            return
-        form = self.state.form
-        for key in SETTINGS:
-            self.settings.setValue(f"train/{key}", getattr(form, key))
+        if self.settings is not None:
+            save_form(self.settings, self.state.form)
 
     def _restore_settings(self) -> None:
         if self.settings is None:
             return
-        changes: dict[str, Any] = {}
-        for key in ("steps", "batch"):
-            try:
-                changes[key] = max(1, int(self.settings.value(f"train/{key}", getattr(self.state.form, key))))
-            except (TypeError, ValueError):
-                pass
-        for key in ("mask", "lr"):
-            changes[key] = str(self.settings.value(f"train/{key}", "") or "")
+        changes, folder = restored_form(self.settings, self.state.form)
         self.state.update_form(**changes)
-        folder = str(self.settings.value("train/folder", "") or "")
-        if folder and Path(folder).is_dir():
+        if folder:
             self.set_folder(folder)
-
-
-def learning_rate(text: str) -> float | None:
-    """The LR field: blank = the trainer's default; otherwise a positive number, or a TrainError."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise TrainError(f"the learning rate must be a positive number such as 1.5e-4 (or blank for the "
-                         f"default), not {text!r}")
-    return value

@@ -30,30 +30,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from maskviz.train.before_after import Comparison
-from maskviz.train.launch import Ending
+from maskviz.train.launch import Ending, TrainForm
 from maskviz.train.monitor import RunHistory
 from maskviz.train.rundir import RunDir
 from maskviz.train.runs import FolderSummary
 
 LIVE_PHASES = ("running", "following", "stopping")
 OUTPUT_LINES = 2000  # the newest lines of the child's output that are kept
-DEFAULT_STEPS, DEFAULT_BATCH = 1000, 32
-
-
-@dataclass(frozen=True)
-class TrainForm:
-    """The form's fields as typed (the controller checks them when Start is pressed)."""
-
-    folder: str = ""
-    out: str = ""
-    steps: int = DEFAULT_STEPS
-    batch: int = DEFAULT_BATCH
-    mask: str = ""
-    lr: str = ""
-    augment: str = "mae"
-    workers: int = 0
-    amp: str = "none"
-    device: str = "auto"
 
 
 @dataclass
