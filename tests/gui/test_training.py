@@ -82,18 +82,23 @@ class FakeJobs(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ids, self.steps = 0, []
+        self.ids, self.steps, self.cancelled = 0, [], []
+        self._newest: dict[str, int] = {}
 
     def run_job(self, lane: str, fn) -> int:  # noqa: ANN001
         self.ids += 1
         job_id, gen = self.ids, fn()
+        self._newest[lane] = job_id
         QTimer.singleShot(0, lambda: self._step(lane, job_id, gen))
         return job_id
 
     def cancel_job(self, lane: str) -> None:
-        pass
+        self.cancelled.append(lane)
+        self._newest[lane] = 0
 
     def _step(self, lane: str, job_id: int, gen) -> None:  # noqa: ANN001
+        if self._newest.get(lane) != job_id:
+            return  # cancelled or superseded between steps
         try:
             value = next(gen)
         except StopIteration as done:
@@ -204,24 +209,44 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     assert f"run {run.name}, final (step 400)" in form.base_label.text()  # named as the fine-tuned run
 
 
+def finished_run(panel, images: Path, folder: Path, base: str) -> RunDir:
+    """A run that started from ``base`` and saved its final model, shown in ``panel`` with an image in the viewer."""
+    from maskviz.checkpoints import save_model
+
+    run = RunDir(folder)
+    config = TrainConfig(data=str(images), model=base, out=str(run.path), steps=4, batch=2)
+    run.create(config, Plan(1, 2, 7, 1, 0, "x", "mae", {}, "maskviz checkpoint"))
+    save_model(create_model("mae_vit_tiny_test"), run.last, {"steps": 4})
+    panel.controller.viewer.set_image(Image.open(next(images.iterdir())).convert("RGB"), "img0.png")
+    assert panel.controller.open_run(run.path) and panel.buttons["open_result"].isEnabled()
+    return run
+
+
 def test_the_comparison_runs_one_forward_per_worker_step_on_the_viewers_model(dock, images, qtbot, tmp_path,
                                                                              monkeypatch, tiny_model_path):
     panel = dock()
-    run = RunDir(tmp_path / "run")
-    config = TrainConfig(data=str(images), model=tiny_model_path, out=str(run.path), steps=4, batch=2)
-    run.create(config, Plan(1, 2, 7, 1, 0, "x", "mae", {}, "maskviz checkpoint"))
-    from maskviz.checkpoints import save_model
-
-    save_model(create_model("mae_vit_tiny_test"), run.last, {"steps": 4})
+    finished_run(panel, images, tmp_path / "run", tiny_model_path)
     import maskviz.train.loop as loop
 
     monkeypatch.setattr(loop, "build_model", lambda *_: pytest.fail("the viewer's base model was loaded again"))
-    panel.controller.viewer.set_image(Image.open(next(images.iterdir())).convert("RGB"), "img0.png")
-    assert panel.controller.open_run(run.path) and panel.buttons["open_result"].isEnabled()
     assert panel.controller.open_result()
     assert panel.state.comparison.busy and panel.tabs.currentWidget() is panel.compare_page
     qtbot.waitUntil(lambda: panel.before_after.shown == 2, timeout=RUN_MS)
     assert panel.controller.jobs.steps == ["loaded the fine-tuned model", "reconstructed with the starting model"]
+
+
+def test_a_model_change_drops_a_comparison_that_holds_the_old_model(dock, images, qtbot, tmp_path,
+                                                                    tiny_model_path):
+    panel = dock()
+    finished_run(panel, images, tmp_path / "run", tiny_model_path)
+    jobs = panel.controller.jobs
+    assert panel.controller.open_result() and panel.state.comparison.busy
+    cancelled = len(jobs.cancelled)
+    panel.controller.viewer.set_model(load_model(tiny_model_path), tiny_model_path)  # the user opens another
+    assert jobs.cancelled[cancelled:] == ["compare"] and not panel.state.comparison.busy
+    assert "model changed while comparing" in panel.before_after.hint.text()
+    qtbot.wait(300)
+    assert panel.before_after.shown == 0 and jobs.steps == []
 
 
 # ---------------------------------------------------------------------------- refusals

@@ -78,8 +78,14 @@ class TrainingController(QObject):
     # ================================================================== the form
 
     def _on_viewer_model(self) -> None:
-        """The viewer's model is what the next run starts from."""
+        """The viewer's model is what the next run starts from. A comparison still computing may hold
+        the previous one: it is dropped, so that model can go."""
         self.state.set_base(self.viewer.model, self.viewer.model_source)
+        if self.state.comparison.busy:
+            self.jobs.cancel_job(LANE)
+            self._compare_id = 0
+            self.state.set_comparison(ComparisonShown(None, self.state.comparison.which, "The viewer's model "
+                                                      "changed while comparing: press Open in viewer again."))
         if self.state.shown is None:
             self._idle_status()
 

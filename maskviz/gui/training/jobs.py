@@ -60,7 +60,8 @@ class WorkerJobs(QObject):
         worker.failed.connect(self._on_failed)
 
     def run_job(self, lane: str, fn: Callable[[], Any]) -> int:
-        job_id = self._worker.submit_steps(lane, _steps(fn))
+        job_id = self._worker.submit_steps(lane, _steps(fn))  # a newer job in a lane supersedes the older
+        self._lanes = {i: name for i, name in self._lanes.items() if name != lane}
         self._lanes[job_id] = lane
         return job_id
 
