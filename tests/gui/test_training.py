@@ -473,3 +473,48 @@ def test_the_views_follow_the_state(qtbot, tmp_path, monkeypatch, tiny_model_pat
     assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
     panel.curves.log_box.setChecked(True)
     assert panel.curves.plot.getAxis("left").logMode
+
+
+def test_worker_jobs_keep_the_run_job_contract(qtbot):
+    """The stand-in for Controller.run_job: generators step by step, values and errors come back by lane and id."""
+    from maskviz.errors import MaskvizError
+
+    worker = ModelWorker(threads=1)
+    jobs = WorkerJobs(worker)
+    steps, done, failed = [], [], []
+    jobs.jobStep.connect(lambda *args: steps.append(args))
+    jobs.jobDone.connect(lambda *args: done.append(args))
+    jobs.jobFailed.connect(lambda *args: failed.append(args))
+
+    def two_steps():  # noqa: ANN202
+        yield "one"
+        yield "two"
+        return "result"
+
+    def fails() -> None:
+        raise MaskvizError("no such run")
+
+    def endless():  # noqa: ANN202
+        while True:
+            yield "again"
+
+    try:
+        first = jobs.run_job("compare", two_steps)
+        qtbot.waitUntil(lambda: bool(done), timeout=RUN_MS)
+        assert steps == [("compare", first, "one"), ("compare", first, "two")]
+        assert done == [("compare", first, "result")]
+        plain = jobs.run_job("compare", lambda: 5)
+        qtbot.waitUntil(lambda: len(done) == 2, timeout=RUN_MS)
+        assert done[-1] == ("compare", plain, 5) and len(steps) == 2
+        bad = jobs.run_job("compare", fails)
+        qtbot.waitUntil(lambda: bool(failed), timeout=RUN_MS)
+        assert failed == [("compare", bad, "no such run")]
+        jobs.run_job("compare", endless)
+        qtbot.waitUntil(lambda: len(steps) > 3, timeout=RUN_MS)
+        jobs.cancel_job("compare")
+        qtbot.waitUntil(lambda: not worker.is_busy("compare"), timeout=RUN_MS)
+        count = len(steps)
+        qtbot.wait(200)
+        assert len(steps) == count and len(done) == 2  # stopped between steps, no result
+    finally:
+        worker.shutdown()
