@@ -105,7 +105,11 @@ def test_run_folder_contents(images, tmp_path, capsys):
     run = tmp_path / "run"
     assert cli("--data", images, "--model", "mae_vit_tiny_test", "--out", run, "--steps", 8, "--batch", 4,
                "--val-every", 4, "--blr", 1e-3, "--accum", 2, "--jsonl") == 0
-    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    printed = [json.loads(line) for line in captured.out.splitlines()]
+    end = captured.err.splitlines()[-2:]  # where the checkpoints are, then the panel's verdict
+    assert end[0].startswith(f"done after 8/8 steps: {run / 'checkpoints' / 'last.safetensors'}, best ")
+    assert " vs the starting model (" in end[1] and end[1].startswith("Validation ")
     assert printed == [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     doc = json.loads((run / "config.json").read_text())
     c = doc["config"]
