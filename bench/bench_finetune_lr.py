@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from maskviz.bundled import HELD_OUT_SAMPLES, model_path, sample_paths
+from maskviz.bundled import HELD_OUT_SAMPLES, sample_paths
 from maskviz.checkpoints import load_model
+from maskviz.sources import model_path
 from maskviz.train import TrainConfig, train
 from maskviz.train.config import DEFAULT_BLR, DEFAULT_MASKS
 from maskviz.train.data import MaskMaker, ValSet

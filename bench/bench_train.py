@@ -30,7 +30,7 @@ from PIL import Image
 from timm.optim import param_groups_weight_decay
 from torchvision import datasets, transforms
 
-from maskviz.models import get_config
+from maskviz.models import create_model, get_config
 from maskviz.train import TrainConfig, read_events, train
 
 # name -> (warm-up steps, timed steps) by default: few for ViT-B on a CPU, many for the tiny model.
@@ -80,7 +80,7 @@ def plain_steps(name: str, data: Path, batch: int, total: int, workers: int) -> 
     loader = torch.utils.data.DataLoader(dataset, sampler=torch.utils.data.RandomSampler(dataset),
                                          batch_size=batch, num_workers=workers, drop_last=True)
     torch.manual_seed(0)
-    model = cfg.build().train()
+    model = create_model(cfg).train()
     optimizer = torch.optim.AdamW(param_groups_weight_decay(model, 0.05), lr=1e-4, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(0)
     it, start = 0, time.perf_counter()

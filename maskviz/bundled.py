@@ -1,19 +1,16 @@
-"""What ships with maskviz: sample photos and small default models (``resources/``).
+"""What ships with maskviz: sample photos and small default models (``resources/``), found by name.
 
-Everything here works offline. ``sample:NAME`` is accepted wherever an image path is.
+Everything here works offline and imports nothing heavy. ``sample:NAME`` is accepted wherever an
+image path is, ``bundled:NAME`` wherever a model is (:mod:`maskviz.sources` resolves every source;
+:func:`maskviz.checkpoints.load_default_model` opens the default model).
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from maskviz.errors import CheckpointError, ImageError
-
-if TYPE_CHECKING:
-    import torch
+from maskviz.errors import ImageError
 
 SAMPLE_PREFIX = "sample:"
 MODEL_PREFIX = "bundled:"
@@ -62,35 +59,3 @@ def bundled_model_paths() -> dict[str, Path]:
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
     named = {p.stem.removeprefix("maskviz_"): p for p in files}
     return dict(sorted(named.items(), key=lambda item: (item[0] != DEFAULT_MODEL, item[0])))
-
-
-def model_path(source: str | os.PathLike) -> Path:
-    """A model source as a path: ``bundled:simmim_small`` → the bundled file, a catalogue name
-    (``mae-vit-large``, see ``maskviz models``) → its cached copy, anything else → ``~`` expanded."""
-    source = str(source)
-    if not source.startswith(MODEL_PREFIX):
-        path = Path(source).expanduser()
-        if os.path.lexists(path):  # never raises: an unreadable path is load_model's to explain
-            return path
-        from maskviz.zoo.store import resolve_name
-
-        return resolve_name(source) or path
-    name, models = source[len(MODEL_PREFIX):], bundled_model_paths()
-    if name not in models:
-        raise CheckpointError(f"no bundled model named {name!r}; bundled: {', '.join(models) or 'none installed'}")
-    return models[name]
-
-
-def load_default_model(device: str | torch.device = "cpu"):  # noqa: ANN201 - LoadedModel
-    """The bundled MAE when installed, otherwise a clearly labelled untrained built-in model."""
-    import torch  # here, not at the top: the app's start-up window finds its icon here before torch loads
-
-    from maskviz.checkpoints import LoadedModel, load_model
-    from maskviz.models import create_model
-
-    models = bundled_model_paths()
-    if models:
-        return load_model(next(iter(models.values())), device=device)
-    torch.manual_seed(0)
-    model = create_model(BUILTIN_ARCH).to(device).eval()
-    return LoadedModel(model, source=f"builtin:{BUILTIN_ARCH}", format="builtin", notes=[BUILTIN_NOTE])

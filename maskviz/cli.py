@@ -7,8 +7,6 @@ stderr and a non-zero exit; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import shlex
 import sys
@@ -20,7 +18,7 @@ from typing import Any
 
 from maskviz import __version__
 from maskviz.compare_cli import add_compare_parser, cmd_compare
-from maskviz.errors import MaskvizError
+from maskviz.errors import EXIT_SETUP, MaskvizError, SetupError
 
 EXIT_INPUT_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -48,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
-    rec.add_argument("--out", type=Path, help="write the panel PNG here")
+    rec.add_argument("--out", type=Path, help="write the panel figure here: PNG, SVG or PDF by the suffix")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     rec.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="GPU only")
@@ -66,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from maskviz.zoo.commands import add_models_parser
 
     add_models_parser(sub)
-    doctor = sub.add_parser("doctor", help="report Python, torch (CUDA/MPS) and Qt, and the system libraries "
-                                           "Qt's X11 plugin lacks, with the line that installs them")
+    doctor = sub.add_parser("doctor", help="import and try what maskviz needs (torch, torchvision, timm, one "
+                                           "reconstruction, Qt, the display); one line with the fix per problem "
+                                           "(exit 3 when there is one)")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_compare_parser(sub)
@@ -130,17 +129,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The subcommands (the app's own command line is routed to the app by :mod:`maskviz.launch`)."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    if is_app_command_line(raw):  # `maskviz`, `maskviz photo.jpg --model m.pth`: the desktop app
-        return _run_gui(raw)
     args = build_parser().parse_args(raw)
     args.argv = raw
-    commands = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-                "doctor": cmd_doctor, "compare": cmd_compare}
+    if args.command is None:
+        build_parser().print_usage(sys.stderr)
+        print("maskviz: error: no command (run 'maskviz' alone to open the app)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
-        if args.command is None:
-            return launch_gui()
-        return commands[args.command](args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("maskviz: interrupted", file=sys.stderr)
         return 130
@@ -150,13 +148,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback in front of a user
         if args.debug:
             traceback.print_exc()
-        message = input_error_message(exc)
-        if message is not None:
-            print(f"maskviz: error: {message}", file=sys.stderr)
-            return EXIT_INPUT_ERROR
-        print(f"maskviz: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
-        return EXIT_INTERNAL_ERROR
+        return report_error(exc, debug=args.debug)
+
+
+def report_error(exc: BaseException, debug: bool = False) -> int:
+    """Print the one line for ``exc`` and return the exit code: 3 for this machine's setup (the line
+    ``maskviz doctor`` prints for it), 2 for the input, 1 for a maskviz bug."""
+    from maskviz.doctor import setup_problem
+
+    setup = str(exc) if isinstance(exc, SetupError) else setup_problem(exc)
+    if setup is not None:
+        print(f"maskviz: error: {setup}", file=sys.stderr)
+        return EXIT_SETUP
+    message = input_error_message(exc)
+    if message is not None:
+        print(f"maskviz: error: {message}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    hint = "" if debug else " (run with --debug for details)"
+    print(f"maskviz: internal error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
 
 
 def input_error_message(exc: BaseException) -> str | None:
@@ -177,43 +187,16 @@ def input_error_message(exc: BaseException) -> str | None:
     return None
 
 
-SUBCOMMANDS = ("reconstruct", "info", "models", "train", "doctor", "compare")
-
-
-def is_app_command_line(argv: Sequence[str]) -> bool:
-    """True for the app's own command line (``maskviz [IMAGE] [--model P] [--device D] [--reset-session]``).
-
-    Subcommands and the parser's own options (``-h``, ``--debug``) keep going to argparse; anything
-    else, a bare image path included, opens the app (which has its own parser and ``--help``).
-    """
-    return not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--debug", "--version"))
-
-
-def _run_gui(argv: Sequence[str]) -> int:
-    try:
-        return launch_gui(argv)
-    except MaskvizError as exc:
-        print(f"maskviz: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-
-
-def launch_gui(argv: Sequence[str] | None = None) -> int:
-    try:
-        from maskviz.gui.app import run_app
-    except ImportError as exc:
-        raise MaskvizError(f"the desktop app is not available in this build ({exc})") from exc
-    return run_app(list(sys.argv[1:] if argv is None else argv))
-
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz import export
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
     from maskviz.reconstruct import full_reconstruction, reconstruct
 
-    check_outputs(args.out, args.json)
+    export.check_outputs(args.out, args.json)
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
@@ -243,16 +226,16 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for spec, r in zip(specs, results, strict=True):
         print(f"{spec}: {summary_line(r)}")
     if args.out:
-        write_panel(results, specs, args.out, loaded.config.name or Path(loaded.source).name,
-                    Path(args.image).name, args.seed)
+        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded),
+                                           export.image_name(args.image), args.seed)
     if args.json:
-        write_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
+        export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
 
 
 def run_model_note(source: str, loaded: Any) -> str:
     """For a training run's folder: which of its checkpoints was opened, and why ('' for anything else)."""
-    from maskviz.bundled import model_path
+    from maskviz.sources import model_path
     from maskviz.train import RunDir
     from maskviz.train.runs import run_checkpoint_note
 
@@ -263,14 +246,6 @@ def run_model_note(source: str, loaded: Any) -> str:
     return run_checkpoint_note(run, opened, loaded.info)
 
 
-def check_outputs(out: Path | None, json_path: Path | None) -> None:
-    """Refuse, before any work, a metrics file that would overwrite the panel (same file by any name)."""
-    from maskviz.fileio import same_file
-
-    if out is not None and json_path is not None and same_file(out, json_path):
-        raise MaskvizError(f"--json and --out name the same file ({json_path}); give two different paths")
-
-
 def summary_line(r: Any) -> str:
     if r.problem:
         return f"{r.problem}; masked {r.masked_patches}/{r.total_patches} patches"
@@ -278,39 +253,6 @@ def summary_line(r: Any) -> str:
         return f"no masked patches (0/{r.total_patches}); nothing to reconstruct"
     return (f"loss {r.loss:.4f}  mse {r.mse:.5f}  psnr {r.psnr:.2f} dB  "
             f"masked {r.masked_patches}/{r.total_patches} patches")
-
-
-def write_panel(results: list[Any], specs: list[str], out: Path, model: str = "model", image: str = "image",
-                seed: int | None = None) -> None:
-    """The panel PNG, drawn by the one figure renderer (the GUI export draws the same picture)."""
-    from maskviz.figures import reconstruction_figure, render_figure
-    from maskviz.images import save_png
-
-    seeds = [seed if _is_seeded(spec) else None for spec in specs]
-    save_png(render_figure(reconstruction_figure(results, specs, model, image, seeds)), out)
-
-
-def _is_seeded(spec: str) -> bool:
-    from maskviz.masks import parse_mask_spec
-
-    return spec.startswith("full:") or parse_mask_spec(spec).pattern.seeded
-
-
-def write_json(results: list[Any], specs: list[str], model: dict[str, Any], device: str, seconds: float,
-               out: Path) -> None:
-    from maskviz.fileio import atomic_write
-
-    entries = [{"mask": spec, **_finite(r.metrics())} for spec, r in zip(specs, results, strict=True)]
-    warnings = list(model.get("warnings", [])) + sorted({r.problem for r in results if r.problem})
-    doc = {**entries[0], "device": device, "seconds": seconds, "model": model, "warnings": warnings,
-           "results": entries}
-    text = json.dumps(doc, indent=2)
-    atomic_write(Path(out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity: a perfect reconstruction's PSNR is written as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -342,10 +284,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when everything is there, 3 (like any setup error) when a problem was found."""
     from maskviz.doctor import report
 
-    print("\n".join(report()))
-    return 0
+    lines, problems = report()
+    print("\n".join(lines))
+    return EXIT_SETUP if problems else 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -393,6 +337,10 @@ def train_end_lines(result: Any) -> list[str]:
     verdict = history.verdict().sentence()
     return lines + [verdict] if verdict else lines
 
+
+COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
+            "doctor": cmd_doctor, "compare": cmd_compare}
+SUBCOMMANDS = tuple(COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,9 +10,11 @@ and, on request, the pictures). The CLI, the GUI and the tests all use it.
   14 px MAE, an 8 px model and SimMIM's 32 px cells all hide the same region. Where the mapping
   changes the hidden fraction, the row says so in ``note``.
 * **Same count.** ``same_count`` makes every strategy hide the same number of reference patches
-  (the first strategy's, or a given number; sweep points keep their ratio): patterns with a ratio
-  are regenerated at that ratio, then random single patches are hidden or revealed to hit the
-  count exactly.
+  (the first strategy's, or a given number; sweep points keep their ratio): patterns with a hidden
+  amount (:data:`maskviz.masks.AMOUNT`) are regenerated at that amount, then random single patches
+  are hidden or revealed to hit the count exactly.
+* **Sweeps.** :func:`sweep_strategies` runs the points of :mod:`maskviz.sweep` (one definition of a
+  sweep for Compare and the loss curve); :func:`sweep_curves` gives :class:`maskviz.sweep.Curve`.
 * **Batched.** Each model × image runs all its distinct masks in one :func:`maskviz.reconstruct`
   call (MAE masks grouped by visible count, SimMIM in one batch); identical masks (a fixed pattern
   under several seeds) are computed once.
@@ -37,12 +39,12 @@ from maskviz.images import load_image
 from maskviz.masks import MaskSpec, parse_mask_spec, to_pixel_mask, with_hidden_count
 from maskviz.models.base import MaskedImageModel
 from maskviz.reconstruct import Reconstruction, reconstruct
+from maskviz.sweep import Curve, Stat, _plain, sweep_family, sweep_points, t95  # noqa: F401 - Stat, t95 kept here
 
 #: A patch is hidden when at least this fraction of its pixels is hidden.
 COVERAGE = 0.5
 #: A mapped mask whose hidden fraction differs from the pixel mask's by more than this gets a note.
 FRACTION_TOLERANCE = 0.01
-RATIO_KEYS = ("ratio", "fraction")  # the parameter a sweep varies (center masks call it fraction)
 Pictures = bool | Literal["first"]
 
 
@@ -81,31 +83,17 @@ def painted_strategy(mask: np.ndarray, patch_size: int, label: str = "painted") 
     return Strategy(label, pixels=to_pixel_mask(mask, patch_size))
 
 
-def ratio_key(spec: MaskSpec) -> str | None:
-    """The parameter that sets how much a pattern hides (None for fixed patterns like grid)."""
-    return next((k for k in RATIO_KEYS if spec.pattern.param(k) is not None), None)
-
-
 def _nominal_ratio(spec: MaskSpec) -> float | None:
-    key = ratio_key(spec)
-    if key is None:
-        return None
-    value = spec.params.get(key, spec.pattern.param(key).default)
-    return None if value is None else float(value)
+    return spec.amount
 
 
 def sweep_strategies(specs: Iterable[str | MaskSpec], ratios: Sequence[float]) -> list[Strategy]:
-    """Every spec at every ratio: the points of a loss-against-ratio sweep."""
+    """Every spec at every amount: the points of a loss-against-amount sweep (:mod:`maskviz.sweep`)."""
     out = []
     for item in specs:
-        spec = parse_mask_spec(item) if isinstance(item, str) else item
-        key = ratio_key(spec)
-        if key is None:
-            raise MaskError(f"{spec.name} masks have no ratio to sweep; sweep random, block, simmim or center.")
-        family = MaskSpec(spec.name, (), tuple((k, v) for k, v in spec.params.items() if k != key), spec.invert)
-        for ratio in ratios:
-            point = family.with_params(**{key: float(ratio)})
-            out.append(Strategy(str(point), point, sweep=str(family), ratio=float(ratio)))
+        family = sweep_family(item)
+        for ratio, point in sweep_points(family, ratios):
+            out.append(Strategy(str(point), point, sweep=str(family), ratio=ratio))
     return out
 
 
@@ -147,9 +135,9 @@ def equal_count_mask(strategy: Strategy, model: MaskedImageModel, seed: int | No
     """
     spec = strategy.spec
     n = model.grid_size[0] * model.grid_size[1]
-    if spec is not None and (key := ratio_key(spec)) is not None:
+    if spec is not None and spec.pattern.amount_param is not None:
         ratio = 1 - target / n if spec.invert else target / n  # "~" hides the complement
-        strategy = replace(strategy, spec=spec.with_params(**{key: ratio}))
+        strategy = replace(strategy, spec=spec.with_amount(ratio))
     return with_hidden_count(reference_mask(strategy, model, seed), target, seed)
 
 
@@ -264,13 +252,6 @@ CSV_FIELDS = ("model", "image", "strategy", "seed", "sweep", "ratio", "family", 
               "psnr", "hidden", "total", "hidden_fraction", "pixel_fraction", "adjusted", "note")
 
 
-def _plain(value: Any) -> Any:
-    """JSON/CSV-friendly: no infinities (a perfect PSNR is written empty / null), fractions rounded."""
-    if isinstance(value, float):
-        return round(value, 8) if math.isfinite(value) else None
-    return value
-
-
 @dataclass
 class CompareTable:
     """All rows of a comparison and what it covered; ``complete`` is False when it was stopped."""
@@ -296,6 +277,10 @@ class CompareTable:
     def select(self, **where: Any) -> list[CompareRow]:
         """Rows whose attributes equal the given values, e.g. ``select(model="mae", seed=0)``."""
         return [r for r in self.rows if all(getattr(r, k) == v for k, v in where.items())]
+
+    def summaries(self) -> list[Summary]:
+        """Per model × strategy statistics of the plain rows (sweep points have their own curves)."""
+        return summarize([r for r in self.rows if not r.sweep])
 
 
 @dataclass(frozen=True)
@@ -470,44 +455,6 @@ def run_one(model_label: str, model: MaskedImageModel, image_label: str, image: 
 
 # ------------------------------------------------------------------------------------------ statistics
 
-# Two-sided 95 % Student t quantiles for 1..30 degrees of freedom (beyond: a series in 1/df).
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042)
-
-
-def t95(df: int) -> float:
-    """The 97.5 % quantile of Student's t (half-width factor of a 95 % confidence interval)."""
-    if df < 1:
-        return math.nan
-    if df <= len(_T95):
-        return _T95[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df)
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Mean, standard deviation, count and 95 % confidence half-width of some values (NaN-free)."""
-
-    mean: float
-    std: float
-    n: int
-    ci95: float
-
-    @staticmethod
-    def of(values: Iterable[float | None]) -> Stat:
-        v = np.array([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-        if not v.size:
-            return Stat(math.nan, math.nan, 0, math.nan)
-        std = float(v.std(ddof=1)) if v.size > 1 else 0.0
-        ci = t95(v.size - 1) * std / math.sqrt(v.size) if v.size > 1 else math.nan
-        return Stat(float(v.mean()), std, int(v.size), ci)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: _plain(getattr(self, k)) for k in ("mean", "std", "n", "ci95")}
-
-
 @dataclass(frozen=True)
 class Summary:
     """One model × strategy over all images and seeds.
@@ -573,24 +520,13 @@ def _finite_mean(values: Iterable[float | None]) -> float | None:
     return float(np.mean(v)) if v else None
 
 
-@dataclass(frozen=True)
-class Curve:
-    """A sweep line: one model × strategy family, its summaries by increasing ratio."""
-
-    model: str
-    sweep: str
-    loss_name: str
-    points: tuple[Summary, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.model} · {self.sweep}"
-
-
 def sweep_curves(rows: Sequence[CompareRow]) -> list[Curve]:
-    """The sweep's lines (rows without a sweep family are left out)."""
+    """The sweep's lines, one :class:`maskviz.sweep.Curve` per model × family, its points the
+    :class:`Summary` of each amount (rows without a sweep family are left out)."""
     lines: dict[tuple[str, str], list[Summary]] = {}
     for s in summarize([r for r in rows if r.sweep]):
         lines.setdefault((s.model, s.sweep), []).append(s)
-    return [Curve(model, sweep, pts[0].loss_name, tuple(sorted(pts, key=lambda p: p.ratio or 0.0)))
+    return [Curve(family=sweep, spec=parse_mask_spec(sweep),
+                  points=tuple(sorted(pts, key=lambda p: p.ratio or 0.0)), total=len(pts), model=model,
+                  loss_name=pts[0].loss_name)
             for (model, sweep), pts in lines.items()]

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from maskviz.errors import MaskvizError
-from maskviz.progress import ProgressLine, bar
+from maskviz.progress import ProgressLine
 
 DEFAULT_STRATEGIES = ("random:0.75", "block:0.5", "grid:2", "center:0.25")
 
@@ -34,7 +33,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("--sweep", metavar="START:STOP:STEP",
                      help="also sweep the ratio of every --mask that has one, e.g. 0.1:0.9:0.1 (writes sweep.png)")
     cmp.add_argument("--out", type=Path, required=True,
-                     help="folder for grid.png, sweep.png, metrics.csv and summary.json")
+                     help="folder for grid.png, sweep.png (see --format), metrics.csv and summary.json")
+    cmp.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
+                     help="file format of the grid and sweep figures (default png)")
     cmp.add_argument("--heat", choices=["pixel", "patch"], default="pixel",
                      help="error maps: squared error per pixel, or the model's own loss per patch")
     cmp.add_argument("--show-all", action="store_true", help="error maps at full strength on visible patches too")
@@ -73,7 +74,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     interrupted = _run(steps, len(images) * len(models))
     if not table.rows and not interrupted:
         raise MaskvizError(f"none of the {len(images)} images could be read")
-    written = write_all(table, args.out, {k: v.summary() for k, v in loaded.items()}, args.heat, args.show_all)
+    written = write_all(table, args.out, {k: v.summary() for k, v in loaded.items()}, args.heat, args.show_all,
+                        args.format)
     _print_summary(table)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
@@ -85,8 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
-    from maskviz.bundled import load_default_model
-    from maskviz.checkpoints import load_model
+    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.compare import model_label
 
     if not sources:
@@ -101,14 +102,17 @@ def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
 
 
 def _run(steps: Any, total: int) -> bool:
-    """Drive the comparison with a progress bar on stderr; True when Ctrl-C stopped it."""
-    progress = ProgressBar(total, sys.stderr) if total > 1 else None
+    """Drive the comparison with a progress line on stderr (one step: a model × image); True when Ctrl-C
+    stopped it."""
+    progress = ProgressLine(sys.stderr, total, unit="step") if total > 1 else None
     try:
         for step in steps:
             if step.error:
+                message = f"maskviz: skipped {step.image}: {step.error}"
                 if progress is not None:
-                    progress.finish()  # the message gets a line of its own
-                print(f"maskviz: skipped {step.image}: {step.error}", file=sys.stderr)
+                    progress.write(message)  # a line of its own, the progress line stays below it
+                else:
+                    print(message, file=sys.stderr)
             if progress is not None:
                 progress.update(step.done)
     except KeyboardInterrupt:
@@ -116,30 +120,13 @@ def _run(steps: Any, total: int) -> bool:
         return True
     finally:
         if progress is not None:
-            progress.finish()
+            progress.close()
     return False
-
-
-class ProgressBar:
-    """``[#####-----] 37/100 steps, 2.10/s, 30 s left`` (one step: a model × image), see :mod:`maskviz.progress`."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total, self.start = total, time.perf_counter()
-        self.line = ProgressLine(stream)
-
-    def update(self, done: int) -> None:
-        elapsed = time.perf_counter() - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        left = f", {math.ceil((self.total - done) / rate)} s left" if rate > 0 and done < self.total else ""
-        self.line.show(f"{bar(done, self.total)} {done}/{self.total} steps, {rate:.2f}/s{left}",
-                       final=done == self.total)
-
-    def finish(self) -> None:
-        self.line.end()
 
 
 def _print_summary(table: Any) -> None:
     from maskviz.compare import summarize
+    from maskviz.figures import loss_unit
 
     rows = [r for r in table.rows if not r.sweep]
     spread = "95% CI" if len(table.images) > 1 else "std"
@@ -147,7 +134,7 @@ def _print_summary(table: Any) -> None:
         loss = f"{s.loss.mean:.4f}" + (f" ± {s.loss.ci95 if s.images > 1 else s.loss.std:.4f} ({spread})"
                                        if s.loss.n > 1 else "")
         psnr = f"{s.psnr.mean:.2f} dB" if math.isfinite(s.psnr.mean) else "n/a"
-        print(f"{s.model}  {s.strategy}: loss {loss}  psnr {psnr}  hidden {s.hidden_fraction:.1%}  "
+        print(f"{s.model}  {s.strategy}: {loss_unit(s)} loss {loss}  psnr {psnr}  hidden {s.hidden_fraction:.1%}  "
               f"({s.images} image{'s' * (s.images != 1)})")
     for note in table.notes:
         print(f"note: {note}")

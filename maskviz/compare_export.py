@@ -1,7 +1,10 @@
-"""The files of a comparison: grid.png, sweep.png, metrics.csv and summary.json.
+"""The files of a comparison: the grid and sweep figures, metrics.csv and summary.json.
 
 ``maskviz compare --out DIR`` and the GUI's export buttons both call these, so the same table gives
-the same files. Each file is written atomically: an interrupted run leaves complete files or none.
+the same files. Figures are PNG, SVG or PDF by their suffix (``maskviz compare --format``). Each file
+is written atomically: an interrupted run leaves complete files or none. Every loss is named with
+its unit (the CSV's ``loss_name`` column, the figures' labels), so an MAE's MSE and a SimMIM's L1
+never stand side by side as bare "loss".
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from maskviz.compare import CSV_FIELDS, CompareTable, summarize, sweep_curves
-from maskviz.figures import grid_figure, render_figure, sweep_image
+from maskviz.compare import CSV_FIELDS, CompareTable, sweep_curves
+from maskviz.figures import grid_figure, sweep_sheet, write_figure
 from maskviz.fileio import atomic_write
-from maskviz.images import save_png
 
 SCHEMA = "maskviz.compare/1"
 
@@ -48,8 +50,8 @@ def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -
         "same_count": table.same_count,
         "rows": len(table.rows),
         "notes": table.notes,
-        "summary": [s.to_dict() for s in summarize([r for r in table.rows if not r.sweep])],
-        "sweep": [{"model": c.model, "strategy": c.sweep, "loss_name": c.loss_name,
+        "summary": [s.to_dict() for s in table.summaries()],
+        "sweep": [{"model": c.model, "strategy": c.family, "loss_name": c.loss_name,
                    "points": [p.to_dict() for p in c.points]} for c in sweep_curves(table.rows)],
     }
 
@@ -64,16 +66,16 @@ def write_summary_json(table: CompareTable, path: str | os.PathLike, models: Map
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), make_parents=True)
 
 
-def write_grid_png(table: CompareTable, path: str | os.PathLike, heat: str = "pixel", show_all: bool = False) -> Path:
-    save_png(render_figure(grid_figure(table, heat=heat, show_all=show_all)), path)
-    return Path(path)
+def write_grid(table: CompareTable, path: str | os.PathLike, heat: str = "pixel", show_all: bool = False) -> Path:
+    """The comparison grid (strategies × models on the first image), PNG/SVG/PDF by the suffix."""
+    return write_figure(grid_figure(table, heat=heat, show_all=show_all).sheet(), path)
 
 
-def write_sweep_png(table: CompareTable, path: str | os.PathLike) -> Path:
+def write_sweep(table: CompareTable, path: str | os.PathLike) -> Path:
+    """Loss (one plot per loss unit) and PSNR against mask ratio, PNG/SVG/PDF by the suffix."""
     images = len({r.image for r in table.rows})
     title = f"loss and PSNR against mask ratio · {images} image{'s' * (images != 1)} · {len(table.seeds)} seed(s)"
-    save_png(sweep_image(sweep_curves(table.rows), title, "\n".join(table.notes)), path)
-    return Path(path)
+    return write_figure(sweep_sheet(sweep_curves(table.rows), title, "\n".join(table.notes)), path)
 
 
 def has_grid(table: CompareTable) -> bool:
@@ -85,12 +87,12 @@ def has_sweep(table: CompareTable) -> bool:
 
 
 def write_all(table: CompareTable, folder: str | os.PathLike, models: Mapping[str, Any] | None = None,
-              heat: str = "pixel", show_all: bool = False) -> list[Path]:
-    """Every file the table can give into ``folder`` (created if needed); returns what was written."""
+              heat: str = "pixel", show_all: bool = False, fmt: str = "png") -> list[Path]:
+    """Every file the table can give into ``folder`` (created if needed), figures as ``fmt``; returns them."""
     out = Path(folder).expanduser()
     written = [write_metrics_csv(table, out / "metrics.csv"), write_summary_json(table, out / "summary.json", models)]
     if has_grid(table):
-        written.append(write_grid_png(table, out / "grid.png", heat, show_all))
+        written.append(write_grid(table, out / f"grid.{fmt}", heat, show_all))
     if has_sweep(table):
-        written.append(write_sweep_png(table, out / "sweep.png"))
+        written.append(write_sweep(table, out / f"sweep.{fmt}"))
     return written

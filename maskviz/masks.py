@@ -426,7 +426,14 @@ class PatternParam:
     """One parameter of a mask pattern, typed so the parser and the GUI can both use it.
 
     ``kind`` is "float", "int", "choice" or "path"; ``default=None`` on an int means "no limit"
-    (written ``none`` in a spec).
+    (written ``none`` in a spec). ``role`` says what the parameter is to the rest of maskviz:
+
+    * :data:`AMOUNT`: how much the pattern hides (a fraction in [0, 1]); what sweeps, Compare's
+      same-count masks and the loss curve vary;
+    * :data:`CELL`: the size of the pattern's unit, which a model is trained with and is shown with
+      by default (:func:`trained_mask_defaults`).
+
+    ``auto(grid, patch_size)``, when set, is the default that depends on the model (``None`` in a spec).
     """
 
     name: str
@@ -436,7 +443,16 @@ class PatternParam:
     max: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    role: str = ""
+    auto: Callable[[Grid, int], Any] | None = field(default=None, compare=False)
 
+    def default_for(self, grid: Grid, patch_size: int) -> Any:
+        """The value used when a spec leaves this parameter out, for a model with this grid."""
+        return self.auto(grid, patch_size) if self.auto is not None else self.default
+
+
+AMOUNT = "amount"  # role: how much a pattern hides
+CELL = "cell"  # role: the size of a pattern's unit, carried by a model's training recipe
 
 #: Whole-number parameters are sizes and offsets on a patch grid: beyond this they mean nothing and
 #: would overflow numpy's integers.
@@ -466,6 +482,15 @@ class MaskPattern:
             return SEED_PARAM
         return next((p for p in self.params if p.name == key), None)
 
+    def with_role(self, role: str) -> PatternParam | None:
+        """The parameter that plays ``role`` (:data:`AMOUNT`, :data:`CELL`), if the pattern has one."""
+        return next((p for p in self.params if p.role == role), None)
+
+    @property
+    def amount_param(self) -> PatternParam | None:
+        """The parameter that sets how much the pattern hides (None for fixed patterns like ``grid``)."""
+        return self.with_role(AMOUNT)
+
     @property
     def param_names(self) -> tuple[str, ...]:
         """Names in positional order (what ``NAME:A,B`` binds to)."""
@@ -486,7 +511,7 @@ def _file_pattern(grid: Grid, path: str, patch_size: int = 16) -> np.ndarray:
 
 
 def _ratio(default: float) -> PatternParam:
-    return PatternParam("ratio", "float", default, 0.0, 1.0, help="fraction of patches hidden")
+    return PatternParam("ratio", "float", default, 0.0, 1.0, help="fraction of patches hidden", role=AMOUNT)
 
 
 def _int(name: str, default: int | None, lo: int, hi: int | None = None, help: str = "") -> PatternParam:
@@ -501,15 +526,16 @@ MASK_PATTERNS: dict[str, MaskPattern] = {p.name: p for p in (
         PatternParam("min_aspect", "float", 0.3, 0.01, 1.0, help="most elongated block shape")),
         "BEiT block-wise masking", seeded=True),
     MaskPattern("simmim", simmim_mask, (
-        _ratio(0.6), _int("mask_patch", None, 1, help="masked square side, in pixels "
-                                                        "(auto: 32, or smaller to make at least 16 cells)")),
+        _ratio(0.6), PatternParam("mask_patch", "int", None, 1, help="masked square side, in pixels "
+                                  "(auto: 32, or smaller to make at least 16 cells)", role=CELL,
+                                  auto=default_mask_patch)),
         "SimMIM coarse random masking", seeded=True, patch_arg="model_patch"),
     MaskPattern("grid", _grid_pattern, (
         _int("step", 2, 1, help="keep one patch per step×step block"),
         _int("row_offset", 0, 0), _int("col_offset", 0, 0)),
         "MAE grid-wise sampling (keep one patch per block)"),
     MaskPattern("center", center_mask, (
-        PatternParam("fraction", "float", 0.25, 0.0, 1.0, help="fraction of patches hidden"),),
+        PatternParam("fraction", "float", 0.25, 0.0, 1.0, help="fraction of patches hidden", role=AMOUNT),),
         "centred rectangle"),
     MaskPattern("border", border_mask, (_int("width", 1, 0, help="frame width, in patches"),),
                 "frame around the edge"),
@@ -612,6 +638,31 @@ class MaskSpec:
     def params(self) -> dict[str, Any]:
         """The arguments by parameter name (positional ones named), without defaults."""
         return dict(zip(self.pattern.param_names, self.args, strict=False)) | dict(self.kwargs)
+
+    @property
+    def amount(self) -> float | None:
+        """How much the spec asks to hide (its amount parameter, or that parameter's default);
+        None for patterns without one. ``~`` specs hide the complement of this."""
+        param = self.pattern.amount_param
+        if param is None:
+            return None
+        value = self.params.get(param.name, param.default)
+        return None if value is None else float(value)
+
+    def with_amount(self, amount: float) -> MaskSpec:
+        """This spec hiding ``amount`` (its amount parameter set); MaskError for fixed patterns."""
+        param = self.pattern.amount_param
+        if param is None:
+            raise MaskError(f"{self.name} masks have no amount to set; patterns with one: "
+                            f"{', '.join(n for n, p in MASK_PATTERNS.items() if p.amount_param)}.")
+        return self.with_params(**{param.name: float(amount)})
+
+    def without_amount(self) -> MaskSpec:
+        """The pattern family: this spec with its amount parameter left out (to be set per point)."""
+        param = self.pattern.amount_param
+        kept = tuple((k, v) for k, v in self.params.items() if param is None or k != param.name)
+        order = self.pattern.keywords
+        return MaskSpec(self.name, (), tuple(sorted(kept, key=lambda kv: order.index(kv[0]))), self.invert)
 
     def with_params(self, **changes: Any) -> MaskSpec:
         """This spec with some parameters set (converted and checked), all given by keyword."""
@@ -742,7 +793,7 @@ def make_mask(spec: str | MaskSpec, grid: Grid, patch_size: int, seed: int | Non
 def trained_mask_defaults(mask_text: str | None) -> dict[str, dict[str, Any]]:
     """Pattern defaults a model was trained with, from its recipe's ``--mask`` text (``a|b|c``).
 
-    Only parameters that shape the pattern rather than its amount are taken (SimMIM's cell size):
+    Only :data:`CELL` parameters are taken (the size of the pattern's unit, not its amount):
     ``simmim:0.6,mask_patch=16`` in the recipe makes ``simmim`` default to 16 px cells.
     """
     defaults: dict[str, dict[str, Any]] = {}
@@ -751,6 +802,7 @@ def trained_mask_defaults(mask_text: str | None) -> dict[str, dict[str, Any]]:
             spec = parse_mask_spec(part)
         except MaskError:
             continue
-        if spec.name == "simmim" and spec.params.get("mask_patch") is not None:
-            defaults.setdefault("simmim", {})["mask_patch"] = spec.params["mask_patch"]
+        for param in spec.pattern.params:
+            if param.role == CELL and spec.params.get(param.name) is not None:
+                defaults.setdefault(spec.name, {})[param.name] = spec.params[param.name]
     return defaults

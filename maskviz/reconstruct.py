@@ -1,8 +1,8 @@
 """Reconstruct one image under many masks: the pictures and numbers every view of maskviz shows.
 
 ``reconstruct(model, image, masks)`` runs all masks in as few batched forwards as the family
-allows (MAE batches need equal visible counts, so masks are grouped by that count) and returns one
-:class:`Reconstruction` per mask.
+allows (its config's batching rule: MAE batches need equal visible counts, so masks are grouped by
+that count) and returns one :class:`Reconstruction` per mask.
 
 Display conventions (see ``checkpoint-formats.md`` §1.7-1.8):
 
@@ -37,6 +37,7 @@ from maskviz.models.base import MaskedImageModel
 UNNORMALIZE_MODES = ("true-patch", "visible")
 NAN_PROBLEM = "the model produced NaN (or infinite) values; check the checkpoint's weights"
 MAX_BATCH = 16
+DEFAULT_LOSS_NAME = "MSE, normalised pixels"
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Reconstruction:
     norm_pix: bool
     unnormalize: str  # "none" (pixel targets), "true-patch" or "visible"
     problem: str | None = None  # e.g. "the model produced NaN": the panels cannot be trusted
+    loss_name: str = DEFAULT_LOSS_NAME  # the family's training loss in words: the unit of loss, patch_loss
 
     @property
     def masked_patches(self) -> int:
@@ -65,13 +67,6 @@ class Reconstruction:
     @property
     def total_patches(self) -> int:
         return int(self.mask.size)
-
-    @property
-    def loss_name(self) -> str:
-        """The family's training loss in words: the unit of ``loss`` and of ``patch_loss``."""
-        if self.family == "simmim":
-            return "L1, normalised pixels"
-        return "MSE, per-patch normalised pixels" if self.norm_pix else "MSE, normalised pixels"
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -102,14 +97,15 @@ def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray) -> t
 def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = "fp32") -> Tensor:
     """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``.
 
-    MAE needs the same visible count within a batch, so masks are grouped by that count; every
-    group runs in batches of at most ``MAX_BATCH``.
+    Families whose batches need the same visible count (``config.same_hidden_count``: MAE) get their
+    masks grouped by that count; every group runs in batches of at most ``MAX_BATCH``.
     """
     device = model_device(model)
     x, masks = x.to(device), masks.to(device)
     groups: dict[int, list[int]] = defaultdict(list)
+    by_count = model.config.same_hidden_count
     for i, m in enumerate(masks):
-        groups[int((~m).sum()) if model.family == "mae" else 0].append(i)
+        groups[int((~m).sum()) if by_count else 0].append(i)
     out: Tensor | None = None
     with autocast(device, precision):
         for indices in groups.values():
@@ -200,7 +196,7 @@ def _result(
     return compose_result(
         original, prediction.astype(np.float32), hidden.view(c.grid_size).cpu().numpy(), c.patch_size,
         masked_colour=c.mean, patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(), loss=loss,
-        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem,
+        family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem, loss_name=c.loss_name,
     )
 
 
@@ -208,6 +204,7 @@ def compose_result(
     original: np.ndarray, prediction: np.ndarray, mask: np.ndarray, patch_size: int, *,
     masked_colour: Sequence[float], patch_loss: np.ndarray, loss: float | None, family: str,
     norm_pix: bool = False, unnormalize: str = "none", problem: str | None = None,
+    loss_name: str = DEFAULT_LOSS_NAME,
 ) -> Reconstruction:
     """The panels and display-space metrics of a prediction (any source: a model or a baseline fill).
 
@@ -233,6 +230,7 @@ def compose_result(
         norm_pix=norm_pix,
         unnormalize=unnormalize,
         problem=problem,
+        loss_name=loss_name,
     )
 
 

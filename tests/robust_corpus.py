@@ -29,7 +29,7 @@ def tiny_state_dict(name: str = "mae_vit_tiny_test", seed: int = 0) -> dict[str,
 def skeleton_shapes(config: MAEConfig) -> dict[str, torch.Size]:
     """Key → shape of an architecture, from a meta-device build (no memory)."""
     with torch.device("meta"):
-        return {k: v.shape for k, v in config.build().state_dict().items()}
+        return {k: v.shape for k, v in create_model(config).state_dict().items()}
 
 
 def stride0_checkpoint(path: Path, name: str = "mae_vit_huge_patch14") -> Path:

@@ -68,7 +68,7 @@ def test_missing_or_unreadable_default_mask_is_none(tmp_path, info):
 def test_bundle_candidates_have_a_14x14_grid_and_fit_30_mb_in_fp16(name):
     config = get_config(name)
     with torch.device("meta"):
-        model = config.build()
+        model = create_model(config)
     assert config.grid_size == (14, 14)
     assert sum(p.numel() for p in model.parameters()) * 2 <= 30e6
 

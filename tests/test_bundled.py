@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from maskviz.baselines import baseline_reconstruction
-from maskviz.bundled import HELD_OUT_SAMPLES, bundled_model_paths, load_default_model, sample_path
-from maskviz.checkpoints import load_model, training_summary
+from maskviz.bundled import HELD_OUT_SAMPLES, bundled_model_paths, sample_path
+from maskviz.checkpoints import load_default_model, load_model, training_summary
 from maskviz.cli import main
 from maskviz.errors import CheckpointError
 from maskviz.images import fit_to_model, load_image

@@ -48,7 +48,7 @@ def test_norm_pix_from_published_file_names(tmp_path, filename, expected):
 
 def test_unpublished_size_reports_assumed_heads(tmp_path):
     cfg = create_model("mae_vit_tiny_test").config.replace(embed_dim=128, num_heads=2, name="")
-    torch.save({"model": cfg.build().state_dict()}, tmp_path / "odd.pth")
+    torch.save({"model": create_model(cfg).state_dict()}, tmp_path / "odd.pth")
     loaded = load_model(tmp_path / "odd.pth")
     assert loaded.config.num_heads == 2 and any("assumed" in n for n in loaded.notes)
 

@@ -75,7 +75,7 @@ def test_compare_folder_writes_grid_sweep_csv_and_json(folder, checkpoints, tmp_
     assert [p["ratio"] for p in doc["sweep"][0]["points"]] == [0.25, 0.5, 0.75]
     with Image.open(out / "grid.png") as grid, Image.open(out / "sweep.png") as sweep:
         assert grid.width > 6 * 128 and sweep.width > 600
-    assert "mae_a  random:0.75: loss" in capsys.readouterr().out
+    assert "mae_a  random:0.75: MSE loss" in capsys.readouterr().out  # the unit, never a bare "loss"
 
 
 def test_ctrl_c_keeps_what_is_done(folder, checkpoints, tmp_path, monkeypatch):
@@ -144,7 +144,7 @@ def test_error_maps_dim_visible_patches_unless_asked(table):
 
 def test_grid_figure_names_every_input_and_grows_with_models(table):
     fig = grid_figure(table)
-    assert fig.groups == ["mae", "simmim"] and fig.title == "image image"
+    assert fig.groups == ["mae", "simmim"] and fig.title == "image image · view model"
     assert [row.title for row in fig.rows] == ["mask random:0.75 · seed 0", "mask center:0.5"]  # fixed: no seed
     assert "seeds" in fig.footer  # the ± legend
     both = render_figure(fig)

@@ -577,3 +577,26 @@ def test_bundled_simmim_defaults_to_the_cells_it_was_trained_with():
 
     loaded = load_model(str(bundled_model_paths()["simmim_small"]))
     assert loaded.mask_defaults() == {"simmim": {"mask_patch": 16}}
+
+
+def test_patterns_declare_their_hidden_amount_and_cell_roles():
+    amounts = {name: p.amount_param.name for name, p in M.MASK_PATTERNS.items() if p.amount_param}
+    assert amounts == {"random": "ratio", "block": "ratio", "simmim": "ratio", "center": "fraction"}
+    spec = M.parse_mask_spec("center:0.3")
+    assert spec.amount == 0.3 and M.parse_mask_spec("block").amount == 0.5  # the declared default
+    assert str(spec.with_amount(0.5)) == "center:fraction=0.5" and M.parse_mask_spec("grid:2").amount is None
+    assert str(M.parse_mask_spec("~block:0.3,min_block=2,seed=1").without_amount()) == "~block:min_block=2,seed=1"
+    with pytest.raises(MaskError, match="grid masks have no amount"):
+        M.parse_mask_spec("grid:2").with_amount(0.5)
+    cell = M.MASK_PATTERNS["simmim"].with_role(M.CELL)
+    assert cell.name == "mask_patch" and cell.default_for((2, 2), 32) == 32 and cell.default_for((8, 8), 8) == 16
+    assert M.MASK_PATTERNS["block"].param("min_block").default_for((8, 8), 8) == 4  # no auto: the plain default
+
+
+def test_trained_defaults_take_every_cell_parameter_whatever_the_pattern(monkeypatch):
+    """Generic by role, not by pattern name: a new pattern with a cell parameter gets the same treatment."""
+    tiles = M.MaskPattern("tiles", lambda grid, ratio=0.5, tile=1: M.random_mask(grid, ratio),
+                          (M.PatternParam("ratio", "float", 0.5, 0, 1, role=M.AMOUNT),
+                           M.PatternParam("tile", "int", 1, 1, role=M.CELL)), "test pattern")
+    monkeypatch.setitem(M.MASK_PATTERNS, "tiles", tiles)
+    assert M.trained_mask_defaults("tiles:0.3,tile=4|random:0.5") == {"tiles": {"tile": 4}}

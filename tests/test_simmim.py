@@ -134,7 +134,7 @@ def random_batch(config, batch: int = 2, seed: int = 0) -> tuple[Tensor, Tensor]
 
 def load_official(sd: dict[str, Tensor], hints: dict | None = None):
     config, notes = infer_simmim_config(sd, hints or {})
-    model = config.build().eval()
+    model = create_model(config).eval()
     converted, dropped = convert_simmim_state_dict(sd, model)
     load_strict(model, converted, "test checkpoint")
     return model, notes, dropped
@@ -171,7 +171,7 @@ def test_swin_window_clamping_follows_official_rule():
     # Swin-L geometry (192 px, window 12) at a tiny width: stage maps 48, 24, 12, 6.
     config = SimMIMSwinConfig(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 1, 1), window_size=12)
     with torch.device("meta"):
-        model = config.build()
+        model = create_model(config)
     for s, stage in enumerate(model.encoder.layers):
         w, shift = official_window(config.grid_size[0] // 2**s, 12)
         assert config.stage_window(s) == (w, shift)
@@ -272,7 +272,7 @@ def test_config_json_round_trip_and_training_step(name):
 
 def test_stored_buffers_are_checked():
     sd = official_state_dict(tiny("simmim_swin_tiny_test"))
-    model = get_config("simmim_swin_tiny_test").build()
+    model = create_model(get_config("simmim_swin_tiny_test"))
     bad = dict(sd)
     bad["encoder.layers.0.blocks.0.attn.relative_position_index"] = torch.zeros(16, 16, dtype=torch.long)
     with pytest.raises(CheckpointError, match="relative_position_index"):
@@ -304,7 +304,7 @@ def test_classifier_and_encoder_only_checkpoints_are_refused():
     with pytest.raises(CheckpointError, match=ENCODER_ONLY_MESSAGE):
         infer_simmim_config(encoder_only, {})
     with pytest.raises(CheckpointError, match=ENCODER_ONLY_MESSAGE):
-        convert_simmim_state_dict(encoder_only, get_config("simmim_vit_tiny_test").build())
+        convert_simmim_state_dict(encoder_only, create_model(get_config("simmim_vit_tiny_test")))
     assert not is_simmim_state_dict(create_model("mae_vit_tiny_test").state_dict())
 
 

@@ -15,7 +15,10 @@ from typing import Any
 
 from torch import Tensor
 
-from maskviz.checkpoints.hf_vitmae import fuse_qkv, rename_suffix
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat, hf_config_beside
+from maskviz.checkpoints.hf_vitmae import fuse_qkv, hf_model_type, rename_suffix
+from maskviz.checkpoints.loaded import LoadedModel
+from maskviz.checkpoints.official_simmim import load_simmim_weights
 from maskviz.checkpoints.official_simmim import named_config as _named_simmim
 from maskviz.errors import CheckpointError
 from maskviz.models.simmim import SimMIMSwinConfig
@@ -138,3 +141,16 @@ def _as_matrix(key: str, value: Tensor) -> Tensor:
         if side * side == value.numel():
             return value.reshape(side, side)
     return value
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    """Renamed to the official SimMIM layout, then loaded like the official checkpoints."""
+    folder, hf, pre = hf_config_beside(checkpoint)
+    config, notes = config_from_hf_swin(hf, pre)
+    model, dropped, warnings = load_simmim_weights(config, convert_hf_swin_state_dict(checkpoint.tensors),
+                                                   folder.name)
+    return LoadedModel(model, str(folder), FORMAT.name, notes, dropped, warnings=warnings)
+
+
+FORMAT = CheckpointFormat("hf-swin-simmim", "Hugging Face SwinForMaskedImageModeling folder (SimMIM)",
+                          detect=lambda c: hf_model_type(c) == "swin", load=load)

@@ -8,20 +8,18 @@ transformers 5 in memory (``q_proj``, ``mlp.fc1``) and what transformers 5 write
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from maskviz.checkpoints.common import make_config
-from maskviz.checkpoints.safe_load import load_safetensors_file, load_torch_file
+from maskviz.checkpoints.common import build_checked, load_strict, make_config, nonfinite_warnings
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat, hf_config_beside
+from maskviz.checkpoints.loaded import LoadedModel
+from maskviz.checkpoints.official_mae import check_reconstructs
 from maskviz.errors import CheckpointError
 from maskviz.models.mae import MAEConfig
-
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 _TOP_LEVEL = {
     "vit.embeddings.cls_token": "cls_token",
@@ -50,52 +48,6 @@ _LAYER_SUFFIXES = [
 
 def is_hf_vitmae_state_dict(sd: dict[str, Tensor]) -> bool:
     return "vit.embeddings.cls_token" in sd
-
-
-HF_MODEL_TYPES = {"vit_mae": "ViTMAEForPreTraining", "swin": "SwinForMaskedImageModeling"}
-
-
-def read_hf_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, Any]]:
-    """config.json, the raw weights and preprocessor_config.json (empty when absent)."""
-    config = _read_json(folder / "config.json")
-    if config.get("model_type") not in HF_MODEL_TYPES:
-        known = ", ".join(f"{cls} (model_type {kind!r})" for kind, cls in HF_MODEL_TYPES.items())
-        raise CheckpointError(
-            f"{folder.name}/config.json describes a {config.get('model_type')!r} model; "
-            f"maskviz reads Hugging Face folders of {known}"
-        )
-    weights = _read_weights(folder)
-    pre = folder / "preprocessor_config.json"
-    return config, weights, (_read_json(pre) if pre.exists() else {})
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path.parent.name} has no {path.name}") from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read {path.name}: {exc}") from exc
-
-
-def _read_weights(folder: Path) -> dict[str, Tensor]:
-    index = folder / "model.safetensors.index.json"
-    if index.exists():  # sharded: load every shard the index names
-        shards = sorted(set(_read_json(index).get("weight_map", {}).values()))
-        weights: dict[str, Tensor] = {}
-        for shard in shards:
-            weights.update(load_safetensors_file(folder / shard)[0])
-        return weights
-    for name in WEIGHT_FILES:
-        path = folder / name
-        if path.exists():
-            if name.endswith(".safetensors"):
-                return load_safetensors_file(path)[0]
-            obj, _ = load_torch_file(path)
-            if not isinstance(obj, dict):
-                raise CheckpointError(f"{name} does not hold a state dict")
-            return obj
-    raise CheckpointError(f"{folder.name} has no weights ({' or '.join(WEIGHT_FILES)})")
 
 
 def config_from_hf(hf: dict[str, Any], pre: dict[str, Any]) -> tuple[MAEConfig, list[str]]:
@@ -173,3 +125,29 @@ def rename_suffix(suffix: str, renames: list[tuple[str, str]] = _LAYER_SUFFIXES)
         if suffix.startswith(old):
             return new + suffix[len(old):]
     return suffix
+
+
+def hf_model_type(checkpoint: Checkpoint) -> str | None:
+    """A Hugging Face folder's model_type, or what a weight file opened by itself holds by its keys."""
+    if checkpoint.hf_config is not None:
+        return checkpoint.hf_config.get("model_type")
+    if is_hf_vitmae_state_dict(checkpoint.tensors):
+        return "vit_mae"
+    return "swin" if "swin.embeddings.patch_embeddings.projection.weight" in checkpoint.tensors else None
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    folder, hf, pre = hf_config_beside(checkpoint)
+    config, notes = config_from_hf(hf, pre)
+    if checkpoint.norm_pix is not None:
+        config = config.replace(norm_pix_loss=checkpoint.norm_pix)
+        notes.append("target normalisation set by the user")
+    sd = convert_hf_state_dict(checkpoint.tensors)
+    check_reconstructs(sd, folder.name)
+    model = build_checked(config, sd, folder.name)
+    bad = load_strict(model, sd, folder.name)
+    return LoadedModel(model, str(folder), FORMAT.name, notes, warnings=nonfinite_warnings(bad))
+
+
+FORMAT = CheckpointFormat("hf-vitmae", "Hugging Face ViTMAEForPreTraining folder",
+                          detect=lambda c: hf_model_type(c) == "vit_mae", load=load)

@@ -16,7 +16,9 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
-from maskviz.checkpoints.common import build_checked, load_strict
+from maskviz.checkpoints.common import build_checked, load_strict, nonfinite_warnings
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat
+from maskviz.checkpoints.loaded import LoadedModel
 from maskviz.errors import CheckpointError
 from maskviz.fileio import atomic_write
 from maskviz.models.base import MaskedImageModel, config_from_dict
@@ -61,8 +63,9 @@ def _stored(tensor: Tensor, dtype: torch.dtype | None) -> Tensor:
 
 def model_from_maskviz_file(
     tensors: dict[str, Tensor], metadata: dict[str, str], name: str
-) -> tuple[MaskedImageModel, dict[str, Any]]:
-    """Build the model a maskviz file's metadata describes and load its weights strictly."""
+) -> tuple[MaskedImageModel, dict[str, Any], list[str]]:
+    """Build the model a maskviz file's metadata describes and load its weights strictly:
+    (model, info, names of weights holding NaN or ±inf)."""
     if not is_maskviz_metadata(metadata):
         raise CheckpointError(f"{name} is not a maskviz model file")
     try:
@@ -80,5 +83,13 @@ def model_from_maskviz_file(
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{name} describes a model maskviz cannot build: {exc}") from None
     model = build_checked(config, tensors, name)
-    load_strict(model, tensors, name)
-    return model, info
+    return model, info, load_strict(model, tensors, name)
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    model, info, bad = model_from_maskviz_file(checkpoint.tensors, checkpoint.metadata, checkpoint.name)
+    return LoadedModel(model, str(checkpoint.path), FORMAT.name, info=info, warnings=nonfinite_warnings(bad))
+
+
+FORMAT = CheckpointFormat("maskviz", "maskviz model file", detect=lambda c: is_maskviz_metadata(c.metadata),
+                          load=load)

@@ -13,7 +13,9 @@ from typing import Any
 
 from torch import Tensor
 
-from maskviz.checkpoints.common import make_config
+from maskviz.checkpoints.common import build_checked, load_strict, make_config, nonfinite_warnings
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat
+from maskviz.checkpoints.loaded import LoadedModel
 from maskviz.checkpoints.safe_load import stub_field
 from maskviz.errors import CheckpointError
 from maskviz.models.mae import MAE_CONFIGS, MAEConfig
@@ -119,3 +121,17 @@ def _norm_pix(hints: dict[str, Any]) -> tuple[bool, str]:
         "target normalisation unknown (no training args in the file): assumed pixels; "
         "choose norm-pix if the model was trained with --norm_pix_loss"
     )
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    sd, name = checkpoint.tensors, checkpoint.name
+    check_reconstructs(sd, name)
+    config, notes = infer_mae_config(sd, checkpoint.hints)
+    model = build_checked(config, sd, name)
+    bad = load_strict(model, sd, name)
+    return LoadedModel(model, str(checkpoint.path), FORMAT.name, notes, checkpoint.ignored,
+                       warnings=nonfinite_warnings(bad))
+
+
+FORMAT = CheckpointFormat("official-mae", "official MAE checkpoint (facebookresearch/mae)",
+                          detect=lambda c: is_mae_state_dict(c.tensors), load=load)

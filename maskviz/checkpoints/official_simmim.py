@@ -16,7 +16,16 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from maskviz.checkpoints.common import check_tensors, drop_recomputed_buffer, make_config
+from maskviz.checkpoints.common import (
+    build_checked,
+    check_tensors,
+    drop_recomputed_buffer,
+    load_strict,
+    make_config,
+    nonfinite_warnings,
+)
+from maskviz.checkpoints.formats import Checkpoint, CheckpointFormat
+from maskviz.checkpoints.loaded import LoadedModel
 from maskviz.errors import CheckpointError
 from maskviz.models.base import ModelConfig
 from maskviz.models.simmim import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig
@@ -88,17 +97,29 @@ def convert_simmim_state_dict(
 ) -> tuple[dict[str, Tensor], list[str]]:
     """Weights ready for ``load_strict``, and the stored buffers that were checked and dropped."""
     check_reconstructs(sd)
-    out = check_tensors(sd, WHAT)
+    weights, stored = split_recomputed(check_tensors(sd, WHAT))
+    return weights, check_stored_buffers(stored, model)
+
+
+def split_recomputed(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """(weights, stored deterministic buffers): the buffers are compared, not loaded."""
+    weights = {k: v for k, v in sd.items() if not k.endswith(RECOMPUTED)}
+    return weights, {k: v for k, v in sd.items() if k.endswith(RECOMPUTED)}
+
+
+def check_stored_buffers(stored: Mapping[str, Tensor], model: nn.Module) -> list[str]:
+    """Compare stored index tables and attention masks with the model's own (a mismatch means another
+    window or input size); returns their names, which are then ignored."""
     ours = dict(model.named_buffers())
-    dropped: list[str] = []
-    for key in [k for k in out if k.endswith(RECOMPUTED)]:
+    out, dropped = dict(stored), []
+    for key in stored:
         if key not in ours:
             raise CheckpointError(
                 f"{WHAT}: stored buffer {key} has no counterpart in this architecture "
                 "(different window or input size?)"
             )
         drop_recomputed_buffer(out, key, ours[key], WHAT, dropped)
-    return out, dropped
+    return dropped
 
 
 # --- ViT ---------------------------------------------------------------------------------------
@@ -269,3 +290,29 @@ def named_config(config: ModelConfig, notes: list[str]) -> tuple[ModelConfig, li
         if named.replace(name="") == config.replace(name=""):
             return named.replace(), [f"architecture matches {name}", *notes]
     return config, notes
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_simmim_weights(
+    config: ModelConfig, sd: dict[str, Tensor], what: str
+) -> tuple[nn.Module, list[str], list[str]]:
+    """Weights loaded strictly, then the stored index tables / attention masks compared with the
+    model's own and dropped: (model, dropped buffer names, warnings)."""
+    check_reconstructs(sd)  # a plain refusal for encoder-only and classifier files first
+    model = build_checked(config, sd, what)
+    weights, stored = split_recomputed(sd)
+    bad = load_strict(model, weights, what)
+    return model, check_stored_buffers(stored, model), nonfinite_warnings(bad)
+
+
+def load(checkpoint: Checkpoint) -> LoadedModel:
+    config, notes = infer_simmim_config(checkpoint.tensors, checkpoint.hints)
+    model, dropped, warnings = load_simmim_weights(config, checkpoint.tensors, checkpoint.name)
+    return LoadedModel(model, str(checkpoint.path), FORMAT.name, notes, checkpoint.ignored + dropped,
+                       warnings=warnings)
+
+
+FORMAT = CheckpointFormat("official-simmim", "official SimMIM checkpoint (microsoft/SimMIM)",
+                          detect=lambda c: is_simmim_state_dict(c.tensors), load=load)

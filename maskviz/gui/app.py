@@ -2,7 +2,8 @@
 
 Also installs the last line of defence: an exception that escapes a Qt slot would otherwise print a
 traceback to a terminal the user may not have (or abort the process); here it is written to the log
-file and the user sees a plain dialog that says where the details are.
+file and the user sees a plain dialog that says where the details are, and only what is true (a
+broken install gets the line ``maskviz doctor`` prints; "your work is still open" only when it is).
 """
 
 from __future__ import annotations
@@ -21,23 +22,24 @@ from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QWidget
 
 from maskviz.app_args import build_app_parser as build_parser
-from maskviz.doctor import xcb_problem
-from maskviz.errors import MaskvizError
+from maskviz.doctor import first_line, setup_problem, window_problem
+from maskviz.errors import EXIT_SETUP, MaskvizError, SetupError
 from maskviz.gui.session import config_dir
 
 ORGANIZATION, APPLICATION, DESKTOP_ID = "maskviz", "maskviz", "org.maskviz.Maskviz"
 LOG_NAME = "maskviz.log"
 ICON_NAME = "maskviz.svg"
-# The window module's heavy, Qt-free imports: torch, and timm through the model families (timm with
-# torch._dynamo deferred, see maskviz.lazy.dynamo_deferred). Several seconds on a 2-core machine, so
-# they are imported on a background thread while a start-up window is already on screen. The
-# training code (timm.optim imports torch._dynamo for real) is left to its first use, on a worker.
+# The window module's heavy, Qt-free imports: torch and the model families (which need no timm: only
+# a Swin model imports it). Seconds on a 2-core machine, so they are imported on a background thread
+# while a start-up window is already on screen. The training code (timm.optim) is left to its first
+# use, on a worker.
 PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines")
 
 log = logging.getLogger("maskviz.gui")
+_window_opened = False  # whether this process has shown a main window: a crash before it is a failed start
 
 
 def setup_logging(folder: Path) -> Path:
@@ -61,15 +63,28 @@ def excepthook(log_path: Path):  # noqa: ANN201 - returns sys.excepthook's signa
             return
         text = "".join(traceback.format_exception(kind, exc, tb))
         log.error("unhandled exception:\n%s", text)
-        message = (str(exc) if isinstance(exc, MaskvizError)
-                   else f"Something went wrong inside maskviz ({kind.__name__}). Your work is still open; "
-                        f"the details were written to {log_path}.")
+        setup = setup_problem(exc)
+        message = setup or crash_message(exc, log_path)
+        if setup or QApplication.instance() is None:  # a terminal user sees the fix too
+            print(f"maskviz: error: {message}", file=sys.stderr)
         if QApplication.instance() is not None:
             QMessageBox.critical(None, "maskviz", message)
-        else:
-            print(f"maskviz: {message}", file=sys.stderr)
 
     return hook
+
+
+def crash_message(exc: BaseException, log_path: Path) -> str:
+    """What the crash dialog says: only what is true of the windows on screen now."""
+    if isinstance(exc, MaskvizError):
+        return str(exc)
+    what = f"{type(exc).__name__}: {first_line(exc)}"
+    work_open = any(isinstance(w, QMainWindow) and w.isVisible() for w in QApplication.topLevelWidgets())
+    if work_open:
+        return (f"Something went wrong inside maskviz ({what}). Your work is still open; "
+                f"the details were written to {log_path}.")
+    if not _window_opened:
+        return f"maskviz could not start ({what}). The details were written to {log_path}."
+    return f"Something went wrong inside maskviz ({what}). The details were written to {log_path}."
 
 
 def application(argv: Sequence[str] = ()) -> QApplication:
@@ -114,9 +129,11 @@ def run_app(argv: Sequence[str]) -> int:
     """Parse the command line, open the window and run the event loop; returns the exit code."""
     args = build_parser().parse_args(list(argv))
     if QApplication.instance() is None:
-        problem = xcb_problem()  # before Qt loads the plugin: Qt's own abort names one library of several
+        # Before Qt loads its platform plugin: without a display or with a library missing, Qt aborts
+        # (exit 134) naming libxcb-cursor0, whatever the cause.
+        problem = window_problem()
         if problem:
-            raise MaskvizError(problem)
+            raise SetupError(problem)
     app = application()
     folder = config_dir()
     sys.excepthook = excepthook(setup_logging(folder))
@@ -144,6 +161,8 @@ def open_window(args: argparse.Namespace, folder: Path, splash: QWidget | None =
         QMessageBox.critical(None, "maskviz", str(exc))
         return None
     window.show()
+    global _window_opened
+    _window_opened = True
     if splash is not None:  # before start(): a dialog about a bad path must not sit under it
         splash.close()
     close_on_signals(window)
@@ -193,11 +212,18 @@ class _ImportRelay(QObject):
 
     @Slot(object)
     def _deliver(self, failure: BaseException | None) -> None:
-        if failure is not None:  # reported like any other escaped exception (log, dialog); no window to run
-            sys.excepthook(type(failure), failure, failure.__traceback__)
-            QApplication.exit(1)
-        else:
-            self._then()
+        if failure is None:
+            try:
+                self._then()
+                return
+            except Exception as exc:  # noqa: BLE001 - the main window failed to come up: nothing to go on with
+                failure = exc
+        # Reported like any other escaped exception (log, dialog), without the start-up window under it.
+        for widget in QApplication.topLevelWidgets():
+            if widget.windowType() == Qt.WindowType.SplashScreen:
+                widget.close()
+        sys.excepthook(type(failure), failure, failure.__traceback__)
+        QApplication.exit(EXIT_SETUP if setup_problem(failure) else 1)
 
 
 def after_imports(modules: Sequence[str], then: Callable[[], object]) -> threading.Thread:

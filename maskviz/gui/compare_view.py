@@ -593,15 +593,15 @@ class CompareView(QWidget):
         return True
 
     def export_grid(self, path: str | os.PathLike) -> bool:
-        from maskviz.compare_export import write_grid_png
+        from maskviz.compare_export import write_grid
 
         job = self.job
-        return self._export(write_grid_png, path, job.heat if job else "pixel", job.show_all if job else False)
+        return self._export(write_grid, path, job.heat if job else "pixel", job.show_all if job else False)
 
     def export_sweep(self, path: str | os.PathLike) -> bool:
-        from maskviz.compare_export import write_sweep_png
+        from maskviz.compare_export import write_sweep
 
-        return self._export(write_sweep_png, path)
+        return self._export(write_sweep, path)
 
     def export_csv(self, path: str | os.PathLike) -> bool:
         from maskviz.compare_export import write_metrics_csv

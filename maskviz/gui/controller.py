@@ -147,8 +147,7 @@ class Controller(QObject):
         """Load a checkpoint (None = bundled default) on the worker; returns the task id.
 
         ``fallback``: if it fails and no model is in use yet, load the default instead (start-up)."""
-        from maskviz.bundled import load_default_model
-        from maskviz.checkpoints import load_model
+        from maskviz.checkpoints import load_default_model, load_model
 
         device, path = self.state.options.device, None if source is None else str(source)
 

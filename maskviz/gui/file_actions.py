@@ -2,9 +2,9 @@
 
 A mixin of :class:`maskviz.gui.main_window.MainWindow`, kept apart so the window module stays about
 wiring. The actions read and change the viewer state (``self.state``) and open through the controller;
-every one calls a core function (``save_mask_png``, ``load_mask_png``, ``render_panel``, ``save_png``,
-the CLI's ``write_json``) and turns a ``MaskvizError`` into a plain dialog through ``show_error``; the
-state is untouched when an action fails.
+every one calls a core function (``save_mask_png``, ``load_mask_png``, and :mod:`maskviz.export`, which
+``maskviz reconstruct --out/--json`` calls too) and turns a ``MaskvizError`` into a plain dialog through
+``show_error``; the state is untouched when an action fails.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from maskviz.errors import MaskvizError
 MODEL_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".pkl", ".tar"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
 MODEL_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
+FIGURE_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 
 
 class FileActionsMixin:
@@ -70,8 +71,8 @@ class FileActionsMixin:
             self.load_mask(path)
 
     def export_panels_dialog(self) -> None:
-        if path := self._ask_save("Export panels", "maskviz-panels.png", "PNG images (*.png)"):
-            self.export_panels_png(path)
+        if path := self._ask_save("Export panels", "maskviz-panels.png", FIGURE_FILTER):
+            self.export_panels(path)
 
     def export_metrics_dialog(self) -> None:
         if path := self._ask_save("Export metrics", "maskviz-metrics.json", "JSON (*.json)"):
@@ -102,22 +103,22 @@ class FileActionsMixin:
             return False
         return True
 
-    def export_panels_png(self, path: str | os.PathLike) -> bool:
-        """The panels as one PNG, drawn by the same figure renderer as ``maskviz reconstruct --out``."""
-        from maskviz.figures import reconstruction_figure, render_figure
-        from maskviz.images import save_png
+    def export_panels(self, path: str | os.PathLike) -> bool:
+        """The panels as one figure (PNG, SVG or PDF by the suffix), as ``maskviz reconstruct --out`` draws
+        them for the same inputs; with the baseline column when the viewer shows a baseline."""
+        from maskviz import export
+        from maskviz.baselines import BASELINE_LABELS
 
         s = self.state
         if s.result is None or s.model is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
-        # Named as `maskviz reconstruct --out` names them, so the two pictures match for the same inputs.
-        model = s.model.config.name or Path(s.model.source).name
-        image = Path(s.image_source).name if s.image_source else "image"
-        figure = reconstruction_figure([s.result.result], [s.pattern_spec or s.mask_label()], model, image,
-                                       heat=s.options.heatmap)
+        shown = s.options.baseline != "none" and s.baseline_result is not None
+        baseline = (BASELINE_LABELS.get(s.options.baseline, s.options.baseline), s.baseline_result) if shown else None
         try:
-            save_png(render_figure(figure), path)
+            export.write_reconstruction_figure([s.result.result], [self._mask_text()], path,
+                                               export.model_name(s.model), export.image_name(s.image_source),
+                                               heat=s.options.heatmap, baseline=baseline)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)
             return False
@@ -126,20 +127,26 @@ class FileActionsMixin:
 
     def export_metrics_json(self, path: str | os.PathLike) -> bool:
         """The metrics as JSON, in the same layout as ``maskviz reconstruct --json``."""
-        from maskviz.cli import write_json
+        from maskviz import export
 
         s = self.state
         if s.result is None or s.model is None:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
         try:
-            write_json([s.result.result], [s.pattern_spec or s.mask_label()], s.model.summary(), s.options.device,
-                       s.result.seconds, Path(path))
+            export.write_metrics_json([s.result.result], [self._mask_text()], s.model.summary(), s.options.device,
+                                      s.result.seconds, path)
         except MaskvizError as exc:
             self.show_error("Could not export the metrics", exc)
             return False
         self.statusBar().showMessage(f"Exported metrics to {path}", 5000)
         return True
+
+    def _mask_text(self) -> str:
+        """The pattern's spec while the mask is exactly the pattern's, else what the mask line says."""
+        label = self.state.mask_label()
+        spec = self.state.pattern_spec
+        return spec if spec and not label.endswith("+ edits") and label != "painted" else label
 
     # ================================================================== drag and drop
 

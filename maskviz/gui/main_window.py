@@ -207,7 +207,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         file.addSeparator()
         self._action(file, "&Save mask PNG…", self.save_mask_dialog, QKeySequence.StandardKey.Save)
         self._action(file, "&Load mask PNG…", self.load_mask_dialog, "Ctrl+Shift+L")
-        self._action(file, "&Export panels PNG…", self.export_panels_dialog, "Ctrl+E")
+        self._action(file, "&Export panels…", self.export_panels_dialog, "Ctrl+E")
         self._action(file, "Export metrics &JSON…", self.export_metrics_dialog, "Ctrl+Shift+E")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)

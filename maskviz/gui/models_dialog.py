@@ -52,11 +52,13 @@ class DownloadThread(QThread):
         self.wait(timeout_ms)
 
     def run(self) -> None:
+        from maskviz.checkpoints import load_model
         from maskviz.errors import MaskvizError
         from maskviz.zoo.store import DownloadCancelled, download
 
         try:
-            path = download(self.entry, progress=self.progressed.emit, cancelled=self.isInterruptionRequested)
+            path = download(self.entry, progress=self.progressed.emit, cancelled=self.isInterruptionRequested,
+                            verify=load_model)
         except DownloadCancelled as exc:
             self.cancelled.emit(str(exc))
         except MaskvizError as exc:
@@ -134,7 +136,7 @@ class ModelsDialog(QDialog):
         return find_entry(item.text()) if item is not None else None
 
     def _update_details(self) -> None:
-        from maskviz.zoo.store import cached_path, manual_instructions
+        from maskviz.zoo.store import cached_path, can_download, manual_instructions
 
         entry = self.selected_entry()
         busy = self.thread is not None
@@ -143,9 +145,9 @@ class ModelsDialog(QDialog):
             self.get_button.setEnabled(False)
             return
         cached = cached_path(entry) is not None
-        manual = entry.source == "manual" and not cached
+        manual = not cached and not can_download(entry)  # Google Drive, unless a mirror has it
         self.get_button.setText("Open" if cached else "Download by hand (below)" if manual else "Download and open")
-        self.get_button.setEnabled(not busy and (cached or entry.source in ("url", "hub")))
+        self.get_button.setEnabled(not busy and (cached or not manual))
         text = f"{entry.description}. Licence: {entry.licence}. Source: {entry.where}."
         if manual:
             text += "\n" + manual_instructions(entry)

@@ -46,7 +46,6 @@ from maskviz.masks import (
     MaskPattern,
     MaskSpec,
     PatternParam,
-    default_mask_patch,
     mask_ratio,
     parse_mask_spec,
 )
@@ -271,16 +270,15 @@ class PatternPanel(QWidget):
             self._loading = False
 
     def _model_dependent(self) -> set[str]:
-        return {"mask_patch"} | set(self._defaults.get(self.pattern.name, {}))
+        automatic = {p.name for p in self.pattern.params if p.auto is not None}
+        return automatic | set(self._defaults.get(self.pattern.name, {}))
 
     def default(self, param: PatternParam) -> Any:
         """A parameter's default for the current model: the model file's, else the grid's, else the registry's."""
         pattern = self.pattern.name
         if param.name in self._defaults.get(pattern, {}):
             return self._defaults[pattern][param.name]
-        if pattern == "simmim" and param.name == "mask_patch":
-            return default_mask_patch(self._grid, self._patch_size)
-        return param.default
+        return param.default_for(self._grid, self._patch_size)
 
     def bind_state(self, state: Any) -> None:
         """Read a ViewerState: grid and defaults from its model, widgets and label from its mask."""

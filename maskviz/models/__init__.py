@@ -8,7 +8,9 @@ from maskviz.lazy import lazy_exports
 
 _WHERE = {
     **dict.fromkeys(["MaskedImageModel", "patchify", "unpatchify"], "maskviz.models.base"),
-    **dict.fromkeys(["MODEL_CONFIGS", "ModelConfig", "create_model", "get_config"], "maskviz.models.configs"),
+    **dict.fromkeys(["MODEL_CONFIGS", "ModelConfig", "get_config"], "maskviz.models.configs"),
+    **dict.fromkeys(["create_model", "register_family"], "maskviz.models.registry"),
 }
-__all__ = ["MaskedImageModel", "ModelConfig", "MODEL_CONFIGS", "create_model", "get_config", "patchify", "unpatchify"]
+__all__ = ["MaskedImageModel", "ModelConfig", "MODEL_CONFIGS", "create_model", "get_config", "patchify",
+           "register_family", "unpatchify"]
 __getattr__ = lazy_exports(__name__, _WHERE)

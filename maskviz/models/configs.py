@@ -1,19 +1,15 @@
 """Every named model config, in one module that imports no torch (like timm's registry).
 
-``maskviz models`` and ``maskviz train --help`` read these without loading the network code; a
-config's :meth:`~ModelConfig.build` imports its family's module (torch, timm) when a model is made.
+``maskviz models`` and ``maskviz train --help`` read these without loading the network code. The
+configs know no model class: :mod:`maskviz.models.registry` holds the builder table
+(config class → model class) and makes models (``create_model``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from maskviz.models.base import MaskedImageModel
-    from maskviz.models.mae import MAEViT
-    from maskviz.models.simmim import SimMIMSwin, SimMIMViT
+from typing import Any, ClassVar
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,11 +29,19 @@ MAX_CHANNELS = 64
 class ModelConfig:
     """Architecture and data conventions of one model; JSON-serialisable via :meth:`to_dict`.
 
-    Subclasses add the architecture fields and set ``family`` and ``kind``.
+    Subclasses add the architecture fields and set ``family`` and ``kind``, and state the family's
+    facts that the rest of maskviz reads instead of switching on the family's name.
     """
 
-    family: ClassVar[str] = ""
-    kind: ClassVar[str] = ""
+    family: ClassVar[str] = ""  # "mae", "simmim": what files and results record
+    kind: ClassVar[str] = ""  # the config class's name in files (maskviz's own format)
+    display_name: ClassVar[str] = ""  # "MAE", "SimMIM": what people read
+    backbone: ClassVar[str] = "ViT"
+    #: The mask spec the family trains with, and a model of it is first shown and trained with.
+    default_mask: ClassVar[str] = "random:0.75"
+    #: Batching rule: masks in one forward must hide the same number of patches (MAE drops the
+    #: hidden tokens, so a batch must keep equally many); reconstruction groups masks by that count.
+    same_hidden_count: ClassVar[bool] = False
 
     img_size: int = 224
     patch_size: int = 16
@@ -75,6 +79,11 @@ class ModelConfig:
         gh, gw = self.grid_size
         return gh * gw
 
+    @property
+    def loss_name(self) -> str:
+        """The family's training loss in words: the unit of a reconstruction's ``loss``."""
+        return "MSE, normalised pixels"
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["kind"] = self.kind
@@ -83,10 +92,6 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
-
-    def build(self) -> MaskedImageModel:
-        """A freshly initialised model (imports torch and timm on first use)."""
-        raise NotImplementedError
 
 
 def whole_number(what: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -145,6 +150,9 @@ def config_from_dict(d: dict[str, Any]) -> ModelConfig:
 class MAEConfig(ModelConfig):
     kind = "mae_vit"
     family = "mae"
+    display_name = "MAE"
+    default_mask = "random:0.75"
+    same_hidden_count = True
 
     embed_dim: int = 768
     depth: int = 12
@@ -154,6 +162,10 @@ class MAEConfig(ModelConfig):
     decoder_num_heads: int = 16
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-6  # official MAE; Hugging Face configs carry 1e-12
+
+    @property
+    def loss_name(self) -> str:
+        return "MSE, per-patch normalised pixels" if self.norm_pix_loss else "MSE, normalised pixels"
 
     def check(self) -> None:
         super().check()
@@ -167,11 +179,6 @@ class MAEConfig(ModelConfig):
         whole_number("decoder depth", self.decoder_depth, 0, MAX_DEPTH)
         check_ratio("MLP ratio", self.mlp_ratio)
         check_ratio("LayerNorm eps", self.norm_eps, 1.0)
-
-    def build(self) -> MAEViT:
-        from maskviz.models.mae import MAEViT
-
-        return MAEViT(self)
 
 
 def _cfg(name: str, **kw) -> MAEConfig:
@@ -218,6 +225,9 @@ def _no_norm_pix(config: ModelConfig) -> None:
 class SimMIMViTConfig(ModelConfig):
     kind = "simmim_vit"
     family = "simmim"
+    display_name = "SimMIM"
+    default_mask = "simmim:0.6"
+    loss_name = "L1, normalised pixels"
 
     embed_dim: int = 768
     depth: int = 12
@@ -243,16 +253,15 @@ class SimMIMViTConfig(ModelConfig):
     def num_features(self) -> int:
         return self.embed_dim
 
-    def build(self) -> SimMIMViT:
-        from maskviz.models.simmim import SimMIMViT
-
-        return SimMIMViT(self)
-
 
 @dataclass
 class SimMIMSwinConfig(ModelConfig):
     kind = "simmim_swin"
     family = "simmim"
+    display_name = "SimMIM"
+    backbone = "Swin"
+    default_mask = "simmim:0.6"
+    loss_name = "L1, normalised pixels"
 
     img_size: int = 192
     patch_size: int = 4
@@ -308,11 +317,6 @@ class SimMIMSwinConfig(ModelConfig):
             return res, 0
         return self.window_size, self.window_size // 2
 
-    def build(self) -> SimMIMSwin:
-        from maskviz.models.simmim import SimMIMSwin
-
-        return SimMIMSwin(self)
-
 
 SIMMIM_CONFIGS: dict[str, ModelConfig] = {
     c.name: c
@@ -367,9 +371,3 @@ def get_config(name: str) -> ModelConfig:
         return MODEL_CONFIGS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODEL_CONFIGS))}") from None
-
-
-def create_model(name_or_config: str | ModelConfig) -> MaskedImageModel:
-    """A freshly initialised model from a registry name or a config."""
-    config = get_config(name_or_config) if isinstance(name_or_config, str) else name_or_config
-    return config.build()

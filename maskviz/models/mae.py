@@ -1,8 +1,8 @@
 """MAE: a ViT encoder that sees only the visible patches, and a light decoder with mask tokens.
 
 Module names and state-dict layout are those of facebookresearch/mae ``MaskedAutoencoderViT``
-(``models_mae.py``), so official checkpoints load strictly. Built from timm's ``Block`` and
-``PatchEmbed``, whose parameter names match the official ones.
+(``models_mae.py``), so official checkpoints load strictly. Built from :mod:`maskviz.models.blocks`
+(timm's ``Block`` and ``PatchEmbed`` names, which are the official ones).
 
 The official ``random_masking`` keeps the patches with the smallest noise; here the caller gives
 the mask, and the kept patches are gathered in ascending order. Attention and the per-token layers
@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from maskviz.models.base import MaskedImageModel
+from maskviz.models.blocks import Block, PatchEmbed
 from maskviz.models.configs import MAE_CONFIGS, MAEConfig  # noqa: F401 - also imported from here
-from maskviz.models.timm_blocks import Block, PatchEmbed
 
 #: Values of the largest sin-cos table built (the checked geometry stays far below).
 MAX_TABLE_VALUES = 1 << 28

@@ -2,12 +2,14 @@
 plus PixelShuffle predicts the whole image; the L1 loss counts only the hidden pixels.
 
 Module names follow microsoft/SimMIM ``models/simmim.py`` (``encoder.*``, ``decoder.0.*``) so the
-official pre-training checkpoints load strictly. Built from timm blocks whose parameter names and
-maths equal the official ones:
+official pre-training checkpoints load strictly. Built from blocks whose parameter names and maths
+equal the official ones:
 
-* ViT: ``timm.models.beit`` ``Block`` (``q_bias``/``v_bias``, layer scale ``gamma_1``/``gamma_2``) and
-  ``RelativePositionBias`` (the table shared by all blocks, with its three CLS entries).
-* Swin: ``timm.models.swin_transformer`` ``SwinTransformerBlock`` and ``PatchMerging``. For square
+* ViT: the BEiT-style ``BeitBlock`` (``q_bias``/``v_bias``, layer scale ``gamma_1``/``gamma_2``) and
+  ``RelativePositionBias`` (the table shared by all blocks, with its three CLS entries) of
+  :mod:`maskviz.models.blocks`, which carry timm's names.
+* Swin: ``timm.models.swin_transformer`` ``SwinTransformerBlock`` and ``PatchMerging`` (timm is
+  imported when a Swin is built, :mod:`maskviz.models.timm_blocks`). For square
   inputs their window/shift clamping and 2×2 concatenation order are the official ones; the tree is
   laid out officially (``layers.{s}.downsample`` ends stage ``s``; timm would start stage ``s+1``).
 
@@ -22,17 +24,11 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
+from torch.nn.init import trunc_normal_
 
 from maskviz.models.base import MaskedImageModel
+from maskviz.models.blocks import BeitBlock, PatchEmbed, RelativePositionBias
 from maskviz.models.configs import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig  # noqa: F401 - also imported from here
-from maskviz.models.timm_blocks import (
-    BeitBlock,
-    PatchEmbed,
-    PatchMerging,
-    RelativePositionBias,
-    SwinTransformerBlock,
-    trunc_normal_,
-)
 
 
 def _init_official(m: nn.Module, conv: bool) -> None:
@@ -91,6 +87,8 @@ class SimMIMSwinStage(nn.Module):
     """One official ``BasicLayer``: the blocks, then the patch merging that ends the stage."""
 
     def __init__(self, c: SimMIMSwinConfig, stage: int) -> None:
+        from maskviz.models.timm_blocks import PatchMerging, SwinTransformerBlock  # timm: only for Swin
+
         super().__init__()
         norm = partial(nn.LayerNorm, eps=c.norm_eps)
         dim, res = c.embed_dim * 2**stage, c.stage_resolution(stage)

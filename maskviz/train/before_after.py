@@ -89,7 +89,7 @@ def viewer_holds_base(context: ViewerContext, config: TrainConfig) -> bool:
     """Whether the viewer's model is the run's starting model, loaded the same way (then it is shared).
 
     A built-in random model never is: a run from scratch draws its own weights from its seed."""
-    from maskviz.bundled import model_path
+    from maskviz.sources import model_path
 
     loaded = context.loaded
     if loaded is None or loaded.format == "builtin":

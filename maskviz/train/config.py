@@ -15,10 +15,16 @@ from typing import Any
 
 from maskviz.errors import MaskvizError
 from maskviz.masks import MaskSpec, parse_mask_spec
+from maskviz.models.configs import CONFIG_CLASSES
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTATIONS = ("mae", "strong")  # see maskviz.train.data.augment
-DEFAULT_MASKS = {"mae": "random:0.75", "simmim": "simmim:0.6"}
+def family_default_masks() -> dict[str, str]:
+    """The mask spec each model family trains with by default (its config class's ``default_mask``)."""
+    return {cls.family: cls.default_mask for cls in CONFIG_CLASSES.values()}
+
+
+DEFAULT_MASKS = family_default_masks()  # the built-in families, for forms that show the default
 WARMUP_FRACTION = 0.1  # official MAE: 40 warm-up epochs of 400
 # Fine-tuning a pretrained model on a small folder (bench/bench_finetune_lr.py measured these): the
 # pre-training rule gives ~1e-5 at batch 16, too small to move a trained model within a few hundred steps.
@@ -206,7 +212,7 @@ def resolve(config: TrainConfig, *, train_images: int, val_images: int, world_si
         lr=default_lr(config, pretrained, effective),
         lr_rule=rule,
         warmup_steps=min(max(warmup, 0), steps),
-        mask=config.mask or DEFAULT_MASKS[family],
+        mask=config.mask or family_default_masks()[family],
         val_every=config.val_every or default_val_every(steps),
         save_every=config.save_every or default_save_every(steps),
         val_min=val_min,

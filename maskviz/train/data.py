@@ -184,7 +184,7 @@ class MaskMaker:
         self.spec = spec
         self.specs: list[MaskSpec] = parse_mask_mixture(spec)
         self.grid, self.patch = model_config.grid_size, model_config.patch_size
-        self.same_count = model_config.family == "mae"
+        self.same_count = model_config.same_hidden_count  # the family's batching rule
 
     def make(self, seed: int) -> torch.Tensor:
         spec = self.specs[seed % len(self.specs)]

@@ -20,12 +20,12 @@ from typing import Any, TextIO
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from maskviz.bundled import model_path
 from maskviz.checkpoints import load_model, save_model
 from maskviz.device import autocast, check_precision
 from maskviz.errors import MaskvizError
 from maskviz.models.base import MaskedImageModel, config_from_dict
-from maskviz.models.registry import MODEL_CONFIGS
+from maskviz.models.registry import MODEL_CONFIGS, create_model
+from maskviz.sources import model_path
 from maskviz.train.config import MIN_VAL_IMAGES, Plan, TrainConfig, TrainError, resolve
 from maskviz.train.data import (
     MaskMaker,
@@ -163,7 +163,7 @@ def build_model(config: TrainConfig) -> tuple[MaskedImageModel, str, dict[str, A
     except ValueError as exc:
         raise TrainError(f"cannot build {config.model}: {exc}") from None
     torch.manual_seed(config.seed)
-    return model_config.build(), f"new {config.model} (seed {config.seed})", {}
+    return create_model(model_config), f"new {config.model} (seed {config.seed})", {}
 
 
 def _absolute_paths(config: TrainConfig) -> TrainConfig:
@@ -255,7 +255,7 @@ class _Session:
         if weights is not None:
             model = weights[0]
         else:
-            model = build_model(config)[0] if state is None else config_from_dict(plan.model_config).build()
+            model = build_model(config)[0] if state is None else create_model(config_from_dict(plan.model_config))
         session = cls(run, config, plan, model, world, device, streams, files,
                       [*_took_over(lock), *notes, *_split_warnings(config, plan)])
         if state is not None:

@@ -1,6 +1,7 @@
 """The published checkpoints that can reconstruct pixels, by name: what they are and where they live.
 
-Pure data (no torch, no Qt), so ``maskviz models`` lists it instantly. Three kinds of source:
+Pure data (no torch, no Qt), so ``maskviz models`` lists it instantly. An entry names its
+architecture (a config of :mod:`maskviz.models.configs`); its family follows from that. Three kinds of source:
 
 * ``url``: a plain HTTPS file (facebookresearch/mae), streamed into maskviz's cache;
 * ``hub``: a Hugging Face repository, fetched with ``huggingface_hub`` into its own cache;
@@ -19,6 +20,8 @@ decoder and cannot reconstruct.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from maskviz.models.configs import get_config
 
 MAE_URL = "https://dl.fbaipublicfiles.com/mae"
 SIMMIM_README = "https://github.com/microsoft/SimMIM#model-zoo"
@@ -42,8 +45,7 @@ class ModelEntry:
     file name; ``page`` is where a person downloads a ``manual`` entry."""
 
     name: str
-    family: str  # "mae" | "simmim"
-    architecture: str  # maskviz registry name
+    architecture: str  # maskviz registry name: the family and its facts come from its config
     input_size: int
     target: str  # PIXELS | NORM_PIX
     size_bytes: int
@@ -55,6 +57,16 @@ class ModelEntry:
     files: tuple[str, ...] = ()
     size_exact: bool = False
     page: str = ""
+    family: str = ""  # the architecture's family ("mae", "simmim") when not given
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", get_config(self.architecture).family)
+
+    @property
+    def family_name(self) -> str:
+        """The family as people read it ("MAE", "SimMIM")."""
+        return get_config(self.architecture).display_name or self.family
 
     @property
     def filename(self) -> str:
@@ -72,7 +84,7 @@ def _mae(name: str, size: str, file: str, target: str, description: str) -> Mode
     patch = 14 if size == "huge" else 16
     folder = "visualize" if target == PIXELS else "pretrain"
     return ModelEntry(
-        name=name, family="mae", architecture=f"mae_vit_{size}_patch{patch}", input_size=224, target=target,
+        name=name, architecture=f"mae_vit_{size}_patch{patch}", input_size=224, target=target,
         size_bytes=_MAE_BYTES[size], licence=MAE_LICENCE, source="url", description=description,
         url=f"{MAE_URL}/{folder}/{file}",
     )
@@ -81,7 +93,7 @@ def _mae(name: str, size: str, file: str, target: str, description: str) -> Mode
 def _hf_mae(size: str, weights: str, description: str) -> ModelEntry:
     patch = 14 if size == "huge" else 16
     return ModelEntry(
-        name=f"hf-vit-mae-{size}", family="mae", architecture=f"mae_vit_{size}_patch{patch}", input_size=224,
+        name=f"hf-vit-mae-{size}", architecture=f"mae_vit_{size}_patch{patch}", input_size=224,
         target=PIXELS, size_bytes=_MAE_BYTES[size], licence=HF_LICENCE, source="hub", description=description,
         repo_id=f"facebook/vit-mae-{size}", files=("config.json", "preprocessor_config.json", weights),
     )
@@ -89,7 +101,7 @@ def _hf_mae(size: str, weights: str, description: str) -> ModelEntry:
 
 def _simmim_drive(name: str, arch: str, size: int, file: str, drive_id: str, nbytes: int, what: str) -> ModelEntry:
     return ModelEntry(
-        name=name, family="simmim", architecture=arch, input_size=size, target=PIXELS, size_bytes=nbytes,
+        name=name, architecture=arch, input_size=size, target=PIXELS, size_bytes=nbytes,
         licence=SIMMIM_LICENCE, source="manual", description=what, files=(file,),
         page=f"https://drive.google.com/file/d/{drive_id}/view?usp=sharing",
     )
@@ -97,12 +109,12 @@ def _simmim_drive(name: str, arch: str, size: int, file: str, drive_id: str, nby
 
 CATALOGUE: tuple[ModelEntry, ...] = (
     ModelEntry(
-        name="mae_small", family="mae", architecture="mae_vit_small_patch8_64", input_size=64, target=PIXELS,
+        name="mae_small", architecture="mae_vit_small_patch8_64", input_size=64, target=PIXELS,
         size_bytes=0, licence=MASKVIZ_LICENCE, source="bundled",
         description="maskviz's default: small MAE trained with maskviz train, 64 px photos (bundled:mae_small)",
     ),
     ModelEntry(
-        name="simmim_small", family="simmim", architecture="simmim_vit_small_patch8_64", input_size=64,
+        name="simmim_small", architecture="simmim_vit_small_patch8_64", input_size=64,
         target=PIXELS, size_bytes=0, licence=MASKVIZ_LICENCE, source="bundled",
         description="small SimMIM ViT trained with maskviz train, 64 px (bundled:simmim_small)",
     ),
@@ -125,14 +137,14 @@ CATALOGUE: tuple[ModelEntry, ...] = (
     _hf_mae("large", "pytorch_model.bin", "MAE ViT-L/16 on the Hugging Face hub (pixel targets)"),
     _hf_mae("huge", "pytorch_model.bin", "MAE ViT-H/14 on the Hugging Face hub (pixel targets)"),
     ModelEntry(
-        name="hf-swin-base-simmim", family="simmim", architecture="simmim_swin_base_w6_192", input_size=192,
+        name="hf-swin-base-simmim", architecture="simmim_swin_base_w6_192", input_size=192,
         target=PIXELS, size_bytes=_SWIN_B_BYTES, licence=HF_LICENCE, source="hub",
         description="SimMIM Swin-B (window 6, 100 epochs) on the Hugging Face hub",
         repo_id="microsoft/swin-base-simmim-window6-192",
         files=("config.json", "preprocessor_config.json", "model.safetensors"),
     ),
     ModelEntry(
-        name="hf-swin-large-simmim", family="simmim", architecture="simmim_swin_large_w12_192", input_size=192,
+        name="hf-swin-large-simmim", architecture="simmim_swin_large_w12_192", input_size=192,
         target=PIXELS, size_bytes=_SWIN_L_BYTES, licence=HF_LICENCE, source="hub",
         description="SimMIM Swin-L (window 12, 800 epochs) on the Hugging Face hub (file layout not verified)",
         repo_id="microsoft/swin-large-simmim-window12-192",

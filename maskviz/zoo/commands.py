@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from maskviz.errors import MaskvizError
-from maskviz.progress import ProgressLine, bar
+from maskviz.progress import ProgressLine
 from maskviz.zoo.catalogue import ModelEntry, entries, find_entry, format_size
 
 TEST_SUFFIX = "_test"  # registry configs that exist for the test suite only
@@ -36,12 +36,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
         print(resolve_name(entry.name))
         return 0
-    from maskviz.zoo.store import cached_path, download, verify_loads
+    from maskviz.checkpoints import load_model
+    from maskviz.zoo.store import cached_path, download
 
     placed = cached_path(entry) is not None and entry.source in ("manual", "hub")
-    path = download(entry, progress=ProgressBar(sys.stderr))  # a new download is verified there
+    progress = ProgressBar(sys.stderr)
+    try:
+        path = download(entry, progress=progress, verify=load_model)  # a new download is verified there
+    finally:
+        progress.close()  # before any message: it gets a line of its own
     if placed:  # put there by hand, or fetched by another program: check it loads before saying so
-        verify_loads(path)
+        load_model(path)
     print(path)
     return 0
 
@@ -57,13 +62,13 @@ def _entry(name: str | None) -> ModelEntry:
 
 def catalogue_rows() -> list[dict[str, str]]:
     """One row per catalogue entry, as the CLI and the GUI show it."""
-    from maskviz.zoo.store import cached_path, entry_size
+    from maskviz.zoo.store import cached_path, can_download, entry_size
 
     rows = []
     for entry in entries().values():
         size, exact = entry_size(entry)
         state = "bundled" if entry.source == "bundled" else "cached" if cached_path(entry) else (
-            "manual download" if entry.source == "manual" else "not cached")
+            "not cached" if can_download(entry) else "manual download")
         rows.append({"name": entry.name, "family": entry.family, "architecture": entry.architecture,
                      "input": f"{entry.input_size} px", "target": entry.target,
                      "size": format_size(size, exact) if size else "?", "state": state,
@@ -95,19 +100,20 @@ def print_architectures(out: TextIO) -> None:
 
 
 class ProgressBar:
-    """A download's progress line (see :mod:`maskviz.progress`); a new file label starts a new line."""
+    """A download's progress line in bytes (see :mod:`maskviz.progress`); each file gets a line of its own."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.line = ProgressLine(stream)
-        self._label = ""
+        self.stream = stream
+        self.line: ProgressLine | None = None
 
     def __call__(self, done: int, total: int | None, label: str) -> None:
-        if label != self._label:
-            self.line.end()
-            self._label = label
-        finished = total is not None and done >= total
-        if total:
-            text = f"{label} {bar(done, total)} {100 * done / total:5.1f}%  {format_size(done)} / {format_size(total)}"
-        else:
-            text = f"{label} {format_size(done)}"
-        self.line.show(text, final=finished)
+        if self.line is None or label != self.line.label:
+            self.close()
+            self.line = ProgressLine(self.stream, total, label, unit="B", unit_scale=True)
+        self.line.update(done, total)
+        if total is not None and done >= total:
+            self.line.close()
+
+    def close(self) -> None:
+        if self.line is not None:
+            self.line.close()

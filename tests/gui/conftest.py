@@ -57,7 +57,7 @@ def tiny_model_path(tmp_path_factory) -> str:
 def norm_pix_model_path(tmp_path_factory) -> str:
     torch.manual_seed(1)
     path = tmp_path_factory.mktemp("models") / "tiny-normpix.safetensors"
-    save_model(get_config("mae_vit_tiny_test").replace(norm_pix_loss=True).build(), path)
+    save_model(create_model(get_config("mae_vit_tiny_test").replace(norm_pix_loss=True)), path)
     return str(path)
 
 

@@ -161,20 +161,20 @@ def test_recent_list_is_most_recent_first_and_bounded(tmp_path, qapp):
 
 
 @pytest.mark.parametrize("argv", [[], ["photo.jpg"], ["photo.jpg", "--model", "m.pth"], ["--reset-session"]])
-def test_cli_routes_the_app_command_line_to_the_app(monkeypatch, argv):
-    from maskviz import cli
+def test_the_entry_point_routes_the_app_command_line_to_the_app(monkeypatch, argv):
+    from maskviz import launch
 
     called = []
     monkeypatch.setattr(app_module, "run_app", lambda a: called.append(a) or 0)
-    assert cli.main(argv) == 0
+    assert launch.main(argv) == 0
     assert called == [argv]
 
 
-def test_cli_keeps_subcommands(monkeypatch, capsys):
-    from maskviz import cli
+def test_the_entry_point_keeps_subcommands(monkeypatch, capsys):
+    from maskviz import launch
 
     monkeypatch.setattr(app_module, "run_app", lambda a: pytest.fail("the app must not start"))
-    assert cli.main(["models"]) == 0
+    assert launch.main(["models"]) == 0
     assert "mae_vit_base_patch16" in capsys.readouterr().out
 
 
@@ -201,3 +201,43 @@ def test_garbage_holding_qt_objects_is_collected_on_the_gui_thread(qtbot):
     worker.join()
     assert ref() is not None  # not collected on the worker thread
     qtbot.waitUntil(lambda: ref() is None, timeout=5000)
+
+
+def test_the_crash_dialog_says_your_work_is_open_only_when_a_window_is(qapp, tmp_path, dialogs, isolated_logging,
+                                                                       monkeypatch, open_window):
+    from PySide6.QtWidgets import QMainWindow
+
+    log_path = app_module.setup_logging(tmp_path)
+    hook = app_module.excepthook(log_path)
+    monkeypatch.setattr(app_module, "_window_opened", False)
+    assert not any(isinstance(w, QMainWindow) and w.isVisible() for w in qapp.topLevelWidgets())
+    hook(ValueError, ValueError("bad thing"), None)
+    before = dialogs[-1][2]
+    assert before == f"maskviz could not start (ValueError: bad thing). The details were written to {log_path}."
+
+    window = open_window()
+    hook(ValueError, ValueError("bad thing"), None)
+    assert "Your work is still open" in dialogs[-1][2]
+    window.close()
+    monkeypatch.setattr(app_module, "_window_opened", True)
+    hook(ValueError, ValueError("bad thing"), None)
+    assert "could not start" not in dialogs[-1][2] and "still open" not in dialogs[-1][2]
+
+
+def test_a_broken_install_at_start_up_gets_the_doctors_line_and_exit_3(qtbot, tmp_path, monkeypatch, dialogs,
+                                                                       isolated_logging, capsys):
+    from maskviz.doctor import setup_problem
+
+    (tmp_path / "maskviz_fake_timm.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "excepthook", app_module.excepthook(app_module.setup_logging(tmp_path)))
+    exits = []
+    monkeypatch.setattr(QApplication, "exit", staticmethod(lambda code=0: exits.append(code)))
+    splash = app_module.start_up_window()
+    qtbot.addWidget(splash)
+    app_module.after_imports(["json", "maskviz_fake_timm"], then=lambda: None)
+    qtbot.waitUntil(lambda: bool(exits), timeout=10000)
+    line = setup_problem(RuntimeError("operator torchvision::nms does not exist"))
+    assert line.startswith("torchvision ") and "pip install" in line
+    assert exits == [3] and dialogs == [("critical", "maskviz", line)] and not splash.isVisible()
+    assert capsys.readouterr().err == f"maskviz: error: {line}\n"

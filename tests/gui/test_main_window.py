@@ -286,7 +286,7 @@ def test_unreadable_mask_file_gives_a_dialog(window, dialogs, tmp_path):
 
 
 def test_write_failure_gives_a_dialog(window, dialogs, tmp_path):
-    assert window.export_panels_png(tmp_path / "missing-folder" / "p.png") is False
+    assert window.export_panels(tmp_path / "missing-folder" / "p.png") is False
     assert window.save_mask(tmp_path / "missing-folder" / "m.png") is False
     assert len(dialogs) == 2 and all("Traceback" not in text for _, _, text in dialogs)
 
@@ -296,7 +296,7 @@ def test_write_failure_gives_a_dialog(window, dialogs, tmp_path):
 
 def test_export_panels_png_and_metrics_json(window, tmp_path):
     png, js = tmp_path / "panels.png", tmp_path / "metrics.json"
-    assert window.export_panels_png(png)
+    assert window.export_panels(png)
     with Image.open(png) as im:
         assert im.format == "PNG" and im.width > 4 * 32
     assert window.export_metrics_json(js)

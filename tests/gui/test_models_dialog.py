@@ -73,9 +73,10 @@ def test_download_with_progress_and_cancel_then_load(window, qtbot, served_entry
 
 def test_cached_model_opens_without_the_server(window, qtbot, served_entry):
     server, entry = served_entry
+    from maskviz.checkpoints import load_model
     from maskviz.zoo.store import download
 
-    download(entry)
+    download(entry, verify=load_model)
     server.stop()
     dialog = _dialog(window, qtbot, entry.name)
     assert dialog.get_button.text() == "Open"
@@ -92,3 +93,26 @@ def test_failed_download_says_why(window, qtbot, served_entry, dialogs):
     qtbot.waitUntil(lambda: dialog.thread is None, timeout=10000)
     assert dialogs and dialogs[-1][1] == "Download failed" and "catalogue expects" in dialogs[-1][2]
     assert window.model_source != entry.name
+
+
+def test_an_unreachable_hub_fails_within_seconds(window, qtbot, dialogs, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from huggingface_hub import constants
+
+    with socket.socket() as sock:  # a port just released: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("MASKVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    dialog = _dialog(window, qtbot, "hf-vit-mae-base")
+    start = time.monotonic()
+    dialog.get_button.click()
+    qtbot.waitUntil(lambda: dialog.thread is None, timeout=30000)
+    assert time.monotonic() - start < 5  # huggingface_hub's own retries take 23 s
+    kind, title, text = dialogs[-1]
+    assert title == "Download failed" and text.startswith("cannot reach 127.0.0.1:")
+    assert all(name in text for name in ("config.json", "preprocessor_config.json", "model.safetensors"))
+    assert text in dialog.details.text()

@@ -17,12 +17,12 @@ def start_up_window():
     splash = show_splash()
     # The imports run from before this window is built; torch alone takes seconds, so the models
     # (imported after it) are not loaded yet.
-    events.append(("splash", splash.isVisible(), "maskviz.models.timm_blocks" in sys.modules))
+    events.append(("splash", splash.isVisible(), "maskviz.models.blocks" in sys.modules))
     return splash
 
 def open_main_window(*args):
     window = open_window(*args)
-    events.append(("main", window.isVisible(), "maskviz.models.timm_blocks" in sys.modules))
+    events.append(("main", window.isVisible(), "maskviz.models.blocks" in sys.modules))
     window.resultShown.connect(lambda _id: (events.append(("result",)), window.close()))
     return window
 
