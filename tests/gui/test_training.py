@@ -392,7 +392,6 @@ def test_cancel_keeps_the_window_and_keep_leaves_the_run_going(train_window, ima
     assert controller.start()
     wait_for_points(panel, qtbot, 1)
     pid = controller.process.pid()
-    worker = ModelWorker()
     try:
         window.close()
         assert window.isVisible() and controller.running  # cancelled
@@ -404,7 +403,7 @@ def test_cancel_keeps_the_window_and_keep_leaves_the_run_going(train_window, ima
         qtbot.waitUntil(lambda: run.metrics.stat().st_size > size, timeout=RUN_MS)  # still training
         os.kill(pid, 0)
 
-        restarted = TrainingPanel(window.state, WorkerJobs(worker))  # the app opened again: found and followed
+        restarted = TrainingPanel(window.state, FakeJobs())  # the app opened again: found and followed
         qtbot.addWidget(restarted)
         again = restarted.controller
         assert again.running and again.process.attached_pid == pid and restarted.state.shown.run.path == run.path
@@ -417,7 +416,6 @@ def test_cancel_keeps_the_window_and_keep_leaves_the_run_going(train_window, ima
         wait_until_ended(restarted, qtbot)
         assert not again.running and "Stopped at step" in restarted.monitor.status.text()
     finally:
-        worker.shutdown()
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
