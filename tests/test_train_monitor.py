@@ -161,6 +161,7 @@ def test_models_are_named_readably(tmp_path):
     tuned = load_model(run.last)
     assert model_name(str(run.last), tuned) == "run 20240101-1200, final (step 10)"
     assert model_name(str(run.best), load_model(run.best)) == "run 20240101-1200, best validation (step 3)"
+    assert model_name(str(run.path), load_model(run.path)) == "run 20240101-1200, best validation (step 3)"
     from maskviz.bundled import bundled_model_paths
 
     for name, path in bundled_model_paths().items():

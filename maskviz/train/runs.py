@@ -178,7 +178,8 @@ def model_name(source: str | None, loaded: Any) -> str:
         return bundled
     run = _run_of(path)
     if run is not None:
-        kind = "best validation" if path.name == run.best.name else "final"
+        opened = Path(loaded.source) if loaded is not None else path  # a run folder opens its best checkpoint
+        kind = "best validation" if opened.name == run.best.name else "final"
         steps = (loaded.info if loaded is not None else {}).get("steps")
         return f"run {run.path.name}, {kind}" + (f" (step {steps})" if isinstance(steps, int) else "")
     for part in reversed(path.parts):
