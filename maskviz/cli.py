@@ -111,7 +111,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="training views: mae = official crop + mirror (default); strong = wider crops, "
                          "flips, quarter turns, shuffled colour channels (for small image folders)")
     tr.add_argument("--workers", type=int, metavar="N",
-                    help="data-loading processes (default 0: one background thread on a GPU, none on a CPU)")
+                    help="data-loading processes (default 0: one on a GPU, none on a CPU)")
     tr.add_argument("--val-every", type=int, help="validate every N steps (default: about ten times per run, "
                                                   "every 5 to 100 steps)")
     tr.add_argument("--save-every", type=int, help="save the last checkpoint every N steps (default: about ten "

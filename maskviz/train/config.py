@@ -67,7 +67,7 @@ class TrainConfig:
     val_split: float = 0.1
     synthetic: float = 0.0  # share of training samples replaced by procedural dead-leaves images
     augment: str = "mae"  # "mae" (official view) or "strong" (see maskviz.train.data.augment)
-    workers: int = 0  # data-loading processes; 0 = one background thread (GPU) or none (CPU)
+    workers: int = 0  # data-loading processes; 0 = one (GPU) or none (CPU)
     val_every: int | None = None  # None: default_val_every(steps)
     save_every: int | None = None  # None: default_save_every(steps)
     log_every: int = 10
