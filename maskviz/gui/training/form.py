@@ -81,7 +81,7 @@ class TrainForm(QWidget):
     def _build(self) -> None:
         self.folder_edit = QLineEdit(self, placeholderText="folder of training images (searched recursively)")
         self.folder_button = QPushButton("Choose…", self)
-        self.folder_info = QLabel(self, wordWrap=True)
+        self.folder_info = QLabel(self, wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.thumbs = QScrollArea(self)
         self.thumbs.setWidgetResizable(True)
         self.thumbs.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -142,7 +142,7 @@ class TrainForm(QWidget):
     def _lay_out(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        form = QFormLayout()
+        form = self.form_layout = QFormLayout()
         outer.addLayout(form)
         outer.addStretch(1)  # a tall dock leaves the room below the form, rows keep their height
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -212,7 +212,7 @@ class TrainForm(QWidget):
             label.setFixedSize(THUMB_PX, THUMB_PX)
             self.thumb_row.insertWidget(len(self.thumb_labels), label)
             self.thumb_labels.append(label)
-        self.thumbs.setVisible(bool(self.thumb_labels))
+        self.form_layout.setRowVisible(self.thumbs, bool(self.thumb_labels))  # no empty row when there are none
         self._draw_command()
 
     def _draw_base(self) -> None:
