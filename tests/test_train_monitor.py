@@ -31,6 +31,7 @@ from maskviz.train.launch import (
     judge_ending,
     lower_priority,
     parse_learning_rate,
+    trainer_threads,
 )
 from maskviz.train.loop import TrainResult
 from maskviz.train.monitor import (
@@ -222,9 +223,12 @@ def test_the_form_becomes_the_request_the_trainer_would_accept(tmp_path, tiny_sa
     assert idle_text(False, 24, True, 150) == "Waiting for the viewer's model."
 
 
-def test_the_child_gets_every_core_at_a_lower_priority():
+def test_the_child_gets_the_idle_cores_at_a_lower_priority():
+    assert [trainer_threads(2, load) for load in (0.0, 0.9, 1.2, 12.0)] == [2, 2, 1, 1]
+    assert trainer_threads(16, 2.5) == 14 and trainer_threads(1, 0.0) == 1
     env = child_environment({"PATH": "/bin"})
-    assert "OMP_NUM_THREADS" not in env and env["PYTHONUNBUFFERED"] == "1"
+    assert 1 <= int(env["OMP_NUM_THREADS"]) <= (os.cpu_count() or 1) and env["PYTHONUNBUFFERED"] == "1"
+    assert child_environment({"OMP_NUM_THREADS": "3"})["OMP_NUM_THREADS"] == "3"  # the user's choice stays
     if not hasattr(os, "setpriority"):
         pytest.skip("no process priorities on this platform")
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

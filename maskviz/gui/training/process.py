@@ -22,9 +22,10 @@ Re-attaching: a run left going when the app closed (or started from a terminal) 
 lock (``run.lock``: pid + host). :meth:`TrainProcess.attach` follows such a run through the same
 files, with no QProcess; it ends when the lock's holder is gone, and Stop signals that pid.
 
-Cores: the child uses torch's own thread count (every core, as in a terminal) at a lower scheduling
-priority (:func:`maskviz.train.launch.lower_priority`), so it trains as fast as the same command typed
-in a terminal while the app is idle, and the app's UI and model worker still get a core when they ask.
+Cores: the child gets the cores nothing else keeps busy when it starts (every core on an idle machine,
+as in a terminal; :func:`maskviz.train.launch.trainer_threads`) at a lower scheduling priority
+(:func:`maskviz.train.launch.lower_priority`), so the app's UI and model worker still get a core when
+they ask.
 
 Only :class:`~maskviz.gui.training.controller.TrainingController` drives this class.
 """
