@@ -33,11 +33,11 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-try:  # this checkout: the Qt-free request, the Qt process runner
+try:  # this checkout: the Qt-free request and environment, the Qt process runner
     from maskviz.gui.training.process import TrainProcess
-    from maskviz.train.launch import TrainRequest
-except ImportError:  # before the training package: both lived in gui/train_process.py
-    from maskviz.gui.train_process import TrainProcess, TrainRequest  # type: ignore[no-redef]
+    from maskviz.train.launch import TrainRequest, child_environment
+except ImportError:  # before the training package: all of it lived in gui/train_process.py
+    from maskviz.gui.train_process import TrainProcess, TrainRequest, child_environment  # type: ignore[no-redef]
 
 from maskviz.gui.worker import worker_threads
 from maskviz.train import read_events
@@ -108,7 +108,8 @@ def bench_throughput(args: argparse.Namespace, data: Path, tmp: Path) -> None:
             print(f"  {side:8s} run {r + 1}: {ips:7.2f} img/s ({seconds:6.1f} s start → end, {vals} validations, "
                   f"{wall:6.1f} s from launch to exit)", flush=True)
     panel_args = " ".join(TrainRequest(str(data), args.model, "OUT", args.steps, args.batch).arguments()[3:])
-    print(f"panel flags beyond data/model/out: {panel_args}")
+    threads = child_environment(dict(os.environ)).get("OMP_NUM_THREADS", "torch's default")
+    print(f"panel flags beyond data/model/out: {panel_args}; the panel's trainer threads now: {threads}")
     medians = {side: statistics.median(r[0] for r in runs) for side, runs in rows.items()}
     print(f"{args.model}, {args.steps} steps, batch {args.batch}: terminal {medians['terminal']:.2f} img/s, "
           f"panel {medians['panel']:.2f} img/s, panel / terminal {medians['panel'] / medians['terminal']:.3f}x "
