@@ -5,10 +5,12 @@
 * CLI (fresh processes, one round = every command once, median over rounds): ``maskviz reconstruct
   sample:coffee`` with ``--out x.png`` (and ``.svg``, ``.pdf``) against the same command without a
   figure (the reference, in the same round), and ``maskviz compare sample:coffee`` with both bundled
-  models (it always writes grid.png). The ratio to the reference is the figure to compare.
-* In process (a child per source tree): drawing and writing the reconstruct panel (one mask and
-  three masks) and the compare grid, the first call (which imports the plotting library) and the
-  median of the warm calls, against ``reconstruct()`` of the same model and image (the reference).
+  models (it always writes grid.png). Wall and CPU time; the CPU time added to the reference is the
+  figure to compare (wall time swings by seconds on a busy shared machine).
+* In process (a child per source tree, the trees interleaved over rounds): CPU time of drawing and
+  writing the reconstruct panel (one mask and three masks) and the compare grid, the first call
+  (which imports the plotting library) and the median of the warm calls, against ``reconstruct()``
+  of the same model and image on one thread (the reference).
 
 ``--before PATH`` runs every measurement with the maskviz of another source tree too (e.g. a
 ``git archive`` of the commit before a change), interleaved in the same rounds, so before and
@@ -20,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = "--child"
@@ -43,57 +47,76 @@ def cli_commands(out: Path) -> dict[str, list[str]]:
     }
 
 
-def run_cli(tree: Path, args: list[str]) -> float | None:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def run_cli(tree: Path, args: list[str]) -> tuple[float, float] | None:
+    """(wall, CPU) seconds of one command with ``tree``'s maskviz; None when it fails."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}  # one torch thread: steady CPU time
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], env=env, cwd=tree, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    return wall if proc.returncode == 0 else None  # e.g. an .svg the older tree cannot write
+    return (wall, _children_cpu() - cpu_before) if proc.returncode == 0 else None
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_cli(trees: dict[str, Path], repeat: int) -> None:
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         commands = cli_commands(Path(tmp))
         for _ in range(repeat):
             for name, args in commands.items():
                 for label, tree in trees.items():
+                    if label != "this" and name.endswith(("svg", "pdf")):
+                        continue  # the PIL renderer wrote PNG bytes under any name
                     t = run_cli(tree, args)
                     if t is not None:
                         times.setdefault((label, name), []).append(t)
-    print("\nCLI, wall seconds (median) and ratio to 'reconstruct (no figure)' of the same tree:")
+    print("\nCLI, median wall / CPU seconds, and the CPU time added to 'reconstruct (no figure)' of the same tree "
+          "(CPU time is the steadier figure on a shared machine):")
     for label in trees:
-        ref = statistics.median(times[(label, "reconstruct (no figure)")])
+        ref = statistics.median(c for _, c in times[(label, "reconstruct (no figure)")])
         for name in commands:
             got = times.get((label, name))
             if not got:
-                print(f"  {label:7s} {name:28s} (not supported)")
                 continue
-            t = statistics.median(got)
-            print(f"  {label:7s} {name:28s} {t:6.2f} s  x{t / ref:5.2f}  (+{t - ref:5.2f} s)")
+            wall, cpu = statistics.median(w for w, _ in got), statistics.median(c for _, c in got)
+            print(f"  {label:7s} {name:28s} {wall:6.2f} / {cpu:6.2f} s  x{cpu / ref:5.2f}  (+{cpu - ref:5.2f} s CPU)")
 
 
 def bench_in_process(trees: dict[str, Path], repeat: int) -> None:
-    print("\nIn process, milliseconds (first call / warm median) and warm ratio to reconstruct():")
-    for label, tree in trees.items():
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        proc = subprocess.run([sys.executable, __file__, CHILD, str(repeat)], env=env, cwd=tree,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(f"  {label}: failed\n{proc.stderr}")
-            continue
-        result = json.loads(proc.stdout.splitlines()[-1])
-        ref = result.pop("reconstruct()")
-        print(f"  {label:7s} {'reconstruct() (reference)':34s} {'':>9s}   {ref:7.1f} ms")
-        for name, (first, warm) in result.items():
-            print(f"  {label:7s} {name:34s} {first:7.1f} / {warm:7.1f} ms  x{warm / ref:6.2f}")
+    """One child per tree per round, the trees interleaved; medians over rounds (first call, warm, warm ratio)."""
+    rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+    for _ in range(max(1, repeat)):
+        for label, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            proc = subprocess.run([sys.executable, __file__, CHILD, "3"], env=env, cwd=tree, capture_output=True,
+                                  text=True)
+            if proc.returncode != 0:
+                print(f"  {label}: failed\n{proc.stderr}")
+                return
+            rounds[label].append(json.loads(proc.stdout.splitlines()[-1]))
+    print("\nIn process, CPU milliseconds: first call / warm, and warm / reconstruct() in the same child "
+          f"(medians over {repeat} rounds):")
+    for label, results in rounds.items():
+        ref = statistics.median(r["reconstruct()"] for r in results)
+        print(f"  {label:7s} {'reconstruct() (reference)':40s} {'':>9s}   {ref:7.1f} ms")
+        for name in results[0]:
+            if name == "reconstruct()":
+                continue
+            first = statistics.median(r[name][0] for r in results)
+            warm = statistics.median(r[name][1] for r in results)
+            ratio = statistics.median(r[name][1] / r["reconstruct()"] for r in results)
+            print(f"  {label:7s} {name:40s} {first:7.1f} / {warm:7.1f} ms  x{ratio:6.2f}")
 
 
 def child(repeat: int) -> None:
     """Runs inside the tree under test: only APIs that every version has (figures, compare_export)."""
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # a steady reference: CPU time of one thread
     from maskviz.bundled import resolve_sample
     from maskviz.checkpoints import load_default_model
     from maskviz.compare import compare
@@ -119,14 +142,15 @@ def child(repeat: int) -> None:
                     with_pictures=True)
 
     def timed(fn) -> tuple[float, float]:
-        t0 = time.perf_counter()
+        """CPU milliseconds of the first call and the median of ``repeat`` more (steadier than wall time here)."""
+        t0 = time.process_time()
         fn()
-        first = (time.perf_counter() - t0) * 1000
+        first = (time.process_time() - t0) * 1000
         warm = []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            warm.append((time.perf_counter() - t0) * 1000)
+            warm.append((time.process_time() - t0) * 1000)
         return first, statistics.median(warm)
 
     with tempfile.TemporaryDirectory() as tmp:

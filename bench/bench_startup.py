@@ -73,12 +73,12 @@ def gui_times(config_home: str) -> dict[str, float]:
 def run_gui_child() -> int:
     """Runs inside the launched process: the real ``run_app``, watched through an application event filter."""
     t0 = float(os.environ["BENCH_T0"]) if os.environ.get("BENCH_T0") else _process_start_time()
-    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtGui import QWindow
 
-    from maskviz.gui.app import application, run_app
+    from maskviz.gui import app as app_module
 
-    app = application()
+    app = app_module.application()
 
     def report(event: str) -> None:
         print(f"{event} {time.time() - t0:.3f} {time.process_time():.3f}", flush=True)
@@ -94,17 +94,20 @@ def run_gui_child() -> int:
                 report("window")
             return False
 
-    def connect_result() -> None:
-        window = next((w for w in app.topLevelWidgets() if hasattr(w, "resultShown")), None)
-        if window is None:
-            QTimer.singleShot(10, connect_result)
-            return
-        window.resultShown.connect(lambda _id: (report("result"), window.close()))
+    # Connected as the main window is made, before it can show anything: a result that came before a
+    # later connection would never be reported (and the benchmark would wait for it for ever).
+    open_window = app_module.open_window
 
-    QTimer.singleShot(0, connect_result)
+    def open_and_watch(*args: object) -> object:
+        window = open_window(*args)
+        if window is not None:
+            window.resultShown.connect(lambda _id: (report("result"), window.close()))
+        return window
+
+    app_module.open_window = open_and_watch
     watch = Watch()
     app.installEventFilter(watch)
-    return run_app(["--reset-session"])
+    return app_module.run_app(["--reset-session"])
 
 
 def _process_start_time() -> float:

@@ -39,7 +39,7 @@ from maskviz.images import load_image
 from maskviz.masks import MaskSpec, parse_mask_spec, to_pixel_mask, with_hidden_count
 from maskviz.models.base import MaskedImageModel
 from maskviz.reconstruct import Reconstruction, reconstruct
-from maskviz.sweep import Curve, Stat, _plain, sweep_family, sweep_points, t95  # noqa: F401 - Stat, t95 kept here
+from maskviz.sweep import Curve, Stat, plain, sweep_family, sweep_points, t95  # noqa: F401 - Stat, t95 kept here
 
 #: A patch is hidden when at least this fraction of its pixels is hidden.
 COVERAGE = 0.5
@@ -244,7 +244,7 @@ class CompareRow:
 
     def record(self) -> dict[str, Any]:
         """The row as plain values: one line of metrics.csv, one entry of summary.json."""
-        return {name: _plain(getattr(self, name)) for name in CSV_FIELDS}
+        return {name: plain(getattr(self, name)) for name in CSV_FIELDS}
 
 
 #: The columns of metrics.csv, in order.
@@ -481,7 +481,7 @@ class Summary:
         return {
             "model": self.model, "strategy": self.strategy, "sweep": self.sweep, "ratio": self.ratio,
             "family": self.family, "loss_name": self.loss_name, "loss": self.loss.to_dict(),
-            "mse": self.mse.to_dict(), "psnr": self.psnr.to_dict(), "hidden_fraction": _plain(self.hidden_fraction),
+            "mse": self.mse.to_dict(), "psnr": self.psnr.to_dict(), "hidden_fraction": plain(self.hidden_fraction),
             "images": self.images, "distinct_masks": self.distinct_masks, "notes": list(self.notes),
         }
 

@@ -18,7 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from maskviz.compare import CSV_FIELDS, CompareTable, sweep_curves
-from maskviz.figures import grid_figure, sweep_sheet, write_figure
+from maskviz.figures import (
+    GRID_COLUMNS,
+    Cell,
+    FigureRow,
+    Inputs,
+    ResultFigure,
+    loss_unit,
+    metrics_caption,
+    seed_text,
+    spread,
+    sweep_sheet,
+    write_figure,
+)
 from maskviz.fileio import atomic_write
 
 SCHEMA = "maskviz.compare/1"
@@ -96,3 +108,49 @@ def write_all(table: CompareTable, folder: str | os.PathLike, models: Mapping[st
     if has_sweep(table):
         written.append(write_sweep(table, out / f"sweep.{fmt}"))
     return written
+
+
+# ------------------------------------------------------------------------------------------- the grid
+
+
+def grid_figure(table: Any, image: str | None = None, seed: int | None = None, *, heat: str = "pixel",
+                show_all: bool = False, view: str = "model") -> ResultFigure:
+    """The comparison grid of a :class:`maskviz.compare.CompareTable`: strategies × models on one image.
+
+    Rows are the strategies (sweep points left out) at one seed; each cell's caption adds the mean
+    ± spread over seeds (one image) or over images (a folder), which the table's summary computes.
+    """
+    shown = [r for r in table.rows if r.result is not None and not r.sweep]
+    if not shown:
+        raise ValueError("nothing to draw: the comparison kept no pictures (or only sweep points)")
+    image = image if image is not None else shown[0].image
+    seed = seed if seed is not None else shown[0].seed
+    summaries = {(s.model, s.strategy): s for s in table.summaries()}
+    found = {(r.model, r.strategy): r for r in shown if r.image == image and r.seed == seed}
+    rows = []
+    for s in table.strategies:
+        if s.sweep:
+            continue
+        cells = [_grid_cell(found.get((m, s.label)), summaries.get((m, s.label))) for m in table.models]
+        random = s.seeded or bool(table.same_count)  # a fixed pattern is the same for every seed
+        rows.append(FigureRow(f"mask {s.label}{seed_text(seed) if random else ''}", cells))
+    count = " · every mask hides the same number of patches" if table.same_count else ""
+    footer = "\n".join([*_spread_legend(table), *table.notes])
+    title = Inputs(image=image, view=view).describe() + count
+    return ResultFigure(title, list(table.models), rows, GRID_COLUMNS, heat, show_all, footer)
+
+
+def _grid_cell(row: Any, summary: Any) -> Cell | None:
+    if row is None:
+        return None
+    caption = metrics_caption(row.result)
+    if summary is not None and summary.loss.n > 1 and (summary.images > 1 or summary.distinct_masks > 1):
+        caption += (f"\nmean {loss_unit(summary)} loss {summary.loss.mean:.4f}"
+                    f" ± {spread(summary.loss, summary.images):.4f}")
+    return Cell(row.result, caption)
+
+
+def _spread_legend(table: Any) -> list[str]:
+    if len(table.images) > 1:
+        return [f"± = 95 % confidence interval over {len(table.images)} images (each averaged over its seeds)"]
+    return [f"± = standard deviation over {len(table.seeds)} seeds"] if len(table.seeds) > 1 else []

@@ -46,7 +46,7 @@ def t95(df: int) -> float:
     return z + (z**3 + z) / (4 * df)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON/CSV-friendly: no infinities (written empty / null), fractions rounded."""
     if isinstance(value, float):
         return round(value, 8) if math.isfinite(value) else None
@@ -72,7 +72,7 @@ class Stat:
         return Stat(float(v.mean()), std, int(v.size), ci)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _plain(getattr(self, k)) for k in ("mean", "std", "n", "ci95")}
+        return {k: plain(getattr(self, k)) for k in ("mean", "std", "n", "ci95")}
 
 
 # ------------------------------------------------------------------------------------------ points

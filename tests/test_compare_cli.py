@@ -12,16 +12,8 @@ from synthetic import randomize_, save_official_mae
 
 from maskviz.cli import main
 from maskviz.compare import CSV_FIELDS, compare, sweep_curves, sweep_strategies
-from maskviz.compare_export import SCHEMA, summary_dict
-from maskviz.figures import (
-    PIXEL_UNIT,
-    error_image,
-    error_scales,
-    grid_figure,
-    nice_ceiling,
-    render_figure,
-    sweep_image,
-)
+from maskviz.compare_export import SCHEMA, grid_figure, summary_dict
+from maskviz.figures import PIXEL_UNIT, error_image, error_scales, nice_ceiling, render_figure, sweep_image
 from maskviz.models import create_model
 
 

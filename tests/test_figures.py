@@ -374,15 +374,15 @@ def _curves():
         return Summary("m", "random", "random", ratio, family, name, stat, stat, Stat.of([20.0, 21.0]), ratio, 1, 2,
                        ())
 
-    mae = Curve("mae", "random", "MSE, normalised pixels",
-                tuple(point(r, r, "MSE, normalised pixels", "mae") for r in (0.25, 0.5, 0.75)))
-    simmim = Curve("simmim", "random", "L1, normalised pixels",
-                   tuple(point(r, 2 * r, "L1, normalised pixels", "simmim") for r in (0.25, 0.5, 0.75)))
+    mae = Curve(model="mae", family="random", loss_name="MSE, normalised pixels",
+                points=tuple(point(r, r, "MSE, normalised pixels", "mae") for r in (0.25, 0.5, 0.75)))
+    simmim = Curve(model="simmim", family="random", loss_name="L1, normalised pixels",
+                   points=tuple(point(r, 2 * r, "L1, normalised pixels", "simmim") for r in (0.25, 0.5, 0.75)))
     return [mae, simmim]
 
 
 def test_grid_names_each_models_loss_with_its_unit(table):
-    from maskviz.figures import grid_figure
+    from maskviz.compare_export import grid_figure
 
     for heat in ("pixel", "patch"):
         texts = svg_texts(render(grid_figure(table, heat=heat).sheet(), "svg"))
@@ -435,3 +435,12 @@ def test_matplotlib_is_imported_only_when_a_figure_is_drawn(code):
                          timeout=300, env={"QT_QPA_PLATFORM": "offscreen", **__import__("os").environ})
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == "False"
+
+
+def test_the_renderer_and_the_export_module_need_no_torch():
+    """Scripts can draw figures without PyTorch; and no figure module reaches up into compare or the CLI."""
+    code = "import sys, maskviz.figures, maskviz.export\nprint(sorted(m for m in ('torch', 'maskviz.compare', " \
+           "'maskviz.cli', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -7,7 +7,8 @@ PDF by the suffix of its path (:func:`write_figure`; no suffix: PNG; anything el
 same bytes for the same inputs. Pictures are pixel-faithful: enlarged by whole factors with nearest
 sampling, placed on whole pixels, never blurred.
 
-Primitives (:mod:`maskviz.figures.sheet`), the building blocks of any new figure::
+Primitives (:mod:`~maskviz.figures.sheet`; placed by :mod:`~maskviz.figures.layout`, drawn by
+:mod:`~maskviz.figures.canvas`, written by :mod:`~maskviz.figures.output`), the building blocks of any new figure::
 
     from maskviz.figures import Sheet, Row, Panel, Heat, Marker, ColorBar, Plot, Series, Legend
     from maskviz.figures import Inputs, write_figure, to_image
@@ -42,11 +43,13 @@ Primitives (:mod:`maskviz.figures.sheet`), the building blocks of any new figure
 
 Figures built on them (:mod:`~maskviz.figures.results`, :mod:`~maskviz.figures.plots`):
 :func:`reconstruction_figure` (``maskviz reconstruct --out`` and the GUI export, optional baseline
-column), :func:`grid_figure` (``maskviz compare``), :func:`before_after_figure` (training),
+column), :func:`before_after_figure` (training), the comparison grid
+(:func:`maskviz.compare_export.grid_figure`, built from the same :class:`ResultFigure`),
 :func:`sweep_sheet` (loss and PSNR against mask ratio, one loss axis per unit), and
 :func:`render_panel` (titled images, a heatmap with its colour bar, a footer, as one image).
 """
 
+from maskviz.figures.output import FORMATS, figure_format, panel_sheet, render, render_panel, to_image, write_figure
 from maskviz.figures.plots import sweep_image, sweep_sheet
 from maskviz.figures.results import (
     COLUMN_TITLES,
@@ -63,15 +66,14 @@ from maskviz.figures.results import (
     error_image,
     error_scales,
     error_values,
-    grid_figure,
     hidden_pixels,
     metrics_caption,
     reconstruction_figure,
     render_figure,
     seed_text,
+    spread,
 )
 from maskviz.figures.sheet import (
-    FORMATS,
     MIN_PANEL_WIDTH,
     ColorBar,
     FigureError,
@@ -83,13 +85,7 @@ from maskviz.figures.sheet import (
     Row,
     Series,
     Sheet,
-    figure_format,
     heat_rgb,
-    panel_sheet,
-    render,
-    render_panel,
-    to_image,
-    write_figure,
 )
 from maskviz.figures.style import COLORMAPS, NAN_COLOR, PALETTE, Inputs, colormap, loss_unit, nice_ceiling
 
@@ -97,7 +93,8 @@ __all__ = [
     "COLORMAPS", "COLUMN_TITLES", "FORMATS", "GRID_COLUMNS", "HEAT_MODES", "MIN_PANEL_WIDTH", "MIN_TILE", "NAN_COLOR",
     "PALETTE", "PANEL_COLUMNS", "PIXEL_UNIT", "Cell", "ColorBar", "FigureError", "FigureRow", "Heat", "Inputs",
     "Legend", "Marker", "Panel", "Plot", "ResultFigure", "Row", "Series", "Sheet", "before_after_figure", "colormap",
-    "error_heat", "error_image", "error_scales", "error_values", "figure_format", "grid_figure", "heat_rgb",
+    "error_heat", "error_image", "error_scales", "error_values", "figure_format", "heat_rgb",
     "hidden_pixels", "loss_unit", "metrics_caption", "nice_ceiling", "panel_sheet", "reconstruction_figure",
-    "render", "render_figure", "render_panel", "seed_text", "sweep_image", "sweep_sheet", "to_image", "write_figure",
+    "render", "render_figure", "render_panel", "seed_text", "spread", "sweep_image", "sweep_sheet", "to_image",
+    "write_figure",
 ]

@@ -12,8 +12,9 @@ from typing import Any
 
 from PIL import Image
 
+from maskviz.figures.output import to_image
 from maskviz.figures.results import spread
-from maskviz.figures.sheet import Legend, Plot, Row, Series, Sheet, to_image
+from maskviz.figures.sheet import Legend, Plot, Row, Series, Sheet
 from maskviz.figures.style import PALETTE, loss_unit
 
 X_LABEL = "fraction of patches hidden"

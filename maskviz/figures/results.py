@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from maskviz.figures.sheet import ColorBar, Heat, Panel, Row, Sheet, as_rgb, heat_rgb, to_image
+from maskviz.figures.output import to_image
+from maskviz.figures.sheet import ColorBar, Heat, Panel, Row, Sheet, as_rgb, heat_rgb
 from maskviz.figures.style import Inputs, loss_unit, nice_ceiling
 
 #: What a cell can show, and the column titles.
@@ -72,7 +73,6 @@ class ResultFigure:
     footer: str = ""
     cmap: str = "inferno"
     baseline_label: str = ""
-    tile: int | None = field(default=None, repr=False)
 
     def cells(self) -> list[Cell]:
         return [c for row in self.rows for c in row.cells if c is not None]
@@ -84,7 +84,7 @@ class ResultFigure:
             raise ValueError("nothing to render: the figure has no reconstructions")
         columns = list(self.columns)
         scales = error_scales([c.result for c in cells], self.heat, self.show_all) if "error" in columns else {}
-        size = tile or self.tile or _tile_size(cells)
+        size = tile or _tile_size(cells)
         groups = max(1, len(self.groups))
         rows = [Row([b for g in range(groups) for b in self._blocks(row, g, size, scales)], row.title)
                 for row in self.rows]
@@ -231,49 +231,6 @@ def before_after_figure(base: Any, tuned: Any, labels: Sequence[str], spec: str,
     return ResultFigure(Inputs(image=image, view=view).describe(), list(labels), [row], GRID_COLUMNS, heat)
 
 
-def grid_figure(table: Any, image: str | None = None, seed: int | None = None, *, heat: str = "pixel",
-                show_all: bool = False, view: str = "model") -> ResultFigure:
-    """The comparison grid of a :class:`maskviz.compare.CompareTable`: strategies × models on one image.
-
-    Rows are the strategies (sweep points left out) at one seed; each cell's caption adds the mean
-    ± spread over seeds (one image) or over images (a folder), which the table's summary computes.
-    """
-    shown = [r for r in table.rows if r.result is not None and not r.sweep]
-    if not shown:
-        raise ValueError("nothing to draw: the comparison kept no pictures (or only sweep points)")
-    image = image if image is not None else shown[0].image
-    seed = seed if seed is not None else shown[0].seed
-    summaries = {(s.model, s.strategy): s for s in table.summaries()}
-    found = {(r.model, r.strategy): r for r in shown if r.image == image and r.seed == seed}
-    rows = []
-    for s in table.strategies:
-        if s.sweep:
-            continue
-        cells = [_grid_cell(found.get((m, s.label)), summaries.get((m, s.label))) for m in table.models]
-        random = s.seeded or bool(table.same_count)  # a fixed pattern is the same for every seed
-        rows.append(FigureRow(f"mask {s.label}{seed_text(seed) if random else ''}", cells))
-    count = " · every mask hides the same number of patches" if table.same_count else ""
-    footer = "\n".join([*_spread_legend(table), *table.notes])
-    title = Inputs(image=image, view=view).describe() + count
-    return ResultFigure(title, list(table.models), rows, GRID_COLUMNS, heat, show_all, footer)
-
-
-def _grid_cell(row: Any, summary: Any) -> Cell | None:
-    if row is None:
-        return None
-    caption = metrics_caption(row.result)
-    if summary is not None and summary.loss.n > 1 and (summary.images > 1 or summary.distinct_masks > 1):
-        caption += (f"\nmean {loss_unit(summary)} loss {summary.loss.mean:.4f}"
-                    f" ± {spread(summary.loss, summary.images):.4f}")
-    return Cell(row.result, caption)
-
-
 def spread(stat: Any, images: int) -> float:
     """Spread shown after ±: the 95 % interval over images (folder), the standard deviation over seeds."""
     return stat.ci95 if images > 1 else stat.std
-
-
-def _spread_legend(table: Any) -> list[str]:
-    if len(table.images) > 1:
-        return [f"± = 95 % confidence interval over {len(table.images)} images (each averaged over its seeds)"]
-    return [f"± = standard deviation over {len(table.seeds)} seeds"] if len(table.seeds) > 1 else []

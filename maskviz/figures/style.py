@@ -62,6 +62,11 @@ def style() -> Iterator[None]:
         yield
 
 
+def line_height(role: str) -> int:
+    """Pixels from one line of text to the next, for a text role of :data:`FONT_PX`."""
+    return math.ceil(FONT_PX[role] * 1.3)
+
+
 def pt(px: float) -> float:
     """A size in pixels as matplotlib's points (1/72 in) at :data:`DPI`."""
     return px * 72 / DPI

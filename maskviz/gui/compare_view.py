@@ -68,8 +68,9 @@ from maskviz.compare import (
     sweep_curves,
     sweep_strategies,
 )
+from maskviz.compare_export import grid_figure
 from maskviz.errors import MaskvizError
-from maskviz.figures import PALETTE, grid_figure, render_figure
+from maskviz.figures import PALETTE, render_figure
 
 LANE = "table"
 DEFAULT_SPECS = "random:0.75 block:0.5 grid:2 center:0.25"

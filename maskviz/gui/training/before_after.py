@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from maskviz.figures import PIXEL_UNIT, error_image, error_scales, render_panel
+from maskviz.figures import PIXEL_UNIT, error_image, error_scales, loss_unit, render_panel
 from maskviz.gui.training.controller import TrainingController
 from maskviz.gui.training.pixmaps import to_pixmap
 from maskviz.gui.training.state import TrainingState
@@ -29,7 +29,7 @@ def summary_text(r) -> str:  # noqa: ANN001 - Reconstruction
     if r.loss is None:
         return "nothing hidden"
     psnr = "∞" if r.psnr == float("inf") else f"{r.psnr:.2f} dB"
-    return f"loss {r.loss:.4f} · PSNR {psnr}"
+    return f"{loss_unit(r)} loss {r.loss:.4f} · PSNR {psnr}"
 
 
 def row_figure(r, label: str, vmax: float) -> tuple[list[np.ndarray], np.ndarray]:  # noqa: ANN001
