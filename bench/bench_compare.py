@@ -115,13 +115,12 @@ def gui_bench(model, count: int, threads: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     from maskviz.checkpoints import LoadedModel
-    from maskviz.gui.compare_view import CompareView
-    from maskviz.gui.worker import ModelWorker
+    from maskviz.gui.compare.controller import CompareController
+    from maskviz.gui.compare.state import CompareState
+    from maskviz.gui.compare.view import CompareView
+    from maskviz.gui.controller import Controller
+    from maskviz.gui.state import ViewerState
 
-    try:
-        from maskviz.gui.state import ViewerState as State
-    except ImportError:
-        from stand_in_state import StandInState as State
     app = QApplication.instance() or QApplication([])
     handled: list[float] = []  # UI-thread time of each redraw (table or plots, grid picture)
     draw = CompareView._draw
@@ -132,28 +131,29 @@ def gui_bench(model, count: int, threads: int) -> None:
         handled.append((time.perf_counter() - t0) * 1000)
 
     CompareView._draw = timed_draw
-    state = State()
+    state = ViewerState()
+    controller = Controller(state)
     state.set_model(LoadedModel(model, "random weights", "builtin"), None)
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write_images(Path(tmp), count)
         state.set_image(Image.open(paths[0]).convert("RGB"), str(paths[0]))
-        worker = ModelWorker(threads=threads)
-        view = CompareView(state, worker)
-        view.specs_edit.setText(" ".join(FOLDER_STRATEGIES))
-        view.seeds_box.setValue(2)
-        view.ratios_edit.setText("0.25:0.75:0.25")
+        compare = CompareState()
+        compare.set_settings(specs=" ".join(FOLDER_STRATEGIES), seeds=2, ratios="0.25:0.75:0.25")
+        compare.set_folder(tmp)
+        runs = CompareController(compare, state, controller)
+        view = CompareView(compare, runs)
         view.resize(1200, 800)
         view.show()
-        view.set_folder(tmp)
+        runs.set_shown(True)
         meter = StallMeter()
         meter.start()
         start = time.perf_counter()
-        view.run()
-        wait_until(lambda: not view.is_running, timeout_s=3600)
+        runs.run()
+        wait_until(lambda: not runs.is_running, timeout_s=3600)
         seconds = time.perf_counter() - start
         gaps = sorted(g - 5 for g in meter.stop())
-        worker.shutdown()
-    rows = len(view.snapshot.table.rows)
+        controller.shutdown()
+    rows = len(compare.snapshot.table.rows)
     print(f"gui: Compare view, folder of {count} images, {rows} rows in {seconds:.1f} s "
           f"({count / seconds:.2f} images/s)")
     print(f"  UI stall           max {gaps[-1]:.1f} ms, p99 {gaps[int(0.99 * (len(gaps) - 1))]:.1f} ms "

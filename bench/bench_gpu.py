@@ -114,14 +114,14 @@ def app_on_device(device: torch.device) -> str:
     with tempfile.TemporaryDirectory() as folder:
         window = MainWindow(Path(folder), device=device.type)
         loop, shown = QEventLoop(), []
-        window.resultShown.connect(lambda task_id: (shown.append(task_id), loop.quit()))
+        window.controller.resultShown.connect(lambda task_id: (shown.append(task_id), loop.quit()))
         QTimer.singleShot(120_000, loop.quit)
         start = time.perf_counter()
         window.show()
         window.start("sample:coffee", None, restore=False)
         loop.exec()
         seconds = time.perf_counter() - start
-        used = next(window.loaded.model.parameters()).device if window.loaded else None
+        used = next(window.state.model.model.parameters()).device if window.state.model else None
         window.close()
         app.processEvents()
     if not shown:

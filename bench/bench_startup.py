@@ -101,7 +101,7 @@ def run_gui_child() -> int:
     def open_and_watch(*args: object) -> object:
         window = open_window(*args)
         if window is not None:
-            window.resultShown.connect(lambda _id: (report("result"), window.close()))
+            window.controller.resultShown.connect(lambda _id: (report("result"), window.close()))
         return window
 
     app_module.open_window = open_and_watch

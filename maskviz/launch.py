@@ -13,11 +13,13 @@ printing a KeyboardInterrupt from some exiting thread.
 
 ``maskviz train`` ends its process at once after its last word: every file is saved, synced and closed
 by then, and the interpreter's teardown of PyTorch takes seconds (minutes on a loaded machine), during
-which a stop request from the app would count the run as hung.
+which a stop request from the app would count the run as hung. The app does the same once its window
+has closed (the session is saved by then): quitting takes no longer than closing the window.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -42,7 +44,8 @@ def run() -> int:
         print(f"maskviz: error: {problem}", file=sys.stderr)
         code = EXIT_SETUP
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if sys.argv[1:2] == ["train"]:
+    if sys.argv[1:2] == ["train"] or getattr(sys.modules.get("maskviz.gui.app"), "finished", False):
+        logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

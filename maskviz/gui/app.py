@@ -39,6 +39,7 @@ ICON_NAME = "maskviz.svg"
 PRELOAD = ("torch", "maskviz.checkpoints", "maskviz.reconstruct", "maskviz.baselines")
 
 log = logging.getLogger("maskviz.gui")
+finished = False  # the event loop has returned: the session is saved and the process may end at once
 _window_opened = False  # whether this process has shown a main window: a crash before it is a failed start
 
 
@@ -140,13 +141,16 @@ def run_app(argv: Sequence[str]) -> int:
     if args.reset_session:
         for name in ("session.json", "maskviz.ini"):
             (folder / name).unlink(missing_ok=True)
+    global finished
     if "maskviz.gui.main_window" in sys.modules:  # imported already (a test, a second window): no wait
-        return app.exec() if open_window(args, folder) else 2
-    # The imports start first: whatever the window system makes the UI thread wait for, they go on.
-    imports = after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
-    splash = start_up_window()
-    code = app.exec()
-    del imports  # held until here: its relay must outlive the thread to receive the queued signal
+        code = app.exec() if open_window(args, folder) else 2
+    else:
+        # The imports start first: whatever the window system makes the UI thread wait for, they go on.
+        imports = after_imports(PRELOAD, lambda: open_window(args, folder, splash) or app.exit(2))
+        splash = start_up_window()
+        code = app.exec()
+        del imports  # held until here: its relay must outlive the thread to receive the queued signal
+    finished = True
     return code
 
 

@@ -1,43 +1,56 @@
 """Controller: turns :class:`~maskviz.gui.state.ViewerState` changes into worker jobs, results back into it.
 
-It is the only part of the GUI that talks to :class:`~maskviz.gui.worker.ModelWorker`. Every torch
-job goes through the worker's lanes (load, recon, baseline, compare, curve), so a model is used by
-one thread at a time and a new request supersedes a stale one.
+It is the only client of :class:`~maskviz.gui.worker.ModelWorker`. It runs the viewer's own jobs
+(model loads, reconstructions, baseline fills) and lends the worker to every other feature through
+one job API (the loss curve, the Compare dock, a training run's before/after):
+
+``run_job(lane, fn) -> id``
+    ``fn()`` runs on the worker in a background lane (``before-after``, ``curve``, ``compare``) or
+    ``baseline``. A value comes back as ``jobDone(lane, id, value)``; a generator is run one
+    ``next()`` per turn, each value as ``jobStep(lane, id, value)`` (``None``: a turn without news)
+    and its return value as ``jobDone``. Errors, cancels and jobs replaced by a newer one in their
+    lane end with ``jobFailed(lane, id, message)``: every job ends with exactly one of the two.
+    A job should make each step at most one model forward.
+``cancel_job(lane)``
+    stops the lane's job at its next module call (within one transformer block).
+``run_compare(job)`` / ``cancel_compare()``
+    the Compare dock's table, lane ``compare`` (:mod:`maskviz.compare_jobs`).
+
+Scheduling policy (issue 24): background lanes start no step while a stroke is drawn and until the
+newest reconstruction is on screen, nor while a model loads; a reconstruction runs inside a
+background forward at its next block (see the worker); a model or image change cancels every job
+that depends on it; a lane whose view is off screen is held (:meth:`set_lane_shown`).
 
 Live policy: a reconstruction is requested on every stroke end, pattern, undo/redo, image, model or
-option change. While a stroke is being drawn it is also requested on every mouse move, but only when
-the last reconstruction took under :data:`LIVE_SECONDS` (a small model); the worker keeps one
-request pending per lane, newer replacing older, so a slow model never builds a backlog. Requests
-whose inputs equal the newest one are not sent again, and the background loss sweep is held while a
-stroke is drawn so the stroke's result does not queue behind it.
-
-Each result is written into the state together with the :class:`~maskviz.gui.state.Inputs` it was
-computed from; a result whose request is no longer the newest is dropped (counted in
-:attr:`Controller.stale_dropped`).
+option change, and during a stroke only when the last one took under :data:`LIVE_SECONDS`. Each
+result is written into the state with the :class:`~maskviz.gui.state.Inputs` it came from; a
+result whose request is no longer the newest is dropped (:attr:`Controller.stale_dropped`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from maskviz.errors import MaskvizError
 from maskviz.gui.garbage import collect_on_gui_thread
-from maskviz.gui.state import Curve, Inputs, Provenance, ViewerState
-from maskviz.gui.worker import ModelWorker, ReconOutcome, ReconRequest
+from maskviz.gui.state import Inputs, Provenance, ViewerState
+from maskviz.gui.worker import BACKGROUND, ModelWorker, ReconOutcome, ReconRequest
 from maskviz.masks import MaskSpec, parse_mask_spec
 
 log = logging.getLogger("maskviz.gui")
 
 LIVE_SECONDS = 0.05  # reconstruct during strokes only when the model answers faster than this
-CURVE_DELAY_MS = 300  # let a burst of changes settle before starting a background sweep
 DEFAULT_PATTERN = "random:0.75,seed=0"
+COMPARE_LANE = "compare"
+JOB_LANES = ("baseline", *BACKGROUND)
 
 
 def describe_source(source: str | None) -> str:
@@ -54,20 +67,11 @@ def naming(source: str | os.PathLike, message: str) -> str:
     return message if str(source) in message else f"{source}: {message}"
 
 
-class LaneRunner(QObject):
-    """A :class:`~maskviz.gui.background.Background` look-alike whose jobs run on one worker lane."""
-
-    done = Signal(int, object)
-    failed = Signal(int, str)
-
-    def __init__(self, worker: ModelWorker, lane: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._worker, self._lane = worker, lane
-        worker.finished.connect(lambda lane_, i, v: lane_ == self._lane and self.done.emit(i, v))
-        worker.failed.connect(lambda lane_, i, m: lane_ == self._lane and self.failed.emit(i, m))
-
-    def run(self, fn: Any, name: str = "") -> int:  # noqa: ARG002 - same signature as Background.run
-        return self._worker.run(self._lane, fn)
+@dataclass
+class _Job:
+    lane: str
+    stale_on: frozenset[str]
+    reason: str = "replaced by a newer job"
 
 
 class Controller(QObject):
@@ -79,6 +83,9 @@ class Controller(QObject):
     modelReady = Signal(object)  # the LoadedModel now in use
     loadingChanged = Signal(str)  # "loading x…" while a load or device move runs, "" after
     busyChanged = Signal(bool)  # a model load or reconstruction is running or queued
+    jobStep = Signal(str, int, object)  # lane, id, a generator job's value
+    jobDone = Signal(str, int, object)  # lane, id, value
+    jobFailed = Signal(str, int, str)  # lane, id, plain message
 
     def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -91,40 +98,110 @@ class Controller(QObject):
         self.default_spec: MaskSpec = parse_mask_spec(DEFAULT_PATTERN)  # used when a new grid needs a mask
         self._requests: dict[int, Inputs] = {}
         self._last_key: Inputs | None = None
-        self._curve_key: tuple | None = None
-        self._load_sources: dict[int, tuple[str | None, bool]] = {}
+        self._jobs: dict[int, _Job] = {}
+        self._loads: dict[int, tuple[str | None, bool]] = {}
         self._restore: tuple[np.ndarray, MaskSpec | None] | None = None
-        self._baseline_for: Any = None
         self._error_shown = ""
-        self._curve_timer = QTimer(self, singleShot=True, interval=CURVE_DELAY_MS)
-        self._curve_timer.timeout.connect(self._start_curve)
         self._connect()
 
     def _connect(self) -> None:
         s, w = self.state, self.worker
-        s.imageChanged.connect(self._on_inputs_changed)
-        s.modelChanged.connect(self._on_inputs_changed)
+        s.imageChanged.connect(lambda: self._inputs_changed("image"))
+        s.modelChanged.connect(lambda: self._inputs_changed("model"))
         s.maskChanged.connect(self._on_mask_changed)
         s.optionsChanged.connect(self._on_option)
-        s.resultChanged.connect(self._update_baseline)
         s.provenanceChanged.connect(self._on_provenance)
-        w.reconstructed.connect(self._on_reconstructed)
-        w.modelLoaded.connect(self._on_model_loaded)
-        w.curveStep.connect(self._on_curve_step)
-        w.curveDone.connect(self._on_curve_done)
-        w.finished.connect(self._on_finished)
+        s.patternRequested.connect(self.apply_spec)
+        w.stepped.connect(self._on_stepped)
+        w.done.connect(self._on_done)
         w.failed.connect(self._on_failed)
+        w.dropped.connect(self._on_dropped)
         w.busyChanged.connect(lambda *_: self.busyChanged.emit(self.busy))
 
     @property
     def busy(self) -> bool:
         return self.worker.is_busy("recon") or self.worker.is_busy("load")
 
-    def lane_runner(self, lane: str) -> LaneRunner:
-        return LaneRunner(self.worker, lane, self)
+    @property
+    def loading(self) -> bool:
+        return self.worker.is_busy("load")
 
     def shutdown(self) -> None:
         self.worker.shutdown()
+
+    # ================================================================== the job API
+
+    def run_job(self, lane: str, fn: Callable[[], Any], *, stale_on: Iterable[str] = ("model", "image")) -> int:
+        """Run ``fn()`` on the worker in ``lane`` (see the module doc); returns the job's id.
+
+        ``stale_on``: the viewer changes ("model", "image") that cancel the job."""
+        if lane not in JOB_LANES or lane == COMPARE_LANE:
+            hint = " (the Compare dock's lane: see run_compare)" if lane == COMPARE_LANE else ""
+            raise ValueError(f"no job lane {lane!r}{hint}; lanes: {', '.join(JOB_LANES[:-1])}")
+        return self._submit(lane, fn, stale_on)
+
+    def _submit(self, lane: str, fn: Callable[[], Any], stale_on: Iterable[str]) -> int:
+        task_id = self.worker.submit(lane, fn)
+        self._jobs[task_id] = _Job(lane, frozenset(stale_on))
+        return task_id
+
+    def cancel_job(self, lane: str, reason: str = "cancelled") -> None:
+        """Stop the lane's job (pending or running); it ends with ``jobFailed(lane, id, reason)``."""
+        for job in self._jobs.values():
+            if job.lane == lane:
+                job.reason = reason
+        self.worker.cancel(lane)
+
+    def run_compare(self, job: Any, folder: bool = False) -> int:
+        """Run a :class:`maskviz.compare_jobs.CompareJob` in lane ``compare``; a folder run survives a
+        new viewer image (not a new model)."""
+        from maskviz.compare_jobs import compare_steps
+
+        return self._submit(COMPARE_LANE, lambda: compare_steps(job), ("model",) if folder else ("model", "image"))
+
+    def cancel_compare(self, reason: str = "cancelled") -> None:
+        self.cancel_job(COMPARE_LANE, reason)
+
+    def set_lane_shown(self, lane: str, shown: bool) -> None:
+        """A lane whose view is off screen starts no step (its job waits, it is not lost)."""
+        self.worker.hold([lane], "hidden", not shown)
+
+    def _inputs_changed(self, kind: str) -> None:
+        for lane in BACKGROUND:  # the old model's or image's work is dropped, running or queued
+            job = self._jobs.get(self.worker.latest_id(lane))
+            if job is not None and kind in job.stale_on:
+                self.cancel_job(lane, f"stopped: the viewer's {kind} changed")
+        self._last_key = None
+        self.request_reconstruction()
+
+    def _on_stepped(self, lane: str, task_id: int, value: object) -> None:
+        if task_id in self._jobs:
+            self.jobStep.emit(lane, task_id, value)
+
+    def _on_done(self, lane: str, task_id: int, value: object, _seconds: float) -> None:
+        if lane == "recon":
+            self._on_reconstructed(task_id, value)
+        elif lane == "load":
+            self._on_model_loaded(task_id, value)
+        elif self._jobs.pop(task_id, None) is not None:
+            self.jobDone.emit(lane, task_id, value)
+
+    def _on_failed(self, lane: str, task_id: int, message: str) -> None:
+        if lane == "load":
+            self._load_failed(task_id, message)
+        elif lane == "recon":
+            self._recon_failed(task_id, message)
+        elif self._jobs.pop(task_id, None) is not None:
+            self.jobFailed.emit(lane, task_id, message)
+
+    def _on_dropped(self, lane: str, task_id: int) -> None:
+        if lane == "recon":
+            self.stale_dropped += 1
+            self._release_result_hold()
+        elif lane == "load":
+            self._loads.pop(task_id, None)
+        elif (job := self._jobs.pop(task_id, None)) is not None:
+            self.jobFailed.emit(lane, task_id, job.reason)
 
     # ================================================================== opening
 
@@ -154,9 +231,13 @@ class Controller(QObject):
         def load() -> Any:
             return load_default_model(device) if path is None else load_model(path, device=device)
 
-        self.loadingChanged.emit(f"loading {describe_source(path)}…")
-        task_id = self.worker.load_model(load)
-        self._load_sources[task_id] = (path, fallback)
+        return self._load(f"loading {describe_source(path)}…", load, path, fallback)
+
+    def _load(self, text: str, fn: Callable[[], Any], source: str | None, fallback: bool = False) -> int:
+        self.loadingChanged.emit(text)
+        self.worker.hold(BACKGROUND, "load")  # no step for the old model between the load and its use
+        task_id = self.worker.submit("load", fn)
+        self._loads[task_id] = (source, fallback)
         return task_id
 
     def restore_mask(self, mask: np.ndarray | None, spec: str | None) -> None:
@@ -176,10 +257,11 @@ class Controller(QObject):
         grid = tuple(loaded.model.grid_size)
         mask, provenance = self._mask_for(loaded, grid)
         self.last_seconds, self._timings = None, []  # measure the new model before painting live
-        self._last_key = self._curve_key = None
+        self._last_key = None
         self.state.set_result(None, None)  # the old model's picture and numbers are not this model's
         self.state.set_model(loaded, source, mask, provenance)
         self.loadingChanged.emit("")
+        self.worker.hold(BACKGROUND, "load", False)
         self.modelReady.emit(loaded)
 
     def _mask_for(self, loaded: Any, grid: tuple[int, int]) -> tuple[np.ndarray | None, Provenance | None]:
@@ -202,7 +284,8 @@ class Controller(QObject):
             return None
 
     def apply_spec(self, spec: MaskSpec | str) -> str:
-        """Apply a pattern for the current model (with the model's defaults); returns an error or ''."""
+        """Make a pattern's mask for the current model (with the model's defaults) and put it in the
+        state; returns the error (also the state's ``pattern_error``) or ''."""
         try:
             parsed = parse_mask_spec(spec) if isinstance(spec, str) else spec
             model = self.state.model
@@ -210,25 +293,13 @@ class Controller(QObject):
             mask = parsed.generate(grid, patch, defaults=model.mask_defaults() if model is not None else None)
             self.state.apply_pattern(parsed, mask)
         except MaskvizError as exc:
+            self.state.set_pattern_error(str(exc))
             return str(exc)
+        self.state.set_pattern_error("")
         return ""
 
-    def apply_curve_point(self, ratio: float, seed: int) -> str:
-        """A click on the loss curve: the curve's pattern family at that ratio and seed."""
-        from maskviz.sweep import with_ratio
-
-        family = self.state.curve.spec
-        if family is None:
-            return "no curve yet"
-        params = with_ratio(family, ratio).params
-        pattern = family.pattern
-        values = [params.get(p.name, p.default) for p in pattern.params]
-        while len(values) > 1 and values[-1] == pattern.params[len(values) - 1].default:
-            values.pop()  # the canonical form the pattern panel writes: positional, trailing defaults left out
-        return self.apply_spec(MaskSpec(family.name, tuple(values), (("seed", int(seed)),)))
-
     def _on_model_loaded(self, task_id: int, loaded: Any) -> None:
-        source, _ = self._load_sources.pop(task_id, (None, False))
+        source, _ = self._loads.pop(task_id, (None, False))
         if task_id == self.worker.latest_id("load"):
             self.use_model(loaded, source)
 
@@ -253,28 +324,27 @@ class Controller(QObject):
             loaded.model.to(device)
             return loaded
 
-        self.loadingChanged.emit(f"moving the model to {device.type}…")
-        self._load_sources[self.worker.load_model(move)] = (self.state.model_source, False)
+        self._load(f"moving the model to {device.type}…", move, self.state.model_source)
+
+    def _load_failed(self, task_id: int, message: str) -> None:
+        source, fallback = self._loads.pop(task_id, (None, False))
+        if task_id != self.worker.latest_id("load"):
+            return
+        self.loadingChanged.emit("")
+        self.worker.hold(BACKGROUND, "load", False)
+        self.error.emit("Could not open the model", naming(source or "the default model", message))
+        if fallback and self.state.model is None and source is not None:
+            self.open_model(None)  # start-up with a broken checkpoint: fall back to the default
 
     # ================================================================== reconstruction
-
-    def _on_inputs_changed(self) -> None:
-        self._last_key = self._curve_key = None
-        self.request_reconstruction()
-        self.schedule_curve()
 
     def _on_option(self, name: str) -> None:
         if name in ("unnormalize", "precision"):
             self.request_reconstruction()
-        if name == "precision":
-            self.schedule_curve()
-        if name == "baseline":
-            self._update_baseline()
 
     def _on_provenance(self) -> None:
         if self.state.provenance.spec is not None:
             self.default_spec = self.state.provenance.spec
-        self.schedule_curve()
 
     @property
     def live(self) -> bool:
@@ -282,12 +352,11 @@ class Controller(QObject):
         return self.last_seconds is not None and self.last_seconds < LIVE_SECONDS
 
     def _on_mask_changed(self, final: bool) -> None:
-        if not final:
-            self.worker.hold("curve")  # the stroke's result must not wait behind a background sweep step
+        # A stroke's result must not queue behind a background step: none starts from the stroke's
+        # first move until its result is on screen (the "result" hold takes over at the end).
+        self.worker.hold(BACKGROUND, "stroke", not final)
         if final or self.live:
             self.request_reconstruction()
-        if final:
-            self.worker.hold("curve", False)
 
     def request_reconstruction(self) -> int:
         """Submit the state's inputs; the newest request wins. Returns its id (0: nothing to compute)."""
@@ -301,108 +370,35 @@ class Controller(QObject):
         s = self.state
         request = ReconRequest(s.model.model, s.model_image, inputs.patch_mask(), inputs.unnormalize,
                                inputs.precision)
-        task_id = self.worker.submit(request)
+        self.worker.hold(BACKGROUND, "result")
+        task_id = self.worker.reconstruct(request)
         self._requests = {i: v for i, v in self._requests.items() if i >= latest}  # forget superseded ones
         self._requests[task_id] = inputs
         return task_id
+
+    def _release_result_hold(self) -> None:
+        if not self.worker.is_busy("recon"):
+            self.worker.hold(BACKGROUND, "result", False)
 
     def _on_reconstructed(self, task_id: int, outcome: ReconOutcome) -> None:
         inputs = self._requests.pop(task_id, None)
         if task_id != self.worker.latest_id("recon") or inputs is None:
             self.stale_dropped += 1  # superseded while it ran: showing it would flash an old mask
+            self._release_result_hold()
             return
         self._timings = [*self._timings[-2:], outcome.seconds]  # one slow answer (a busy CPU) is not the model
         self.last_seconds = min(self._timings)
         self._error_shown = ""
         self.state.set_message("")
-        self.state.set_result(outcome, inputs)
+        self.state.set_result(outcome, inputs)  # its baseline fill is asked for here, before the hold ends
         self.resultShown.emit(task_id)
+        self._release_result_hold()
 
-    def _on_failed(self, lane: str, task_id: int, message: str) -> None:
-        if lane == "load":
-            self._load_failed(task_id, message)
-        elif task_id != self.worker.latest_id(lane):
+    def _recon_failed(self, task_id: int, message: str) -> None:
+        self._release_result_hold()
+        if task_id != self.worker.latest_id("recon"):
             return
-        elif lane == "recon":
-            self.state.set_message(f"reconstruction failed: {message}")
-            if message != self._error_shown:  # one dialog per problem, not one per mouse move
-                self._error_shown = message
-                self.error.emit("Could not reconstruct", message)
-        elif lane == "baseline":
-            self.state.set_baseline_result(None, f"baseline failed: {message}")
-        elif lane == "curve":
-            self.state.set_curve(replace(self.state.curve, status=f"loss curve failed: {message}"))
-
-    def _load_failed(self, task_id: int, message: str) -> None:
-        source, fallback = self._load_sources.pop(task_id, (None, False))
-        if task_id != self.worker.latest_id("load"):
-            return
-        self.loadingChanged.emit("")
-        self.error.emit("Could not open the model", naming(source or "the default model", message))
-        if fallback and self.state.model is None and source is not None:
-            self.open_model(None)  # start-up with a broken checkpoint: fall back to the default
-
-    # ================================================================== baseline
-
-    def _update_baseline(self) -> None:
-        """Fill the baseline for the result in the state, on the baseline lane (harmonic at 224 px
-        takes a while); a fill for an older result or another choice is never shown."""
-        from maskviz.baselines import BASELINE_LABELS, baseline_reconstruction
-
-        name, outcome = self.state.options.baseline, self.state.result
-        if name == "none" or outcome is None:
-            self._baseline_for = None
-            if self.state.baseline_result is not None or self.state.baseline_status:
-                self.state.set_baseline_result(None)
-            return
-        r = outcome.result
-        if self._baseline_for == (name, id(r)):
-            return
-        self._baseline_for = (name, id(r))
-        self.state.set_baseline_result(None, f"baseline: {BASELINE_LABELS[name]} (computing…)")
-        original, mask = r.original, r.mask
-        patch = original.shape[0] // mask.shape[0]
-        self.worker.run("baseline", lambda: (name, id(r), baseline_reconstruction(name, original, mask, patch)))
-
-    def _on_finished(self, lane: str, task_id: int, value: Any) -> None:
-        if lane != "baseline" or task_id != self.worker.latest_id("baseline"):
-            return
-        name, result_id, filled = value
-        if self._baseline_for == (name, result_id):
-            self.state.set_baseline_result(filled)
-
-    # ================================================================== loss curve
-
-    def schedule_curve(self) -> None:
-        """Recompute the loss curve soon (debounced); unchanged inputs keep the current curve."""
-        self._curve_timer.start()
-
-    def _start_curve(self) -> None:
-        from maskviz.sweep import DEFAULT_RATIOS, DEFAULT_SEEDS, loss_sweep, sweep_label, sweep_spec
-
-        s = self.state
-        if s.model is None or s.model_image is None:
-            return
-        family = sweep_spec(s.provenance.spec or self.default_spec)
-        key = (id(s.model.model), id(s.model_image), str(family), s.options.precision)
-        if key == self._curve_key:
-            return
-        self._curve_key = key
-        total = len(DEFAULT_RATIOS)
-        s.set_curve(Curve(sweep_label(family), family, (), total, DEFAULT_SEEDS, f"computing 0/{total} ratios…"))
-        self.worker.submit_curve(loss_sweep(s.model.model, s.model_image, family, precision=s.options.precision,
-                                            defaults=s.model.mask_defaults()))
-
-    def _on_curve_step(self, task_id: int, point: Any) -> None:
-        if task_id != self.worker.latest_id("curve"):
-            return
-        c = self.state.curve
-        points = tuple(p for p in c.points if p.ratio != point.ratio) + (point,)
-        status = f"computing: {len(points)}/{max(c.total, len(points))} ratios…"
-        self.state.set_curve(replace(c, points=points, status=status))
-
-    def _on_curve_done(self, task_id: int) -> None:
-        if task_id == self.worker.latest_id("curve"):
-            c = self.state.curve
-            status = "" if c.points else "no points: nothing could be hidden"
-            self.state.set_curve(replace(c, status=status))
+        self.state.set_message(f"reconstruction failed: {message}")
+        if message != self._error_shown:  # one dialog per problem, not one per mouse move
+            self._error_shown = message
+            self.error.emit("Could not reconstruct", message)

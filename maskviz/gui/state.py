@@ -2,42 +2,25 @@
 
 It holds the image (and where it came from), the loaded model, the mask (a
 :class:`~maskviz.painting.PaintModel` with its undo stack) and the mask's provenance, the display
-options, and the current result *tagged with the inputs it was computed from*. Views read it and
-redraw on its signals; none keeps its own copy. The controller (:mod:`maskviz.gui.controller`) turns
-its changes into worker jobs and writes the results back. Changes are validated before they are
-applied: a setter that raises leaves the state as it was.
-
-Public API (stable: the Compare view and tests build on it)
+options, the current result *tagged with the inputs it was computed from*, and how it is being
+looked at (``view``: pointer, shown region, tool; see :mod:`maskviz.gui.view_state`). Views read it
+and redraw on its signals; none keeps its own copy. The controller (:mod:`maskviz.gui.controller`)
+turns its changes into worker jobs and writes the results back. Changes are validated before they
+are applied: a setter that raises leaves the state as it was.
 
 Signals
-    ``imageChanged()``          image, image_source or model_image changed
-    ``modelChanged()``          model / model_source changed (grid and mask may have changed too)
-    ``geometryChanged()``       the painting's size or patch size changed (new, empty history)
-    ``maskChanged(bool)``       the mask changed; ``False`` while a stroke is still being drawn
-    ``provenanceChanged()``     the mask's pattern provenance changed (see :meth:`mask_label`)
-    ``optionsChanged(str)``     a display option changed; the argument is its name
-    ``resultChanged()``         :attr:`result` was set or cleared
-    ``baselineChanged()``       :attr:`baseline_result` was set or cleared
-    ``curveChanged()``          :attr:`curve` (the loss-vs-ratio sweep, a :class:`Curve`) changed
-    ``messageChanged(str)``     a one-line status message (empty: none)
-
-Getters
-    ``image``, ``image_source``, ``model_image`` (the image fitted to the model: what jobs send),
-    ``model`` (LoadedModel), ``model_source``, ``paint`` (PaintModel), ``undo_stack``,
-    ``patch_mask()``, ``threshold``, ``provenance``, ``pattern_spec``, ``mask_label()``,
-    ``options`` (:class:`DisplayOptions`), ``inputs()`` (the :class:`Inputs` a result must match),
-    ``result`` (ReconOutcome or None), ``result_inputs``, ``result_is_current()``,
-    ``baseline_result``, ``baseline_status``, ``curve``, ``message``, ``hidden_fraction``.
+    ``imageChanged()``, ``modelChanged()`` (grid and mask may have changed too),
+    ``geometryChanged()`` (the painting's size or patch size: new, empty history),
+    ``maskChanged(bool final)`` (``False`` while a stroke is still being drawn),
+    ``provenanceChanged()`` (see :meth:`mask_label`), ``optionsChanged(str name)``,
+    ``resultChanged()``, ``baselineChanged()``, ``curveChanged()`` (the loss sweep, a :class:`Curve`),
+    ``messageChanged(str)``, ``patternRequested(MaskSpec)`` (the pattern panel asks for a pattern:
+    the controller makes its mask) and ``patternErrorChanged(str)`` (why it could not).
 
 Value types
     :class:`DisplayOptions` (unnormalize, heatmap, baseline, precision, device), :class:`Provenance`
     (spec, the mask it made, source), :class:`Inputs` (what a result was computed from),
     :class:`Curve` (the loss sweep so far); :func:`spec_label` names a spec ("random 75 %").
-
-Mutators
-    ``set_image``, ``set_model``, ``set_geometry``, ``set_option``, ``set_threshold``, ``apply_pattern``,
-    ``set_patch_mask``, ``push_edit``, ``stroke_changed``, ``clear_mask``, ``invert_mask``,
-    ``set_result``, ``set_baseline_result``, ``set_curve``, ``set_message``.
 """
 
 from __future__ import annotations
@@ -51,7 +34,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from maskviz import masks
 from maskviz.errors import MaskError
-from maskviz.masks import MaskSpec
+from maskviz.gui.view_state import ViewState
+from maskviz.masks import MaskSpec, PatternParam, parse_mask_spec
 from maskviz.painting import PaintAtom, PaintModel
 
 UNDO_LIMIT = 100
@@ -150,6 +134,8 @@ class ViewerState(QObject):
     baselineChanged = Signal()
     curveChanged = Signal()
     messageChanged = Signal(str)
+    patternRequested = Signal(object)
+    patternErrorChanged = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -169,7 +155,10 @@ class ViewerState(QObject):
         self.baseline_status = ""  # "computing…" or an error while baseline_result is None
         self.curve = Curve()
         self.message = ""
+        self.pattern_error = ""
         self._threshold = 0.5
+        self.view = ViewState(self)
+        self.view.set_shape(DEFAULT_SHAPE)
 
     # ------------------------------------------------------------------ image and model
 
@@ -214,6 +203,7 @@ class ViewerState(QObject):
         self.paint = paint
         self.undo_stack.clear()
         self._set_provenance(Provenance())
+        self.view.set_shape(shape)
         self.geometryChanged.emit()
         self.maskChanged.emit(True)
 
@@ -249,6 +239,23 @@ class ViewerState(QObject):
         if p.mask is not None and not np.array_equal(p.mask, self.patch_mask()):
             return "painted" if p.spec is not None and p.spec.name == "none" else f"{base} + edits"
         return base
+
+    def request_pattern(self, spec: MaskSpec | str) -> None:
+        """Ask for a pattern (the pattern panel does): the controller makes its mask for the model
+        (:meth:`apply_pattern`) or says why it cannot (:meth:`set_pattern_error`)."""
+        self.patternRequested.emit(parse_mask_spec(spec) if isinstance(spec, str) else spec)
+
+    def set_pattern_error(self, text: str) -> None:
+        self.pattern_error = text
+        self.patternErrorChanged.emit(text)
+
+    def pattern_default(self, pattern: str, param: PatternParam) -> object:
+        """A pattern parameter's default for this model: the model file's, else the grid's (SimMIM's
+        cell size), else the registry's. What a spec that leaves the parameter out will use."""
+        stored = self.model.mask_defaults().get(pattern, {}) if self.model is not None else {}
+        if param.name in stored:
+            return stored[param.name]
+        return param.default_for(self.paint.grid, self.paint.patch_size)
 
     def apply_pattern(self, spec: MaskSpec, mask: np.ndarray, text: str | None = None) -> None:
         """Replace the painting with a pattern's patch mask, as one undo step that remembers the pattern."""

@@ -15,12 +15,10 @@ WAIT_MS = 15000
 
 
 def settle(qtbot, window, timeout: int = WAIT_MS) -> None:
-    """Wait until the newest reconstruction request is the one on screen and nothing is queued."""
-    def done() -> bool:
-        latest = window.worker.latest_id("recon")
-        return (window.loaded is not None and latest > 0 and window.panels.result_id == latest
-                and not window.worker.is_busy("recon") and not window.worker.is_busy("load"))
-    qtbot.waitUntil(done, timeout=timeout)
+    """Wait until the result on screen is the one for the state's current inputs and nothing is queued."""
+    state, controller = window.state, window.controller
+    qtbot.waitUntil(lambda: state.model is not None and state.result_is_current() and not controller.busy,
+                    timeout=timeout)
 
 
 def canvas_pos(canvas, x: float, y: float) -> QPointF:
@@ -49,4 +47,4 @@ def stroke(canvas, points, release: bool = True) -> None:
 
 
 def mask_of(window) -> np.ndarray:
-    return window.canvas.patch_mask()
+    return window.state.patch_mask()

@@ -54,7 +54,7 @@ def app_exec(monkeypatch, qtbot):
     def fake_exec(app) -> int:  # noqa: ANN001
         def shown() -> bool:
             windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-            return bool(windows) and windows[0].current is not None and windows[0] not in seen
+            return bool(windows) and windows[0].state.result is not None and windows[0] not in seen
 
         qtbot.waitUntil(shown, timeout=15000)
         window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
@@ -86,7 +86,7 @@ def test_run_app_opens_image_and_model_and_saves_the_session(app_exec, config_di
     code = app_module.run_app([photo, "--model", tiny_model_path, "--device", "cpu"])
     assert code == 0
     window = seen[0]
-    assert window.image_source == photo and window.model_source == tiny_model_path
+    assert window.state.image_source == photo and window.state.model_source == tiny_model_path
     session = read_session(config_dir)
     assert session["image"] == photo and session["model"] == tiny_model_path
     assert (config_dir / "maskviz.log").exists()
@@ -99,7 +99,7 @@ def test_reset_session_forgets_the_last_session(app_exec, config_dir, photo, tin
     write_session(config_dir, {"image": photo, "model": tiny_model_path})
     seen = app_exec
     assert app_module.run_app(["--reset-session"]) == 0
-    assert seen[0].image_source == "sample:coffee" and seen[0].model_source is None
+    assert seen[0].state.image_source == "sample:coffee" and seen[0].state.model_source is None
 
 
 def test_sigterm_closes_the_window_and_saves_the_session(monkeypatch, qtbot, config_dir, photo, tiny_model_path,
@@ -112,7 +112,7 @@ def test_sigterm_closes_the_window_and_saves_the_session(monkeypatch, qtbot, con
 
     def fake_exec(app) -> int:  # noqa: ANN001
         window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
-        qtbot.waitUntil(lambda: window.current is not None, timeout=15000)
+        qtbot.waitUntil(lambda: window.state.result is not None, timeout=15000)
         keep_signal_handlers[signal.SIGTERM](signal.SIGTERM, None)  # what `kill PID` triggers
         closed.append(not window.isVisible())
         return 0

@@ -13,12 +13,12 @@ from maskviz.baselines import BASELINE_LABELS, BASELINES, baseline_reconstructio
 
 def _expected(window, name: str):
     r = window.panels.result
-    patch = window.loaded.model.patch_size
-    return baseline_reconstruction(name, np.asarray(window.model_image), window.canvas.patch_mask(), patch), r
+    patch = window.state.model.model.patch_size
+    return baseline_reconstruction(name, np.asarray(window.state.model_image), window.canvas.patch_mask(), patch), r
 
 
 def _shown_for_current_mask(window) -> bool:
-    b = window.baseline_result
+    b = window.state.baseline_result
     return (window.panels.baseline is not None and b is not None
             and np.array_equal(b.mask, window.canvas.patch_mask())
             and np.array_equal(window.panels.result.mask, window.canvas.patch_mask()))
@@ -38,7 +38,7 @@ def _assert_panel_shows(window, name: str) -> None:
 
 
 def test_baseline_is_off_by_default_and_every_fill_is_offered(window):
-    assert window.baseline == "none"
+    assert window.state.options.baseline == "none"
     assert not window.panels.baseline_visible
     assert list(window.baseline_actions) == ["none", *BASELINES]
     assert window.baseline_actions["none"].isChecked()
@@ -49,17 +49,17 @@ def test_baseline_is_off_by_default_and_every_fill_is_offered(window):
 def test_choosing_a_baseline_shows_its_fill_for_the_current_mask(window, qtbot, name):
     assert window.canvas.patch_mask().any() and not window.canvas.patch_mask().all()
     window.baseline_actions[name].trigger()
-    assert window.baseline == name and window.panels.baseline_visible
+    assert window.state.options.baseline == name and window.panels.baseline_visible
     _wait_baseline(qtbot, window)
     _assert_panel_shows(window, name)
     # linked like the other panels: same region after a reset
-    window.reset_zoom()
+    window.state.view.reset_region()
     pasted = window.panels.plots["pasted"].getViewBox()
     assert window.panels.baseline_plot.getViewBox().targetRect() == pasted.targetRect()
 
 
 def test_painting_and_inverting_update_the_baseline_panel(window, qtbot):
-    window.set_baseline("harmonic")
+    window.state.set_option("baseline", "harmonic")
     _wait_baseline(qtbot, window)
     before = window.panels.baseline_image.image.copy()
     window.canvas.invert()
@@ -71,12 +71,12 @@ def test_painting_and_inverting_update_the_baseline_panel(window, qtbot):
     mask[1:3, 1:3] = True
     window.state.set_patch_mask(mask, "Paint")
     _wait_baseline(qtbot, window)
-    np.testing.assert_array_equal(window.baseline_result.mask, mask)
+    np.testing.assert_array_equal(window.state.baseline_result.mask, mask)
     _assert_panel_shows(window, "harmonic")
 
 
 def test_a_baseline_for_an_older_mask_is_never_shown(window, qtbot):
-    window.set_baseline("mean")
+    window.state.set_option("baseline", "mean")
     _wait_baseline(qtbot, window)
     # a result for a new mask arrives: until its own fill is ready the panel is blank, not the old fill
     window.canvas.invert()
@@ -87,20 +87,20 @@ def test_a_baseline_for_an_older_mask_is_never_shown(window, qtbot):
         assert window.panels.baseline_image.image is None
         assert window.panels.title("baseline").endswith("(computing…)")
     _wait_baseline(qtbot, window)
-    np.testing.assert_array_equal(window.baseline_result.mask, window.panels.result.mask)
+    np.testing.assert_array_equal(window.state.baseline_result.mask, window.panels.result.mask)
 
 
 def test_switching_back_to_none_hides_the_panel(window, qtbot):
     sizes = {key: cell.size() for key, cell in window.panels.cells.items()}
-    window.set_baseline("normconv")
+    window.state.set_option("baseline", "normconv")
     _wait_baseline(qtbot, window)
     assert "normconv" in window.metrics.text()
     window.baseline_actions["none"].trigger()
-    assert window.baseline == "none" and not window.panels.baseline_visible
+    assert window.state.options.baseline == "none" and not window.panels.baseline_visible
     assert window.panels.baseline is None and "normconv" not in window.metrics.text()
     assert set(window.panels.plots) == {"original", "masked", "prediction", "pasted", "error"}
     assert window.panels.baseline_image.image is None and "none" in window.panels.title("baseline")
     assert {key: cell.size() for key, cell in window.panels.cells.items()} == sizes  # nothing moved or resized
     window.canvas.invert()  # later results do not bring it back
     settle(qtbot, window)
-    assert not window.panels.baseline_visible and window.baseline_result is None
+    assert not window.panels.baseline_visible and window.state.baseline_result is None

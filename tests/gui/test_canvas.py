@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from maskviz import masks
 from maskviz.errors import MaskError
-from maskviz.gui.canvas import MaskCanvas
+from maskviz.gui.viewer.canvas import MaskCanvas
 
 B = Qt.MouseButton
 M = Qt.KeyboardModifier
@@ -65,8 +64,8 @@ def _click(c: MaskCanvas, x: float, y: float, button=B.LeftButton) -> None:
 
 def test_stroke_paints_interpolated_and_signals_live_then_final(canvas):
     events: list[bool] = []
-    canvas.maskChanged.connect(events.append)
-    canvas.brush_size = 3
+    canvas.state.maskChanged.connect(events.append)
+    canvas.state.view.set_brush_size(3)
     _drag(canvas, [(4.5, 4.5), (60.5, 4.5), (60.5, 40.5)])
     mask = canvas.pixel_mask
     assert mask[3:6, 4:61].all() and mask[4:41, 59:62].all()  # whole segments, not just the events
@@ -77,7 +76,7 @@ def test_stroke_paints_interpolated_and_signals_live_then_final(canvas):
 def test_undo_redo_shortcuts(canvas, qtbot):
     _drag(canvas, [(4.5, 4.5), (40.5, 30.5)])
     painted = canvas.pixel_mask
-    with qtbot.waitSignal(canvas.maskChanged, check_params_cb=lambda final: final):
+    with qtbot.waitSignal(canvas.state.maskChanged, check_params_cb=lambda final: final):
         qtbot.keyClick(canvas, Qt.Key.Key_Z, M.ControlModifier)
     assert not canvas.pixel_mask.any()
     qtbot.keyClick(canvas, Qt.Key.Key_Z, M.ControlModifier | M.ShiftModifier)
@@ -93,34 +92,35 @@ def test_undo_redo_shortcuts(canvas, qtbot):
 ])
 def test_tool_keys(canvas, qtbot, key, tool):
     seen: list[str] = []
-    canvas.toolChanged.connect(seen.append)
+    view = canvas.state.view
+    view.toolChanged.connect(lambda: seen.append(view.tool))
     qtbot.keyClick(canvas, key)
-    assert canvas.tool == tool and seen == [tool]
+    assert view.tool == tool and seen == [tool]
     qtbot.keyClick(canvas, Qt.Key.Key_B)
-    assert canvas.tool == "brush"
+    assert canvas.state.view.tool == "brush"
     qtbot.keyClick(canvas, key)
     qtbot.keyClick(canvas, Qt.Key.Key_P)
-    assert canvas.tool == "brush"
+    assert canvas.state.view.tool == "brush"
 
 
 def test_bracket_keys_resize_brush(canvas, qtbot):
-    canvas.brush_size = 5
+    canvas.state.view.set_brush_size(5)
     qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
-    assert canvas.brush_size == 6
+    assert canvas.state.view.brush_size == 6
     qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
     qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
-    assert canvas.brush_size == 4
+    assert canvas.state.view.brush_size == 4
     qtbot.keyClick(canvas, Qt.Key.Key_BraceRight, M.ShiftModifier)  # Shift+] on a US layout
-    assert canvas.brush_size == 14
+    assert canvas.state.view.brush_size == 14
     for _ in range(3):
         qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft, M.ShiftModifier)
-    assert canvas.brush_size == 1  # clamped
+    assert canvas.state.view.brush_size == 1  # clamped
 
 
 def test_readout_and_set_patch_mask_with_undo(canvas, qtbot):
     assert canvas.readout.text() == "masked 0/64 patches (0.0%)"
     pattern = masks.checkerboard_mask((8, 8))
-    with qtbot.waitSignal(canvas.maskChanged, check_params_cb=lambda final: final):
+    with qtbot.waitSignal(canvas.state.maskChanged, check_params_cb=lambda final: final):
         canvas.set_patch_mask(pattern, "Checkerboard")
     np.testing.assert_array_equal(canvas.patch_mask(), pattern)
     assert canvas.readout.text() == "masked 32/64 patches (50.0%)"
@@ -130,7 +130,7 @@ def test_readout_and_set_patch_mask_with_undo(canvas, qtbot):
 
 
 def test_rectangle_tool_fills_dragged_box_and_alt_reveals(canvas):
-    canvas.tool = "rectangle"
+    canvas.state.view.set_tool("rectangle")
     _drag(canvas, [(8.5, 8.5), (20.5, 12.5), (23.5, 15.5)])
     expected = np.zeros((64, 64), bool)
     expected[8:16, 8:24] = True
@@ -141,7 +141,7 @@ def test_rectangle_tool_fills_dragged_box_and_alt_reveals(canvas):
 
 
 def test_polygon_clicks_enter_right_click_and_escape(canvas, qtbot):
-    canvas.tool = "polygon"
+    canvas.state.view.set_tool("polygon")
     for x, y in [(8, 8), (40, 8), (50, 50), (40, 40)]:
         _click(canvas, x, y)
     _click(canvas, 40, 40, button=B.RightButton)  # drops the last vertex
@@ -157,7 +157,7 @@ def test_polygon_clicks_enter_right_click_and_escape(canvas, qtbot):
 
 
 def test_polygon_double_click_finishes(canvas):
-    canvas.tool = "polygon"
+    canvas.state.view.set_tool("polygon")
     _click(canvas, 0.5, 0.5)
     _click(canvas, 16.5, 0.5)
     _mouse(canvas, E.MouseButtonPress, 16.5, 16.5)
@@ -167,7 +167,7 @@ def test_polygon_double_click_finishes(canvas):
 
 
 def test_fill_click_toggles_region(canvas, qtbot):
-    canvas.tool = "fill"
+    canvas.state.view.set_tool("fill")
     qtbot.mouseClick(canvas.view.viewport(), B.LeftButton, pos=_widget_pos(canvas, 30, 30).toPoint())
     assert canvas.pixel_mask.all()
     _click(canvas, 5, 5)
@@ -176,7 +176,8 @@ def test_fill_click_toggles_region(canvas, qtbot):
 
 def test_eraser_removes_paint(canvas):
     canvas.invert()
-    canvas.tool, canvas.brush_size = "eraser", 1
+    canvas.state.view.set_tool("eraser")
+    canvas.state.view.set_brush_size(1)
     _drag(canvas, [(0.5, 10.5), (63.5, 10.5)])
     mask = canvas.pixel_mask
     assert not mask[10].any() and mask[9].all() and mask[11].all()
@@ -202,9 +203,9 @@ def test_right_button_opens_no_menu_zooms_nothing_paints_nothing(canvas):
     assert canvas.view_box.viewRange() == before  # right-drag is not pyqtgraph's zoom here
 
 
-def test_hovered_reports_image_pixel(canvas, qtbot):
+def test_hover_puts_the_image_pixel_in_the_state(canvas, qtbot):
     seen: list[tuple[int, int]] = []
-    canvas.hovered.connect(lambda x, y: seen.append((x, y)))
+    canvas.state.view.hoverChanged.connect(lambda x, y: seen.append((x, y)))
     _mouse(canvas, E.MouseMove, 12.5, 40.5, button=B.NoButton, buttons=B.NoButton)
     _mouse(canvas, E.MouseMove, 70, 20, button=B.NoButton, buttons=B.NoButton)
     assert seen == [(12, 40), (-1, -1)]
@@ -215,23 +216,23 @@ def test_invert_clear_grid_and_snap_keys(canvas, qtbot):
     assert canvas.pixel_mask.all()
     qtbot.keyClick(canvas, Qt.Key.Key_Backspace, M.ControlModifier)
     assert not canvas.pixel_mask.any() and canvas.undo_stack.count() == 2
-    grid = canvas.grid_visible
+    grid = canvas.state.view.grid_visible
     qtbot.keyClick(canvas, Qt.Key.Key_G)
-    assert canvas.grid_visible is not grid
-    canvas.brush_size = 1
+    assert canvas.state.view.grid_visible is not grid
+    canvas.state.view.set_brush_size(1)
     _click(canvas, 20.5, 20.5)  # one pixel: under any positive threshold, not a whole patch
     assert canvas._overlay.image[20, 20, 3] > 0
     qtbot.keyClick(canvas, Qt.Key.Key_S)
-    assert canvas.snap_to_patches and canvas._overlay.image[20, 20, 3] == 0
+    assert canvas.state.view.snap and canvas._overlay.image[20, 20, 3] == 0
 
 
 def test_threshold_controls_snapping(canvas):
-    canvas.tool = "rectangle"
+    canvas.state.view.set_tool("rectangle")
     _drag(canvas, [(0.5, 0.5), (7.5, 1.5)])  # 16 of 64 pixels of patch (0, 0)
     assert not canvas.patch_mask()[0, 0]
     with_signal: list[bool] = []
-    canvas.maskChanged.connect(with_signal.append)
-    canvas.threshold = 0.25
+    canvas.state.maskChanged.connect(with_signal.append)
+    canvas.state.set_threshold(0.25)
     assert canvas.patch_mask()[0, 0] and with_signal == [True]
     assert canvas.readout.text() == "masked 1/64 patches (1.6%)"
 
@@ -245,18 +246,19 @@ def test_set_image_keeps_mask_for_same_size_and_resets_on_new_size(canvas):
     assert canvas.patch_mask().shape == (4, 4) and canvas.undo_stack.count() == 0
 
 
-def test_view_box_links_with_another_view(canvas, qtbot):
-    other = pg.GraphicsView()
-    qtbot.addWidget(other)
-    box = pg.ViewBox(lockAspect=True, invertY=True)
-    other.setCentralItem(box)
-    other.resize(400, 400)
-    other.show()
-    box.setXLink(canvas.view_box)
-    box.setYLink(canvas.view_box)
-    canvas.view_box.setRange(xRange=(10, 20), yRange=(10, 20), padding=0)
-    x0, x1 = box.viewRange()[0]
+def test_zoom_is_the_state_s_region_both_ways(canvas, qtbot):
+    view = canvas.state.view
+    _mouse(canvas, E.MouseMove, 32, 32, button=B.NoButton, buttons=B.NoButton)
+    vp = canvas.view.viewport()
+    pos = _widget_pos(canvas, 32, 32)
+    QApplication.sendEvent(vp, QWheelEvent(pos, vp.mapToGlobal(pos), QPoint(), QPoint(0, 240), B.NoButton,
+                                           M.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+    assert view.region == canvas.view_box.targetRect() and view.region.width() < 60  # the wheel zoomed in
+    view.set_region(QRectF(10, 10, 10, 10))  # set elsewhere (another view): the canvas shows it
+    x0, x1 = canvas.view_box.viewRange()[0]
     assert x0 <= 10.5 and x1 >= 19.5 and x1 - x0 < 30
+    view.reset_region()
+    assert canvas.view_box.viewRect().contains(QRectF(0, 0, 64, 64))
 
 
 def test_many_quick_events_do_not_stall(qtbot):
@@ -267,7 +269,7 @@ def test_many_quick_events_do_not_stall(qtbot):
     c.show()
     qtbot.waitExposed(c)
     events: list[bool] = []
-    c.maskChanged.connect(events.append)
+    c.state.maskChanged.connect(events.append)
     t = np.linspace(0, 4 * np.pi, 200)
     points = list(zip(112 + 100 * np.cos(t) * t / t[-1], 112 + 100 * np.sin(t) * t / t[-1], strict=True))
     start = time.perf_counter()

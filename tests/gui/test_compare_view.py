@@ -1,8 +1,11 @@
-"""The Compare view: follows the viewer state, click-through to the canvas, folder mode, cancel, exports."""
+"""The Compare dock: follows the viewer while shown, click-through to the canvas, folder mode, cancel,
+exports, and what it must not do (run off screen, keep models or pictures it does not need)."""
 
 from __future__ import annotations
 
 import csv
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -11,94 +14,161 @@ from PySide6.QtCore import Qt
 
 from maskviz.checkpoints import load_model
 from maskviz.cli import main
-from maskviz.gui.compare_view import CompareView, Snapshot
+from maskviz.compare_jobs import Snapshot
+from maskviz.gui.compare.controller import CompareController
+from maskviz.gui.compare.state import CompareState
+from maskviz.gui.compare.view import CompareView
+from maskviz.gui.controller import Controller
 from maskviz.gui.state import ViewerState
-from maskviz.gui.worker import ModelWorker
 from maskviz.masks import make_mask
 
 WAIT_MS = 30000
 
 
-@pytest.fixture
-def worker():
-    w = ModelWorker(threads=1)
-    yield w
-    w.shutdown()
+class Setup:
+    """A viewer state and controller with the tiny model and the test photo, and a Compare dock on them."""
+
+    def __init__(self, qtbot, photo: str, model_path: str) -> None:
+        self.viewer = ViewerState()
+        self.controller = Controller(self.viewer)
+        self.viewer.set_model(load_model(model_path), model_path)
+        self.viewer.set_image(Image.open(photo).convert("RGB"), photo)
+        self.state = CompareState()
+        self.state.set_settings(specs="random:0.75 grid:2 center:0.5", seeds=2, ratios="0.25:0.75:0.25")
+        self.compare = CompareController(self.state, self.viewer, self.controller)
+        self.compare.auto_seconds = 120  # a slow CI machine still follows; the budget's own tests lower it
+        self.view = CompareView(self.state, self.compare)
+        qtbot.addWidget(self.view)
+        self.view.resize(1000, 700)
+        self.view.show()
+        qtbot.waitUntil(lambda: self.controller.last_seconds is not None, timeout=WAIT_MS)  # a forward was timed
+        self.compare.set_shown(True)  # as the dock in front (off screen, nothing would run)
+
+    def started(self) -> list[int]:
+        """Ids of the compare jobs the worker has started so far (recorded from now on)."""
+        ids: list[int] = []
+        self.controller.worker.started.connect(lambda lane, i: lane == "compare" and ids.append(i))
+        return ids
 
 
 @pytest.fixture
-def state(photo, tiny_model_path):
-    s = ViewerState()
-    s.set_model(load_model(tiny_model_path), tiny_model_path)
-    s.set_image(Image.open(photo).convert("RGB"), photo)
-    return s
+def setup(qtbot, photo, tiny_model_path):
+    s = Setup(qtbot, photo, tiny_model_path)
+    yield s
+    s.controller.shutdown()
 
 
-@pytest.fixture
-def view(qtbot, state, worker):
-    v = CompareView(state, worker)
-    v.specs_edit.setText("random:0.75 grid:2 center:0.5")
-    v.seeds_box.setValue(2)
-    v.ratios_edit.setText("0.25:0.75:0.25")
-    qtbot.addWidget(v)
-    v.resize(1000, 700)
-    v.show()
-    return v
-
-
-def _finish(qtbot, view) -> Snapshot:
-    qtbot.waitUntil(lambda: view.snapshot is not None and view.snapshot.finished and not view.is_running,
+def _finish(qtbot, setup: Setup) -> Snapshot:
+    state, compare = setup.state, setup.compare
+    qtbot.waitUntil(lambda: state.snapshot is not None and state.snapshot.finished and not compare.is_running,
                     timeout=WAIT_MS)
-    return view.snapshot
+    return state.snapshot
 
 
 def _viewer_rows(snapshot):
     return [r for r in snapshot.table.rows if r.strategy.startswith("viewer:")]
 
 
-def test_runs_on_the_viewer_inputs_and_follows_the_state(qtbot, view, state):
-    painted = np.zeros(state.model.model.grid_size, dtype=bool)
+def test_runs_on_the_viewer_inputs_and_follows_the_viewer_while_shown(qtbot, setup):
+    viewer, view = setup.viewer, setup.view
+    painted = np.zeros(viewer.model.model.grid_size, dtype=bool)
     painted[:2] = True
-    state.set_patch_mask(painted, "paint")
-    assert view.run()
-    first = _finish(qtbot, view)
+    viewer.set_patch_mask(painted, "paint")
+    assert setup.compare.run()
+    first = _finish(qtbot, setup)
     labels = [view.table.item(r, 0).text() for r in range(view.table.rowCount())]
     assert labels[0].startswith("viewer:") and labels[1:] == ["random:0.75", "grid:2", "center:0.5"]
     assert all(np.array_equal(r.mask, painted) for r in _viewer_rows(first))
     assert view.grid_label.pixmap() is not None and not view.grid_label.pixmap().isNull()
     view.tabs.setCurrentIndex(1)  # the sweep tab is drawn when shown
     lines = [i for i in view.plots["loss"].getPlotItem().listDataItems() if i.name()]
-    assert [i.name() for i in lines] == [f"{view.snapshot.table.models[0]} · {f}" for f in ("random", "center")]
+    assert [i.name() for i in lines] == [f"{first.table.models[0]} · {f}" for f in ("random", "center")]
     assert all(len(i.xData) == 3 for i in lines)  # three ratios each
     view.tabs.setCurrentIndex(0)
-    # a new mask in the viewer re-runs the comparison on its own
-    state.set_patch_mask(~painted, "invert")
-    qtbot.waitUntil(lambda: view.snapshot is not first and view.snapshot.finished, timeout=WAIT_MS)
-    assert all(np.array_equal(r.mask, ~painted) for r in _viewer_rows(view.snapshot))
+    viewer.set_patch_mask(~painted, "invert")
+    qtbot.waitUntil(lambda: setup.state.snapshot is not first and setup.state.snapshot.finished, timeout=WAIT_MS)
+    assert all(np.array_equal(r.mask, ~painted) for r in _viewer_rows(setup.state.snapshot))
 
 
-def test_clicking_a_row_or_sweep_point_puts_its_mask_on_the_canvas(qtbot, view, state):
-    view.run()
-    _finish(qtbot, view)
+def test_off_screen_it_starts_nothing(qtbot, setup):
+    started = setup.started()
+    setup.compare.set_shown(False)
+    setup.viewer.set_patch_mask(~setup.viewer.patch_mask(), "invert")
+    qtbot.wait(1000)  # twice the pause after which a shown dock would start
+    assert started == [] and setup.state.snapshot is None
+    setup.compare.set_shown(True)  # brought to the front: it catches up
+    _finish(qtbot, setup)
+    assert len(started) == 1
+
+
+def test_a_shown_compare_starts_after_the_pause_and_cancels_on_the_next_change(qtbot, setup):
+    started = setup.started()
+    setup.state.set_settings(seeds=50)  # a longer table: still running when the next change comes
+    qtbot.waitUntil(lambda: bool(started), timeout=WAIT_MS)
+    job = started[0]
+    setup.viewer.set_patch_mask(~setup.viewer.patch_mask(), "invert")  # the next change
+    assert not setup.compare.is_running and "outdated" in setup.state.status  # at once
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=WAIT_MS)  # after the next pause, a new run
+    assert started[1] != job
+    _finish(qtbot, setup)
+
+
+def test_a_long_table_waits_for_a_click_and_says_how_long(qtbot, setup):
+    started = setup.started()
+    setup.compare.set_shown(False)
+    setup.compare.auto_seconds = 5.0
+    setup.controller.last_seconds = 2.0  # a ViT-H on a laptop: this small table would take ≈ 28 s
+    setup.compare.set_shown(True)
+    qtbot.waitUntil(lambda: "press Run" in setup.state.status, timeout=WAIT_MS)
+    qtbot.wait(700)
+    assert started == [] and not setup.state.automatic
+    assert "≈" in setup.view.run_button.text() and "would take about" in setup.view.status.text()
+    setup.view.run_button.click()
+    qtbot.waitUntil(lambda: bool(started), timeout=WAIT_MS)
+
+
+def test_a_table_slower_than_its_estimate_stops_itself_and_waits_for_a_click(qtbot, setup):
+    """The first forwards of a model time it badly: an automatic run measures its own pace."""
+    import time
+
+    setup.compare.auto_seconds = 5.0
+    model = setup.viewer.model.model
+    for block in (*model.blocks, *model.decoder_blocks):
+        block.register_forward_pre_hook(lambda *_: time.sleep(0.4))  # ≈ 1.2 s a forward: the table ≈ 25 s
+    started = setup.started()
+    setup.state.set_settings(seeds=5)
+    qtbot.waitUntil(lambda: bool(started), timeout=WAIT_MS)  # the estimate (a fast forward) said: follow
+    qtbot.waitUntil(lambda: not setup.compare.is_running, timeout=WAIT_MS)
+    assert "press Run" in setup.state.status and not setup.state.automatic
+    assert setup.state.snapshot is not None and not setup.state.snapshot.finished
+    setup.viewer.invert_mask()  # the same model and settings: it does not try again by itself
+    qtbot.wait(1200)
+    assert len(started) == 1
+
+
+def test_clicking_a_row_or_sweep_point_puts_its_mask_on_the_canvas(qtbot, setup):
+    view, viewer = setup.view, setup.viewer
+    setup.compare.run()
+    snapshot = _finish(qtbot, setup)
     view.table.sortItems(2, Qt.SortOrder.DescendingOrder)  # sorted by the loss column: rows move
     row = next(r for r in range(view.table.rowCount()) if view.table.item(r, 0).text() == "grid:2")
-    with qtbot.waitSignal(view.maskApplied, timeout=2000) as applied:
+    with qtbot.waitSignal(setup.compare.maskApplied, timeout=2000) as applied:
         rect = view.table.visualItemRect(view.table.item(row, 0))
         qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert applied.args == ["grid:2"]
-    model = state.model.model
-    np.testing.assert_array_equal(state.patch_mask(), make_mask("grid:2", model.grid_size, model.patch_size))
-    sweep_point = next(r.strategy for r in view.snapshot.table.rows if r.sweep and r.ratio == 0.25)
-    assert view.apply_strategy(sweep_point)
-    assert state.patch_mask().sum() == 4  # a quarter of the 4×4 grid
+    model = viewer.model.model
+    np.testing.assert_array_equal(viewer.patch_mask(), make_mask("grid:2", model.grid_size, model.patch_size))
+    sweep_point = next(r.strategy for r in snapshot.table.rows if r.sweep and r.ratio == 0.25)
+    assert setup.compare.apply_strategy(sweep_point)
+    assert viewer.patch_mask().sum() == 4  # a quarter of the 4×4 grid
 
 
-def test_sorting_uses_numbers_not_text(qtbot, view):
-    view.run()
-    snapshot = _finish(qtbot, view)
+def test_sorting_uses_numbers_not_text(qtbot, setup):
+    view = setup.view
+    setup.compare.run()
+    snapshot = _finish(qtbot, setup)
     view.table.sortItems(2, Qt.SortOrder.AscendingOrder)
     psnr = {s.strategy: s.psnr.mean for s in snapshot.summaries}
-    view.table.sortItems(2, Qt.SortOrder.AscendingOrder)
     shown = [view.table.item(r, 2).value for r in range(view.table.rowCount())]
     assert shown == sorted(shown) and len(psnr) == view.table.rowCount()
 
@@ -112,53 +182,89 @@ def folder(tmp_path):
     return root
 
 
-def test_folder_mode_matches_the_cli_and_exports_its_files(qtbot, view, folder, tmp_path, tiny_model_path):
-    view.set_folder(folder)
-    view.ratios_edit.setText("")
-    view.run()
-    snapshot = _finish(qtbot, view)
-    assert snapshot.done == snapshot.total == 3 and len(snapshot.table.images) == 3
-    assert "±" in view.table.item(1, 1).text()  # a 95 % interval over the images
+def test_folder_mode_matches_the_cli_and_exports_its_files(qtbot, setup, folder, tmp_path, tiny_model_path):
+    setup.state.set_folder(folder)
+    setup.state.set_settings(ratios="")
+    setup.compare.run()
+    snapshot = _finish(qtbot, setup)
+    assert snapshot.done == snapshot.total and len(snapshot.table.images) == 3
+    assert "±" in setup.view.table.item(1, 1).text()  # a 95 % interval over the images
     out = tmp_path / "gui"
-    files = {name: out / name for name in ("grid.png", "sweep.png", "metrics.csv", "summary.json")}
     out.mkdir()
-    assert view.export_grid(files["grid.png"]) and view.export_csv(files["metrics.csv"])
-    assert view.export_json(files["summary.json"])
-    assert not view.export_sweep(files["sweep.png"])  # no sweep in this run: said, not written
+    export = setup.compare.export
+    assert export("grid", out / "grid.png") and export("csv", out / "metrics.csv") and export("json", out / "s.json")
+    assert not export("sweep", out / "sweep.png")  # no sweep in this run: said, not written
     cli = tmp_path / "cli"
     assert main(["compare", str(folder), "--model", tiny_model_path, "--mask", "random:0.75", "--mask", "grid:2",
                  "--mask", "center:0.5", "--seeds", "2", "--out", str(cli)]) == 0
-    with open(files["metrics.csv"], newline="") as a, open(cli / "metrics.csv", newline="") as b:
+    with open(out / "metrics.csv", newline="") as a, open(cli / "metrics.csv", newline="") as b:
         gui_rows, cli_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
     assert list(gui_rows[0]) == list(cli_rows[0])  # same columns
-    key = ("image", "strategy", "seed")
-    cli_loss = {tuple(r[k] for k in key): r["loss"] for r in cli_rows}
     shared = [r for r in gui_rows if not r["strategy"].startswith("viewer:")]
-    assert len(shared) == len(cli_rows) and all(cli_loss[tuple(r[k] for k in key)] == r["loss"] for r in shared)
-    with Image.open(files["grid.png"]) as grid, Image.open(cli / "grid.png") as cli_grid:
+    assert shared == cli_rows  # the same rows, in the same order, to the last digit
+    with Image.open(out / "grid.png") as grid, Image.open(cli / "grid.png") as cli_grid:
         assert grid.height > cli_grid.height  # the same rows plus the viewer's mask
 
 
-def test_cancel_keeps_the_finished_part(qtbot, view, tmp_path, worker):
+def test_folder_mode_says_what_a_run_would_take_before_it_starts(qtbot, setup, folder):
+    """Choosing a folder starts nothing; the status names the folder, its size and an estimate."""
+    started = setup.started()
+    one_image = setup.compare.estimate()
+    setup.state.set_folder(folder)
+    qtbot.wait(200)
+    status = setup.view.status.text()
+    assert "3 images in imgs" in status and "takes about" in status and "press Run" in status
+    assert setup.state.estimate == pytest.approx(3 * one_image) and "≈" in setup.view.run_button.text()
+    assert started == [] and not setup.compare.is_running
+
+
+def test_folder_mode_keeps_only_the_pictures_the_grid_shows(qtbot, setup, folder):
+    setup.state.set_folder(folder)
+    setup.compare.run()
+    snapshot = _finish(qtbot, setup)
+    kept = [r for r in snapshot.table.rows if r.result is not None]
+    first_image = snapshot.table.images[0]
+    assert kept and all(r.image == first_image and not r.sweep and r.seed == 0 for r in kept)
+    assert len(kept) == len([s for s in snapshot.table.strategies if not s.sweep])  # one per grid row
+
+
+def test_cancel_keeps_the_finished_part(qtbot, setup, tmp_path):
     root = tmp_path / "many"
     root.mkdir()
     for i in range(30):
         Image.new("RGB", (32, 32), (8 * i, 100, 50)).save(root / f"{i:02d}.png")
-    view.set_folder(root)
-    view.ratios_edit.setText("")
-    worker.curveStep.connect(lambda task_id, snap: view.snapshot is not None and view.cancel())
-    view.run()
-    qtbot.waitUntil(lambda: not view.is_running and view.snapshot is not None, timeout=WAIT_MS)
+    setup.state.set_folder(root)
+    setup.state.set_settings(ratios="")
+    setup.state.snapshotChanged.connect(lambda: setup.compare.cancel())
+    setup.compare.run()
+    qtbot.waitUntil(lambda: not setup.compare.is_running and setup.state.snapshot is not None, timeout=WAIT_MS)
     qtbot.wait(200)  # a stale step arriving after the cancel must not change anything
-    assert "cancelled" in view.status.text() and not view.snapshot.finished
-    assert 0 < len({r.image for r in view.snapshot.table.rows}) < 30
-    assert view.export_csv(tmp_path / "partial.csv")
+    assert "cancelled" in setup.view.status.text() and not setup.state.snapshot.finished
+    assert 0 < len({r.image for r in setup.state.snapshot.table.rows}) < 30
+    assert setup.compare.export("csv", tmp_path / "partial.csv")
 
 
-def test_bad_specs_are_reported_not_run(qtbot, view, worker):
-    view.specs_edit.setText("random:2")
-    assert not view.run() and "ratio" in view.status.text().lower()
-    assert not worker.is_busy("table")
+def test_bad_specs_are_reported_not_run(qtbot, setup):
+    setup.state.set_settings(specs="random:2")
+    assert not setup.compare.run() and "ratio" in setup.state.status.lower()
+    assert not setup.controller.worker.is_busy("compare")
+
+
+def test_a_model_removed_from_compare_is_released(qtbot, setup, tiny_model_path):
+    setup.state.add_model(tiny_model_path)
+    setup.compare.run()
+    snapshot = _finish(qtbot, setup)
+    assert len(snapshot.table.models) == 2
+    (extra,) = setup.state.loaded.values()
+    assert extra.model is not setup.viewer.model.model  # loaded once for Compare; the viewer's is shared
+    gone = weakref.ref(extra.model)
+    del extra
+    setup.compare.run()  # the second run reuses the loaded copy instead of loading it again
+    assert not setup.compare.make_job().to_load
+    _finish(qtbot, setup)
+    setup.state.remove_model(next(iter(setup.state.models)))
+    gc.collect()
+    assert gone() is None
 
 
 def test_training_before_after_uses_the_figures_scale_and_dimming(qtbot):
@@ -189,16 +295,21 @@ def test_training_before_after_uses_the_figures_scale_and_dimming(qtbot):
     assert figure.groups == ["base", "tuned"] and render_figure(figure).width > 6 * 128
 
 
-def test_the_window_has_a_compare_dock_on_its_own_state(qtbot, window):
+def test_the_window_s_compare_dock_follows_its_viewer_only_while_in_front(qtbot, window):
     from PySide6.QtGui import QKeySequence
 
+    started: list[int] = []
+    window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
+    window.controller.worker.started.connect(lambda lane, i: lane == "compare" and started.append(i))
+    window.state.set_patch_mask(~window.state.patch_mask(), "invert")  # the dock is a tab behind the curve
+    qtbot.wait(1000)
+    assert started == [] and window.compare_state.snapshot is None
     action = next(a for a in window.view_menu.actions() if a.shortcut() == QKeySequence("Ctrl+K"))
     action.trigger()
     qtbot.waitUntil(lambda: window.compare.isVisible(), timeout=WAIT_MS)
-    assert window.compare.state is window.state and window.compare.worker is window.worker
-    window.compare.specs_edit.setText("center:0.5")
-    window.compare.seeds_box.setValue(1)
-    assert window.compare.run()
-    snapshot = _finish(qtbot, window.compare)
-    rows = _viewer_rows(snapshot)
+    qtbot.waitUntil(lambda: window.compare_state.snapshot is not None and window.compare_state.snapshot.finished,
+                    timeout=WAIT_MS)
+    rows = _viewer_rows(window.compare_state.snapshot)
     assert rows and all(np.array_equal(r.mask, window.state.patch_mask()) for r in rows)
+    assert window.compare_controller.make_job().models[window.compare_state.snapshot.table.models[0]] \
+        is window.state.model.model  # the viewer's model, shared

@@ -50,7 +50,7 @@ def test_export_includes_the_baseline_the_viewer_shows(window, qtbot, tmp_path):
     plain = tmp_path / "plain.svg"
     assert window.export_panels(plain)
     assert not any(t.startswith("baseline") for t in svg_texts(plain.read_bytes()))
-    window.set_baseline("mean")
+    window.state.set_option("baseline", "mean")  # what View → Baseline → mean fill does
     qtbot.waitUntil(lambda: window.state.baseline_result is not None, timeout=WAIT_MS)
     settle(qtbot, window)
     with_fill = tmp_path / "fill.svg"

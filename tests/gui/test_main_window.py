@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from maskviz import masks
 from maskviz.checkpoints import LoadedModel
-from maskviz.gui.panels import hover_lines
+from maskviz.gui.viewer.panels import hover_lines
 
 FULL_ROW = [(1, 12), (10, 12), (20, 13), (30, 12)]  # across the 32-px image, through patch row 1
 
@@ -34,7 +34,7 @@ def test_stroke_changes_mask_and_the_panels_show_it(window, qtbot):
     _clear(window, qtbot)
     masked_before = window.panels.images["masked"].image.copy()
     metrics_before = window.metrics.text()
-    window.canvas.brush_size = 7
+    window.state.view.set_brush_size(7)
     stroke(window.canvas, FULL_ROW)
     settle(qtbot, window)
     shown = window.panels.result
@@ -46,9 +46,9 @@ def test_stroke_changes_mask_and_the_panels_show_it(window, qtbot):
 
 
 def test_fast_model_updates_during_the_stroke(window, qtbot):
-    assert window.live  # the tiny model answers in milliseconds
+    assert window.controller.live  # the tiny model answers in milliseconds
     _clear(window, qtbot)
-    window.canvas.brush_size = 7
+    window.state.view.set_brush_size(7)
     stroke(window.canvas, FULL_ROW, release=False)
     qtbot.waitUntil(lambda: window.panels.result.mask.any(), timeout=WAIT_MS)  # before the release
     mouse(window.canvas, QEvent.Type.MouseButtonRelease, *FULL_ROW[-1])
@@ -58,34 +58,35 @@ def test_fast_model_updates_during_the_stroke(window, qtbot):
 def test_slow_model_waits_for_the_stroke_end(window, qtbot):
     _clear(window, qtbot)
     window.controller.last_seconds = 0.4  # as measured for a ViT-B on a laptop CPU
-    assert not window.live
-    before = window.worker.latest_id("recon")
-    window.canvas.brush_size = 7
+    assert not window.controller.live
+    before = window.controller.worker.latest_id("recon")
+    window.state.view.set_brush_size(7)
     stroke(window.canvas, FULL_ROW, release=False)
     qtbot.wait(100)
-    assert window.worker.latest_id("recon") == before  # nothing submitted while the button is down
-    assert window.worker.is_held("curve")  # nor does the background sweep start a step
+    assert window.controller.worker.latest_id("recon") == before  # nothing submitted while the button is down
+    assert window.controller.worker.is_held("curve")  # nor does the background sweep start a step
     mouse(window.canvas, QEvent.Type.MouseButtonRelease, *FULL_ROW[-1])
-    assert window.worker.latest_id("recon") > before
-    assert not window.worker.is_held("curve")
+    assert window.controller.worker.latest_id("recon") > before
+    assert window.controller.worker.is_held("curve")  # still: until the stroke's result is on screen
     settle(qtbot, window)
     assert window.panels.result.mask[1].all()
+    assert not window.controller.worker.is_held("curve")
 
 
 def test_busy_indicator_shows_while_a_slow_reconstruction_runs(window, qtbot, monkeypatch):
-    model = window.loaded.model
+    model = window.state.model.model
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda x, m: (time.sleep(0.5), forward(x, m))[1])
     window.canvas.invert()
-    qtbot.waitUntil(lambda: window.busy, timeout=WAIT_MS)
-    assert "reconstructing" in window.busy_label.text()
+    qtbot.waitUntil(lambda: window.busy_indicator.visible, timeout=WAIT_MS)
+    assert "reconstructing" in window.busy_indicator.label.text()
     settle(qtbot, window)
-    qtbot.waitUntil(lambda: not window.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.busy_indicator.visible, timeout=WAIT_MS)
 
 
 def test_undo_and_redo_reconstruct(window, qtbot):
     _clear(window, qtbot)
-    window.canvas.brush_size = 7
+    window.state.view.set_brush_size(7)
     stroke(window.canvas, FULL_ROW)
     settle(qtbot, window)
     painted = window.panels.result.mask.copy()
@@ -112,13 +113,13 @@ def test_every_pattern_reaches_canvas_and_panels(window, qtbot):
     assert {"random", "block", "grid", "none", "all"} <= set(names)
     for name in names:
         combo.setCurrentText(name)
-        with qtbot.waitSignal(window.patterns.patternApplied, timeout=WAIT_MS) as blocker:
+        with qtbot.waitSignal(window.patterns.patternRequested, timeout=WAIT_MS) as blocker:
             window.patterns.apply()
-        spec, mask = blocker.args
+        spec, mask = blocker.args[0], window.state.provenance.mask
         settle(qtbot, window)
         np.testing.assert_array_equal(mask_of(window), mask, err_msg=spec)
         np.testing.assert_array_equal(window.panels.result.mask, mask, err_msg=spec)
-        assert window.pattern_spec == spec
+        assert window.state.pattern_spec == spec
 
 
 def test_nothing_hidden_says_so(window, qtbot):
@@ -151,7 +152,7 @@ def test_zoom_in_one_panel_zooms_every_panel_and_the_canvas(window, qtbot):
         assert view.targetRect() == zoomed  # every view was given the same region to show
         shown = view.viewRect()
         assert shown.contains(zoomed.adjusted(0.01, 0.01, -0.01, -0.01))
-    window.reset_zoom()
+    window.state.view.reset_region()
     for view in views:
         assert view.viewRect().contains(0.5, 0.5) and view.viewRect().contains(31.5, 31.5)
 
@@ -202,7 +203,7 @@ def test_norm_pix_model_offers_and_labels_the_unnormalisation(open_window, photo
     panels = window.panels
     assert not panels.unnormalize_box.isHidden()
     assert "true-patch" in panels.title("prediction")
-    window.set_unnormalize("visible")
+    window.state.set_option("unnormalize", "visible")
     settle(qtbot, window)
     assert panels.unnormalize == "visible"
     assert panels.result.unnormalize == "visible"
@@ -219,17 +220,18 @@ def test_pixel_model_hides_the_unnormalisation_choice(window):
 
 
 def test_a_stale_result_is_never_shown(window, qtbot, monkeypatch):
-    model = window.loaded.model
+    model = window.state.model.model
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda x, m: (time.sleep(1.0), forward(x, m))[1])  # wide window under load
     shown: list[int] = []
-    window.resultShown.connect(shown.append)
+    window.controller.resultShown.connect(shown.append)
     window.canvas.set_patch_mask(masks.half_mask(model.grid_size, "left"))
-    first = window.worker.latest_id("recon")
-    qtbot.waitUntil(lambda: window.worker.is_busy("recon") and window.worker._running.get("recon") == first,
+    first = window.controller.worker.latest_id("recon")
+    worker = window.controller.worker
+    qtbot.waitUntil(lambda: worker.is_busy("recon") and worker._running.get("recon") == first,
                     timeout=WAIT_MS)
     window.canvas.set_patch_mask(masks.half_mask(model.grid_size, "top"))
-    second = window.worker.latest_id("recon")
+    second = window.controller.worker.latest_id("recon")
     assert second > first
     settle(qtbot, window)
     assert first not in shown and shown[-1] == second
@@ -241,30 +243,30 @@ def test_a_stale_result_is_never_shown(window, qtbot, monkeypatch):
 
 
 def test_bad_image_gives_a_dialog_and_keeps_the_image(window, qtbot, dialogs, tmp_path):
-    image, source = window.image, window.image_source
+    image, source = window.state.image, window.state.image_source
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is not a png")
-    assert window.open_image(bad) is False
+    assert window.controller.open_image(bad) is False
     assert len(dialogs) == 1
     kind, title, text = dialogs[0]
     assert "image" in title.lower() and "broken.png" in text and "Traceback" not in text
-    assert window.image is image and window.image_source == source
+    assert window.state.image is image and window.state.image_source == source
     window.canvas.invert()  # still working
     settle(qtbot, window)
 
 
 def test_bad_checkpoint_gives_a_dialog_and_keeps_the_model(window, qtbot, dialogs, tmp_path):
-    loaded = window.loaded
+    loaded = window.state.model
     bad = tmp_path / "garbage.pth"
     bad.write_bytes(b"\x00not a checkpoint" * 10)
-    window.open_model(bad)
+    window.controller.open_model(bad)
     qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=WAIT_MS)
     kind, title, text = dialogs[0]
     assert "model" in title.lower() and "garbage.pth" in text and "Traceback" not in text
-    assert window.loaded is loaded
+    assert window.state.model is loaded
     window.canvas.invert()
     settle(qtbot, window)
-    assert window.panels.result is window.current.result
+    assert window.panels.result is window.state.result.result
 
 
 def test_broken_model_at_start_falls_back_to_the_default(open_window, photo, tmp_path, monkeypatch, dialogs):
@@ -272,7 +274,7 @@ def test_broken_model_at_start_falls_back_to_the_default(open_window, photo, tmp
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"junk")
     window = open_window(photo, str(bad), restore=False)
-    assert window.loaded.format == "builtin" and window.model_source is None
+    assert window.state.model.format == "builtin" and window.state.model_source is None
     assert len(dialogs) == 1 and "bad.pth" in dialogs[0][2]
 
 
@@ -301,7 +303,7 @@ def test_export_panels_png_and_metrics_json(window, tmp_path):
         assert im.format == "PNG" and im.width > 4 * 32
     assert window.export_metrics_json(js)
     doc = json.loads(js.read_text())
-    r = window.current.result
+    r = window.state.result.result
     assert doc["loss"] == pytest.approx(r.loss)
     assert doc["masked_patches"] == r.masked_patches and doc["total_patches"] == 16
     assert doc["model"]["family"] == "mae" and doc["device"] == "cpu"
@@ -333,9 +335,9 @@ def test_dropping_an_image_then_a_checkpoint(window, qtbot, tmp_path, norm_pix_m
                                                   Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
 
     drop(other)
-    assert window.image_source == str(other)
+    assert window.state.image_source == str(other)
     drop(Path(norm_pix_model_path))
-    qtbot.waitUntil(lambda: window.model_source == norm_pix_model_path, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.state.model_source == norm_pix_model_path, timeout=WAIT_MS)
     settle(qtbot, window)
     assert window.panels.result.norm_pix
 
@@ -346,7 +348,7 @@ def test_recent_models_are_remembered(window, tiny_model_path):
 
 
 def test_precision_is_fp32_only_on_the_cpu(window):
-    assert window.device.type == "cpu"
+    assert window.state.options.device == "cpu"
     assert not window.model_panel.precision_box.isEnabled()
 
 
@@ -356,7 +358,7 @@ def test_precision_is_fp32_only_on_the_cpu(window):
 def test_builtin_model_shows_a_banner(open_window, photo, monkeypatch, qtbot):
     monkeypatch.setattr("maskviz.bundled.bundled_model_paths", lambda: {})
     window = open_window(photo, None, restore=False)
-    assert window.loaded.format == "builtin"
+    assert window.state.model.format == "builtin"
     assert window.banner.isVisible() and "random weights" in window.banner.text()
     assert "random weights" in window.model_panel.details.text()
 
@@ -368,8 +370,8 @@ def test_trained_model_has_no_banner(window):
 def test_defaults_without_session(open_window, monkeypatch):
     monkeypatch.setattr("maskviz.bundled.bundled_model_paths", lambda: {})
     window = open_window()
-    assert window.image_source == "sample:coffee"
-    assert window.model_source is None and window.loaded.format == "builtin"
+    assert window.state.image_source == "sample:coffee"
+    assert window.state.model_source is None and window.state.model.format == "builtin"
     assert window.panels.result.masked_patches > 0  # the default pattern is applied, not an empty mask
 
 
@@ -382,8 +384,8 @@ def test_session_restores_image_model_and_mask(open_window, photo, tiny_model_pa
     first.close()
     assert (config_dir / "session.json").exists()
     second = open_window()
-    assert second.image_source == photo
-    assert second.model_source == tiny_model_path
+    assert second.state.image_source == photo
+    assert second.state.model_source == tiny_model_path
     np.testing.assert_array_equal(mask_of(second), custom)
     np.testing.assert_array_equal(second.panels.result.mask, custom)
     assert second.panels.heatmap_mode == "patch"
@@ -396,17 +398,17 @@ def test_session_with_a_missing_image_falls_back(open_window, photo, tiny_model_
     first.close()
     gone.unlink()
     second = open_window()
-    assert second.image_source == "sample:coffee"
-    assert second.model_source == tiny_model_path
+    assert second.state.image_source == "sample:coffee"
+    assert second.state.model_source == tiny_model_path
 
 
 def test_set_model_accepts_a_loaded_model(window, qtbot):
     from maskviz.models import create_model
 
     model = create_model("mae_vit_tiny_test").eval()
-    window.set_model(LoadedModel(model, source="test", format="maskviz"))
+    window.controller.use_model(LoadedModel(model, source="test", format="maskviz"))
     settle(qtbot, window)
-    assert window.current.request.model is model
+    assert window.state.result.request.model is model
 
 
 # ---------------------------------------------------------------------------- loss curve
@@ -419,24 +421,26 @@ def test_loss_curve_fills_in_and_marks_the_current_mask(window, qtbot):
     assert "random" in curve.plot.titleLabel.text
     xs, ys = curve.mean_curve.getData()
     assert list(xs) == sorted(p.actual for p in curve.points)  # drawn against what was really hidden
-    r = window.current.result
+    r = window.state.result.result
     assert curve.marker == pytest.approx((masks.mask_ratio(r.mask), r.loss))
     window.canvas.invert()
     settle(qtbot, window)
-    assert curve.marker == pytest.approx((masks.mask_ratio(window.current.result.mask), window.current.result.loss))
+    r = window.state.result.result
+    assert curve.marker == pytest.approx((masks.mask_ratio(r.mask), r.loss))
 
 
 def test_loss_curve_follows_the_pattern_family_not_the_seed(window, qtbot):
     curve = window.curve
     qtbot.waitUntil(lambda: curve.complete, timeout=WAIT_MS)
-    before = window.worker.latest_id("curve")
+    before = window.controller.worker.latest_id("curve")
     window.patterns.reroll()  # same family: the curve stays
-    qtbot.waitUntil(lambda: window.pattern_spec.endswith(f"seed={window.patterns.seed_spin.value()}"), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not window.controller._curve_timer.isActive(), timeout=WAIT_MS)  # the debounced check ran
-    assert window.worker.latest_id("curve") == before and curve.complete
+    seed = window.patterns.seed_spin
+    qtbot.waitUntil(lambda: window.state.pattern_spec.endswith(f"seed={seed.value()}"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.curve_jobs.pending, timeout=WAIT_MS)  # the debounced check ran
+    assert window.controller.worker.latest_id("curve") == before and curve.complete
     window.patterns.pattern_combo.setCurrentText("block")
     window.patterns.apply()
-    qtbot.waitUntil(lambda: window.worker.latest_id("curve") > before, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.controller.worker.latest_id("curve") > before, timeout=WAIT_MS)
     assert "block" in curve.plot.titleLabel.text
     qtbot.waitUntil(lambda: curve.complete, timeout=WAIT_MS)
     window.patterns.pattern_combo.setCurrentText("grid")  # no ratio: the curve shows random masks
@@ -445,37 +449,37 @@ def test_loss_curve_follows_the_pattern_family_not_the_seed(window, qtbot):
 
 
 def test_a_new_image_supersedes_the_running_curve(window, qtbot, tmp_path):
-    qtbot.waitUntil(lambda: window.worker.latest_id("curve") > 0, timeout=WAIT_MS)
-    first = window.worker.latest_id("curve")
+    qtbot.waitUntil(lambda: window.controller.worker.latest_id("curve") > 0, timeout=WAIT_MS)
+    first = window.controller.worker.latest_id("curve")
     other = tmp_path / "other.png"
     Image.new("RGB", (40, 40), (200, 20, 90)).save(other)
-    window.open_image(other)
-    qtbot.waitUntil(lambda: window.worker.latest_id("curve") > first, timeout=WAIT_MS)
+    window.controller.open_image(other)
+    qtbot.waitUntil(lambda: window.controller.worker.latest_id("curve") > first, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.curve.complete, timeout=WAIT_MS)
 
 
 def test_device_choice_is_locked_while_a_model_loads(window, qtbot, tiny_model_path):
     """A device move queued behind a load would move the old model: the picker waits for the load."""
     assert window.model_panel.device_box.isEnabled()
-    window.open_model(tiny_model_path)
+    window.controller.open_model(tiny_model_path)
     assert not window.model_panel.device_box.isEnabled()
     qtbot.waitUntil(lambda: window.model_panel.device_box.isEnabled(), timeout=WAIT_MS)
-    assert window.model_source == str(tiny_model_path)
+    assert window.state.model_source == str(tiny_model_path)
 
 
 def test_requests_send_the_image_fitted_once(window, qtbot, tmp_path):
     """A big photo is fitted to the model once; every request carries the small fitted image."""
     big = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1200, 3), dtype=np.uint8)).save(big)
-    assert window.open_image(big)
-    size = window.loaded.model.config.img_size
-    assert window.model_image.size == (size, size)
+    assert window.controller.open_image(big)
+    size = window.state.model.model.config.img_size
+    assert window.state.model_image.size == (size, size)
     sent = []
-    original_submit = window.worker.submit
-    window.worker.submit = lambda request: sent.append(request) or original_submit(request)
+    original_submit = window.controller.worker.reconstruct
+    window.controller.worker.reconstruct = lambda request: sent.append(request) or original_submit(request)
     window.canvas.invert()
     settle(qtbot, window)
-    assert sent and all(r.image is window.model_image for r in sent)
+    assert sent and all(r.image is window.state.model_image for r in sent)
 
 
 def test_bundled_models_menu_opens_each_bundled_model(open_window, photo, tiny_model_path, qtbot):
@@ -483,12 +487,12 @@ def test_bundled_models_menu_opens_each_bundled_model(open_window, photo, tiny_m
     actions = window.bundled_menu.actions()
     assert [a.text() for a in actions] == ["mae_small", "simmim_small"]
     actions[1].trigger()
-    qtbot.waitUntil(lambda: window.model_source == "bundled:simmim_small", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.state.model_source == "bundled:simmim_small", timeout=WAIT_MS)
     settle(qtbot, window)
-    assert window.loaded.config.family == "simmim" and window.panels.result.family == "simmim"
+    assert window.state.model.config.family == "simmim" and window.panels.result.family == "simmim"
     assert window.panels.result.original.shape[:2] == (64, 64)
     details = window.model_panel.details.text()
-    assert "<b>trained</b>" in details and f"maskviz train: {window.loaded.info['steps']} of" in details
+    assert "<b>trained</b>" in details and f"maskviz train: {window.state.model.info['steps']} of" in details
 
 
 def test_file_dialogs_start_in_the_folder_last_chosen(window, photo, tmp_path, monkeypatch, qtbot):

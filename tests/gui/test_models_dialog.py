@@ -62,11 +62,11 @@ def test_download_with_progress_and_cancel_then_load(window, qtbot, served_entry
 
     server.release.clear()
     dialog.get_button.click()  # resume
-    qtbot.waitUntil(lambda: window.model_source == entry.name, timeout=15000)
+    qtbot.waitUntil(lambda: window.state.model_source == entry.name, timeout=15000)
     settle(qtbot, window)
     assert server.ranges[-1] is not None and server.ranges[-1].startswith("bytes=")
     assert url_target(entry).read_bytes() == server.files["/tiny.pth"]
-    assert window.loaded.source == str(url_target(entry))
+    assert window.state.model.source == str(url_target(entry))
     assert window.recent_menu.actions()[0].text() == entry.name  # Recent keeps the name
     assert not dialog.isVisible()
 
@@ -81,7 +81,7 @@ def test_cached_model_opens_without_the_server(window, qtbot, served_entry):
     dialog = _dialog(window, qtbot, entry.name)
     assert dialog.get_button.text() == "Open"
     dialog.get_button.click()
-    qtbot.waitUntil(lambda: window.model_source == entry.name, timeout=15000)
+    qtbot.waitUntil(lambda: window.state.model_source == entry.name, timeout=15000)
     server.__init__()
 
 
@@ -92,7 +92,7 @@ def test_failed_download_says_why(window, qtbot, served_entry, dialogs):
     dialog.get(monkeypatched)
     qtbot.waitUntil(lambda: dialog.thread is None, timeout=10000)
     assert dialogs and dialogs[-1][1] == "Download failed" and "catalogue expects" in dialogs[-1][2]
-    assert window.model_source != entry.name
+    assert window.state.model_source != entry.name
 
 
 def test_an_unreachable_hub_fails_within_seconds(window, qtbot, dialogs, tmp_path, monkeypatch):

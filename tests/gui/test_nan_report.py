@@ -8,9 +8,9 @@ import numpy as np
 from PIL import Image
 
 from maskviz.checkpoints import LoadedModel
-from maskviz.gui.model_panel import details_html
-from maskviz.gui.panels import ResultPanels
 from maskviz.gui.state import ViewerState
+from maskviz.gui.viewer.model_panel import details_html
+from maskviz.gui.viewer.panels import ResultPanels
 from maskviz.gui.worker import ReconOutcome
 from maskviz.models import create_model
 from maskviz.reconstruct import NAN_PROBLEM, reconstruct

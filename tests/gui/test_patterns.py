@@ -1,4 +1,5 @@
-"""PatternPanel: generated from the registry, emits canonical specs with matching masks."""
+"""PatternPanel: generated from the registry, asks the state for canonical specs; the controller makes
+the matching masks."""
 
 from __future__ import annotations
 
@@ -8,17 +9,27 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSlider, QSpinBox
 
 from maskviz.errors import MaskError
-from maskviz.gui.patterns import PatternPanel
+from maskviz.gui.controller import Controller
+from maskviz.gui.state import ViewerState
+from maskviz.gui.viewer.patterns import PatternPanel
 from maskviz.masks import MASK_PATTERNS, make_mask
 
 GRID, PATCH = (6, 5), 8
 
 
 @pytest.fixture
-def panel(qtbot) -> PatternPanel:
-    p = PatternPanel()
+def state(qtbot):
+    s = ViewerState()
+    s.set_geometry((GRID[0] * PATCH, GRID[1] * PATCH), PATCH)
+    controller = Controller(s)  # makes the mask a requested pattern names
+    yield s
+    controller.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, state) -> PatternPanel:
+    p = PatternPanel(state)
     qtbot.addWidget(p)
-    p.set_grid(GRID, PATCH)
     return p
 
 
@@ -32,9 +43,11 @@ def _select(panel: PatternPanel, name: str) -> None:
 
 
 def _apply(panel: PatternPanel, qtbot) -> tuple[str, np.ndarray]:
-    with qtbot.waitSignal(panel.patternApplied, timeout=1000) as blocker:
+    """Apply the panel's pattern; the spec asked for and the mask now in the state."""
+    with qtbot.waitSignal(panel.patternRequested, timeout=1000) as blocker:
         panel.apply()
-    return tuple(blocker.args)
+    assert panel.state.pattern_spec == blocker.args[0]
+    return blocker.args[0], panel.state.patch_mask()
 
 
 def test_combo_lists_every_pattern_but_file(panel):
@@ -84,7 +97,7 @@ def test_ratio_slider_is_in_percent_and_drives_the_spec(panel, qtbot):
 def test_changes_auto_apply_once_after_debounce(panel, qtbot):
     slider = panel.editors["ratio"].findChild(QSlider)
     emitted: list[str] = []
-    panel.patternApplied.connect(lambda spec, _: emitted.append(spec))
+    panel.patternRequested.connect(emitted.append)
     for pos in (100, 200, 300):
         slider.setValue(pos)
     assert emitted == []
@@ -95,21 +108,21 @@ def test_changes_auto_apply_once_after_debounce(panel, qtbot):
 
 def test_no_apply_without_auto_apply_or_at_construction(panel, qtbot):
     panel.auto_apply_check.setChecked(False)
-    with qtbot.assertNotEmitted(panel.patternApplied, wait=250):
+    with qtbot.assertNotEmitted(panel.patternRequested, wait=250):
         panel.editors["ratio"].findChild(QSlider).setValue(100)
-    fresh = PatternPanel()
+    fresh = PatternPanel(panel.state)
     qtbot.addWidget(fresh)
-    with qtbot.assertNotEmitted(fresh.patternApplied, wait=250):
+    with qtbot.assertNotEmitted(fresh.patternRequested, wait=250):
         pass
 
 
 def test_reroll_changes_seed_and_mask(panel, qtbot):
-    panel.set_grid((14, 14), 16)
+    panel.state.set_geometry((224, 224), 16)
     _, first = _apply(panel, qtbot)
     seed = panel.seed_spin.value()
-    with qtbot.waitSignal(panel.patternApplied) as blocker:
+    with qtbot.waitSignal(panel.patternRequested) as blocker:
         panel.reroll_button.click()
-    spec, mask = blocker.args
+    spec, mask = blocker.args[0], panel.state.patch_mask()
     assert panel.seed_spin.value() != seed and spec.endswith(f"seed={panel.seed_spin.value()}")
     assert not np.array_equal(mask, first) and mask.sum() == first.sum()
 
@@ -119,7 +132,7 @@ def test_r_key_rerolls_when_the_window_is_active(panel, qtbot):
     panel.activateWindow()
     qtbot.waitUntil(panel.isActiveWindow, timeout=2000)
     seed = panel.seed_spin.value()
-    with qtbot.waitSignal(panel.patternApplied, timeout=1000):
+    with qtbot.waitSignal(panel.patternRequested, timeout=1000):
         qtbot.keyClick(panel, Qt.Key.Key_R)
     assert panel.seed_spin.value() != seed
 
@@ -127,7 +140,7 @@ def test_r_key_rerolls_when_the_window_is_active(panel, qtbot):
 def test_reroll_is_a_noop_for_deterministic_patterns(panel, qtbot):
     _select(panel, "grid")
     assert not panel.reroll_button.isEnabled() and not panel.reroll_action.isEnabled()
-    with qtbot.assertNotEmitted(panel.patternApplied):
+    with qtbot.assertNotEmitted(panel.patternRequested):
         panel.reroll()
 
 
@@ -140,11 +153,12 @@ def test_complement_inverts_the_mask(panel, qtbot):
     np.testing.assert_array_equal(inverted, ~plain)
 
 
-def test_invalid_combination_shows_error_and_emits_nothing(panel, qtbot):
+def test_invalid_combination_shows_error_and_changes_no_mask(panel, qtbot):
     _select(panel, "stripes")
     panel.editors["width"].setValue(3)  # wider than the period of 2
-    with qtbot.assertNotEmitted(panel.patternApplied):
-        panel.apply()
+    before = panel.state.undo_stack.count()
+    panel.apply()
+    assert panel.state.undo_stack.count() == before and "width" in panel.state.pattern_error
     assert "width" in panel.error_label.text().lower()
     panel.editors["period"].setValue(4)
     _apply(panel, qtbot)
@@ -153,7 +167,7 @@ def test_invalid_combination_shows_error_and_emits_nothing(panel, qtbot):
 
 def test_set_spec_round_trips_and_rejects_file_masks(panel, qtbot):
     text = "~block:0.4,3,none,0.5,seed=9"
-    with qtbot.assertNotEmitted(panel.patternApplied, wait=200):
+    with qtbot.assertNotEmitted(panel.patternRequested, wait=200):
         panel.set_spec(text)
     assert panel.spec() == text
     panel.set_spec("stripes:v,period=4")

@@ -1,12 +1,14 @@
 """A seeded random user: ≥ 500 actions, and at every checkpoint every view agrees with the state.
 
 Actions: paint, erase, pattern, re-roll, complement, undo/redo, invert, switch between the two
-bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path. Every
-``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the result on
-screen was computed from the current image, model, mask and options, and that the canvas readout,
-hover readout, pattern label, metrics line, loss-curve star, baseline panel and zoom ranges all say
-the same. ``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a
-benchmark of robustness; ``--soak-seed N`` picks another sequence).
+bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, and the
+Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row).
+Every ``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the
+result on screen was computed from the current image, model, mask and options, and that the canvas
+readout, hover readout, pattern label, metrics line, loss-curve star, baseline panel, zoom ranges and
+the Compare dock (its table and its viewer row, when it is up to date) all say the same.
+``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a benchmark of
+robustness; ``--soak-seed N`` picks another sequence).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QSlider
 
 from maskviz import masks
 from maskviz.bundled import bundled_model_paths
-from maskviz.gui.panels import hover_lines
+from maskviz.gui.viewer.panels import hover_lines
 
 MODELS = [str(p) for p in bundled_model_paths().values()]
 PATTERNS = ["random", "block", "simmim", "grid", "center", "border", "stripes", "checkerboard", "half", "none", "all"]
@@ -38,7 +40,9 @@ class RandomUser:
         self.bad_images = 0
         self.actions = [(self.paint, 6), (self.pattern, 4), (self.reroll, 2), (self.complement, 1), (self.undo, 4),
                         (self.redo, 2), (self.invert, 2), (self.switch_model, 1), (self.baseline, 1),
-                        (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1)]
+                        (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1),
+                        (self.compare_dock, 1), (self.compare_run, 1), (self.compare_cancel, 1),
+                        (self.compare_seeds, 1), (self.compare_row, 1)]
 
     def step(self) -> str:
         action = self.rng.choices([a for a, _ in self.actions], weights=[w for _, w in self.actions])[0]
@@ -50,9 +54,9 @@ class RandomUser:
         return self.rng.uniform(0, w), self.rng.uniform(0, h)
 
     def paint(self) -> None:
-        canvas = self.w.canvas
-        canvas.tool = self.rng.choice(["brush", "brush", "eraser"])
-        canvas.brush_size = self.rng.randint(1, 20)
+        canvas, view = self.w.canvas, self.w.state.view
+        view.set_tool(self.rng.choice(["brush", "brush", "eraser"]))
+        view.set_brush_size(self.rng.randint(1, 20))
         stroke(canvas, [self._point() for _ in range(self.rng.randint(1, 5))])
 
     def pattern(self) -> None:
@@ -80,17 +84,18 @@ class RandomUser:
         self.w.canvas.invert()
 
     def switch_model(self) -> None:
-        self.w.open_model(self.rng.choice(MODELS))
+        self.w.controller.open_model(self.rng.choice(MODELS))
 
     def baseline(self) -> None:
-        self.w.set_baseline("none" if self.w.baseline != "none" else self.rng.choice(["mean", "harmonic"]))
+        current = self.w.state.options.baseline
+        self.w.state.set_option("baseline", "none" if current != "none" else self.rng.choice(["mean", "harmonic"]))
 
     def heatmap(self) -> None:
         self.w.state.set_option("heatmap", "patch" if self.w.state.options.heatmap == "pixel" else "pixel")
 
     def zoom(self) -> None:
         if self.rng.random() < 0.3:
-            self.w.reset_zoom()
+            self.w.state.view.reset_region()
             return
         cell = self.w.panels.widget_for(self.rng.choice(list(self.w.panels.cells)))
         pos = cell.mapFromScene(cell.plot.getViewBox().mapViewToScene(QPointF(*self._point())))
@@ -101,20 +106,44 @@ class RandomUser:
                                                             Qt.ScrollPhase.NoScrollPhase, False))
 
     def bad_image(self) -> None:
-        source = self.w.image_source
-        assert self.w.open_image(f"/nonexistent/photo-{self.rng.randrange(1000)}.jpg") is False
-        assert self.w.image_source == source
+        source = self.w.state.image_source
+        assert self.w.controller.open_image(f"/nonexistent/photo-{self.rng.randrange(1000)}.jpg") is False
+        assert self.w.state.image_source == source
         self.bad_images += 1
 
     def bad_model_path(self) -> None:
-        self.w.open_model(self.bad_model)
+        self.w.controller.open_model(self.bad_model)
+
+    def compare_dock(self) -> None:
+        """Compare in front of the loss curve, or behind it (its tab hidden)."""
+        (self.w.curve_dock if self.w.compare_controller.shown else self.w.compare_dock).raise_()
+
+    def compare_run(self) -> None:
+        self.w.compare.run_button.click()
+
+    def compare_cancel(self) -> None:
+        self.w.compare.cancel_button.click()
+
+    def compare_seeds(self) -> None:
+        self.w.compare.seeds_box.setValue(self.rng.randint(1, 2))
+
+    def compare_row(self) -> None:
+        table = self.w.compare.table
+        if table.rowCount():
+            row = self.rng.randrange(table.rowCount())
+            self.w.compare._row_clicked(row, 0)  # as a click on the row
 
 
 def idle(qtbot, window) -> None:
-    """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it."""
+    """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it, and
+    a Compare run in front finished."""
     settle(qtbot, window, timeout=60000)
-    if window.baseline != "none":
-        qtbot.waitUntil(lambda: window.baseline_result is not None or window.state.baseline_status.startswith(
+    compare = window.compare_controller
+    qtbot.waitUntil(lambda: not (compare.shown and (compare.is_running or compare._follow.isActive())),
+                    timeout=60000)
+    settle(qtbot, window, timeout=60000)
+    if window.state.options.baseline != "none":
+        qtbot.waitUntil(lambda: window.state.baseline_result is not None or window.state.baseline_status.startswith(
             "baseline failed"), timeout=60000)
 
 
@@ -127,7 +156,7 @@ def check_views_agree(window) -> None:
     np.testing.assert_array_equal(r.mask, s.patch_mask())
     np.testing.assert_array_equal(window.panels.result.mask, s.patch_mask())
     assert window.canvas.readout.text() == masks.describe(s.patch_mask())
-    assert window.panels.readout == " · ".join(hover_lines(s, *window.panels._hover))
+    assert window.panels.readout == " · ".join(hover_lines(s, *s.view.hover))
     assert window.patterns.mask_label.text().startswith(s.mask_label())
     if s.provenance.spec is not None and not s.mask_label().endswith(("+ edits", "painted")):
         np.testing.assert_array_equal(s.patch_mask(), s.provenance.mask)
@@ -138,11 +167,29 @@ def check_views_agree(window) -> None:
         assert window.curve.marker == pytest.approx((masks.mask_ratio(r.mask), r.loss))
         assert f"{r.loss:.4f}" in window.metrics.text()
         np.testing.assert_allclose(window.panels.images["pasted"].image, r.pasted)
-    if window.baseline_result is not None:
-        np.testing.assert_array_equal(window.baseline_result.mask, r.mask)
+    if window.state.baseline_result is not None:
+        np.testing.assert_array_equal(window.state.baseline_result.mask, r.mask)
     regions = {tuple(np.round(c.plot.getViewBox().viewRect().getRect(), 4)) for c in window.panels.cells.values()}
     assert len(regions) == 1  # every panel shows the same image region
     assert window.state.paint.grid == tuple(s.model.model.grid_size)
+    check_compare_agrees(window)
+
+
+def check_compare_agrees(window) -> None:
+    """The dock draws its state; a finished, up-to-date table was made from the viewer's mask and model."""
+    c, view = window.compare_state, window.compare
+    assert view.cancel_button.isEnabled() == c.running == window.compare_controller.is_running
+    assert view.status.text() == c.status
+    snapshot = c.snapshot
+    if snapshot is None:
+        return
+    plain = [st for st in snapshot.table.strategies if not st.sweep]
+    assert view.table.rowCount() == len(plain)
+    if window.compare_controller.shown and not window.compare_controller.outdated and snapshot.finished:
+        first = snapshot.table.models[0]
+        rows = [r for r in snapshot.table.rows if r.strategy.startswith("viewer:") and r.model == first]
+        assert rows and all(np.array_equal(r.mask, window.state.patch_mask()) for r in rows)
+        assert rows[0].strategy == f"viewer: {window.state.mask_label()}"
 
 
 def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_path, dialogs, qtbot, request):
@@ -152,6 +199,8 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     bad_model = tmp_path / "broken.safetensors"
     bad_model.write_bytes(b"not a model")
     window = open_window(photo, MODELS[0], restore=False)
+    window.compare_state.set_settings(specs="random:0.75 grid:2", seeds=1, ratios="0.25:0.75:0.25")  # a quick table
+    window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
     user = RandomUser(window, random.Random(seed), str(bad_model))
     start, done = time.perf_counter(), []
     for i in range(1, count + 1):
@@ -167,7 +216,8 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     assert all(str(bad_model) in d[2] for d in model_dialogs)
     assert len(model_dialogs) <= done.count("bad_model_path")
     assert len(dialogs) == len(image_dialogs) + len(model_dialogs)  # nothing else ever complained
-    assert window.loaded is not None and window.model_source in MODELS
+    assert window.state.model is not None and window.state.model_source in MODELS
+    assert done.count("compare_run") and window.compare_state.snapshot is not None  # the dock was exercised
     if soak:
         print(f"\nsoak: {count} actions (seed {seed}) in {time.perf_counter() - start:.0f} s, "
               f"{window.controller.stale_dropped} stale results dropped, all views agreed at "

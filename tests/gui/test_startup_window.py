@@ -23,7 +23,7 @@ def start_up_window():
 def open_main_window(*args):
     window = open_window(*args)
     events.append(("main", window.isVisible(), "maskviz.models.blocks" in sys.modules))
-    window.resultShown.connect(lambda _id: (events.append(("result",)), window.close()))
+    window.controller.resultShown.connect(lambda _id: (events.append(("result",)), window.close()))
     return window
 
 app_module.start_up_window, app_module.open_window = start_up_window, open_main_window

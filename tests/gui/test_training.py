@@ -26,9 +26,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from maskviz.checkpoints import LoadedModel, load_model
 from maskviz.gui.state import ViewerState
-from maskviz.gui.training import TrainingPanel, WorkerJobs
+from maskviz.gui.training import TrainingPanel
 from maskviz.gui.training.process import TrainProcess
-from maskviz.gui.worker import ModelWorker
 from maskviz.models import create_model
 from maskviz.paths import runs_dir
 from maskviz.train import RunDir, TrainConfig, TrainEvent
@@ -74,7 +73,8 @@ def train_window(window, monkeypatch):
 
 
 class FakeJobs(QObject):
-    """The worker contract (``run_job``) run on the UI thread, one step per event-loop turn."""
+    """The viewer controller's job API as training uses it, run on the UI thread, one step per event-loop
+    turn; a cancelled or replaced job ends with ``jobFailed``, delivered later (queued), as there."""
 
     jobStep = Signal(str, int, object)
     jobDone = Signal(str, int, object)
@@ -82,26 +82,36 @@ class FakeJobs(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.ids, self.steps, self.cancelled = 0, [], []
+        self.ids, self.steps, self.cancelled, self.hidden = 0, [], [], set()
         self._newest: dict[str, int] = {}
 
     def run_job(self, lane: str, fn) -> int:  # noqa: ANN001
+        self.cancel_job(lane, "replaced by a newer job", record=False)
         self.ids += 1
         job_id, gen = self.ids, fn()
         self._newest[lane] = job_id
         QTimer.singleShot(0, lambda: self._step(lane, job_id, gen))
         return job_id
 
-    def cancel_job(self, lane: str) -> None:
-        self.cancelled.append(lane)
-        self._newest[lane] = 0
+    def cancel_job(self, lane: str, reason: str = "cancelled", record: bool = True) -> None:
+        if record:
+            self.cancelled.append(lane)
+        if job_id := self._newest.pop(lane, 0):
+            QTimer.singleShot(0, lambda: self.jobFailed.emit(lane, job_id, reason))
+
+    def set_lane_shown(self, lane: str, shown: bool) -> None:
+        (self.hidden.discard if shown else self.hidden.add)(lane)
 
     def _step(self, lane: str, job_id: int, gen) -> None:  # noqa: ANN001
         if self._newest.get(lane) != job_id:
             return  # cancelled or superseded between steps
+        if lane in self.hidden:
+            QTimer.singleShot(20, lambda: self._step(lane, job_id, gen))
+            return
         try:
             value = next(gen)
         except StopIteration as done:
+            del self._newest[lane]
             self.jobDone.emit(lane, job_id, done.value)
             return
         self.steps.append(value)
@@ -144,6 +154,7 @@ def wait_until_ended(panel, qtbot) -> None:
 @POSIX_ONLY
 def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot, tiny_model_path):
     window = train_window
+    window.show_training()  # on screen: its before/after is not held
     panel = ready(window.training, qtbot, images)
     state, form = panel.state, panel.form
     assert state.folder.found == 8 and form.folder_info.text().startswith("8 images found")
@@ -193,7 +204,8 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
 
     qtbot.mouseClick(panel.buttons["open_result"], LEFT)
     qtbot.waitUntil(lambda: panel.before_after.shown == 2, timeout=RUN_MS)
-    assert window.worker.latest_id("compare") > 0  # on the model worker, not a thread of its own
+    jobs = window.controller.worker
+    assert jobs.latest_id("before-after") == panel.controller._compare_id > 0  # on the model worker
     c = state.comparison.result
     np.testing.assert_array_equal(c.tuned.mask, window.canvas.patch_mask())  # the viewer's mask, as painted
     np.testing.assert_array_equal(c.base.original, c.tuned.original)
@@ -203,9 +215,9 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     assert panel.tabs.currentWidget() is panel.compare_page
 
     qtbot.mouseClick(panel.before_after.use_button, LEFT)
-    qtbot.waitUntil(lambda: window.model_source == str(c.checkpoint), timeout=RUN_MS)
+    qtbot.waitUntil(lambda: window.state.model_source == str(c.checkpoint), timeout=RUN_MS)
     settle(qtbot, window)
-    assert window.loaded.info["run_dir"] == run.name
+    assert window.state.model.info["run_dir"] == run.name
     assert f"run {run.name}, final (step 400)" in form.base_label.text()  # named as the fine-tuned run
 
 
@@ -236,17 +248,80 @@ def test_the_comparison_runs_one_forward_per_worker_step_on_the_viewers_model(do
 
 
 def test_a_model_change_drops_a_comparison_that_holds_the_old_model(dock, images, qtbot, tmp_path,
-                                                                    tiny_model_path):
+                                                                    tiny_model_path, dialogs):
     panel = dock()
     finished_run(panel, images, tmp_path / "run", tiny_model_path)
     jobs = panel.controller.jobs
     assert panel.controller.open_result() and panel.state.comparison.busy
     cancelled = len(jobs.cancelled)
     panel.controller.viewer.set_model(load_model(tiny_model_path), tiny_model_path)  # the user opens another
-    assert jobs.cancelled[cancelled:] == ["compare"] and not panel.state.comparison.busy
+    assert jobs.cancelled[cancelled:] == ["before-after"] and not panel.state.comparison.busy
     assert "model changed while comparing" in panel.before_after.hint.text()
     qtbot.wait(300)
-    assert panel.before_after.shown == 0 and jobs.steps == []
+    assert panel.before_after.shown == 0 and jobs.steps == [] and dialogs == []  # the cancel is no error
+
+
+@pytest.fixture
+def viewer_dock(qtbot, config_dir, tiny_model_path):
+    """A Train dock on the viewer's real controller (its worker, lanes and scheduling), the tiny model loaded."""
+    from maskviz.gui.controller import Controller
+
+    viewer = ViewerState()
+    controller = Controller(viewer)
+    viewer.set_model(load_model(tiny_model_path), tiny_model_path)
+    panel = TrainingPanel(viewer, controller, process=TrainProcess())
+    qtbot.addWidget(panel)
+    yield panel
+    controller.shutdown()
+
+
+def test_on_the_viewers_controller_the_comparison_waits_while_the_dock_is_off_screen(viewer_dock, images, qtbot,
+                                                                                      tmp_path, monkeypatch,
+                                                                                      tiny_model_path):
+    import maskviz.train.loop as loop
+
+    panel, worker = viewer_dock, viewer_dock.controller.jobs.worker
+    finished_run(panel, images, tmp_path / "run", tiny_model_path)
+    monkeypatch.setattr(loop, "build_model", lambda *_: pytest.fail("the viewer's base model was loaded again"))
+    steps = []
+    panel.controller.jobs.jobStep.connect(lambda lane, *_: steps.append(lane))
+    qtbot.waitUntil(lambda: not worker.is_held("before-after"), timeout=RUN_MS)  # the viewer's result is shown
+    panel.controller.set_shown(False)  # a tab behind another
+    assert panel.controller.open_result() and worker.is_held("before-after")
+    qtbot.wait(500)
+    assert steps == [] and panel.state.comparison.busy
+    panel.controller.set_shown(True)
+    qtbot.waitUntil(lambda: panel.before_after.shown == 2, timeout=RUN_MS)
+    assert steps.count("before-after") >= 2 and not worker.is_busy("before-after")
+    assert panel.state.comparison.result.base_label == "base: tiny.safetensors"  # the viewer's model, shared
+
+
+def test_on_the_viewers_controller_an_image_change_drops_the_comparison_quietly(viewer_dock, images, qtbot,
+                                                                                tmp_path, tiny_model_path, dialogs):
+    panel, worker = viewer_dock, viewer_dock.controller.jobs.worker
+    finished_run(panel, images, tmp_path / "run", tiny_model_path)
+    panel.controller.set_shown(False)  # keeps the job waiting, so the change surely finds it unfinished
+    assert panel.controller.open_result()
+    failed = []
+    panel.controller.jobs.jobFailed.connect(lambda lane, _id, message: failed.append((lane, message)))
+    panel.controller.viewer.set_image(Image.new("RGB", (40, 40), "white"), "white.png")
+    assert not panel.state.comparison.busy and "image changed while comparing" in panel.before_after.hint.text()
+    panel.controller.set_shown(True)
+    qtbot.waitUntil(lambda: not worker.is_busy("before-after"), timeout=RUN_MS)
+    assert failed and failed[0][0] == "before-after"  # the job ended as cancelled ...
+    assert dialogs == [] and panel.before_after.shown == 0  # ... which is no error and shows nothing
+
+
+def test_a_comparison_that_fails_says_why_where_it_would_be(viewer_dock, images, qtbot, tmp_path, tiny_model_path,
+                                                           dialogs):
+    panel = viewer_dock
+    run = finished_run(panel, images, tmp_path / "run", tiny_model_path)
+    run.last.write_bytes(b"not a checkpoint")
+    assert panel.controller.open_result()
+    qtbot.waitUntil(lambda: not panel.state.comparison.busy, timeout=RUN_MS)
+    assert panel.before_after.hint.text().startswith("Could not compare: ") and "last.safetensors" in \
+        panel.before_after.hint.text()
+    assert "Cannot open the result" in panel.monitor.status.text() and dialogs == []
 
 
 # ---------------------------------------------------------------------------- refusals
@@ -471,48 +546,3 @@ def test_the_views_follow_the_state(qtbot, tmp_path, monkeypatch, tiny_model_pat
     assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
     panel.curves.log_box.setChecked(True)
     assert panel.curves.plot.getAxis("left").logMode
-
-
-def test_worker_jobs_keep_the_run_job_contract(qtbot):
-    """The stand-in for Controller.run_job: generators step by step, values and errors come back by lane and id."""
-    from maskviz.errors import MaskvizError
-
-    worker = ModelWorker(threads=1)
-    jobs = WorkerJobs(worker)
-    steps, done, failed = [], [], []
-    jobs.jobStep.connect(lambda *args: steps.append(args))
-    jobs.jobDone.connect(lambda *args: done.append(args))
-    jobs.jobFailed.connect(lambda *args: failed.append(args))
-
-    def two_steps():  # noqa: ANN202
-        yield "one"
-        yield "two"
-        return "result"
-
-    def fails() -> None:
-        raise MaskvizError("no such run")
-
-    def endless():  # noqa: ANN202
-        while True:
-            yield "again"
-
-    try:
-        first = jobs.run_job("compare", two_steps)
-        qtbot.waitUntil(lambda: bool(done), timeout=RUN_MS)
-        assert steps == [("compare", first, "one"), ("compare", first, "two")]
-        assert done == [("compare", first, "result")]
-        plain = jobs.run_job("compare", lambda: 5)
-        qtbot.waitUntil(lambda: len(done) == 2, timeout=RUN_MS)
-        assert done[-1] == ("compare", plain, 5) and len(steps) == 2
-        bad = jobs.run_job("compare", fails)
-        qtbot.waitUntil(lambda: bool(failed), timeout=RUN_MS)
-        assert failed == [("compare", bad, "no such run")]
-        jobs.run_job("compare", endless)
-        qtbot.waitUntil(lambda: len(steps) > 3, timeout=RUN_MS)
-        jobs.cancel_job("compare")
-        qtbot.waitUntil(lambda: not worker.is_busy("compare"), timeout=RUN_MS)
-        count = len(steps)
-        qtbot.wait(200)
-        assert len(steps) == count and len(done) == 2  # stopped between steps, no result
-    finally:
-        worker.shutdown()

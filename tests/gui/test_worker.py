@@ -1,4 +1,5 @@
-"""ModelWorker: latest wins, ids on results, priorities, cancellation, errors as messages."""
+"""ModelWorker: latest wins, ids on results, priorities, holds, errors as messages, and the
+scheduling that keeps a reconstruction from waiting behind background work (a slow fake model)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from maskviz.errors import CheckpointError
 from maskviz.gui.worker import ModelWorker, ReconRequest, worker_threads
@@ -33,6 +35,29 @@ class Gate:
         model.forward = forward
 
 
+class SlowModel(nn.Module):
+    """A fake model whose forward is ``blocks`` slow blocks; ``log`` records every block it runs."""
+
+    def __init__(self, name: str, log: list[tuple[str, int]], blocks: int = 5, seconds: float = 0.03) -> None:
+        super().__init__()
+        self.name, self.log, self.seconds = name, log, seconds
+        self.blocks = nn.ModuleList(nn.Identity() for _ in range(blocks))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            self.log.append((self.name, i))
+            time.sleep(self.seconds)
+        return x
+
+
+def sweep(model: SlowModel, forwards: int = 100):
+    """A background job: one forward per step."""
+    for i in range(forwards):
+        model(torch.zeros(1))
+        yield i
+
+
 @pytest.fixture
 def worker(qtbot):
     w = ModelWorker(threads=1)
@@ -52,6 +77,13 @@ def _request(model, hidden: int) -> ReconRequest:
     return ReconRequest(model, Image.new("RGB", (32, 32), (120, 60, 30)), mask)
 
 
+def _record(worker: ModelWorker) -> list[tuple]:
+    events: list[tuple] = []
+    for name in ("started", "stepped", "done", "failed", "dropped"):
+        getattr(worker, name).connect(lambda *args, n=name: events.append((n, *args[:2])))
+    return events
+
+
 def test_threads_leave_a_core_for_the_ui():
     assert worker_threads(2) == 1
     assert worker_threads(1) == 1
@@ -59,52 +91,66 @@ def test_threads_leave_a_core_for_the_ui():
 
 
 def test_ids_increase_and_result_carries_its_id(worker, tiny, qtbot):
-    with qtbot.waitSignal(worker.reconstructed, timeout=5000) as blocker:
-        first = worker.submit(_request(tiny, 5))
-    task_id, outcome = blocker.args
-    assert task_id == first == outcome.id
+    with qtbot.waitSignal(worker.done, timeout=5000) as blocker:
+        first = worker.reconstruct(_request(tiny, 5))
+    lane, task_id, outcome, seconds = blocker.args
+    assert lane == "recon" and task_id == first == outcome.id
     assert outcome.result.masked_patches == 5
-    assert outcome.seconds > 0
-    second = worker.submit(_request(tiny, 6))
+    assert outcome.seconds > 0 and seconds > 0
+    second = worker.reconstruct(_request(tiny, 6))
     assert second > first
     assert worker.latest_id("recon") == second
 
 
-def test_pending_request_is_replaced_not_queued(worker, tiny, qtbot):
+def test_a_newer_request_replaces_the_pending_one_and_stops_the_running_one(worker, tiny, qtbot):
     gate = Gate(tiny)
-    results = []
-    worker.reconstructed.connect(lambda i, o: results.append((i, o.result.masked_patches)))
-    a = worker.submit(_request(tiny, 3))
+    events = _record(worker)
+    a = worker.reconstruct(_request(tiny, 3))
     assert gate.entered.wait(5)  # A is running
-    worker.submit(_request(tiny, 4))  # B waits...
-    c = worker.submit(_request(tiny, 7))  # ...and is replaced by C before it starts
+    b = worker.reconstruct(_request(tiny, 4))  # B waits...
+    c = worker.reconstruct(_request(tiny, 7))  # ...and is replaced by C before it starts
     gate.release.set()
-    qtbot.waitUntil(lambda: any(i == c for i, _ in results), timeout=5000)
+    qtbot.waitUntil(lambda: ("done", "recon", c) in events, timeout=5000)
     assert gate.calls == [3, 7]  # B never ran
-    assert [i for i, _ in results] == [a, c]
+    assert ("dropped", "recon", b) in events
+    assert ("dropped", "recon", a) in events  # A was stale: stopped at its first module call
+    assert [e for e in events if e[0] == "done"] == [("done", "recon", c)]
 
 
-def test_load_runs_before_reconstruction_and_curve_last(worker, tiny, qtbot):
+def test_lanes_run_by_priority(worker, tiny, qtbot):
     gate = Gate(tiny)
     order = []
-    worker.reconstructed.connect(lambda i, o: order.append("recon"))
-    worker.modelLoaded.connect(lambda i, v: order.append("load"))
-    worker.curveDone.connect(lambda i: order.append("curve"))
+    worker.done.connect(lambda lane, *_: order.append(lane))
 
     def steps():
         yield 1
 
-    worker.submit(_request(tiny, 2))
+    worker.reconstruct(_request(tiny, 2))
     assert gate.entered.wait(5)
-    worker.submit_curve(steps())
-    worker.submit(_request(tiny, 3))
-    worker.load_model(lambda: "model")
+    worker.submit("curve", steps)
+    worker.submit("compare", lambda: "table")
+    worker.submit("baseline", lambda: "fill")
+    worker.submit("load", lambda: "model")
     gate.release.set()
-    qtbot.waitUntil(lambda: len(order) == 4, timeout=5000)
-    assert order == ["recon", "load", "recon", "curve"]
+    qtbot.waitUntil(lambda: len(order) == 5, timeout=5000)
+    assert order == ["recon", "load", "baseline", "curve", "compare"]
 
 
-def test_newer_curve_cancels_older_between_steps(worker, qtbot):
+def test_a_generator_job_sends_steps_and_its_return_value(worker, qtbot):
+    def job():
+        yield "a"
+        yield None  # a turn without news: not sent
+        yield "b"
+        return "end"
+
+    steps = []
+    worker.stepped.connect(lambda lane, i, v: steps.append(v))
+    with qtbot.waitSignal(worker.done, timeout=5000) as blocker:
+        task = worker.submit("compare", job)
+    assert blocker.args[:3] == ["compare", task, "end"] and steps == ["a", "b"]
+
+
+def test_a_newer_job_stops_the_running_one_between_steps(worker, qtbot):
     ran = []
     release = threading.Event()
 
@@ -115,33 +161,15 @@ def test_newer_curve_cancels_older_between_steps(worker, qtbot):
                 release.wait(5)
             yield i
 
-    steps = []
-    worker.curveStep.connect(lambda i, v: steps.append(i))
-    old = worker.submit_curve(slow("old"))
+    events = _record(worker)
+    old = worker.submit("curve", lambda: slow("old"))
     qtbot.waitUntil(lambda: bool(ran), timeout=5000)
-    new = worker.submit_curve(slow("new"))
+    new = worker.submit("curve", lambda: slow("new"))
     release.set()
-    with qtbot.waitSignal(worker.curveDone, timeout=5000, check_params_cb=lambda i: i == new):
-        pass
-    assert ran.count(("old", 1)) == 0  # the old sweep stopped after the step that was running
-    assert steps.count(new) == 5 and set(steps) <= {old, new}
-    qtbot.waitUntil(lambda: not worker.is_busy("curve"), timeout=5000)
-
-
-def test_cancel_stops_a_running_curve(worker, qtbot):
-    ran = []
-
-    def steps():
-        for i in range(100):
-            ran.append(i)
-            time.sleep(0.01)
-            yield i
-
-    worker.submit_curve(steps())
-    qtbot.waitUntil(lambda: bool(ran), timeout=5000)
-    worker.cancel("curve")
-    qtbot.waitUntil(lambda: not worker.is_busy("curve"), timeout=5000)
-    assert len(ran) < 100
+    qtbot.waitUntil(lambda: ("done", "curve", new) in events, timeout=5000)
+    assert ("old", 1) not in ran  # the old sweep stopped after the step that was running
+    assert ("dropped", "curve", old) in events
+    assert [e for e in events if e[0] == "stepped" and e[2] == new] == [("stepped", "curve", new)] * 5
 
 
 def test_errors_come_back_as_plain_messages(worker, qtbot):
@@ -149,19 +177,18 @@ def test_errors_come_back_as_plain_messages(worker, qtbot):
         raise CheckpointError("x.pth holds no model weights")
 
     with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
-        task = worker.load_model(bad_checkpoint)
+        task = worker.submit("load", bad_checkpoint)
     assert blocker.args == ["load", task, "x.pth holds no model weights"]
 
     def bug():
         raise ZeroDivisionError("oops")
 
     with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
-        worker.load_model(bug)
+        worker.submit("load", bug)
     lane, _, message = blocker.args
     assert "internal error" in message and "ZeroDivisionError" in message and "Traceback" not in message
-    # the thread survived both
-    with qtbot.waitSignal(worker.modelLoaded, timeout=5000):
-        worker.load_model(lambda: 1)
+    with qtbot.waitSignal(worker.done, timeout=5000):  # the thread survived both
+        worker.submit("load", lambda: 1)
 
 
 def test_request_copies_the_mask(tiny):
@@ -171,17 +198,76 @@ def test_request_copies_the_mask(tiny):
     assert not request.mask.any()
 
 
-def test_a_held_lane_waits_until_released(worker, qtbot):
+def test_a_held_lane_waits_until_every_reason_is_gone(worker, qtbot):
     ran = []
 
     def steps():
         ran.append(1)
         yield 1
 
-    worker.hold("curve")
-    worker.submit_curve(steps())
+    worker.hold(["curve"], "stroke")
+    worker.hold(["curve"], "hidden")
+    worker.submit("curve", steps)
     qtbot.wait(100)
-    assert ran == [] and worker.is_busy("curve")  # pending, not started
-    with qtbot.waitSignal(worker.curveDone, timeout=5000):
-        worker.hold("curve", False)
+    worker.hold(["curve"], "stroke", False)
+    qtbot.wait(100)
+    assert ran == [] and worker.is_busy("curve") and worker.is_held("curve")  # pending, not started
+    with qtbot.waitSignal(worker.done, timeout=5000):
+        worker.hold(["curve"], "hidden", False)
     assert ran == [1]
+
+
+# ---------------------------------------------------------------------------- scheduling (issue 24)
+
+
+@pytest.mark.parametrize("lane", ["curve", "compare", "before-after"])
+def test_a_reconstruction_starts_within_one_block_of_any_background_job(worker, qtbot, lane):
+    """Submitted while a background forward runs, the reconstruction runs at that forward's next
+    block (not after the forward, and long before the job's end); the background job goes on."""
+    log: list[tuple[str, int]] = []
+    background, viewer = SlowModel("background", log), SlowModel("viewer", log, blocks=2, seconds=0)
+    events = _record(worker)
+    job = worker.submit(lane, lambda: sweep(background, forwards=20))
+    qtbot.waitUntil(lambda: len(log) >= 7, timeout=5000)  # inside the second forward
+    submitted_at = len(log)
+    recon = worker.submit("recon", lambda: viewer(torch.zeros(1)))
+    qtbot.waitUntil(lambda: ("done", "recon", recon) in events, timeout=5000)
+    first = log.index(("viewer", 0))
+    assert first - submitted_at <= 1  # at most the block that was running when it came
+    assert not any(e[0] in ("done", "dropped", "failed") and e[2] == job for e in events)
+    qtbot.waitUntil(lambda: ("done", lane, job) in events, timeout=20000)  # and the job finished after it
+    assert log.count(("background", 4)) == 20
+
+
+def test_cancel_frees_the_worker_within_one_block(worker, qtbot):
+    log: list[tuple[str, int]] = []
+    background = SlowModel("background", log)
+    events = _record(worker)
+    job = worker.submit("compare", lambda: sweep(background))
+    qtbot.waitUntil(lambda: len(log) >= 3, timeout=5000)  # mid-forward
+    worker.cancel("compare")
+    at_cancel = len(log)
+    qtbot.waitUntil(lambda: ("dropped", "compare", job) in events, timeout=5000)
+    assert len(log) - at_cancel <= 1 and not worker.is_busy("compare")
+
+
+def test_shutdown_during_a_long_job_stops_within_one_block(qtbot):
+    log: list[tuple[str, int]] = []
+    worker = ModelWorker(threads=1)
+    worker.submit("compare", lambda: sweep(SlowModel("background", log, blocks=20)))
+    qtbot.waitUntil(lambda: len(log) >= 2, timeout=5000)
+    at_shutdown = len(log)
+    assert worker.shutdown()  # the thread has ended...
+    assert len(log) - at_shutdown <= 1 and not worker.is_alive()  # ...within the forward it was in
+
+
+def test_a_held_background_lane_keeps_its_place_while_a_reconstruction_waits(worker, qtbot):
+    """A load or a stroke holds the background lanes: nothing of the old model runs in between."""
+    log: list[tuple[str, int]] = []
+    old = SlowModel("old", log, blocks=1, seconds=0)
+    worker.hold(["curve"], "load")
+    worker.submit("curve", lambda: sweep(old, forwards=3))
+    with qtbot.waitSignal(worker.done, timeout=5000):
+        worker.submit("load", lambda: "new model")
+    qtbot.wait(100)
+    assert log == []  # the old model's step did not slip in after the load

@@ -2,9 +2,10 @@
 
 It turns the Train dock's commands into work: a folder scan on a background thread, a ``maskviz
 train`` child through :class:`~maskviz.gui.training.process.TrainProcess`, the before/after comparison
-as a job on the viewer's worker (:mod:`~maskviz.gui.training.jobs`, lane ``compare``, one model
-forward per step). What comes back is written into the :class:`~maskviz.gui.training.state.TrainingState`.
-A command that cannot go ahead leaves the state as it was and emits ``refused(title, message)``.
+as a job on the viewer's worker (the viewer controller's ``run_job``, lane ``before-after``, one model
+forward per step, held while the dock is off screen). What comes back is written into the
+:class:`~maskviz.gui.training.state.TrainingState`. A command that cannot go ahead leaves the state as
+it was and emits ``refused(title, message)``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from maskviz.errors import MaskvizError
 from maskviz.gui.background import Background
-from maskviz.gui.training.jobs import JobRunner
+from maskviz.gui.training.jobs import LANE, JobRunner
 from maskviz.gui.training.process import TrainProcess
 from maskviz.gui.training.settings import restored_form, save_form
 from maskviz.gui.training.state import ComparisonShown, ShownRun, TrainingState
@@ -27,8 +28,6 @@ from maskviz.train.launch import TrainRequest, check_new_run, form_request
 from maskviz.train.monitor import RunHistory, ending_text, idle_text, training_text
 from maskviz.train.rundir import RunDir, TrainError, new_run_folder
 from maskviz.train.runs import list_runs, result_checkpoint, run_summary, running_elsewhere
-
-LANE = "compare"
 
 
 class TrainingController(QObject):
@@ -65,6 +64,7 @@ class TrainingController(QObject):
         self.jobs.jobDone.connect(self._on_job_done)
         self.jobs.jobFailed.connect(self._on_job_failed)
         self.viewer.modelChanged.connect(self._on_viewer_model)
+        self.viewer.imageChanged.connect(lambda: self._drop_comparison("image"))
         self.state.formChanged.connect(lambda _name: self.state.shown is None and self._idle_status())
 
     @property
@@ -78,16 +78,23 @@ class TrainingController(QObject):
     # ================================================================== the form
 
     def _on_viewer_model(self) -> None:
-        """The viewer's model is what the next run starts from. A comparison still computing may hold
-        the previous one: it is dropped, so that model can go."""
+        """The viewer's model is what the next run starts from."""
         self.state.set_base(self.viewer.model, self.viewer.model_source)
-        if self.state.comparison.busy:
-            self.jobs.cancel_job(LANE)
-            self._compare_id = 0
-            self.state.set_comparison(ComparisonShown(None, self.state.comparison.which, "The viewer's model "
-                                                      "changed while comparing: press Open in viewer again."))
+        self._drop_comparison("model")
         if self.state.shown is None:
             self._idle_status()
+
+    def _drop_comparison(self, what: str) -> None:
+        """A comparison still computing is for the viewer's old model or image (and may hold that model):
+        it is dropped, said so in the view (the viewer's controller stops its job too)."""
+        if self.state.comparison.busy:
+            self._cancel_comparison()
+            self.state.set_comparison(ComparisonShown(None, self.state.comparison.which, f"The viewer's {what} "
+                                                      "changed while comparing: press Open in viewer again."))
+
+    def set_shown(self, shown: bool) -> None:
+        """The dock is on screen (or not, a tab behind another included): off screen the comparison waits."""
+        self.jobs.set_lane_shown(LANE, shown)
 
     def set_folder(self, path: str) -> None:
         """Scan the folder on a background thread; Start waits for the count."""
@@ -276,18 +283,26 @@ class TrainingController(QObject):
             self.state.set_comparison(ComparisonShown(comparison, self.state.comparison.which))
 
     def _on_job_failed(self, lane: str, job_id: int, message: str) -> None:
+        """Said where the comparison would be and in the status line; no dialog, as the job API reports
+        a quit's cancel the same way as an error."""
         if lane == LANE and job_id == self._compare_id:
+            self._compare_id = 0
             self.state.set_comparison(ComparisonShown(None, self.state.comparison.which,
                                                       f"Could not compare: {message}"))
-            self._refuse("Cannot open the result", message)
+            self.state.set_status(f"Cannot open the result: {message}", "error")
 
     # ================================================================== following a run
 
     def _show(self, shown: ShownRun) -> None:
         """Another run in the monitor: a comparison still computing for the previous one is dropped."""
-        self.jobs.cancel_job(LANE)
-        self._compare_id = 0
+        self._cancel_comparison()
         self.state.show_run(shown)
+
+    def _cancel_comparison(self) -> None:
+        """Forget the comparison job first: the jobFailed its cancel brings is then not news."""
+        if self._compare_id:
+            self._compare_id = 0
+            self.jobs.cancel_job(LANE)
 
     def _show_live(self, run: RunDir, phase: str, status: str) -> None:
         self._show(ShownRun(run, phase=phase))

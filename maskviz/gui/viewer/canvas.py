@@ -5,46 +5,31 @@ the coverage threshold; this widget turns mouse and key events into paint-model 
 finished edit to the state as one undo step, and redraws one RGBA overlay whenever the state's mask
 changes (an undo, a pattern, a file), whoever changed it. Painting happens
 in image pixels; the readout and :meth:`MaskCanvas.patch_mask` give the patch mask the model sees.
+The tool, brush size, snapping and grid, the pointer and the shown region live in ``state.view``
+(:class:`~maskviz.gui.view_state.ViewState`): the canvas writes them and draws what they say.
 
-Keymap (napari / Photoshop conventions); the main window routes these keys here whatever widget
-has focus, except a text field (:meth:`MaskCanvas.handle_key`):
-
-- ``B``/``P``/``2`` brush, ``E``/``1`` eraser, ``M`` rectangle (marquee), ``L``/``3`` polygon (lasso),
-  ``F``/``4`` fill (flood fill that flips the clicked region);
-- ``[``/``]`` brush size −/+1, with Shift ±10;
-- ``I`` invert, ``Ctrl+Backspace`` clear, ``G`` patch grid, ``S`` show the snapped patch mask;
-- ``Ctrl+Z`` undo, ``Ctrl+Shift+Z``/``Ctrl+Y`` redo;
-- polygon: click adds a vertex, double-click or ``Enter`` finishes, right-click drops the last
-  vertex, ``Esc`` cancels (``Esc`` also aborts a drag in progress);
-- hold ``Alt`` while finishing a rectangle or polygon to reveal instead of hide;
-- Space + drag or middle-drag pans, the wheel zooms; the right button never opens a menu.
-
-Keys are handled in ``keyPressEvent``, not with ``QShortcut``: a main-window action bound to the
-same key then simply takes precedence, whereas two shortcuts on one key are ambiguous and Qt
-fires neither.
+Keys: see :mod:`maskviz.gui.viewer.canvas_keys`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent, QPainterPath
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
 from maskviz import masks
 from maskviz.gui.state import ViewerState
-from maskviz.painting import PaintAtom, PaintModel, Point, brush_radius
+from maskviz.gui.viewer.canvas_keys import canvas_key
+from maskviz.painting import PaintModel, Point, brush_radius
 
-TOOLS = ("brush", "eraser", "rectangle", "polygon", "fill")
 OVERLAY_RGBA = (255, 48, 48, 140)  # hidden pixels: translucent red, visible pixels: transparent
 
 K = Qt.Key
-_TOOL_KEYS = {K.Key_B: "brush", K.Key_P: "brush", K.Key_2: "brush", K.Key_E: "eraser", K.Key_1: "eraser",
-              K.Key_M: "rectangle", K.Key_L: "polygon", K.Key_3: "polygon", K.Key_F: "fill", K.Key_4: "fill"}
-_SIZE_KEYS = {K.Key_BracketLeft: -1, K.Key_BracketRight: 1, K.Key_BraceLeft: -10, K.Key_BraceRight: 10}
 _UNDO_TEXT = {"brush": "Brush stroke", "eraser": "Erase stroke", "rectangle": "Rectangle",
               "polygon": "Polygon", "fill": "Fill"}
 _MOUSE_EVENTS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
@@ -54,21 +39,15 @@ _MOUSE_EVENTS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
 class MaskCanvas(QWidget):
     """Image + translucent mask overlay + optional patch grid, with brush/shape tools and undo."""
 
-    maskChanged = Signal(bool)  # final: False while a stroke is in progress, True otherwise
-    hovered = Signal(int, int)  # image pixel (x, y) under the cursor, (-1, -1) outside
-    toolChanged = Signal(str)
-    brushSizeChanged = Signal(int)
-
     def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state if state is not None else ViewerState(self)
-        self._brush_size, self._tool = 10, "brush"
-        self._snap = False
+        self.view_state = self.state.view
         self._drag: str | None = None  # "stroke" or "rectangle" while the left button paints
         self._rect_start: Point = (0.0, 0.0)
         self._polygon: list[Point] = []
-        self._panning_key = False
-        self._hover = (-1, -1)
+        self.panning_key = False
+        self._over = False  # the pointer is over this canvas (the brush outline follows it here only)
         self._lut = np.array([(0, 0, 0, 0), OVERLAY_RGBA], dtype=np.uint8)
         self.undo_stack = self.state.undo_stack
         self._build_view()
@@ -81,11 +60,7 @@ class MaskCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._draw_grid()
         self._refresh_overlay()
-        self.reset_view()
-        self.state.maskChanged.connect(self._on_mask_changed)
-        self.state.geometryChanged.connect(self._after_geometry_change)
-        self.state.imageChanged.connect(self._show_state_image)
-        self.state.modelChanged.connect(self._show_state_image)
+        self._connect_state()
 
     def _build_view(self) -> None:
         self.view = pg.GraphicsView(self)
@@ -103,13 +78,28 @@ class MaskCanvas(QWidget):
             item.setZValue(z)
             self.view_box.addItem(item)
         self._cursor.hide()
+        self._grid.hide()
         self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys reach the canvas, not the scene
         viewport = self.view.viewport()
         viewport.setMouseTracking(True)
         viewport.setCursor(Qt.CursorShape.CrossCursor)
         viewport.installEventFilter(self)
 
-    # ------------------------------------------------------------------ public API
+    def _connect_state(self) -> None:
+        s, v = self.state, self.view_state
+        s.maskChanged.connect(self._on_mask_changed)
+        s.geometryChanged.connect(self._after_geometry_change)
+        s.imageChanged.connect(self._show_state_image)
+        s.modelChanged.connect(self._show_state_image)
+        v.toolChanged.connect(self._on_tool)
+        v.hoverChanged.connect(lambda *_: self._update_cursor())
+        v.regionChanged.connect(self._show_region)
+        self.view_box.sigRangeChangedManually.connect(lambda *_: v.set_region(self.view_box.targetRect(),
+                                                                             self.view_box))
+        self._show_region(v.region, None)
+        self._tool = v.tool
+
+    # ------------------------------------------------------------------ the state, drawn
 
     @property
     def _model(self) -> PaintModel:
@@ -139,9 +129,20 @@ class MaskCanvas(QWidget):
         self._drag = None
         self._polygon.clear()
         self._update_preview()
-        self.reset_view()
-        self.brush_size = self._brush_size  # re-clamp to the new image
         self._draw_grid()
+        self._refresh_overlay()
+
+    def _show_region(self, rect: QRectF, source: Any) -> None:
+        if source is not self.view_box:
+            self.view_box.setRange(rect=QRectF(rect), padding=0)
+
+    def _on_tool(self) -> None:
+        v = self.view_state
+        if v.tool != self._tool:
+            self.cancel_interaction()  # a half-drawn polygon does not survive a tool change
+            self._tool = v.tool
+        self._grid.setVisible(v.grid_visible)
+        self._update_cursor()
         self._refresh_overlay()
 
     @property
@@ -159,88 +160,26 @@ class MaskCanvas(QWidget):
 
     def set_patch_mask(self, mask: np.ndarray, text: str = "Apply pattern") -> None:
         """Replace the painting with a patch mask (a pattern, a file), as one undo step."""
-        self._cancel_interaction()
+        self.cancel_interaction()
         self.state.set_patch_mask(mask, text)
 
     def clear(self) -> None:
-        self._cancel_interaction()
+        self.cancel_interaction()
         self.state.clear_mask()
 
     def invert(self) -> None:
-        self._cancel_interaction()
+        self.cancel_interaction()
         self.state.invert_mask()
 
-    def reset_view(self) -> None:
-        """Fit the whole image in the view (after zooming in too far)."""
-        h, w = self._model.shape
-        self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+    # ------------------------------------------------------------------ edits
 
-    @property
-    def threshold(self) -> float:
-        """Coverage (0..1) a patch needs to count as hidden; 0 means any painted pixel."""
-        return self.state.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.state.set_threshold(value)
-
-    @property
-    def brush_size(self) -> int:
-        return self._brush_size
-
-    @brush_size.setter
-    def brush_size(self, value: int) -> None:
-        value = min(max(int(value), 1), max(self._model.shape))
-        if value != self._brush_size:
-            self._brush_size = value
-            self._update_cursor()
-            self.brushSizeChanged.emit(value)
-
-    @property
-    def tool(self) -> str:
-        return self._tool
-
-    @tool.setter
-    def tool(self, name: str) -> None:
-        if name not in TOOLS:
-            raise ValueError(f"Unknown tool {name!r}; tools: {', '.join(TOOLS)}.")
-        if name != self._tool:
-            self._cancel_interaction()
-            self._tool = name
-            self._update_cursor()
-            self.toolChanged.emit(name)
-
-    @property
-    def grid_visible(self) -> bool:
-        return self._grid.isVisible()
-
-    @grid_visible.setter
-    def grid_visible(self, on: bool) -> None:
-        self._grid.setVisible(bool(on))
-
-    @property
-    def snap_to_patches(self) -> bool:
-        """Show the patch mask the model receives instead of the painted pixels."""
-        return self._snap
-
-    @snap_to_patches.setter
-    def snap_to_patches(self, on: bool) -> None:
-        self._snap = bool(on)
-        self._refresh_overlay()
-
-    # ------------------------------------------------------------------ edits and history
-
-    def _push(self, atom: PaintAtom | None, text: str) -> None:
+    def _push(self, atom, text: str) -> None:  # noqa: ANN001 - PaintAtom | None
         self.state.push_edit(atom, text)
 
-    def _abort_stroke(self) -> None:
-        if self._model.in_stroke:
-            self._drag = None
-            self.state.abort_stroke()
-
-    def _cancel_interaction(self) -> None:
+    def cancel_interaction(self) -> None:
         """Esc: drop whatever is half-drawn (stroke, rubber band, polygon)."""
-        self._abort_stroke()
+        if self._model.in_stroke:
+            self.state.abort_stroke()
         self._drag = None
         self._polygon.clear()
         self._update_preview()
@@ -249,12 +188,11 @@ class MaskCanvas(QWidget):
         if final and self._drag == "stroke" and not self._model.in_stroke:
             self._drag = None  # an undo or a pattern ended the stroke under the brush
         self._refresh_overlay()
-        self.maskChanged.emit(final)
 
     def _refresh_overlay(self) -> None:
         """Re-upload only the overlay (fixed LUT, no levels), and update the readout."""
         patch = self.patch_mask()
-        shown = masks.to_pixel_mask(patch, self.patch_size) if self._snap else self._model.mask
+        shown = masks.to_pixel_mask(patch, self.patch_size) if self.view_state.snap else self._model.mask
         self._overlay.setImage(self._lut[shown.view(np.uint8)], levels=None, autoLevels=False)
         self.readout.setText(masks.describe(patch))
 
@@ -274,11 +212,12 @@ class MaskCanvas(QWidget):
 
     def _update_cursor(self) -> None:
         """Brush outline in image units: the exact disc that a click would paint."""
-        x, y = self._hover
-        show = self._tool in ("brush", "eraser") and x >= 0 and not self._panning_key
+        v = self.view_state
+        x, y = v.hover
+        show = self._over and v.tool in ("brush", "eraser") and x >= 0 and not self.panning_key
         self._cursor.setVisible(show)
         if show:
-            r = brush_radius(self._brush_size)
+            r = brush_radius(v.brush_size)
             self._cursor.setRect(QRectF(x + 0.5 - r, y + 0.5 - r, 2 * r, 2 * r))
 
     def _update_preview(self, at: Point | None = None) -> None:
@@ -316,11 +255,11 @@ class MaskCanvas(QWidget):
                 self._polygon.pop()
                 self._update_preview(at)
             return True  # no pyqtgraph context menu or right-drag zoom over the canvas
-        if ev.button() != Qt.MouseButton.LeftButton or self._panning_key:
+        if ev.button() != Qt.MouseButton.LeftButton or self.panning_key:
             return False
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if kind == QEvent.Type.MouseButtonDblClick and self._tool == "polygon":
-            self._finish_polygon(reveal=_alt(ev))
+            self.finish_polygon(reveal=_alt(ev))
         elif kind == QEvent.Type.MouseButtonPress or self._tool != "fill":  # a double-click fills once
             self._press(at)
         return True
@@ -334,7 +273,7 @@ class MaskCanvas(QWidget):
         tool = self._tool
         if tool in ("brush", "eraser"):
             self._drag = "stroke"
-            if self._model.begin_stroke(at, self._brush_size, value=tool == "brush") is not None:
+            if self._model.begin_stroke(at, self.view_state.brush_size, value=tool == "brush") is not None:
                 self.state.stroke_changed()
         elif tool == "rectangle":
             self._drag, self._rect_start = "rectangle", at
@@ -367,19 +306,20 @@ class MaskCanvas(QWidget):
             self._push(self._model.fill_rect(self._rect_start, at, value=not _alt(ev)), _UNDO_TEXT["rectangle"])
         return True
 
-    def _finish_polygon(self, reveal: bool = False) -> None:
+    def finish_polygon(self, reveal: bool = False) -> bool:
+        """Close the polygon being drawn (Enter, double-click); False when there is none."""
+        if not self._polygon:
+            return False
         vertices, self._polygon = self._polygon, []
         self._update_preview()
         self._push(self._model.fill_polygon(vertices, value=not reveal), _UNDO_TEXT["polygon"])
+        return True
 
     def _set_hover(self, at: Point | None) -> None:
-        h, w = self._model.shape
-        x, y = (int(np.floor(at[0])), int(np.floor(at[1]))) if at is not None else (-1, -1)
-        pixel = (x, y) if 0 <= x < w and 0 <= y < h else (-1, -1)
-        if pixel != self._hover:
-            self._hover = pixel
-            self._update_cursor()
-            self.hovered.emit(*pixel)
+        self._over = at is not None
+        x, y = (math.floor(at[0]), math.floor(at[1])) if at is not None else (-1, -1)
+        self.view_state.set_hover(x, y)
+        self._update_cursor()
 
     # ------------------------------------------------------------------ keys
 
@@ -387,7 +327,7 @@ class MaskCanvas(QWidget):
         if ev.key() == K.Key_Space:
             if not ev.isAutoRepeat():
                 self._set_panning(True)
-        elif not self._shortcut(ev):
+        elif not self.handle_key(ev):
             super().keyPressEvent(ev)
 
     def keyReleaseEvent(self, ev: QKeyEvent) -> None:
@@ -396,57 +336,19 @@ class MaskCanvas(QWidget):
         else:
             super().keyReleaseEvent(ev)
 
-    def focusOutEvent(self, ev) -> None:
+    def focusOutEvent(self, ev) -> None:  # noqa: ANN001
         self._set_panning(False)  # a Space released elsewhere must not leave pan mode stuck
         super().focusOutEvent(ev)
 
     def _set_panning(self, on: bool) -> None:
-        self._panning_key = on
+        self.panning_key = on
         shape = Qt.CursorShape.OpenHandCursor if on else Qt.CursorShape.CrossCursor
         self.view.viewport().setCursor(shape)
         self._update_cursor()
 
     def handle_key(self, ev: QKeyEvent) -> bool:
-        """Act on one keymap entry sent from elsewhere (the window routes keys here); False if not one."""
-        return self._shortcut(ev)
-
-    def _shortcut(self, ev: QKeyEvent) -> bool:
-        """Handle one keymap entry; False lets the key travel on to the parent."""
-        key, mods = ev.key(), ev.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
-        if ev.matches(QKeySequence.StandardKey.Undo):
-            self.undo_stack.undo()
-        elif ev.matches(QKeySequence.StandardKey.Redo) or (key, mods) in ((K.Key_Z, ctrl | shift), (K.Key_Y, ctrl)):
-            self.undo_stack.redo()
-        elif (key, mods) == (K.Key_Backspace, ctrl):
-            self.clear()
-        elif key in _SIZE_KEYS and not mods & ~shift:
-            step = _SIZE_KEYS[key] * (10 if mods & shift and abs(_SIZE_KEYS[key]) == 1 else 1)
-            self.brush_size = self._brush_size + step
-        elif mods & ~(shift | Qt.KeyboardModifier.AltModifier):
-            return False
-        else:
-            return self._plain_key(key, alt=bool(mods & Qt.KeyboardModifier.AltModifier))
-        return True
-
-    def _plain_key(self, key: int, alt: bool) -> bool:
-        if key in (K.Key_Return, K.Key_Enter) and self._polygon:
-            self._finish_polygon(reveal=alt)
-        elif key == K.Key_Escape:
-            self._cancel_interaction()
-        elif alt:
-            return False
-        elif key in _TOOL_KEYS:
-            self.tool = _TOOL_KEYS[key]
-        elif key == K.Key_I:
-            self.invert()
-        elif key == K.Key_G:
-            self.grid_visible = not self.grid_visible
-        elif key == K.Key_S:
-            self.snap_to_patches = not self._snap
-        else:
-            return False
-        return True
+        """Act on one keymap entry (also sent from elsewhere: the window routes keys here); False if none."""
+        return canvas_key(self, ev)
 
 
 def _alt(ev: QMouseEvent) -> bool:

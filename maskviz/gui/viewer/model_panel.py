@@ -1,8 +1,9 @@
 """ModelPanel: what model is loaded, where it runs, and the buttons to change it.
 
 The details come verbatim from ``LoadedModel.summary()`` (the same dict ``maskviz info`` prints), so
-the GUI and the CLI can never disagree about what a checkpoint is. The panel only emits requests;
-the main window does the loading, off the UI thread.
+the GUI and the CLI can never disagree about what a checkpoint is. Device, precision and the
+norm-pix display are set through the controller and the state; the open buttons ask the window
+(its file dialogs), and the controller loads off the UI thread.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from maskviz.device import PRECISIONS
-from maskviz.gui.panels import UNNORMALIZE_LABELS
+from maskviz.gui.viewer.panels import UNNORMALIZE_LABELS
 
 
 def format_count(n: int) -> str:
@@ -72,13 +73,11 @@ class ModelPanel(QWidget):
 
     openFileRequested = Signal()
     openFolderRequested = Signal()
-    recentRequested = Signal(str)
-    deviceChanged = Signal(str)
-    precisionChanged = Signal(str)
-    unnormalizeChanged = Signal(str)
 
-    def __init__(self, devices: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, state: Any, controller: Any, devices: list[str],  # noqa: ANN401 - ViewerState, Controller
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state, self.controller = state, controller
         self.details = QLabel("no model loaded", self)
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.RichText)
@@ -112,10 +111,14 @@ class ModelPanel(QWidget):
         self._lay_out()
         self.open_file_button.clicked.connect(self.openFileRequested)
         self.open_folder_button.clicked.connect(self.openFolderRequested)
-        self.device_box.textActivated.connect(self.deviceChanged)
-        self.precision_box.textActivated.connect(self.precisionChanged)
+        self.device_box.textActivated.connect(controller.set_device)
+        self.precision_box.textActivated.connect(lambda p: state.set_option("precision", p))
         self.unnormalize_box.activated.connect(
-            lambda _i: self.unnormalizeChanged.emit(self.unnormalize_box.currentData()))
+            lambda _i: state.set_option("unnormalize", self.unnormalize_box.currentData()))
+        state.modelChanged.connect(lambda: state.model is not None and self.set_summary(state.model.summary()))
+        state.optionsChanged.connect(self._follow_option)
+        controller.loadingChanged.connect(self.set_loading)
+        self.set_device(state.options.device)
 
     def _lay_out(self) -> None:
         buttons = QHBoxLayout()
@@ -160,20 +163,14 @@ class ModelPanel(QWidget):
         if index >= 0:
             self.unnormalize_box.setCurrentIndex(index)
 
-    def bind_state(self, state: Any, loading: Any) -> None:  # noqa: ANN401 - ViewerState, loadingChanged signal
-        """Show the state's model and options, and the controller's load progress, as they change."""
-        state.modelChanged.connect(lambda: state.model is not None and self.set_summary(state.model.summary()))
-        state.optionsChanged.connect(lambda name: self._follow_option(state, name))
-        loading.connect(self.set_loading)
-        self.set_device(state.options.device)
-
-    def _follow_option(self, state: Any, name: str) -> None:  # noqa: ANN401
-        options = state.options
+    def _follow_option(self, name: str) -> None:
+        options = self.state.options
         {"device": lambda: self.set_device(options.device), "precision": lambda: self.set_precision(options.precision),
          "unnormalize": lambda: self.set_unnormalize(options.unnormalize)}.get(name, lambda: None)()
 
     def set_recent(self, paths: list[str]) -> None:
+        """The window's recent-models list (its settings), each entry opening through the controller."""
         self.recent_menu.clear()
         for path in paths:
-            self.recent_menu.addAction(path, lambda p=path: self.recentRequested.emit(p))
+            self.recent_menu.addAction(path, lambda p=path: self.controller.open_model(p))
         self.recent_button.setEnabled(bool(paths))

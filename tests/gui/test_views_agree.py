@@ -1,7 +1,7 @@
-"""Issue 9: every panel, readout and control agrees with the current image, model and mask.
+"""Every panel, readout and control agrees with the current image, model and mask.
 
-One test (or a few) per reported defect, numbered as in the issue; each failed on the window that
-kept its own copies of the state.
+One test (or a few) per defect once reported (issue 9); each failed on the window that kept its
+own copies of the state.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QPlainTextEdit
 
 from maskviz import masks
 from maskviz.bundled import bundled_model_paths
-from maskviz.gui.panels import NOTHING_HIDDEN
 from maskviz.gui.session import write_session
+from maskviz.gui.viewer.panels import NOTHING_HIDDEN
 
 SIMMIM = str(bundled_model_paths()["simmim_small"])
 MAE = str(bundled_model_paths()["mae_small"])
@@ -48,10 +48,10 @@ def _label_agrees(window) -> None:
         np.testing.assert_array_equal(state.patch_mask(), made)
 
 
-# ---------------------------------------------------------------------------- 1. a bad image path at start
+# ---------------------------------------------------------------------------- a bad image path at start
 
 
-def test_1_bad_image_at_start_gives_one_dialog_and_keeps_the_session(open_window, photo, tiny_model_path,
+def test_bad_image_at_start_gives_one_dialog_and_keeps_the_session(open_window, photo, tiny_model_path,
                                                                       config_dir, dialogs):
     custom = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]], dtype=bool)
     write_session(config_dir, {"image": photo, "model": tiny_model_path, "mask": custom.astype(int).tolist(),
@@ -60,26 +60,26 @@ def test_1_bad_image_at_start_gives_one_dialog_and_keeps_the_session(open_window
     assert len(dialogs) == 1, dialogs  # one clear dialog, no internal error after it
     kind, title, text = dialogs[0]
     assert "/nonexistent/photo.jpg" in text and "no such file" in text
-    assert window.image_source == photo  # the session's image, not a sample
-    assert window.state.paint.grid == tuple(window.loaded.model.grid_size) == (4, 4)
+    assert window.state.image_source == photo  # the session's image, not a sample
+    assert window.state.paint.grid == tuple(window.state.model.model.grid_size) == (4, 4)
     np.testing.assert_array_equal(window.state.patch_mask(), custom)  # the restored mask survives
     np.testing.assert_array_equal(window.panels.result.mask, custom)
     assert window.state.mask_label() == "random 15 % + edits"  # not "random 15 %": the mask is not that pattern's
     _label_agrees(window)
 
 
-def test_1_bad_model_at_start_gives_one_dialog_naming_it(open_window, photo, tmp_path, dialogs):
+def test_bad_model_at_start_gives_one_dialog_naming_it(open_window, photo, tmp_path, dialogs):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"junk")
     window = open_window(photo, str(bad), restore=False)
     assert len(dialogs) == 1 and str(bad) in dialogs[0][2]
-    assert window.loaded is not None and window.state.paint.grid == tuple(window.loaded.model.grid_size)
+    assert window.state.model is not None and window.state.paint.grid == tuple(window.state.model.model.grid_size)
 
 
-# ---------------------------------------------------------------------------- 2. linked zoom, equal panels
+# ---------------------------------------------------------------------------- linked zoom, equal panels
 
 
-def test_2_zoom_is_the_same_region_in_every_equal_panel_and_ctrl_0_resets(window, qtbot):
+def test_zoom_is_the_same_region_in_every_equal_panel_and_ctrl_0_resets(window, qtbot):
     panels = window.panels
     sizes = {cell.plot.getViewBox().size().toTuple() for cell in panels.cells.values()}
     assert len(sizes) == 1  # equal panel sizes
@@ -100,11 +100,11 @@ def test_2_zoom_is_the_same_region_in_every_equal_panel_and_ctrl_0_resets(window
         assert c.plot.getViewBox().viewRect().contains(QPointF(31.5, 31.5))
 
 
-# ---------------------------------------------------------------------------- 3. nothing clipped, 1024×700
+# ---------------------------------------------------------------------------- nothing clipped, 1024×700
 
 
-def test_3_the_window_fits_1024x700_and_every_panel_can_be_seen(window, qtbot):
-    window.set_baseline("mean")
+def test_the_window_fits_1024x700_and_every_panel_can_be_seen(window, qtbot):
+    window.state.set_option("baseline", "mean")
     assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 700
     window.resize(1024, 700)
     qtbot.wait(50)
@@ -119,15 +119,15 @@ def test_3_the_window_fits_1024x700_and_every_panel_can_be_seen(window, qtbot):
         assert rect.right() <= cell.width() + 1 and rect.left() >= -1
 
 
-def test_3_the_loss_curve_shows_0_to_1_with_room_for_the_star(window):
+def test_the_loss_curve_shows_0_to_1_with_room_for_the_star(window):
     (x0, x1), _ = window.curve.plot.getViewBox().viewRange()
     assert x0 < 0 and x1 > 1.0 + 0.02  # a star at 1.0 is drawn whole
 
 
-# ---------------------------------------------------------------------------- 4. no layout jumps
+# ---------------------------------------------------------------------------- no layout jumps
 
 
-def test_4_patterns_heatmap_and_baseline_never_move_the_panels(window, qtbot):
+def test_patterns_heatmap_and_baseline_never_move_the_panels(window, qtbot):
     before = _geometry(window)
     for name in ("block", "grid", "none", "stripes", "random"):
         window.patterns.pattern_combo.setCurrentText(name)
@@ -136,17 +136,17 @@ def test_4_patterns_heatmap_and_baseline_never_move_the_panels(window, qtbot):
     for mode in ("patch", "pixel"):
         window.heatmap_actions[mode].trigger()
         assert _geometry(window) == before, mode
-    window.set_baseline("harmonic")
+    window.state.set_option("baseline", "harmonic")
     assert _geometry(window) == before
 
 
-# ---------------------------------------------------------------------------- 5. readouts follow the state
+# ---------------------------------------------------------------------------- readouts follow the state
 
 
-def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_model_path):
+def test_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_model_path):
     window.controller.apply_spec("none")
     settle(qtbot, window)
-    window.canvas.brush_size = 9
+    window.state.view.set_brush_size(9)
     stroke(window.canvas, [(2, 2), (6, 6)])  # hides patch (0, 0)
     settle(qtbot, window)
     mouse(window.canvas, QEvent.Type.MouseMove, 3.5, 3.5, held=False)
@@ -156,7 +156,7 @@ def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_m
     assert "visible" in window.panels.readout and "hidden" not in window.panels.readout  # at once, not later
     window.state.undo_stack.redo()
     settle(qtbot, window)
-    window.open_model(norm_pix_model_path)
+    window.controller.open_model(norm_pix_model_path)
     qtbot.waitUntil(lambda: window.state.model_source == norm_pix_model_path, timeout=WAIT_MS)
     assert f"loss {old_loss:.4g}" not in window.panels.readout  # never the old model's number
     settle(qtbot, window)
@@ -164,10 +164,10 @@ def test_5_hover_readout_follows_undo_and_model_switch(window, qtbot, norm_pix_m
     assert f"loss {new_loss:.4g}" in window.panels.readout
 
 
-def test_5_pattern_label_follows_painting_and_undo(window, qtbot):
+def test_pattern_label_follows_painting_and_undo(window, qtbot):
     window.controller.apply_spec("random:0.5,seed=4")
     assert window.patterns.mask_label.text() == "random 50 %"
-    window.canvas.brush_size = 40
+    window.state.view.set_brush_size(40)
     stroke(window.canvas, [(1, 1), (30, 30)])
     assert window.patterns.mask_label.text() == "random 50 % + edits"
     window.state.undo_stack.undo()
@@ -185,10 +185,10 @@ def test_5_pattern_label_follows_painting_and_undo(window, qtbot):
     _label_agrees(window)
 
 
-# ---------------------------------------------------------------------------- 6. pattern none
+# ---------------------------------------------------------------------------- pattern none
 
 
-def test_6_nothing_hidden_clears_the_result_panels_and_says_why(window, qtbot):
+def test_nothing_hidden_clears_the_result_panels_and_says_why(window, qtbot):
     window.patterns.pattern_combo.setCurrentText("none")
     window.patterns.apply()
     settle(qtbot, window)
@@ -202,7 +202,7 @@ def test_6_nothing_hidden_clears_the_result_panels_and_says_why(window, qtbot):
     assert window.panels.images["prediction"].image is not None
 
 
-# ---------------------------------------------------------------------------- 7. keys wherever focus is
+# ---------------------------------------------------------------------------- keys wherever focus is
 
 
 def _focus(qtbot, window, widget) -> None:
@@ -212,16 +212,16 @@ def _focus(qtbot, window, widget) -> None:
     qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=WAIT_MS)
 
 
-def test_7_tool_keys_work_after_clicking_a_panel(window, qtbot):
+def test_tool_keys_work_after_clicking_a_panel(window, qtbot):
     cell = window.panels.widget_for("pasted")
     _focus(qtbot, window, cell)
     qtbot.keyClick(cell, Qt.Key.Key_M)
-    assert window.canvas.tool == "rectangle"
+    assert window.state.view.tool == "rectangle"
     qtbot.keyClick(cell, Qt.Key.Key_BracketRight)
-    assert window.canvas.brush_size == 11
+    assert window.state.view.brush_size == 11
 
 
-def test_7_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(window, qtbot):
+def test_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(window, qtbot):
     log = window.training.findChild(QPlainTextEdit)
     assert log is not None and log.isReadOnly()
     before = window.state.patch_mask().copy()
@@ -229,21 +229,21 @@ def test_7_menu_shortcuts_work_from_a_read_only_log_and_typing_stays_typing(wind
     qtbot.keyClick(log, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # Edit → Invert mask
     np.testing.assert_array_equal(window.state.patch_mask(), ~before)
     qtbot.keyClick(log, Qt.Key.Key_L)
-    assert window.canvas.tool == "polygon"
+    assert window.state.view.tool == "polygon"
     seed = window.patterns.seed_spin
     _focus(qtbot, window, seed)
     qtbot.keyClick(seed, Qt.Key.Key_E)  # a letter typed in a field is the field's
-    assert window.canvas.tool == "polygon"
+    assert window.state.view.tool == "polygon"
     assert window.metrics.focusPolicy() == Qt.FocusPolicy.NoFocus  # the status line never takes the keys
 
 
-# ---------------------------------------------------------------------------- 8. numeric fields
+# ---------------------------------------------------------------------------- numeric fields
 
 
-def test_8_out_of_range_ratio_is_clamped_visibly_and_applied_once(window, qtbot):
+def test_out_of_range_ratio_is_clamped_visibly_and_applied_once(window, qtbot):
     spin = window.patterns.editors["ratio"].findChild(QDoubleSpinBox)
     applied: list[str] = []
-    window.patterns.patternApplied.connect(lambda spec, _m: applied.append(spec))
+    window.patterns.patternRequested.connect(applied.append)
     _focus(qtbot, window, spin)
     spin.lineEdit().selectAll()
     qtbot.keyClicks(spin, "150")
@@ -258,10 +258,10 @@ def test_8_out_of_range_ratio_is_clamped_visibly_and_applied_once(window, qtbot)
     assert window.state.patch_mask().all()
 
 
-# ---------------------------------------------------------------------------- 9. defaults follow the model
+# ---------------------------------------------------------------------------- defaults follow the model
 
 
-def test_9_simmim_cells_follow_the_bundled_model(open_window, photo, qtbot):
+def test_simmim_cells_follow_the_bundled_model(open_window, photo, qtbot):
     window = open_window(photo, SIMMIM, restore=False)
     window.patterns.pattern_combo.setCurrentText("simmim")
     assert window.patterns.editors["mask_patch"].value() == 16  # the cells it was trained with
@@ -276,7 +276,7 @@ def test_9_simmim_cells_follow_the_bundled_model(open_window, photo, qtbot):
     assert any(abs(p.actual - p.ratio) > 0.01 for p in window.curve.points)  # drawn where the masks really are
 
 
-def test_9_cli_simmim_on_a_64_px_model_hides_what_it_says(tmp_path, capsys):
+def test_cli_simmim_on_a_64_px_model_hides_what_it_says(tmp_path, capsys):
     from maskviz.cli import main
 
     out = tmp_path / "m.json"
@@ -285,10 +285,10 @@ def test_9_cli_simmim_on_a_64_px_model_hides_what_it_says(tmp_path, capsys):
     assert "masked 40/64" in capsys.readouterr().out or '"masked_patches": 40' in text
 
 
-# ---------------------------------------------------------------------------- 10. the curve reads plainly
+# ---------------------------------------------------------------------------- the curve reads plainly
 
 
-def test_10_curve_in_plain_units_with_hover_values_and_click_to_apply(window, qtbot):
+def test_curve_in_plain_units_with_hover_values_and_click_to_apply(window, qtbot):
     curve = window.curve
     qtbot.waitUntil(lambda: curve.complete, timeout=WAIT_MS)
     axis = curve.plot.getAxis("left")

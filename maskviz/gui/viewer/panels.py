@@ -8,37 +8,30 @@ shape when an option does, and when the area is too small for the smallest reada
 scrolls instead of clipping. The hover readout sits below the grid, a fixed number of lines high.
 
 The panels draw :class:`~maskviz.gui.state.ViewerState` and nothing else: the result, the baseline,
-the heatmap mode and the mask (for the hover readout) come from it, on its signals.
+the heatmap mode, the model's norm-pix choice, the pointer (``state.view.hover``) and the mask (for
+the hover readout) come from it, on its signals.
 
-Linking is done by :class:`ViewLinker`, not ``ViewBox.setXLink/setYLink``: pyqtgraph's links copy
-one axis at a time, and with aspect-locked views of different shapes each view's aspect correction
-is copied back to the others, so views drifted to ranges several times the image. The linker gives
-every view the same *region* to fit, once per user zoom or pan. Images are uploaded row-major with
-fixed levels, and the heatmap's colour range stays fixed while the user paints: levels that jumped
-on every stroke would make two masks impossible to compare by eye.
+Zoom and pan are the state's too (``state.view.region``), not ``ViewBox.setXLink/setYLink``:
+pyqtgraph's links copy one axis at a time, and with aspect-locked views of different shapes each
+view's aspect correction is copied back to the others, so views drifted to ranges several times
+the image. A user zoom or pan in any view sets the region; every view (the canvas too) fits it.
+Images are uploaded row-major with fixed levels, and the heatmap's colour range stays fixed while
+the user paints: levels that jumped on every stroke would make two masks impossible to compare by eye.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import (
-    QComboBox,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from maskviz.figures import nice_ceiling
 from maskviz.gui.state import ViewerState
+from maskviz.gui.viewer.panel_cells import STRIP, TITLE, PanelCell, hover_lines
 
 PANELS = (
     ("original", "original"),
@@ -56,126 +49,20 @@ HOVER_HINT = "hover a panel or the canvas to see a patch's index, loss and state
 NOTHING_HIDDEN = "Nothing is hidden, so there is nothing to reconstruct: paint on the canvas or pick a pattern."
 BASELINE_HINT = "baseline: none (View → Baseline)"
 MIN_SIDE = 120  # the smallest picture worth showing; below it the grid scrolls
-STRIP = 34  # the strip under every picture: the error cell's colour bar, blank elsewhere
-TITLE = 22
-TITLE_POINTS = 11.0  # the size pyqtgraph draws plot titles in
-SMALL_TITLE_POINTS = 8.5
 READOUT_LINES = 2
-
-
-def hover_lines(state: ViewerState, x: int, y: int) -> list[str]:
-    """``["patch (row 3, col 5) #47", "loss 0.412", "hidden (predicted)", "pixel (45, 30)"]`` for the
-    state as it is now: the hidden/visible word from the current mask, the loss only from a result
-    computed for exactly the current inputs. [] outside the image."""
-    if state.model is None or x < 0 or y < 0:
-        return []
-    gh, gw = state.paint.grid
-    p = state.paint.patch_size
-    row, col = y // p, x // p
-    if not (0 <= row < gh and 0 <= col < gw):
-        return []
-    hidden = bool(state.patch_mask()[row, col])
-    if not state.result_is_current():
-        loss = "loss: computing…" if state.model_image is not None else "loss: no image"
-    elif hidden:
-        loss = f"loss {state.result.result.patch_loss[row, col]:.4g}"
-    else:
-        loss = "no loss (visible patches are not scored)"
-    where = "hidden (predicted)" if hidden else "visible (given to the model)"
-    return [f"patch (row {row}, col {col}) #{row * gw + col}", loss, where, f"pixel ({x}, {y})"]
-
-
-class ViewLinker(QObject):
-    """Keeps aspect-locked ViewBoxes showing the same image region, whatever their shapes."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.views: list[pg.ViewBox] = []
-        self._syncing = False
-
-    def add(self, view: pg.ViewBox) -> None:
-        self.views.append(view)
-        view.sigRangeChangedManually.connect(lambda *_: self.follow(view))
-
-    def follow(self, source: pg.ViewBox) -> None:
-        """Show the region the user just zoomed or panned ``source`` to in every other view."""
-        if not self._syncing:
-            self.show_region(source.targetRect(), skip=source)
-
-    def show_region(self, rect: QRectF, skip: pg.ViewBox | None = None) -> None:
-        # setRange never emits sigRangeChangedManually, so this cannot echo; the flag is a guard.
-        self._syncing = True
-        try:
-            for view in self.views:
-                if view is not skip:
-                    view.setRange(rect=QRectF(rect), padding=0)
-        finally:
-            self._syncing = False
-
-
-class _Cell(pg.GraphicsLayoutWidget):
-    """One picture: a title (elided to the cell, whole in the tooltip), an aspect-locked image view
-    and a fixed strip under it. A title wider than the cell would widen the view and shift the picture."""
-
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setBackground("w")
-        self.title = title
-        self.plot = pg.PlotItem(title=title)
-        self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        for axis in ("left", "bottom"):
-            self.plot.hideAxis(axis)
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setAspectLocked(True)
-        self.plot.invertY(True)  # image row 0 at the top, as the canvas shows it
-        self.plot.setDefaultPadding(0.02)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.plot.addItem(self.image)
-        self.addItem(self.plot, row=0, col=0)
-        self.ci.layout.setRowFixedHeight(1, STRIP)
-        self.ci.layout.setContentsMargins(2, 2, 2, 2)
-
-    def set_strip(self, item: pg.GraphicsObject) -> None:
-        self.addItem(item, row=1, col=0)
-
-    def set_title(self, text: str) -> None:
-        self.title = text
-        self.setToolTip(text)
-        self._elide()
-
-    def resizeEvent(self, ev) -> None:  # noqa: ANN001 - QResizeEvent
-        super().resizeEvent(ev)
-        if "plot" in self.__dict__:  # pyqtgraph resizes while constructing, before the plot exists
-            self._elide()
-
-    def _elide(self) -> None:
-        points = TITLE_POINTS if self.width() >= 200 else SMALL_TITLE_POINTS  # small cells: smaller titles
-        font = QFont(self.font())
-        font.setPointSizeF(points)
-        room = max(40, self.width() - 24)
-        text = QFontMetrics(font).elidedText(self.title, Qt.TextElideMode.ElideRight, room)
-        self.plot.setTitle(text, size=f"{points:g}pt")
-        # Re-fit: a shorter title must give its width back (Qt caches the layout's old minimum width).
-        for item in (self.plot.titleLabel, self.plot, self.ci):
-            item.updateGeometry()
-        pg.GraphicsLayoutWidget.resizeEvent(self, None)
 
 
 class ResultPanels(QWidget):
     """The result views plus a hover readout and (for norm-pix models) the un-normalisation choice."""
 
     hovered = Signal(int, int, int)  # patch row, col, flat index (-1s outside)
-    unnormalizeChanged = Signal(str)
 
     def __init__(self, state: ViewerState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state if state is not None else ViewerState(self)
         self._levels: dict[str, tuple[float, float]] = {}
-        self._hover = (-1, -1)
         self._readout = ""
-        self.linker = ViewLinker(self)
-        self.cells: dict[str, _Cell] = {}
+        self.cells: dict[str, PanelCell] = {}
         self._build_cells()
         self.plots = {key: self.cells[key].plot for key, _ in PANELS}
         self.images = {key: self.cells[key].image for key, _ in PANELS}
@@ -191,7 +78,7 @@ class ResultPanels(QWidget):
             "true mean and variance (the usual demo convention; it leaks information the model never saw). "
             "'visible' uses statistics of the visible patches only (honest, approximate).")
         self.unnormalize_box.activated.connect(
-            lambda _i: self.unnormalizeChanged.emit(self.unnormalize_box.currentData()))
+            lambda _i: self.state.set_option("unnormalize", self.unnormalize_box.currentData()))
         self.unnormalize_box.setVisible(False)
         self._lay_out()
         self._connect_state()
@@ -203,10 +90,11 @@ class ResultPanels(QWidget):
         self.grid.setSpacing(4)
         titles = dict(PANELS) | {"baseline": BASELINE_HINT}
         for key, (row, col) in CELLS.items():
-            cell = self.cells[key] = _Cell(titles[key], self.grid_widget)
+            cell = self.cells[key] = PanelCell(titles[key], self.grid_widget)
             cell.scene().sigMouseMoved.connect(lambda pos, c=cell: self._on_mouse_moved(c, pos))
             self.grid.addWidget(cell, row, col)
-            self.linker.add(cell.plot.getViewBox())
+            view = cell.plot.getViewBox()
+            view.sigRangeChangedManually.connect(lambda *_, v=view: self.state.view.set_region(v.targetRect(), v))
             if key != "error":
                 cell.set_strip(pg.LabelItem(""))
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=COLORMAP, interactive=True, width=12,
@@ -237,7 +125,10 @@ class ResultPanels(QWidget):
         s.maskChanged.connect(lambda _final: self._refresh_hover())
         s.imageChanged.connect(self._on_new_inputs)
         s.modelChanged.connect(self._on_new_inputs)
-        s.geometryChanged.connect(self.reset_view)
+        s.modelChanged.connect(lambda: self.set_norm_pix(bool(s.model.config.norm_pix_loss)))
+        s.view.hoverChanged.connect(self._on_hover)
+        s.view.regionChanged.connect(self._show_region)
+        self._show_region(s.view.region, None)
 
     # ------------------------------------------------------------------ sizes: equal cells, never clipped
 
@@ -259,23 +150,19 @@ class ResultPanels(QWidget):
             cell.setFixedSize(side, side + TITLE + STRIP)
         self.grid_widget.adjustSize()
 
-    # ------------------------------------------------------------------ linking and view
+    # ------------------------------------------------------------------ the shown region
 
-    def link_view(self, view_box: pg.ViewBox) -> None:
-        """Zoom and pan ``view_box`` (e.g. the mask canvas) together with the panels."""
-        self.linker.add(view_box)
-
-    def reset_view(self) -> None:
-        """Fit the whole image in every linked view (the canvas included)."""
-        h, w = self.state.paint.shape
-        pad = 0.02 * max(h, w)
-        self.linker.show_region(QRectF(-pad, -pad, w + 2 * pad, h + 2 * pad))
+    def _show_region(self, rect: QRectF, source: Any) -> None:
+        for cell in self.cells.values():
+            view = cell.plot.getViewBox()
+            if view is not source:
+                view.setRange(rect=QRectF(rect), padding=0)
 
     def title(self, key: str) -> str:
         """A panel's whole title (the one drawn may be elided to the cell)."""
         return self.cells[key].title
 
-    def widget_for(self, key: str) -> pg.GraphicsLayoutWidget:
+    def widget_for(self, key: str) -> PanelCell:
         """The widget that draws panel ``key`` (for tests and screenshots)."""
         return self.cells[key]
 
@@ -416,23 +303,21 @@ class ResultPanels(QWidget):
 
     # ------------------------------------------------------------------ hover
 
-    def _on_mouse_moved(self, cell: _Cell, pos: QPointF) -> None:
+    def _on_mouse_moved(self, cell: PanelCell, pos: QPointF) -> None:
         if cell.plot.sceneBoundingRect().contains(pos):
             point = cell.plot.getViewBox().mapSceneToView(pos)
-            self.show_hover(math.floor(point.x()), math.floor(point.y()))
+            self.state.view.set_hover(math.floor(point.x()), math.floor(point.y()))
         else:
-            self.show_hover(-1, -1)
+            self.state.view.set_hover(-1, -1)
 
     @property
     def readout(self) -> str:
         """The hover readout as plain text (one line per fact, joined by ' · ')."""
         return self._readout
 
-    def show_hover(self, x: int, y: int) -> None:
-        """Show (and emit) the patch under image pixel (x, y); the canvas calls this too."""
-        self._hover = (x, y)
-        lines = self._refresh_hover()
-        if lines:
+    def _on_hover(self, x: int, y: int) -> None:
+        """The patch under the pointer (in any view) in the readout, and as ``hovered``."""
+        if self._refresh_hover():
             p, gw = self.state.paint.patch_size, self.state.paint.grid[1]
             row, col = y // p, x // p
             self.hovered.emit(row, col, row * gw + col)
@@ -441,7 +326,7 @@ class ResultPanels(QWidget):
 
     def _refresh_hover(self) -> list[str]:
         """Redraw the readout for the pointer's patch from the state as it is now."""
-        lines = hover_lines(self.state, *self._hover)
+        lines = hover_lines(self.state, *self.state.view.hover)
         self._readout = " · ".join(lines)
         if lines:
             self.info.setText(self._readout)

@@ -1,4 +1,4 @@
-"""The metrics line under the panels and the busy indicator: two small views of the state.
+"""The metrics line under the panels, the model banner and the busy indicator: small views of the state.
 
 The metrics line names the result's numbers only while they belong to the mask, model and options on
 screen; a message from the controller (a failed reconstruction, a status note) takes its place. It is
@@ -6,6 +6,8 @@ not focusable, so clicking it never steals the keys that tools and menu shortcut
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
@@ -69,11 +71,32 @@ class MetricsLine(QLabel):
         self.setToolTip(text)
 
 
+class ModelBanner(QLabel):
+    """A yellow line over the panels while the model is the built-in one with random weights."""
+
+    STYLE = ("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a; "
+             "border-radius: 4px; padding: 6px; font-weight: bold; }")
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent, styleSheet=self.STYLE, wordWrap=True)
+        self.state = state
+        self.hide()
+        state.modelChanged.connect(self.refresh)
+
+    def refresh(self) -> None:
+        loaded = self.state.model
+        builtin = loaded is not None and loaded.format == "builtin"
+        self.setText("⚠ " + " ".join(loaded.notes) if builtin else "")
+        self.setVisible(builtin)
+
+
 class BusyIndicator:
     """'loading model…' / 'reconstructing…' with a spinner in the status bar, after a short delay."""
 
-    def __init__(self, status_bar: QStatusBar, is_loading, is_busy) -> None:  # noqa: ANN001 - callables
-        self._is_loading, self._is_busy = is_loading, is_busy
+    def __init__(self, status_bar: QStatusBar, controller: Any) -> None:  # noqa: ANN401 - Controller
+        self._is_loading = lambda: controller.loading
+        self._is_busy = lambda: controller.busy
+        controller.busyChanged.connect(self.update)
         self.label = QLabel("", status_bar)
         self.bar = QProgressBar(status_bar)
         self.bar.setRange(0, 0)  # indeterminate: a torch forward reports no progress

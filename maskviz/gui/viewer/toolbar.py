@@ -1,7 +1,8 @@
-"""The row above the canvas: tool, brush size and coverage threshold, kept in step with canvas and state.
+"""The row above the canvas: tool, brush size and coverage threshold, as the viewer state has them.
 
 Sizes are typed like every numeric field of the app: applied on Enter or focus-out, and clamped
-visibly (``clamped`` carries the note) instead of silently.
+visibly (``clamped`` carries the note) instead of silently. Keys change the same settings in the
+state (``state.view``), and the row follows.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from maskviz.gui.canvas import TOOLS, MaskCanvas
-from maskviz.gui.patterns import ClampingDoubleSpinBox, ClampingSpinBox
+from maskviz.gui.state import ViewerState
+from maskviz.gui.view_state import TOOLS
+from maskviz.gui.viewer.pattern_editors import ClampingDoubleSpinBox, ClampingSpinBox
 
 
 class CanvasToolbar(QWidget):
-    """Tool picker, brush size and coverage; they follow the canvas (keys) and the state (sessions)."""
+    """Tool picker, brush size and coverage; they write and follow the state."""
 
     clamped = Signal(str)  # a typed value was out of range: what was used instead
 
-    def __init__(self, canvas: MaskCanvas, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas, self.state = canvas, canvas.state
+        self.state = state
         self.tool_box = QComboBox(self)
         self.tool_box.addItems(list(TOOLS))
         self.tool_box.setToolTip("B brush · E eraser · M rectangle · L polygon · F fill")
@@ -40,22 +42,21 @@ class CanvasToolbar(QWidget):
             row.addWidget(QLabel(label, self))
             row.addWidget(widget)
         row.addStretch(1)
-        self.follow()
+        self._follow()
         self._connect()
 
     def _connect(self) -> None:
-        canvas, state = self.canvas, self.state
-        canvas.toolChanged.connect(self.tool_box.setCurrentText)
-        canvas.brushSizeChanged.connect(self.brush_spin.setValue)
+        state, view = self.state, self.state.view
+        view.toolChanged.connect(self._follow)
         state.maskChanged.connect(lambda _final: self.threshold_spin.setValue(state.threshold * 100))
-        self.tool_box.textActivated.connect(lambda t: setattr(canvas, "tool", t))
-        self.brush_spin.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
+        self.tool_box.textActivated.connect(view.set_tool)
+        self.brush_spin.valueChanged.connect(view.set_brush_size)
         self.threshold_spin.valueChanged.connect(lambda v: state.set_threshold(v / 100))
         for spin in (self.brush_spin, self.threshold_spin):
             spin.clamped.connect(self.clamped)
 
-    def follow(self) -> None:
-        """Show the canvas's tool and brush and the state's threshold (after a session is restored)."""
-        self.tool_box.setCurrentText(self.canvas.tool)
-        self.brush_spin.setValue(self.canvas.brush_size)
+    def _follow(self) -> None:
+        view = self.state.view
+        self.tool_box.setCurrentText(view.tool)
+        self.brush_spin.setValue(view.brush_size)
         self.threshold_spin.setValue(self.state.threshold * 100)
