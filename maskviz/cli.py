@@ -128,9 +128,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="training views: mae = official crop + mirror (default); strong = wider crops, "
                          "flips, quarter turns, shuffled colour channels (for small image folders)")
     tr.add_argument("--workers", type=int, metavar="N",
-                    help="data-loading processes (default 0: one background thread on a GPU, none on a CPU)")
-    tr.add_argument("--val-every", type=int, help=f"validate every N steps (default {d.val_every})")
-    tr.add_argument("--save-every", type=int, help=f"save last checkpoint every N steps (default {d.save_every})")
+                    help="data-loading processes (default 0: one on a GPU, none on a CPU)")
+    tr.add_argument("--val-every", type=int, help="validate every N steps (default: about ten times per run, "
+                                                  "every 5 to 100 steps)")
+    tr.add_argument("--save-every", type=int, help="save the last checkpoint every N steps (default: about ten "
+                                                   "times per run, every 10 to 500 steps)")
     tr.add_argument("--log-every", type=int, help=f"train.log line every N steps (default {d.log_every})")
     tr.add_argument("--seed", type=int, help=f"seed of data order, crops, flips and masks (default {d.seed})")
     tr.add_argument("--device", help="auto, cpu or cuda (default auto)")
@@ -216,6 +218,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     check_precision(args.precision, device)
     image = load_image(args.image)
     loaded = load_cli_model(args.model, device, args.norm_pix)
+    if args.model and (note := run_model_note(args.model, loaded)):
+        print(f"maskviz: note: {note}", file=sys.stderr)
     model = loaded.model
     vimg = prepare_view(model, image, view, device=device)
     if vimg.note:
@@ -241,6 +245,19 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if args.json:
         export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
+
+
+def run_model_note(source: str, loaded: Any) -> str:
+    """For a training run's folder: which of its checkpoints was opened, and why ('' for anything else)."""
+    from maskviz.sources import model_path
+    from maskviz.train import RunDir
+    from maskviz.train.runs import run_checkpoint_note
+
+    run = RunDir(model_path(source))
+    opened = Path(loaded.source)
+    if not run.config.is_file() or opened.parent != run.checkpoints:
+        return ""
+    return run_checkpoint_note(run, opened, loaded.info)
 
 
 def summary_line(r: Any) -> str:
@@ -316,10 +333,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             config = TrainConfig(**recipe, command=shlex.join(["maskviz", *args.argv]))
             result = train(config, stop, stop_at=args.stop_at, **streams)
     if os.environ.get("RANK", "0") == "0":
-        best = f", best {result.best_checkpoint}" if result.best_checkpoint else ""
-        print(f"{result.reason} after {result.steps}/{result.total_steps} steps: {result.last_checkpoint}{best}",
-              file=sys.stderr)
+        print("\n".join(train_end_lines(result)), file=sys.stderr)
     return 128 + stop.signum if result.reason == "stopped" and stop.signum else 0
+
+
+def train_end_lines(result: Any) -> list[str]:
+    """Where the run's checkpoints are, and the panel's verdict: validation against the starting model."""
+    from maskviz.train import read_events
+    from maskviz.train.monitor import RunHistory
+
+    history = RunHistory.from_events(read_events(Path(result.run_dir) / "metrics.jsonl")[0])
+    best = ""
+    if result.best_checkpoint:
+        start = " (the starting model, step 0)" if result.best_step == 0 else f" (step {result.best_step})"
+        best = f", best {result.best_checkpoint}{start}"
+    lines = [f"{result.reason} after {result.steps}/{result.total_steps} steps: {result.last_checkpoint}{best}"]
+    verdict = history.verdict().sentence()
+    return lines + [verdict] if verdict else lines
 
 
 COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,

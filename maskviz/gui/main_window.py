@@ -5,11 +5,11 @@ The document (image, model, mask and its provenance, options, result, and how it
 changes into worker jobs and writes results back, and lends the worker to the loss curve
 (:class:`~maskviz.gui.viewer.curve_jobs.CurveJobs`), the baseline fill, the Compare dock
 (:mod:`maskviz.gui.compare`), the Explain lens (:mod:`maskviz.gui.explain`) and the training panel's
-before/after. Every view reads its state and
-redraws on its signals; no view calls another. The window builds widgets, tells the background
-features whether their dock is on screen, shows errors, and (in :mod:`~maskviz.gui.window_menus`,
-:mod:`~maskviz.gui.window_session` and :mod:`~maskviz.gui.file_actions`) holds the menus, the
-session and the file actions. Tests and benchmarks drive it through ``state`` and ``controller``.
+before/after. Every view reads its state and redraws on its signals; no view calls another. The
+window builds widgets, tells the background features whether their dock is on screen, shows errors,
+and (in :mod:`~maskviz.gui.window_menus`, :mod:`~maskviz.gui.window_session` and
+:mod:`~maskviz.gui.file_actions`) holds the menus, the session and the file actions. Tests and
+benchmarks drive it through ``state`` and ``controller``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QScreen
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -43,7 +42,6 @@ from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.keys import KeyRouter
 from maskviz.gui.session import config_dir, open_settings
 from maskviz.gui.state import ViewerState
-from maskviz.gui.train_compare import ViewerContext
 from maskviz.gui.training import TrainingPanel
 from maskviz.gui.viewer.baseline_jobs import BaselineJobs
 from maskviz.gui.viewer.canvas import MaskCanvas
@@ -60,7 +58,6 @@ from maskviz.gui.window_menus import MenusMixin
 from maskviz.gui.window_session import SessionMixin
 
 log = logging.getLogger("maskviz.gui")
-BEFORE_AFTER = "before-after"
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -77,23 +74,6 @@ def first_window_size(screen: QScreen | None) -> QSize:
     without a saved geometry, a window manager need not shrink a window larger than the screen."""
     size = QSize(1400, 900)
     return size if screen is None else size.boundedTo(screen.availableGeometry().size() * 0.95)
-
-
-class BeforeAfterRunner(QObject):
-    """The training panel's runner interface (``run(fn) -> id``, ``done``, ``failed``) on the
-    controller's ``before-after`` job lane, until the panel calls ``Controller.run_job`` itself."""
-
-    done = Signal(int, object)
-    failed = Signal(int, str)
-
-    def __init__(self, controller: Controller, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._controller = controller
-        controller.jobDone.connect(lambda lane, i, v: lane == BEFORE_AFTER and self.done.emit(i, v))
-        controller.jobFailed.connect(lambda lane, i, m: lane == BEFORE_AFTER and self.failed.emit(i, m))
-
-    def run(self, fn: Any, name: str = "") -> int:  # noqa: ANN401, ARG002 - the Background signature
-        return self._controller.run_job(BEFORE_AFTER, fn)
 
 
 class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
@@ -147,7 +127,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.setCentralWidget(central)
         self.model_panel = ModelPanel(s, c, devices, self)
         self.curve = LossCurve(s, self)
-        self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
+        self.training = TrainingPanel(s, c, self.settings, parent=self)  # runs in maskviz.paths.runs_dir()
         self.compare = CompareView(self.compare_state, self.compare_controller, self)
         self.explain = ExplainView(self.explain_state, self.explain_controller, self.state, self)
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -199,22 +179,11 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         s.imageChanged.connect(self._update_title)
         c.error.connect(self.show_error)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self._connect_training()
-
-    def _connect_training(self) -> None:
-        c = self.controller
-        c.modelReady.connect(self.training.set_base_model)
-        self.training.useModelRequested.connect(c.open_model)
-        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
-        self.training.viewer_context = self.training_context
-        self.training.use_compare_runner(BeforeAfterRunner(c, self))  # torch jobs go through the worker's lanes
-
-    def training_context(self) -> ViewerContext | None:
-        """What "Open in viewer" compares on: the image, mask and model on screen now."""
-        s = self.state
-        if s.image is None:
-            return None
-        return ViewerContext(s.model, s.image, s.patch_mask(), s.options.unnormalize)
+        training = self.training.controller
+        self.train_dock.visibilityChanged.connect(training.set_shown)
+        training.set_shown(False)
+        training.useModelRequested.connect(c.open_model)
+        training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
 
     # ================================================================== window chrome that follows the state
 
