@@ -222,7 +222,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for spec, r in zip(specs, results, strict=True):
         print(f"{spec}: {summary_line(r)}")
     if args.out:
-        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded),
+        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded, args.model),
                                            export.image_name(args.image), args.seed)
     if args.json:
         export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
