@@ -1,8 +1,9 @@
 """Every model the user can choose, in one list: what the model picker shows, torch-free and Qt-free.
 
-:func:`list_model_choices` gathers, in this order: the bundled models, the published catalogue
-(downloaded or downloadable), recently opened models, and the training runs in the data dir with
-their final and best checkpoints and the validation figures the run recorded (``metrics.jsonl``).
+:func:`list_model_choices` gathers, in this order: the bundled models, recently opened models, the
+training runs in the data dir with their final and best checkpoints and the validation figures the
+run recorded (``metrics.jsonl``), and the published catalogue (downloaded entries first, then the
+downloadable ones).
 Each :class:`ModelChoice` carries the source that :func:`maskviz.checkpoints.load_model` and the
 app's ``open_model`` take, and its name from :func:`maskviz.model_names.display_name`.
 :func:`check_source` says why a typed source cannot be opened (``''`` when it can).
@@ -25,7 +26,7 @@ from maskviz.sources import cached_path, mirror_setting, model_path
 from maskviz.train.events import TrainEvent, read_events
 from maskviz.zoo.catalogue import ModelEntry, entries, format_size
 
-GROUPS = ("Bundled", "Catalogue", "Recent", "Training runs")
+GROUPS = ("Bundled", "Recent", "Training runs", "Catalogue")  # the user's own before the long catalogue
 RUN_LIMIT = 20
 
 
@@ -44,9 +45,9 @@ class ModelChoice:
 
 def list_model_choices(recent: Sequence[str] = (), runs_root: str | os.PathLike | None = None,
                        run_limit: int = RUN_LIMIT) -> list[ModelChoice]:
-    """Bundled, catalogue, recent and training-run choices (see the module doc). Reads only local files."""
+    """Bundled, recent, training-run and catalogue choices (see the module doc). Reads only local files."""
     root = Path(runs_root) if runs_root is not None else runs_dir()
-    return [*bundled_choices(), *catalogue_choices(), *recent_choices(recent), *run_choices(root, run_limit)]
+    return [*bundled_choices(), *recent_choices(recent), *run_choices(root, run_limit), *catalogue_choices()]
 
 
 def bundled_choices() -> list[ModelChoice]:
@@ -55,7 +56,8 @@ def bundled_choices() -> list[ModelChoice]:
 
 
 def catalogue_choices() -> list[ModelChoice]:
-    return [_catalogue_choice(e) for e in entries().values() if e.source != "bundled"]
+    choices = [_catalogue_choice(e) for e in entries().values() if e.source != "bundled"]
+    return sorted(choices, key=lambda c: not c.ready)  # downloaded first, else in catalogue order
 
 
 def _catalogue_choice(entry: ModelEntry) -> ModelChoice:

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 from maskviz.bundled import bundled_model_paths
-from maskviz.model_choices import RunFacts, check_source, list_model_choices
+from maskviz.model_choices import GROUPS, RunFacts, check_source, list_model_choices
 from maskviz.model_names import display_name, model_name
+from maskviz.sources import url_target
 from maskviz.train.events import TrainEvent
+from maskviz.zoo.catalogue import find_entry
 
 
 def _events(folder, events) -> None:
@@ -65,6 +67,7 @@ def test_the_list_has_bundled_catalogue_recent_and_runs_with_their_validation(tm
     choices = list_model_choices([str(recent_file), str(tmp_path / "gone.pth")], tmp_path / "runs")
     groups = {c.group for c in choices}
     assert groups == {"Bundled", "Catalogue", "Recent", "Training runs"}
+    assert [c.group for c in choices] == sorted((c.group for c in choices), key=GROUPS.index)  # grouped, in order
     assert {c.source for c in choices if c.group == "Bundled"} == {f"bundled:{n}" for n in bundled_model_paths()}
     catalogue = {c.source: c for c in choices if c.group == "Catalogue"}
     assert "mae-vit-large" in catalogue and not catalogue["mae-vit-large"].ready  # downloadable, not here
@@ -81,11 +84,12 @@ def test_the_list_has_bundled_catalogue_recent_and_runs_with_their_validation(tm
 
 def test_a_downloaded_catalogue_entry_is_ready(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKVIZ_CACHE", str(tmp_path / "cache"))
-    target = tmp_path / "cache" / "models" / "mae-vit-base" / "mae_visualize_vit_base.pth"
+    target = url_target(find_entry("mae-vit-huge"))  # third in the catalogue
     target.parent.mkdir(parents=True)
     target.write_bytes(b"x")
-    choice = next(c for c in list_model_choices([], tmp_path / "none") if c.source == "mae-vit-base")
-    assert choice.ready and "downloaded" in choice.detail
+    catalogue = [c for c in list_model_choices([], tmp_path / "none") if c.group == "Catalogue"]
+    assert catalogue[0].source == "mae-vit-huge" and catalogue[0].ready and "downloaded" in catalogue[0].detail
+    assert not any(c.ready for c in catalogue[1:])
 
 
 def test_run_facts_of_an_unfinished_run_without_validation():

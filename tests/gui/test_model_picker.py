@@ -50,7 +50,7 @@ def test_file_open_model_is_the_picker_and_a_typed_bundled_name_opens(window, qt
     action.trigger()
     picker = window.model_picker
     qtbot.waitExposed(picker)
-    assert groups(picker)[:3] == ["Bundled", "Catalogue", "Recent"]
+    assert groups(picker) == ["Bundled", "Recent", "Catalogue"]  # no training runs in this data dir yet
     assert f"{BUNDLED} (bundled)" in rows(picker) and "mae-vit-large (catalogue)" in rows(picker)
     assert rows(picker)["tiny (file)"]  # the recent model, by the same name as everywhere
 
@@ -72,17 +72,24 @@ def test_the_model_dock_button_opens_the_same_picker(window, qtbot):
     assert window.model_picker.isVisible() and window.model_picker.windowTitle() == "Open model"
 
 
-def test_compare_add_model_takes_a_typed_bundled_name_and_names_columns_alike(window, qtbot):
+def test_compare_add_model_takes_a_typed_bundled_name_and_names_columns_alike(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))  # a bare file dialog: none
     window.show_compare()
     window.compare._ask_model()
     picker = window.model_picker
     assert picker.windowTitle() == "Add a model to compare" and picker.open_button.text() == "Add"
-    picker.source_edit.setText(f"bundled:{BUNDLED}")
+    picker.source_edit.setText("bundled:simmim_small")
     picker.open_button.click()  # a bare file dialog said "File not found" here
-    assert window.compare_state.models == {f"{BUNDLED} (bundled)": f"bundled:{BUNDLED}"}
+    assert window.compare_state.models == {"simmim_small (bundled)": "bundled:simmim_small"}
     job = window.compare_controller.make_job()
-    assert list(job.models) == ["tiny (file)"] and list(job.to_load) == [f"{BUNDLED} (bundled)"]
+    assert list(job.models) == ["tiny (file)"] and list(job.to_load) == ["simmim_small (bundled)"]
     assert window.windowTitle().endswith("— tiny (file)")  # the viewer's model: one name in title and column
+    window.compare_state.set_settings(specs="random:0.5", seeds=1, ratios="")
+    assert window.compare_controller.run()
+    qtbot.waitUntil(lambda: not window.compare_controller.is_running, timeout=WAIT_MS)
+    assert window.compare_state.snapshot.table.models == ["tiny (file)", "simmim_small (bundled)"]
 
 
 def test_training_runs_are_listed_with_final_best_and_validation_and_open_named(window, qtbot, config_dir):
