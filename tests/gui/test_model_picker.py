@@ -110,7 +110,7 @@ def test_training_runs_are_listed_with_final_best_and_validation_and_open_named(
 def test_use_fine_tuned_model_in_viewer_names_it_in_title_and_model_line(window, qtbot, config_dir):
     """What the Train dock's *Use fine-tuned model in viewer* sends: the run's checkpoint path."""
     run = make_run(config_dir.parent / "runs", "20261206-060000")
-    window.training.useModelRequested.emit(str(run / "checkpoints" / "last.safetensors"))
+    window.training.controller.useModelRequested.emit(str(run / "checkpoints" / "last.safetensors"))
     qtbot.waitUntil(lambda: window.state.model_source is not None and "20261206" in window.state.model_source,
                     timeout=WAIT_MS)
     assert window.windowTitle().endswith("— 20261206-060000 final (training run)")
