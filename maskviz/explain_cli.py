@@ -94,7 +94,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if result is None:
         return 130
-    inputs = export.explain_inputs(loaded, args.image, spec, args.seed)
+    inputs = export.explain_inputs(loaded, args.image, spec, args.seed, model_source=args.model)
     print(summary_line(result, **extra))
     if args.out:
         from maskviz.reconstruct import prepare_input

@@ -29,9 +29,12 @@ def check_outputs(figure: str | os.PathLike | None, metrics: str | os.PathLike |
         raise MaskvizError(f"--json and --out name the same file ({metrics}); give two different paths")
 
 
-def model_name(loaded: Any) -> str:
-    """How figures and files name a loaded model: its architecture name, else its file or folder name."""
-    return loaded.config.name or Path(str(loaded.source)).name
+def model_name(loaded: Any, source: str | os.PathLike | None = None) -> str:  # noqa: ANN401 - LoadedModel
+    """How figures and files name a loaded model: its display name (:mod:`maskviz.model_names`), from the
+    source it was opened with when given (a catalogue name), else from where it was loaded."""
+    from maskviz.model_names import loaded_display_name
+
+    return loaded_display_name(loaded, source)
 
 
 def image_name(source: str | os.PathLike | None) -> str:
@@ -79,12 +82,13 @@ def write_reconstruction_figure(results: Sequence[Any], specs: Sequence[str], pa
 
 
 def explain_inputs(loaded: Any, image: str | os.PathLike | None, spec: str, seed: int | None,
-                   view: str = "model") -> Any:  # maskviz.figures.Inputs
-    """How an explanation's figure and JSON name what it came from (``spec``: as typed or the GUI's pattern)."""
+                   view: str = "model", model_source: str | os.PathLike | None = None) -> Any:
+    """How an explanation's figure and JSON name what it came from (``spec``: as typed or the GUI's
+    pattern; ``model_source``: the model as it was opened, as :func:`model_name` takes it)."""
     from maskviz.figures import Inputs
 
     titled, seed = mask_and_seed(spec, seed)
-    return Inputs(model=model_name(loaded), image=image_name(image), mask=titled, seed=seed, view=view)
+    return Inputs(model=model_name(loaded, model_source), image=image_name(image), mask=titled, seed=seed, view=view)
 
 
 def write_explain_figure(result: Any, path: str | os.PathLike, original: Any, patch: int, inputs: Any, *,

@@ -12,6 +12,7 @@ from synthetic import save_official_mae
 from maskviz.checkpoints import load_model
 from maskviz.cli import main
 from maskviz.explain import attention_capture, feature_lens, gradient_map, occlusion_map, spread_lens, spread_masks
+from maskviz.export import model_name
 from maskviz.images import load_image
 from maskviz.masks import make_mask
 
@@ -58,7 +59,7 @@ def test_method_json_holds_the_map_and_its_inputs(tmp_path, checkpoint, image32,
               "--target", f"{target[0]},{target[1]}", "--method", method)
     core = (gradient_map if method == "gradient" else occlusion_map)(model, image, mask, target)
     assert doc["method"] == method and doc["target"] == list(target) and doc["grid"] == [4, 4]
-    assert doc["model"] == "mae_vit_tiny_test" and doc["image"] == "img.png"
+    assert doc["model"] == model_name(load_model(checkpoint), checkpoint) and doc["image"] == "img.png"
     assert doc["mask"] == "random:0.75" and doc["seed"] == 3 and doc["hidden_patches"] == 12
     np.testing.assert_allclose(as_array(doc["map"]), core.values, rtol=1e-6, equal_nan=True)
     if method == "occlusion":
@@ -136,7 +137,8 @@ def test_figure_names_its_inputs(tmp_path, checkpoint, image32, argv):
         assert main(["explain", image32, "--model", checkpoint, "--mask", "random:0.75", "--seed", "3",
                      *[a.format(**fill) for a in argv], "--out", str(out), "--device", "cpu"]) == 0
     text = svg.read_text()
-    for name in ("model mae_vit_tiny_test", "image img.png", "mask random:0.75", "seed 3", "view model"):
+    for name in (f"model {model_name(load_model(checkpoint), checkpoint)}", "image img.png", "mask random:0.75",
+                 "seed 3", "view model"):
         assert name in text
     picture = Image.open(png)
     assert picture.format == "PNG" and picture.width > 2 * 192

@@ -216,7 +216,8 @@ class ExplainController(QObject):
                 or self.state.outcome_key[0] != self.inputs_key():
             self.state.set_run(status="nothing to export yet: the lens has no map for the viewer as it is")
             return False
-        inputs = export.explain_inputs(v.model, v.image_source, self.mask_spec() or "painted", None)
+        inputs = export.explain_inputs(v.model, v.image_source, self.mask_spec() or "painted", None,
+                                        model_source=v.model_source)
         model = v.model.model
         try:
             if kind == "figure":
