@@ -35,6 +35,7 @@ from maskviz.gui.compare.controller import CompareController
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.compare.view import CompareView
 from maskviz.gui.controller import Controller
+from maskviz.gui.dock_share import DockShare
 from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.keys import KeyRouter
 from maskviz.gui.session import config_dir, open_settings
@@ -58,11 +59,13 @@ BEFORE_AFTER = "before-after"
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
-    """``widget`` in a frameless scroll area: a tall form must not set the window's minimum height."""
+    """``widget`` in a frameless scroll area: a tall form must not set the window's minimum height. It
+    scrolls vertically only: its fields wrap to the dock's width rather than run off to the right."""
     area = QScrollArea(widget.parentWidget())
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
 
 
@@ -149,6 +152,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.curve_dock.raise_()
+        self.dock_share = DockShare(self, self.model_dock, self.settings)
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
 
     def _left_column(self) -> QWidget:

@@ -293,6 +293,7 @@ class TrainCurves(QWidget):
         caption = QLabel("<span style='color:#1f77b4'>━</span> train (dots: each step) · "
                          "<span style='color:#e66e14'>●</span> validation · "
                          "<span style='color:#888'>┄</span> starting model", self)
+        caption.setWordWrap(True)  # a narrow dock wraps the caption instead of clipping the plot
         caption.setToolTip("Train loss smoothed over ~20 steps (EMA); validation on the held-out images with "
                            "fixed crops and masks, from the starting model (step 0) on")
         row = QHBoxLayout()
