@@ -4,10 +4,13 @@ A QMainWindow gives every pixel a resized window gains or loses to the central w
 column set for a laptop stays that wide on a large screen (its fields clipped, the panels with empty
 margins around them). Here the column follows the window by a fraction: the default, or the one the
 user set by dragging the separator (kept in the settings), never narrower than :data:`MIN_WIDTH`
-and never leaving the centre less than :data:`MIN_CENTRAL`.
+and never leaving the centre less than :data:`MIN_CENTRAL`. Once the column is placed, ``then`` is
+called (the window shares the centre out between the canvas and the panels).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow
@@ -21,8 +24,11 @@ KEY = "dock-share"
 class DockShare(QObject):
     """Keeps ``dock``'s column at a share of ``window``'s width; a separator drag sets a new share."""
 
-    def __init__(self, window: QMainWindow, dock: QDockWidget, settings: QSettings) -> None:
+    def __init__(self, window: QMainWindow, dock: QDockWidget, settings: QSettings,
+                 then: Callable[[], object] = lambda: None) -> None:
         super().__init__(window)
+        self._then = QTimer(self, singleShot=True, interval=0)
+        self._then.timeout.connect(then)
         self.window, self.dock, self.settings = window, dock, settings
         try:
             share = float(settings.value(KEY, DEFAULT_SHARE))
@@ -42,6 +48,7 @@ class DockShare(QObject):
         return min(room, max(MIN_WIDTH, round(self.share * window_width)))
 
     def apply(self) -> None:
+        self._then.start()  # after the centre has its new width
         if self.dock.isFloating() or not self.dock.isVisible():
             return
         width = self.window.width()
@@ -51,7 +58,7 @@ class DockShare(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
-            if obj is self.window and event.size().width() != event.oldSize().width():
+            if obj is self.window and event.size() != event.oldSize():
                 self._timer.start()  # after the window's layout has placed the docks for the new size
             elif obj is self.dock and self._user_moved(event.size().width()):
                 self.share = self.dock.width() / max(1, self.window.width())

@@ -152,8 +152,19 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.curve_dock.raise_()
-        self.dock_share = DockShare(self, self.model_dock, self.settings)
+        self.dock_share = DockShare(self, self.model_dock, self.settings, then=self.balance_columns)
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
+
+    def balance_columns(self) -> None:
+        """Share the centre's width between the canvas and the panels by what each can use at this height
+        (both are square pictures limited by their height), so neither has empty margins the other needs."""
+        sizes = self.splitter.sizes()
+        canvas, panels = self.canvas.height(), self.panels.natural_width()
+        if len(sizes) != 2 or min(sizes) == 0 or canvas <= 0 or panels <= 0:
+            return  # a collapsed column stays collapsed
+        total = sum(sizes)
+        left = round(total * canvas / (canvas + panels))
+        self.splitter.setSizes([left, total - left])
 
     def _left_column(self) -> QWidget:
         self.toolbar = CanvasToolbar(self.state, self)

@@ -177,6 +177,14 @@ class ResultPanels(QWidget):
         self.arrangement, (width, height) = best_arrangement(vp.width(), vp.height(), self.grid.spacing())
         return width, height
 
+    def natural_width(self) -> int:
+        """The area's width at which the default 3×2 cells hold square pictures as tall as the height allows."""
+        rows, cols = ARRANGEMENTS[0]
+        spacing = self.grid.spacing()
+        side = (self.scroll.viewport().height() - (rows - 1) * spacing) // rows - TITLE - STRIP
+        margins = self.width() - self.scroll.viewport().width()
+        return cols * max(MIN_SIDE, side) + (cols - 1) * spacing + margins
+
     def _fit_cells(self) -> None:
         width, height = self.cell_size()
         rows, cols = self.arrangement
