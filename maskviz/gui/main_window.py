@@ -244,12 +244,16 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
 
     def show_compare(self) -> None:
         """Show and raise the Compare dock (strategies × models on this image or a folder, ratio sweeps)."""
-        self.compare_dock.show()
-        self.compare_dock.raise_()
+        self._show_tall(self.compare_dock)
 
     def show_training(self) -> None:
-        """Show and raise the Train dock, giving it most of the column's height (it holds a form and curves)."""
-        self.train_dock.show()
-        self.train_dock.raise_()
-        if not self.train_dock.isFloating() and not self.model_dock.isFloating():
-            self.resizeDocks([self.model_dock, self.train_dock], [1, 3 * self.height()], Qt.Orientation.Vertical)
+        """Show and raise the Train dock."""
+        self._show_tall(self.train_dock)
+
+    def _show_tall(self, dock: QDockWidget) -> None:
+        """Show and raise ``dock``, giving it most of the column's height (it holds a form and results);
+        the model details keep their minimum."""
+        dock.show()
+        dock.raise_()
+        if not dock.isFloating() and not self.model_dock.isFloating():
+            self.resizeDocks([self.model_dock, dock], [1, 3 * self.height()], Qt.Orientation.Vertical)

@@ -30,11 +30,15 @@ def loss_label(curves: list[Curve]) -> str:
 
 
 def legend_html(curves: list[Curve]) -> str:
-    """One coloured line mark and label per curve, in the plots' colours."""
-    def entry(i: int, label: str) -> str:
+    """One coloured line mark and label per curve, in the plots' colours; with models of different
+    losses each label names its unit."""
+    mixed = len({loss_unit(c) for c in curves if c.loss_name}) > 1
+
+    def entry(i: int, c: Curve) -> str:
         r, g, b = PALETTE[i % len(PALETTE)]
+        label = f"{c.label} ({loss_unit(c)})" if mixed else c.label
         return f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━━</span>&nbsp;{html.escape(label)}"
-    return " &nbsp; ".join(entry(i, c.label) for i, c in enumerate(curves))
+    return " &nbsp; ".join(entry(i, c) for i, c in enumerate(curves))
 
 
 class SweepPlots(QWidget):

@@ -80,7 +80,7 @@ class CompareView(QWidget):
         self.show_all_box = QCheckBox("error on visible patches too", self)
         self.ratios_edit = QLineEdit(self, toolTip="ratios to sweep (START:STOP:STEP or a list); empty: no sweep")
         self.models_list = QListWidget(self)
-        self.models_list.setMaximumHeight(64)
+        self.models_list.setMaximumHeight(52)
         self.folder_label = QLabel(self)
         self.run_button = QPushButton("Run", self)
         self.cancel_button = QPushButton("Cancel", self, enabled=False)
@@ -121,9 +121,9 @@ class CompareView(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Masks", self.specs_edit)
-        form.addRow("Seeds", self.seeds_box)
-        form.addRow("Sweep ratios", self.ratios_edit)
-        form.addRow(self._flow(self.same_count_box, self.show_all_box))
+        self.ratios_edit.setMinimumWidth(140)
+        seeds, ratios = self._labelled("Seeds", self.seeds_box), self._labelled("Sweep ratios", self.ratios_edit)
+        form.addRow(self._flow(seeds, ratios, self.same_count_box, self.show_all_box))
         form.addRow("More models", self.models_list)
         form.addRow(self._flow(*(self._button(text, slot) for text, slot in (
             ("Add model…", self._ask_model), ("Remove", self._remove_model), ("Folder…", self._ask_folder),
@@ -147,6 +147,15 @@ class CompareView(QWidget):
         button = QPushButton(text, self)
         button.clicked.connect(slot)
         return button
+
+    def _labelled(self, text: str, field: QWidget) -> QWidget:
+        """A label and its field that wrap together."""
+        pair = QWidget(self)
+        row = QHBoxLayout(pair)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel(text, pair))
+        row.addWidget(field, 1)
+        return pair
 
     def _flow(self, *widgets: QWidget) -> QWidget:
         row = QWidget(self)
