@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--full", type=int, metavar="K", default=None,
                      help="full reconstruction: K passes with complementary random masks")
     rec.add_argument("--seed", type=int, default=0, help="seed for random masks (default 0)")
+    add_view_arguments(rec)
     rec.add_argument("--out", type=Path, help="write the panel figure here: PNG, SVG or PDF by the suffix")
     rec.add_argument("--json", type=Path, help="write the metrics JSON here")
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
@@ -69,8 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(exit 3 when there is one)")
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
-    add_compare_parser(sub)
+    add_view_arguments(add_compare_parser(sub))
     return parser
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
+    from maskviz.whole.view import VIEW_NAMES
+
+    parser.add_argument("--view", choices=VIEW_NAMES, default="model",
+                        help="model: the image fitted to the model's input (default); tiles: the whole picture on "
+                             "one patch grid, reconstructed in model-sized tiles; native: the whole picture as one "
+                             "token sequence (masks are made on the view's patch grid)")
+    parser.add_argument("--size", type=int, metavar="PX", default=None,
+                        help="working size of the tiles and native views: the long side in pixels, a multiple of "
+                             "the patch (default: the image's own size, cut to whole patches)")
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -111,9 +125,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="training views: mae = official crop + mirror (default); strong = wider crops, "
                          "flips, quarter turns, shuffled colour channels (for small image folders)")
     tr.add_argument("--workers", type=int, metavar="N",
-                    help="data-loading processes (default 0: one background thread on a GPU, none on a CPU)")
-    tr.add_argument("--val-every", type=int, help=f"validate every N steps (default {d.val_every})")
-    tr.add_argument("--save-every", type=int, help=f"save last checkpoint every N steps (default {d.save_every})")
+                    help="data-loading processes (default 0: one on a GPU, none on a CPU)")
+    tr.add_argument("--val-every", type=int, help="validate every N steps (default: about ten times per run, "
+                                                  "every 5 to 100 steps)")
+    tr.add_argument("--save-every", type=int, help="save the last checkpoint every N steps (default: about ten "
+                                                   "times per run, every 10 to 500 steps)")
     tr.add_argument("--log-every", type=int, help=f"train.log line every N steps (default {d.log_every})")
     tr.add_argument("--seed", type=int, help=f"seed of data order, crops, flips and masks (default {d.seed})")
     tr.add_argument("--device", help="auto, cpu or cuda (default auto)")
@@ -192,9 +208,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
-    from maskviz.reconstruct import full_reconstruction, reconstruct
+    from maskviz.whole import View, full_view_reconstruction, prepare_view, reconstruct_view
 
     export.check_outputs(args.out, args.json)
+    view = View(args.view, args.size)  # a bad view is said before the model loads
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
@@ -206,27 +223,46 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             print(f"maskviz: note: {note}", file=sys.stderr)
     for warning in loaded.warnings:
         print(f"maskviz: warning: {warning}", file=sys.stderr)
+    if args.model and (note := run_model_note(args.model, loaded)):
+        print(f"maskviz: note: {note}", file=sys.stderr)
     model = loaded.model
-    grid, patch = model.grid_size, model.patch_size
+    vimg = prepare_view(model, image, view, device=device)
+    if vimg.note:
+        print(f"maskviz: note: {vimg.note}", file=sys.stderr)
 
     start = time.perf_counter()
     if args.full is not None:
-        results = [full_reconstruction(model, image, args.full, args.seed, args.unnormalize, args.precision)]
+        results = [full_view_reconstruction(model, vimg, args.full, args.seed, args.unnormalize, args.precision)]
         specs = [f"full:{args.full}"]
     else:
         specs = args.mask or [loaded.default_mask or "random:0.75"]
-        masks = [make_mask(spec, grid, patch, seed=args.seed, defaults=loaded.mask_defaults()) for spec in specs]
-        results = reconstruct(model, image, masks, args.unnormalize, args.precision)
+        masks = [make_mask(spec, vimg.grid, vimg.patch_size, seed=args.seed, defaults=loaded.mask_defaults())
+                 for spec in specs]
+        results = reconstruct_view(model, vimg, masks, args.unnormalize, args.precision)
     elapsed = time.perf_counter() - start
 
     for spec, r in zip(specs, results, strict=True):
-        print(f"{spec}: {summary_line(r)}")
+        tiles = f"  ({len(r.tiles)} tiles)" if r.tiles else ""
+        print(f"{spec}: {summary_line(r.whole)}  [{r.view}]{tiles}")
     if args.out:
-        export.write_reconstruction_figure(results, specs, args.out, export.model_name(loaded),
-                                           export.image_name(args.image), args.seed)
+        export.write_reconstruction_figure([r.whole for r in results], specs, args.out, export.model_name(loaded),
+                                           export.image_name(args.image), args.seed, view=vimg.label)
     if args.json:
         export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0
+
+
+def run_model_note(source: str, loaded: Any) -> str:
+    """For a training run's folder: which of its checkpoints was opened, and why ('' for anything else)."""
+    from maskviz.sources import model_path
+    from maskviz.train import RunDir
+    from maskviz.train.runs import run_checkpoint_note
+
+    run = RunDir(model_path(source))
+    opened = Path(loaded.source)
+    if not run.config.is_file() or opened.parent != run.checkpoints:
+        return ""
+    return run_checkpoint_note(run, opened, loaded.info)
 
 
 def summary_line(r: Any) -> str:
@@ -302,10 +338,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             config = TrainConfig(**recipe, command=shlex.join(["maskviz", *args.argv]))
             result = train(config, stop, stop_at=args.stop_at, **streams)
     if os.environ.get("RANK", "0") == "0":
-        best = f", best {result.best_checkpoint}" if result.best_checkpoint else ""
-        print(f"{result.reason} after {result.steps}/{result.total_steps} steps: {result.last_checkpoint}{best}",
-              file=sys.stderr)
+        print("\n".join(train_end_lines(result)), file=sys.stderr)
     return 128 + stop.signum if result.reason == "stopped" and stop.signum else 0
+
+
+def train_end_lines(result: Any) -> list[str]:
+    """Where the run's checkpoints are, and the panel's verdict: validation against the starting model."""
+    from maskviz.train import read_events
+    from maskviz.train.monitor import RunHistory
+
+    history = RunHistory.from_events(read_events(Path(result.run_dir) / "metrics.jsonl")[0])
+    best = ""
+    if result.best_checkpoint:
+        start = " (the starting model, step 0)" if result.best_step == 0 else f" (step {result.best_step})"
+        best = f", best {result.best_checkpoint}{start}"
+    lines = [f"{result.reason} after {result.steps}/{result.total_steps} steps: {result.last_checkpoint}{best}"]
+    verdict = history.verdict().sentence()
+    return lines + [verdict] if verdict else lines
 
 
 COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,

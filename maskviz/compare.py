@@ -235,6 +235,7 @@ class CompareRow:
     ratio: float | None = None
     adjusted: int = 0
     note: str = ""
+    view: str = ""  # how the image reached the model: "model", "tiles 1024x768 px", ...
     mask: np.ndarray | None = field(default=None, repr=False)
     result: Reconstruction | None = field(default=None, repr=False)
 
@@ -249,7 +250,7 @@ class CompareRow:
 
 #: The columns of metrics.csv, in order.
 CSV_FIELDS = ("model", "image", "strategy", "seed", "sweep", "ratio", "family", "loss_name", "loss", "mse",
-              "psnr", "hidden", "total", "hidden_fraction", "pixel_fraction", "adjusted", "note")
+              "psnr", "hidden", "total", "hidden_fraction", "pixel_fraction", "adjusted", "note", "view")
 
 
 @dataclass
@@ -264,6 +265,7 @@ class CompareTable:
     rows: list[CompareRow] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why)
     complete: bool = False
+    view: str = "model"  # the view asked for ("tiles", "tiles 1024 px"); each row names its own size
 
     @property
     def notes(self) -> list[str]:
@@ -358,13 +360,21 @@ def iter_compare(
     unnormalize: str = "true-patch",
     precision: str = "fp32",
     table: CompareTable | None = None,
+    view: Any = None,
 ) -> Iterator[Progress]:
     """Run the comparison one model × image at a time, adding rows to ``table`` and yielding progress.
 
     Stop iterating to cancel: the table keeps every finished step. ``with_pictures`` keeps each
     row's :class:`Reconstruction` (``"first"``: for the first readable image only, which is what a
-    grid shows; a folder's pictures would not fit in memory).
+    grid shows; a folder's pictures would not fit in memory). ``view`` (a
+    :class:`maskviz.whole.View` or its name): in ``tiles`` and ``native`` the masks are made on each
+    image's whole-picture grid (the first model's), so they are planned per image; an image the view
+    cannot take is skipped with the reason.
     """
+    from maskviz.whole.reconstruct import as_view
+
+    view = as_view(view)
+
     if not models:
         raise MaskvizError("compare needs at least one model")
     planned = [as_strategy(s) for s in strategies]
@@ -375,7 +385,8 @@ def iter_compare(
     if table is None:
         table = new_table(models, entries, planned, seeds, same_count)
     table.strategies = planned
-    plans = plan_masks(models, planned, seeds, same_count)
+    table.view = _view_text(view)
+    plans = plan_masks(models, planned, seeds, same_count) if view.name == "model" else []
     total, done = len(entries) * len(models), 0
     pictured = False  # "first" means the first image that could be read
     for name, source in entries:
@@ -386,14 +397,47 @@ def iter_compare(
             done += len(models)
             yield Progress(done, total, [], name, "", error=str(exc))
             continue
+        try:
+            pictures = _view_images(models, image, view)
+        except MaskvizError as exc:
+            table.skipped.append((name, str(exc)))
+            done += len(models)
+            yield Progress(done, total, [], name, "", error=str(exc))
+            continue
+        if pictures:
+            plans = plan_masks({k: _OnGrid(v.grid, v.patch_size) for k, v in pictures.items()}, planned, seeds,
+                               same_count)
         keep = with_pictures is True or (with_pictures == "first" and not pictured)
         pictured = True
         for model_label, model in models.items():
-            rows = run_one(model_label, model, name, image, plans, keep, unnormalize, precision)
+            rows = run_one(model_label, model, name, image, plans, keep, unnormalize, precision,
+                           pictures.get(model_label))
             table.rows.extend(rows)
             done += 1
             yield Progress(done, total, rows, name, model_label)
     table.complete = True
+
+
+@dataclass(frozen=True)
+class _OnGrid:
+    """What mask planning reads of a model (its grid and patch), for a whole-picture grid."""
+
+    grid_size: tuple[int, int]
+    patch_size: int
+
+
+def _view_images(models: Mapping[str, MaskedImageModel], image: Image.Image | np.ndarray, view: Any) -> dict:
+    """Each model's picture in the tiles/native view (none for the model view)."""
+    if view.name == "model":
+        return {}
+    from maskviz.whole import prepare_view
+
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    return {label: prepare_view(model, picture, view) for label, model in models.items()}
+
+
+def _view_text(view: Any) -> str:
+    return view.name if view.size is None else f"{view.name} {view.size} px"
 
 
 def new_table(models: Mapping[str, MaskedImageModel], entries: Sequence[tuple[str, Any]],
@@ -430,8 +474,9 @@ def compare(
 
 def run_one(model_label: str, model: MaskedImageModel, image_label: str, image: Image.Image | np.ndarray,
             plans: Sequence[PlannedMask], keep_pictures: bool, unnormalize: str = "true-patch",
-            precision: str = "fp32") -> list[CompareRow]:
-    """Every planned mask on one model and image, in one batched reconstruct call (duplicates once)."""
+            precision: str = "fp32", picture: Any = None) -> list[CompareRow]:
+    """Every planned mask on one model and image, in one batched reconstruct call (duplicates once);
+    ``picture``: the image's :class:`maskviz.whole.ViewImage` in the tiles or native view."""
     unique: dict[bytes, int] = {}
     masks = []
     for plan in plans:
@@ -439,7 +484,14 @@ def run_one(model_label: str, model: MaskedImageModel, image_label: str, image: 
         if key not in unique:
             unique[key] = len(masks)
             masks.append(plan.masks[model_label])
-    results = reconstruct(model, image, masks, unnormalize, precision)
+    if picture is None:
+        results = reconstruct(model, image, masks, unnormalize, precision)
+        view = "model"
+    else:
+        from maskviz.whole import reconstruct_view
+
+        results = [r.whole for r in reconstruct_view(model, picture, masks, unnormalize, precision)]
+        view = picture.label
     rows = []
     for plan in plans:
         r = results[unique[plan.masks[model_label].tobytes()]]
@@ -448,7 +500,8 @@ def run_one(model_label: str, model: MaskedImageModel, image_label: str, image: 
             family=model.family, loss_name=r.loss_name, loss=r.loss, mse=r.mse, psnr=r.psnr,
             hidden=r.masked_patches, total=r.total_patches, pixel_fraction=plan.pixel_fraction,
             sweep=plan.strategy.sweep, ratio=plan.strategy.ratio, adjusted=plan.adjusted,
-            note=plan.notes[model_label], mask=plan.masks[model_label], result=r if keep_pictures else None,
+            note=plan.notes[model_label], view=view, mask=plan.masks[model_label],
+            result=r if keep_pictures else None,
         ))
     return rows
 

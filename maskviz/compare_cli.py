@@ -19,7 +19,7 @@ from maskviz.progress import ProgressLine
 DEFAULT_STRATEGIES = ("random:0.75", "block:0.5", "grid:2", "center:0.25")
 
 
-def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+def add_compare_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare masking strategies, mask ratios and models on an image or folder")
     cmp.add_argument("images", metavar="IMAGE_OR_FOLDER", help="an image file, or a folder of images (recursive)")
     cmp.add_argument("--model", action="append", default=None, metavar="SOURCE",
@@ -44,6 +44,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("--unnormalize", default="true-patch", choices=["true-patch", "visible"],
                      help="statistics used to show norm-pix predictions (default true-patch)")
     cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return cmp
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -52,9 +53,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from maskviz.compare_export import write_all
     from maskviz.device import check_precision, resolve_device
     from maskviz.masks import parse_mask_spec
+    from maskviz.whole import View
 
     if args.seeds < 1:
         raise MaskvizError("--seeds must be at least 1")
+    view = View(args.view, args.size)
     specs = [parse_mask_spec(s) for s in (args.mask or DEFAULT_STRATEGIES)]
     strategies: list[Any] = list(specs)
     if args.sweep:
@@ -70,7 +73,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     table = new_table(models, list(images.items()), [], seeds, args.same_count)  # strategies: set by the run
     steps = iter_compare(models, images, strategies, seeds, same_count=args.same_count, with_pictures="first",
-                         unnormalize=args.unnormalize, precision=args.precision, table=table)
+                         unnormalize=args.unnormalize, precision=args.precision, table=table, view=view)
     interrupted = _run(steps, len(images) * len(models))
     if not table.rows and not interrupted:
         raise MaskvizError(f"none of the {len(images)} images could be read")

@@ -60,6 +60,7 @@ def summary_dict(table: CompareTable, models: Mapping[str, Any] | None = None) -
         "strategies": [s.label for s in table.strategies if not s.sweep],
         "seeds": table.seeds,
         "same_count": table.same_count,
+        "view": table.view,
         "rows": len(table.rows),
         "notes": table.notes,
         "summary": [s.to_dict() for s in table.summaries()],
@@ -80,7 +81,8 @@ def write_summary_json(table: CompareTable, path: str | os.PathLike, models: Map
 
 def write_grid(table: CompareTable, path: str | os.PathLike, heat: str = "pixel", show_all: bool = False) -> Path:
     """The comparison grid (strategies × models on the first image), PNG/SVG/PDF by the suffix."""
-    return write_figure(grid_figure(table, heat=heat, show_all=show_all).sheet(), path)
+    view = next((r.view for r in table.rows if r.result is not None and not r.sweep and r.view), table.view)
+    return write_figure(grid_figure(table, heat=heat, show_all=show_all, view=view).sheet(), path)
 
 
 def write_sweep(table: CompareTable, path: str | os.PathLike) -> Path:

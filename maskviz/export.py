@@ -92,5 +92,10 @@ def write_metrics_json(results: Sequence[Any], specs: Sequence[str], model: dict
 
 
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no infinity: a perfect reconstruction's PSNR is written as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+    """JSON has no infinity: a perfect reconstruction's PSNR is written as null (per tile too)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return [_finite(x) if isinstance(x, dict) else x for x in v] if isinstance(v, list) else v
+
+    return {k: plain(v) for k, v in d.items()}

@@ -32,7 +32,7 @@ from torch import Tensor
 from maskviz.device import autocast, model_device
 from maskviz.images import fit_to_model, to_rgb, to_tensor, to_uint8
 from maskviz.masks import complementary_masks, to_pixel_mask
-from maskviz.models.base import MaskedImageModel
+from maskviz.models.base import MaskedImageModel, unpatchify
 
 UNNORMALIZE_MODES = ("true-patch", "visible")
 NAN_PROBLEM = "the model produced NaN (or infinite) values; check the checkpoint's weights"
@@ -83,19 +83,30 @@ class Reconstruction:
         }
 
 
-def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray) -> tuple[np.ndarray, Tensor]:
-    """The image as the model sees it: display array in [0, 1] and the normalised tensor."""
+def prepare_input(model: MaskedImageModel, image: Image.Image | np.ndarray,
+                  grid: tuple[int, int] | None = None) -> tuple[np.ndarray, Tensor]:
+    """The image as the model sees it: display array in [0, 1] and the normalised tensor.
+
+    With ``grid`` (the native view) the image is taken as it is and must be that many patches.
+    """
     if isinstance(image, np.ndarray):  # uint8, or floats in [0, 1] as the panels hold them
         image = Image.fromarray(image if image.dtype == np.uint8 else to_uint8(image))
     c = model.config
-    fitted = fit_to_model(to_rgb(image), c.img_size)  # the same mode rules as a file (alpha over white)
+    if grid is None:
+        fitted = fit_to_model(to_rgb(image), c.img_size)  # the same mode rules as a file (alpha over white)
+    else:
+        fitted = to_rgb(image)
+        if fitted.size != (grid[1] * c.patch_size, grid[0] * c.patch_size):
+            raise ValueError(f"a {fitted.width}×{fitted.height} px image is not a {grid[0]}×{grid[1]} patch grid")
     original = np.asarray(fitted, dtype=np.float32) / 255.0
     return original, to_tensor(fitted, c.mean, c.std)
 
 
 @torch.inference_mode()
-def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = "fp32") -> Tensor:
-    """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``.
+def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = "fp32",
+            grid: tuple[int, int] | None = None) -> Tensor:
+    """Predictions ``[K, L, D]`` for one normalised image ``x [1, C, H, W]`` under K masks ``[K, L]``
+    (or one image per mask, ``x [K, C, H, W]``); ``grid``: the patch grid of a larger image (native view).
 
     Families whose batches need the same visible count (``config.same_hidden_count``: MAE) get their
     masks grouped by that count; every group runs in batches of at most ``MAX_BATCH``.
@@ -111,7 +122,8 @@ def predict(model: MaskedImageModel, x: Tensor, masks: Tensor, precision: str = 
         for indices in groups.values():
             for start in range(0, len(indices), MAX_BATCH):
                 idx = torch.tensor(indices[start:start + MAX_BATCH], device=device)
-                pred = model(x.expand(len(idx), -1, -1, -1), masks[idx]).float()
+                batch = x.expand(len(idx), -1, -1, -1) if x.shape[0] == 1 else x[idx]
+                pred = (model(batch, masks[idx]) if grid is None else model(batch, masks[idx], grid=grid)).float()
                 if out is None:
                     out = torch.empty((len(masks), *pred.shape[1:]), device=device)
                 out[idx] = pred
@@ -125,16 +137,47 @@ def reconstruct(
     masks: Sequence[np.ndarray],
     unnormalize: str = "true-patch",
     precision: str = "fp32",
+    grid: tuple[int, int] | None = None,
 ) -> list[Reconstruction]:
-    """One :class:`Reconstruction` per patch mask (``(gh, gw)`` bool, True = hidden)."""
+    """One :class:`Reconstruction` per patch mask (``(gh, gw)`` bool, True = hidden).
+
+    ``grid``: the image is used at its own size as one longer sequence of ``gh×gw`` patches (the
+    native view, :mod:`maskviz.whole.native`, which checks the size first).
+    """
     if unnormalize not in UNNORMALIZE_MODES:
         raise ValueError(f"unnormalize must be one of {UNNORMALIZE_MODES}")
-    original, x = prepare_input(model, image)
+    original, x = prepare_input(model, image, grid)
+    mask_t = _stack_masks(model, masks, grid)
+    pred = predict(model, x, mask_t, precision, grid)
+    return [
+        _result(model, original, x, pred[i : i + 1], mask_t[i : i + 1], unnormalize, grid)
+        for i in range(len(masks))
+    ]
+
+
+def reconstruct_pairs(
+    model: MaskedImageModel,
+    images: Sequence[Image.Image | np.ndarray],
+    masks: Sequence[np.ndarray],
+    unnormalize: str = "true-patch",
+    precision: str = "fp32",
+) -> list[Reconstruction]:
+    """One :class:`Reconstruction` per (image, mask) pair, batched like :func:`reconstruct`.
+
+    Each result equals ``reconstruct(model, images[i], [masks[i]])[0]`` (the tiles of a whole photo
+    run this way: every tile its own crop and its own part of the mask).
+    """
+    if unnormalize not in UNNORMALIZE_MODES:
+        raise ValueError(f"unnormalize must be one of {UNNORMALIZE_MODES}")
+    if len(images) != len(masks):
+        raise ValueError(f"{len(images)} images but {len(masks)} masks: give one mask per image")
+    prepared = [prepare_input(model, image) for image in images]
     mask_t = _stack_masks(model, masks)
+    x = torch.cat([t for _, t in prepared])
     pred = predict(model, x, mask_t, precision)
     return [
-        _result(model, original, x, pred[i : i + 1], mask_t[i : i + 1], unnormalize)
-        for i in range(len(masks))
+        _result(model, original, t, pred[i : i + 1], mask_t[i : i + 1], unnormalize)
+        for i, (original, t) in enumerate(prepared)
     ]
 
 
@@ -162,10 +205,10 @@ def full_reconstruction(
     return _result(model, original, x, combined, all_hidden, unnormalize)
 
 
-def _stack_masks(model: MaskedImageModel, masks: Sequence[np.ndarray]) -> Tensor:
+def _stack_masks(model: MaskedImageModel, masks: Sequence[np.ndarray], grid: tuple[int, int] | None = None) -> Tensor:
     if not len(masks):
         raise ValueError("reconstruct needs at least one mask")
-    grid = model.grid_size
+    grid = grid or model.grid_size
     for m in masks:
         if tuple(np.shape(m)) != grid:
             raise ValueError(f"mask of shape {np.shape(m)} does not fit the model's {grid[0]}×{grid[1]} patch grid")
@@ -174,14 +217,19 @@ def _stack_masks(model: MaskedImageModel, masks: Sequence[np.ndarray]) -> Tensor
 
 @torch.inference_mode()
 def _result(
-    model: MaskedImageModel, original: np.ndarray, x: Tensor, pred: Tensor, mask: Tensor, unnormalize: str
+    model: MaskedImageModel, original: np.ndarray, x: Tensor, pred: Tensor, mask: Tensor, unnormalize: str,
+    grid: tuple[int, int] | None = None,
 ) -> Reconstruction:
     x, mask = x.to(pred.device), mask.to(pred.device)
     c = model.config
+    grid = tuple(grid or c.grid_size)
     hidden = mask[0]
     n_hidden = int(hidden.sum())
     patch_loss = model.patch_loss(x, pred)[0]
-    loss = float(model.loss(x, pred, mask)) if n_hidden else None
+    if grid == c.grid_size:
+        loss = float(model.loss(x, pred, mask)) if n_hidden else None
+    else:
+        loss = model.loss_over_hidden(patch_loss.float().cpu().numpy(), hidden.cpu().numpy())
 
     mode = "none"
     pixels = pred
@@ -191,11 +239,12 @@ def _result(
     problem = None if bool(torch.isfinite(pred).all()) else NAN_PROBLEM
     mean = torch.tensor(c.mean, device=pred.device).view(1, 3, 1, 1)
     std = torch.tensor(c.std, device=pred.device).view(1, 3, 1, 1)
-    prediction = (model.unpatchify(pixels) * std + mean).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+    pixels = unpatchify(pixels, c.patch_size, grid, c.in_chans)
+    prediction = (pixels * std + mean).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
     return compose_result(
-        original, prediction.astype(np.float32), hidden.view(c.grid_size).cpu().numpy(), c.patch_size,
-        masked_colour=c.mean, patch_loss=patch_loss.view(c.grid_size).float().cpu().numpy(), loss=loss,
+        original, prediction.astype(np.float32), hidden.view(grid).cpu().numpy(), c.patch_size,
+        masked_colour=c.mean, patch_loss=patch_loss.view(grid).float().cpu().numpy(), loss=loss,
         family=c.family, norm_pix=c.norm_pix_loss, unnormalize=mode, problem=problem, loss_name=c.loss_name,
     )
 

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "maskviz.train", "maskviz.zoo")),
     ("checkpoints", ("maskviz.checkpoints",)),
     ("sources", ("maskviz.sources", "maskviz.zoo.catalogue")),
-    ("compute", ("maskviz.reconstruct", "maskviz.baselines", "maskviz.sweep")),
+    ("compute", ("maskviz.reconstruct", "maskviz.baselines", "maskviz.sweep", "maskviz.whole")),
     ("models/masks/figures", ("maskviz.models", "maskviz.masks", "maskviz.figures", "maskviz.images",
                               "maskviz.painting", "maskviz.device")),
     ("errors/paths", ("maskviz.errors", "maskviz.paths", "maskviz.fileio", "maskviz.lazy", "maskviz.bundled",

@@ -39,3 +39,14 @@ def test_png_icons_at_the_usual_sizes(size):
 def test_metainfo_passes_appstream_validation():
     out = subprocess.run(["appstreamcli", "validate", "--no-net", str(METAINFO)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_python_package_is_listed_for_installation():
+    """pyproject's explicit package list must name every package folder: a missing one installs fine in
+    editable mode and is absent from a wheel (the app then fails at its first import of it)."""
+    import tomllib
+
+    root = PACKAGING.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(root).parts) for init in (root / "maskviz").rglob("__init__.py")}
+    assert on_disk - listed == set()

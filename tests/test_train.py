@@ -28,7 +28,7 @@ from maskviz.masks import parse_mask_spec
 from maskviz.models import create_model, get_config
 from maskviz.train import EventTail, TrainConfig, TrainError, read_events, resume, train
 from maskviz.train.config import resolve
-from maskviz.train.data import MaskMaker, Prefetcher, SampleStream, augment, random_resized_crop_box
+from maskviz.train.data import MaskMaker, SampleStream, TrainBatches, augment, random_resized_crop_box
 from maskviz.train.events import TrainEvent, write_event
 from maskviz.train.optim import build_optimizer, lr_at
 
@@ -105,7 +105,11 @@ def test_run_folder_contents(images, tmp_path, capsys):
     run = tmp_path / "run"
     assert cli("--data", images, "--model", "mae_vit_tiny_test", "--out", run, "--steps", 8, "--batch", 4,
                "--val-every", 4, "--blr", 1e-3, "--accum", 2, "--jsonl") == 0
-    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    printed = [json.loads(line) for line in captured.out.splitlines()]
+    end = captured.err.splitlines()[-2:]  # where the checkpoints are, then the panel's verdict
+    assert end[0].startswith(f"done after 8/8 steps: {run / 'checkpoints' / 'last.safetensors'}, best ")
+    assert " vs the starting model (" in end[1] and end[1].startswith("Validation ")
     assert printed == [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     doc = json.loads((run / "config.json").read_text())
     c = doc["config"]
@@ -138,6 +142,37 @@ def test_resume_equals_uninterrupted_run(images, tmp_path):
     curve = [(e.step, e.loss, e.val_loss) for e in step_events(tmp_path / "a")]
     assert curve == [(e.step, e.loss, e.val_loss) for e in step_events(tmp_path / "b")]
     assert [e.reason for e in events(tmp_path / "b") if e.event == "end"] == ["stopped", "done"]
+
+
+@pytest.mark.parametrize("during", ["forward", "backward"])
+def test_a_stop_during_a_step_drops_it_and_the_resume_redoes_it(images, tmp_path, monkeypatch, during):
+    """The panel's Stop (SIGTERM) mid-step: that step never reaches the weights, the run saves the one before."""
+    from maskviz.models.mae import MAEViT
+    from maskviz.train import StopFlag
+
+    cfg = {"steps": 6, "val_every": 3, "save_every": 100}
+    train(config(images, tmp_path / "a", **cfg))
+    flag, forwards, forward = StopFlag(), [], MAEViT.forward
+
+    def stop_in_step_4(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = forward(self, *args, **kwargs)
+        if self.training:
+            forwards.append(1)
+            if len(forwards) == 4 and during == "forward":
+                flag.signum = signal.SIGTERM  # arrives while step 4's forward runs
+            elif len(forwards) == 4:  # arrives when step 4's backward has begun
+                out.register_hook(lambda grad: setattr(flag, "signum", signal.SIGTERM))
+        return out
+
+    monkeypatch.setattr(MAEViT, "forward", stop_in_step_4)
+    first = train(config(images, tmp_path / "b", **cfg), flag)
+    assert first.reason == "stopped" and first.steps == 3 and len(forwards) == 4  # no backward, no step 4
+    assert load_model(tmp_path / "b/checkpoints/last.safetensors").info["steps"] == 3
+    assert "stop asked during step 4" in (tmp_path / "b/train.log").read_text()
+    monkeypatch.setattr(MAEViT, "forward", forward)
+    assert resume(tmp_path / "b").steps == 6
+    wa, wb = weights(tmp_path / "a/checkpoints/last.safetensors"), weights(tmp_path / "b/checkpoints/last.safetensors")
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-6
 
 
 def test_resume_drops_events_past_the_saved_step(images, tmp_path):
@@ -369,40 +404,27 @@ def test_weight_decay_groups_follow_the_official_recipes():
     assert not any("relative_position_bias_table" in n for n in swin)  # official keyword exemption
 
 
-def test_prefetcher_returns_the_same_batches(images):
-    """The GPU path builds batches on a thread; they must equal the ones built in line."""
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loaded_batches_and_warnings_are_the_streams_own(images, tmp_path, workers):
+    """Through the DataLoader, in line or split among worker processes: the stream's samples, masks and
+    skip warnings, in the keys' order."""
     cfg = get_config("mae_vit_tiny_test")
-    files = sorted(images.glob("*.png"))
-
-    def stream() -> SampleStream:
-        return SampleStream(files, 3, cfg, MaskMaker("random:0.75", cfg))
-
-    inline, ahead = stream(), Prefetcher(stream(), background=True)
-    try:
-        for first, upcoming in [(0, 4), (4, 8), (8, None), (100, 104)]:
-            got, want = ahead.get(first, 4, upcoming), inline.batch(first, 4)
-            assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
-    finally:
-        ahead.close()
-
-
-def test_worker_processes_return_the_same_batches_and_warnings(images, tmp_path):
-    """--workers splits each batch among processes; samples, masks and skip warnings stay those of the stream."""
-    cfg = get_config("mae_vit_tiny_test")
-    files = sorted(images.glob("*.png"))
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    files = [tmp_path / "broken.png", *files]
+    files = [tmp_path / "broken.png", *sorted(images.glob("*.png"))]
     inline = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), synthetic=0.3, augmentation="strong")
     warned: list[str] = []
-    pooled = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), warn=warned.append, synthetic=0.3,
+    loaded = SampleStream(files, 5, cfg, MaskMaker("random:0.75", cfg), warn=warned.append, synthetic=0.3,
                           augmentation="strong")
-    ahead = Prefetcher(pooled, workers=2)
+    keys = [(0, 13), (13, 13), (26, 13), (100, 13)]
+    batches = TrainBatches(loaded, lambda: iter(keys), workers)
     try:
-        for first, upcoming in [(0, 13), (13, None), (26, 39)]:
-            got, want = ahead.get(first, 13, upcoming), inline.batch(first, 13)
+        for first, count in keys:
+            got, want = batches.next(first, count), inline.batch(first, count)
             assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+        with pytest.raises(StopIteration):
+            batches.next(200, 13)  # the keys said where the run ends
     finally:
-        ahead.close()
+        batches.close()
     assert warned and all("broken.png" in w for w in warned)
 
 

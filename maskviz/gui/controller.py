@@ -112,6 +112,7 @@ class Controller(QObject):
         s.optionsChanged.connect(self._on_option)
         s.provenanceChanged.connect(self._on_provenance)
         s.patternRequested.connect(self.apply_spec)
+        s.pictureChanged.connect(lambda _note: self._inputs_changed("view"))
         w.stepped.connect(self._on_stepped)
         w.done.connect(self._on_done)
         w.failed.connect(self._on_failed)
@@ -361,8 +362,8 @@ class Controller(QObject):
     def request_reconstruction(self) -> int:
         """Submit the state's inputs; the newest request wins. Returns its id (0: nothing to compute)."""
         inputs = self.state.inputs()
-        if inputs is None:
-            return 0
+        if inputs is None or self.state.picture is not None:
+            return 0  # the tiles and native views run as jobs (maskviz.gui.viewer.whole_jobs)
         latest = self.worker.latest_id("recon")
         if inputs == self._last_key and latest:
             return latest  # same input as the newest request: nothing to redo

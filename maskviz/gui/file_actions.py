@@ -110,7 +110,7 @@ class FileActionsMixin:
         from maskviz.baselines import BASELINE_LABELS
 
         s = self.state
-        if s.result is None or s.model is None:
+        if s.result is None or s.model is None or s.result.partial:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
         shown = s.options.baseline != "none" and s.baseline_result is not None
@@ -118,7 +118,7 @@ class FileActionsMixin:
         try:
             export.write_reconstruction_figure([s.result.result], [self._mask_text()], path,
                                                export.model_name(s.model), export.image_name(s.image_source),
-                                               heat=s.options.heatmap, baseline=baseline)
+                                               heat=s.options.heatmap, view=s.result.view, baseline=baseline)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)
             return False
@@ -130,12 +130,12 @@ class FileActionsMixin:
         from maskviz import export
 
         s = self.state
-        if s.result is None or s.model is None:
+        if s.result is None or s.model is None or s.result.partial:
             self.show_error("Nothing to export", "no reconstruction has finished yet")
             return False
         try:
-            export.write_metrics_json([s.result.result], [self._mask_text()], s.model.summary(), s.options.device,
-                                      s.result.seconds, path)
+            export.write_metrics_json([s.result.view_result or s.result.result], [self._mask_text()], s.model.summary(),
+                                      s.options.device, s.result.seconds, path)
         except MaskvizError as exc:
             self.show_error("Could not export the metrics", exc)
             return False

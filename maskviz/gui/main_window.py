@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QScreen
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -40,7 +39,6 @@ from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.keys import KeyRouter
 from maskviz.gui.session import config_dir, open_settings
 from maskviz.gui.state import ViewerState
-from maskviz.gui.train_compare import ViewerContext
 from maskviz.gui.training import TrainingPanel
 from maskviz.gui.viewer.baseline_jobs import BaselineJobs
 from maskviz.gui.viewer.canvas import MaskCanvas
@@ -51,11 +49,12 @@ from maskviz.gui.viewer.panels import ResultPanels
 from maskviz.gui.viewer.patterns import PatternPanel
 from maskviz.gui.viewer.status import BusyIndicator, MetricsLine, ModelBanner
 from maskviz.gui.viewer.toolbar import CanvasToolbar
+from maskviz.gui.viewer.view_picker import TileProgress, ViewPicker
+from maskviz.gui.viewer.whole_jobs import WholeJobs
 from maskviz.gui.window_menus import MenusMixin
 from maskviz.gui.window_session import SessionMixin
 
 log = logging.getLogger("maskviz.gui")
-BEFORE_AFTER = "before-after"
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -76,23 +75,6 @@ def first_window_size(screen: QScreen | None) -> QSize:
     return size if screen is None else size.boundedTo(screen.availableGeometry().size() * 0.95)
 
 
-class BeforeAfterRunner(QObject):
-    """The training panel's runner interface (``run(fn) -> id``, ``done``, ``failed``) on the
-    controller's ``before-after`` job lane, until the panel calls ``Controller.run_job`` itself."""
-
-    done = Signal(int, object)
-    failed = Signal(int, str)
-
-    def __init__(self, controller: Controller, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._controller = controller
-        controller.jobDone.connect(lambda lane, i, v: lane == BEFORE_AFTER and self.done.emit(i, v))
-        controller.jobFailed.connect(lambda lane, i, m: lane == BEFORE_AFTER and self.failed.emit(i, m))
-
-    def run(self, fn: Any, name: str = "") -> int:  # noqa: ANN401, ARG002 - the Background signature
-        return self._controller.run_job(BEFORE_AFTER, fn)
-
-
 class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
     """Canvas + patterns (left), result panels (centre), model, loss-curve, Compare and training docks."""
 
@@ -108,6 +90,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.controller = Controller(self.state, self)
         self.baseline_jobs = BaselineJobs(self.state, self.controller, self)
         self.curve_jobs = CurveJobs(self.state, self.controller, self)
+        self.whole_jobs = WholeJobs(self.state, self.controller, self)
         self.compare_state = CompareState(self)
         self.compare_controller = CompareController(self.compare_state, self.state, self.controller, self)
         self._build_ui(available_devices())
@@ -141,7 +124,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.setCentralWidget(central)
         self.model_panel = ModelPanel(s, c, devices, self)
         self.curve = LossCurve(s, self)
-        self.training = TrainingPanel(None, self.settings, self)  # runs in maskviz.paths.runs_dir()
+        self.training = TrainingPanel(s, c, self.settings, parent=self)  # runs in maskviz.paths.runs_dir()
         self.compare = CompareView(self.compare_state, self.compare_controller, self)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.model_dock = self._dock("Model", "model-dock", self.model_panel, right)
@@ -154,6 +137,8 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.curve_dock.raise_()
         self.dock_share = DockShare(self, self.model_dock, self.settings, then=self.balance_columns)
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
+        self.tile_progress = TileProgress(s, self.whole_jobs, self)
+        self.statusBar().addPermanentWidget(self.tile_progress)
 
     def balance_columns(self) -> None:
         """Share the centre's width between the canvas and the panels by what each can use at this height
@@ -168,9 +153,11 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
 
     def _left_column(self) -> QWidget:
         self.toolbar = CanvasToolbar(self.state, self)
+        self.view_picker = ViewPicker(self.state, self.whole_jobs, self)
         column = QWidget(self)
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view_picker)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.patterns)
@@ -197,22 +184,11 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         s.imageChanged.connect(self._update_title)
         c.error.connect(self.show_error)
         c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self._connect_training()
-
-    def _connect_training(self) -> None:
-        c = self.controller
-        c.modelReady.connect(self.training.set_base_model)
-        self.training.useModelRequested.connect(c.open_model)
-        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
-        self.training.viewer_context = self.training_context
-        self.training.use_compare_runner(BeforeAfterRunner(c, self))  # torch jobs go through the worker's lanes
-
-    def training_context(self) -> ViewerContext | None:
-        """What "Open in viewer" compares on: the image, mask and model on screen now."""
-        s = self.state
-        if s.image is None:
-            return None
-        return ViewerContext(s.model, s.image, s.patch_mask(), s.options.unnormalize)
+        training = self.training.controller
+        self.train_dock.visibilityChanged.connect(training.set_shown)
+        training.set_shown(False)
+        training.useModelRequested.connect(c.open_model)
+        training.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
 
     # ================================================================== window chrome that follows the state
 

@@ -1,6 +1,7 @@
 """ViewerState: the one document every view of the viewer draws (napari's ``ViewerModel`` role).
 
-It holds the image (and where it came from), the loaded model, the mask (a
+It holds the image (and where it came from), the loaded model, the view of the image it works on
+(``picture_view``: the model's input, or the whole picture in tiles or at its own resolution), the mask (a
 :class:`~maskviz.painting.PaintModel` with its undo stack) and the mask's provenance, the display
 options, the current result *tagged with the inputs it was computed from*, and how it is being
 looked at (``view``: pointer, shown region, tool; see :mod:`maskviz.gui.view_state`). Views read it
@@ -15,7 +16,9 @@ Signals
     ``provenanceChanged()`` (see :meth:`mask_label`), ``optionsChanged(str name)``,
     ``resultChanged()``, ``baselineChanged()``, ``curveChanged()`` (the loss sweep, a :class:`Curve`),
     ``messageChanged(str)``, ``patternRequested(MaskSpec)`` (the pattern panel asks for a pattern:
-    the controller makes its mask) and ``patternErrorChanged(str)`` (why it could not).
+    the controller makes its mask) and ``patternErrorChanged(str)`` (why it could not),
+    ``pictureChanged(str note)`` (the view or its working picture; the note says why the view fell
+    back to ``model``, or is empty), ``progressChanged()`` (how far a whole picture has streamed in).
 
 Value types
     :class:`DisplayOptions` (unnormalize, heatmap, baseline, precision, device), :class:`Provenance`
@@ -37,6 +40,7 @@ from maskviz.errors import MaskError
 from maskviz.gui.view_state import ViewState
 from maskviz.masks import MaskSpec, PatternParam, parse_mask_spec
 from maskviz.painting import PaintAtom, PaintModel
+from maskviz.whole.view import View, ViewError
 
 UNDO_LIMIT = 100
 DEFAULT_SHAPE, DEFAULT_PATCH = (224, 224), 16
@@ -89,6 +93,7 @@ class Inputs:
     grid: tuple[int, int]
     unnormalize: str
     precision: str
+    view: str = "model"  # the view's label, e.g. "tiles 1024x768 px"
 
     def patch_mask(self) -> np.ndarray:
         return np.frombuffer(self.mask, dtype=bool).reshape(self.grid)
@@ -136,12 +141,18 @@ class ViewerState(QObject):
     messageChanged = Signal(str)
     patternRequested = Signal(object)
     patternErrorChanged = Signal(str)
+    pictureChanged = Signal(str)
+    progressChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.image: Any = None  # PIL image as loaded
         self.image_source: str | None = None
         self.model_image: Any = None  # the image fitted to the model's input
+        self.picture_view = View()  # "model", or "tiles" / "native" with a working size
+        self.picture: Any = None  # the tiles/native view's maskviz.whole.ViewImage (None in the model view)
+        self.progress: tuple[int, int] | None = None  # (done, total) tiles of a whole picture being computed
+        self.progress_text = ""
         self.model: Any = None  # maskviz.checkpoints.LoadedModel
         self.model_source: str | None = None
         self.paint = PaintModel(DEFAULT_SHAPE, DEFAULT_PATCH)
@@ -177,19 +188,65 @@ class ViewerState(QObject):
             raise MaskError(f"A {np.shape(mask)} mask does not fit this model's {tuple(model.grid_size)} patch grid.")
         self.model, self.model_source = loaded, None if source is None else str(source)
         self._refit()
-        if mask is not None:
+        if mask is not None and self.picture is None:  # a whole view's grid gets its pattern on pictureChanged
             self._replace_mask(mask, provenance or Provenance(), "Restore mask" if provenance is None else "Pattern")
         self.modelChanged.emit()
 
     def _refit(self) -> None:
-        """Fit the image to the model once per image and model, and resize the painting if needed."""
+        """Fit the image to the model once per image and model, make the view's picture, and resize the
+        painting if needed. A view the new image or model cannot take falls back to ``model``, saying why."""
         from maskviz.images import fit_to_model
 
         if self.model is None:
             return
         c = self.model.model.config
         self.model_image = None if self.image is None else fit_to_model(self.image, c.img_size)
-        self.set_geometry((c.img_size, c.img_size) if isinstance(c.img_size, int) else c.img_size, c.patch_size)
+        note = ""
+        try:
+            picture = self._picture_for(self.picture_view)
+        except ViewError as exc:
+            note = f"{self.picture_view.name} view: {exc}; showing the model view"
+            self.picture_view, picture = View(), None
+        self._use_picture(picture, note, emit=bool(note) or picture is not None)
+
+    @property
+    def working_image(self) -> Any:
+        """The picture the canvas shows and masks are painted on: the view's (tiles, native) or the fitted image."""
+        return self.model_image if self.picture is None else self.picture.image
+
+    def set_picture_view(self, view: View) -> None:
+        """Work on the image in ``view``; a :class:`ViewError` (checked before anything changes) says why not."""
+        self._use_picture(self._picture_for(view), "", view=view)
+
+    def _picture_for(self, view: View) -> Any:
+        from maskviz.whole import prepare_view
+
+        if view.name == "model" or self.model is None or self.image is None:
+            return None
+        return prepare_view(self.model.model, self.image, view)
+
+    def _use_picture(self, picture: Any, note: str, emit: bool = True, view: View | None = None) -> None:
+        c = self.model.model.config if self.model is not None else None
+        if view is not None:
+            self.picture_view = view
+        self.picture = picture
+        if picture is not None:
+            self.set_geometry((picture.size[1], picture.size[0]), picture.patch_size)
+        elif c is not None:
+            self.set_geometry((c.img_size, c.img_size) if isinstance(c.img_size, int) else c.img_size, c.patch_size)
+        if emit or view is not None:
+            self.pictureChanged.emit(note)
+
+    @property
+    def view_label(self) -> str:
+        """What figures call the view: ``model``, ``tiles 1024x768 px``, ``native 448 px``."""
+        return "model" if self.picture is None else self.picture.label
+
+    def set_progress(self, progress: tuple[int, int] | None, text: str = "") -> None:
+        """How far a whole picture has streamed in (None: nothing running), and a line saying so."""
+        if (progress, text) != (self.progress, self.progress_text):
+            self.progress, self.progress_text = progress, text
+            self.progressChanged.emit()
 
     def set_geometry(self, shape: tuple[int, int], patch_size: int) -> None:
         """Size the painting (the model's input size and patch). A new size starts an empty mask and
@@ -329,8 +386,8 @@ class ViewerState(QObject):
         if self.model is None or self.model_image is None:
             return None
         mask = self.patch_mask()
-        return Inputs(id(self.model.model), id(self.model_image), mask.tobytes(), mask.shape,
-                      self.options.unnormalize, self.options.precision)
+        return Inputs(id(self.model.model), id(self.working_image), mask.tobytes(), mask.shape,
+                      self.options.unnormalize, self.options.precision, self.view_label)
 
     def result_is_current(self) -> bool:
         """Whether :attr:`result` was computed from exactly the image, model, mask and options now set."""

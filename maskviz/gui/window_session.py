@@ -97,18 +97,19 @@ class SessionMixin:
 
     def _may_close(self) -> bool:
         """With a run going: stop it and close once it has saved, leave it running, or stay open."""
-        if not self.training.running:
+        training = self.training.controller
+        if not training.running:
             return True
-        if self.training.process.state == "stopping":
+        if training.stopping:
             self.statusBar().showMessage("Still stopping the training run; the window closes once it has saved…")
             return False
         answer = self.ask_stop_training()
         if answer == "keep":
-            self.training.detach()
+            training.detach()
             return True
         if answer == "stop":
             self.statusBar().showMessage("Stopping the training run; the window closes once it has saved…")
-            self.training.stop(then=self.close)
+            training.stop(then=self.close)
         return False
 
     def closeEvent(self, event: QCloseEvent) -> None:

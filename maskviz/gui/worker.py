@@ -4,10 +4,11 @@ Why one thread with lanes instead of a pool: on a 2-core machine two concurrent 
 each other down (performance-anchors: contention), and a model must not be moved to another device
 while another thread runs it. So every task runs on one worker thread in priority order:
 
-``load`` (a model the user waits for) > ``recon`` (the picture under the brush) > ``baseline`` (a
+``load`` (a model the user waits for) > ``recon`` (the picture under the brush) > ``tiles`` (the
+whole picture in the tiles or native view, streamed a batch of tiles per step) > ``baseline`` (a
 non-learned fill beside it) > ``before-after`` (a training run's result against its base) >
-``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). The last three are
-the :data:`BACKGROUND` lanes.
+``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). ``tiles`` and the
+last three are the :data:`BACKGROUND` lanes.
 
 A task is ``fn()`` returning a value, or a generator: then one ``next()`` runs per turn and the
 worker picks the most urgent lane again before the next one, so a background job holds the worker
@@ -51,8 +52,8 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "baseline", "before-after", "curve", "compare")  # highest priority first
-BACKGROUND = ("before-after", "curve", "compare")
+LANES = ("load", "recon", "tiles", "baseline", "before-after", "curve", "compare")  # highest priority first
+BACKGROUND = ("tiles", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)
 
@@ -103,6 +104,14 @@ class ReconOutcome:
     result: Any  # maskviz.reconstruct.Reconstruction
     seconds: float
     request: ReconRequest | None = None
+    view: str = "model"  # the view's label ("tiles 1024x768 px"): figures and exports name it
+    progress: tuple[int, int] | None = None  # (done, total) tiles of a whole picture still streaming in
+    view_result: Any = None  # the tiles or native view's maskviz.whole.ViewResult (per-tile metrics)
+
+    @property
+    def partial(self) -> bool:
+        """A whole picture still streaming in: pending tiles show the masked input, unscored."""
+        return self.progress is not None
 
 
 @dataclass

@@ -5,6 +5,8 @@ One interface for all families, so reconstruction, training and the GUI never sp
 * ``model(imgs, mask)`` takes normalised images ``[B, C, H, W]`` and a boolean patch mask
   ``[B, L]`` (True = hidden, row-major patch order) and returns predictions ``[B, L, p*p*C]`` in
   the family's *target space* (normalised pixels; per-patch normalised for norm-pix MAE).
+  ``model(imgs, mask, grid=(gh, gw))`` takes a larger image as one longer sequence where the family
+  can (:meth:`~MaskedImageModel.native_refusal` says why not; :mod:`maskviz.whole.native`).
 * ``model.patch_loss(imgs, pred)`` is the family's own per-patch training loss (all patches).
 * ``model.loss(imgs, pred, mask)`` is the family's training loss, reduced exactly like its
   training code (per sample with ``reduce_batch=False``).
@@ -16,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -70,7 +73,8 @@ class MaskedImageModel(nn.Module):
     def unpatchify(self, patches: Tensor) -> Tensor:
         return unpatchify(patches, self.config.patch_size, self.config.grid_size, self.config.in_chans)
 
-    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def forward(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None
+                ) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def patch_loss(self, imgs: Tensor, pred: Tensor) -> Tensor:  # pragma: no cover - abstract
@@ -85,18 +89,34 @@ class MaskedImageModel(nn.Module):
             return (per_patch * m).sum() / m.sum()
         return (per_patch * m).sum(dim=1) / m.sum(dim=1)
 
+    def loss_over_hidden(self, patch_loss: np.ndarray, mask: np.ndarray) -> float | None:
+        """:meth:`loss` from the per-patch losses ``(gh, gw)`` of any grid (a whole photo's, where the
+        model's own grid does not hold): the mean over hidden patches (overridden where the formula
+        differs); None when nothing is hidden."""
+        hidden = np.asarray(mask, dtype=bool).reshape(np.shape(patch_loss))
+        return float(np.asarray(patch_loss, dtype=np.float64)[hidden].mean()) if hidden.any() else None
+
     def target(self, imgs: Tensor) -> Tensor:
         """The training target in patch layout ``[B, L, p*p*C]``."""
         return self.patchify(imgs)
 
-    def check_input(self, imgs: Tensor, mask: Tensor) -> None:
+    def check_input(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The patch grid of ``imgs``: the model's own, or ``grid`` (the native view: the whole image
+        as one longer sequence, where :meth:`native_refusal` allows it)."""
         c = self.config
-        if imgs.ndim != 4 or imgs.shape[1] != c.in_chans or imgs.shape[-2:] != (c.img_size, c.img_size):
-            raise ValueError(
-                f"expected images [B, {c.in_chans}, {c.img_size}, {c.img_size}], got {list(imgs.shape)}"
-            )
-        if mask.shape != (imgs.shape[0], c.num_patches):
-            raise ValueError(f"expected mask [B, {c.num_patches}], got {list(mask.shape)}")
+        gh, gw = c.grid_size if grid is None else grid
+        if grid is not None and (gh, gw) != c.grid_size and (why := self.native_refusal((gh, gw))):
+            raise ValueError(why)
+        h, w = gh * c.patch_size, gw * c.patch_size
+        if imgs.ndim != 4 or imgs.shape[1] != c.in_chans or imgs.shape[-2:] != (h, w):
+            raise ValueError(f"expected images [B, {c.in_chans}, {h}, {w}], got {list(imgs.shape)}")
+        if mask.shape != (imgs.shape[0], gh * gw):
+            raise ValueError(f"expected mask [B, {gh * gw}], got {list(mask.shape)}")
+        return gh, gw
+
+    def native_refusal(self, grid: tuple[int, int]) -> str | None:
+        """Why this model cannot take a ``gh×gw`` patch grid as one sequence (None: it can)."""
+        return f"{type(self).__name__} runs only its own {self.config.img_size} px input"
 
 
 @dataclass

@@ -257,8 +257,9 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
         self.norm = norm_layer(embed_dim) if norm_layer else nn.Identity()
 
-    def forward(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[-2:]) != self.img_size:
+    def forward(self, x: Tensor, any_size: bool = False) -> Tensor:
+        """``any_size``: a whole number of patches of any size (the native view), row-major."""
+        if tuple(x.shape[-2:]) != self.img_size and not any_size:
             raise ValueError(f"input of {tuple(x.shape[-2:])} px, the model takes {self.img_size}")
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 

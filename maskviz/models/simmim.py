@@ -20,14 +20,16 @@ checkpoint loader compares the stored copies with ours and drops them.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.init import trunc_normal_
 
 from maskviz.models.base import MaskedImageModel
-from maskviz.models.blocks import BeitBlock, PatchEmbed, RelativePositionBias
+from maskviz.models.blocks import BeitBlock, PatchEmbed, RelativePositionBias, relative_position_index
 from maskviz.models.configs import SIMMIM_CONFIGS, SimMIMSwinConfig, SimMIMViTConfig  # noqa: F401 - also imported from here
 
 
@@ -68,19 +70,40 @@ class SimMIMViTEncoder(nn.Module):
         )
         self.norm = norm(c.embed_dim)
 
-    def forward_features(self, imgs: Tensor, mask: Tensor) -> Tensor:
-        """Normalised tokens ``[B, 1 + L, D]``, CLS first (what timm's BEiT returns unmasked)."""
-        x = _blend_mask_token(self.patch_embed(imgs), mask, self.mask_token)
+    def forward_features(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
+        """Normalised tokens ``[B, 1 + L, D]``, CLS first (what timm's BEiT returns unmasked);
+        ``grid``: the patch grid of a larger image (the native view)."""
+        x = _blend_mask_token(self.patch_embed(imgs, any_size=grid is not None), mask, self.mask_token)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
-        bias = self.rel_pos_bias()
+        bias = self.rel_pos_bias() if grid is None else self.rel_pos_bias_for_grid(grid)
         for blk in self.blocks:
             x = blk(x, shared_rel_pos_bias=bias)
         return self.norm(x)
 
-    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:
+    def rel_pos_bias_for_grid(self, grid: tuple[int, int]) -> Tensor:
+        """The shared bias ``[heads, N, N]`` for another patch grid, the table resized as BEiT does.
+
+        The table is learned per offset within the trained grid; SimMIM's own code
+        (``utils.remap_pretrained_keys_vit``, for fine-tuning at another size) resamples it on
+        geometrically spaced offsets, square grids only, with SciPy's ``interp2d`` (gone from
+        SciPy 1.14). timm's ``resize_rel_pos_bias_table`` is that method per axis (so rectangles
+        work) with linear interpolation; the three CLS entries are kept.
+        """
+        from timm.layers.pos_embed_rel import resize_rel_pos_bias_table  # imports timm: only on this path
+
+        (gh, gw), table = grid, self.rel_pos_bias.relative_position_bias_table
+        with warnings.catch_warnings():  # timm's interpolator trips two torch deprecation notices
+            warnings.simplefilter("ignore", UserWarning)
+            table = resize_rel_pos_bias_table(table, new_window_size=(gh, gw), old_window_size=self.grid,
+                                              new_bias_shape=((2 * gh - 1) * (2 * gw - 1) + 3, table.shape[1]))
+        index = relative_position_index((gh, gw)).to(table.device)
+        n = index.shape[0]
+        return table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
+
+    def forward(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
         """Patch features as a map ``[B, D, gh, gw]`` for the convolutional decoder."""
-        x = self.forward_features(imgs, mask)[:, 1:]
-        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], *self.grid)
+        x = self.forward_features(imgs, mask, grid)[:, 1:]
+        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], *(grid or self.grid))
 
 
 class SimMIMSwinStage(nn.Module):
@@ -151,13 +174,19 @@ class SimMIMModel(MaskedImageModel):
         out = stride**2 * self.config.in_chans  # official: stride² · 3
         return nn.Sequential(nn.Conv2d(num_features, out, kernel_size=1), nn.PixelShuffle(stride))
 
-    def reconstruct_image(self, imgs: Tensor, mask: Tensor) -> Tensor:
-        """The decoder's whole image ``[B, C, H, W]`` in normalised pixels, visible patches included."""
-        self.check_input(imgs, mask)
-        return self.decoder(self.encoder(imgs, mask))
+    def reconstruct_image(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
+        """The decoder's whole image ``[B, C, H, W]`` in normalised pixels, visible patches included;
+        ``grid``: the patch grid of a larger image (the native view, where :meth:`native_refusal` allows)."""
+        grid = self.check_input(imgs, mask, grid)
+        if grid == self.config.grid_size:
+            return self.decoder(self.encoder(imgs, mask))
+        return self.decoder(self.encode_grid(imgs, mask, grid))
 
-    def forward(self, imgs: Tensor, mask: Tensor) -> Tensor:
-        return self.patchify(self.reconstruct_image(imgs, mask))
+    def encode_grid(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int]) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
+        return self.patchify(self.reconstruct_image(imgs, mask, grid))
 
     def pixel_mask(self, mask: Tensor) -> Tensor:
         """Patch mask ``[B, L]`` → pixel mask ``[B, 1, H, W]``, upsampled like ``SimMIM.forward``."""
@@ -173,6 +202,16 @@ class SimMIMModel(MaskedImageModel):
         if reduce_batch:
             return err.sum() / (m.sum() + 1e-5) / c
         return err.sum(dim=(1, 2, 3)) / (m.sum(dim=(1, 2, 3)) + 1e-5) / c
+
+    def loss_over_hidden(self, patch_loss: np.ndarray, mask: np.ndarray) -> float | None:
+        """The official loss from per-patch losses on any grid: a patch's loss is its mean over
+        ``p²·C`` values, so the L1 sum over hidden pixels is ``Σ loss · p² · C``; divided by the hidden
+        pixel count + 1e-5 and by ``C`` as :meth:`loss` does."""
+        hidden = np.asarray(mask, dtype=bool).reshape(np.shape(patch_loss))
+        n, p2 = int(hidden.sum()), self.patch_size**2
+        if not n:
+            return None
+        return float(np.asarray(patch_loss, dtype=np.float64)[hidden].sum() * p2 / (n * p2 + 1e-5))
 
     def patch_loss(self, imgs: Tensor, pred: Tensor) -> Tensor:
         """Mean absolute error per patch ``[B, L]`` (the loss's terms, for every patch)."""
@@ -200,6 +239,13 @@ class SimMIMViT(SimMIMModel):
         trunc_normal_(enc.cls_token, std=0.02)
         trunc_normal_(enc.mask_token, std=0.02, a=-0.02, b=0.02)
 
+    def native_refusal(self, grid: tuple[int, int]) -> str | None:
+        """None: attention is global and the bias table is resized (``SimMIMViTEncoder.rel_pos_bias_for_grid``)."""
+        return None
+
+    def encode_grid(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int]) -> Tensor:
+        return self.encoder(imgs, mask, grid)
+
 
 class SimMIMSwin(SimMIMModel):
     """SimMIM with the Swin Transformer of the official ``simmim_pretrain__swin_*`` configs."""
@@ -216,3 +262,43 @@ class SimMIMSwin(SimMIMModel):
         """Official encoder init (the patch conv and the decoder keep PyTorch's default, as there)."""
         self.encoder.apply(partial(_init_official, conv=False))
         trunc_normal_(self.encoder.mask_token, std=0.02)
+
+    def native_refusal(self, grid: tuple[int, int]) -> str | None:
+        """Why the official Swin cannot be built for this grid with these weights (None: it can).
+
+        It is built for one square size (``IMG_SIZE``); its windows must tile every stage, and a stage
+        whose window the official clamping rule changes would need a bias table the weights lack.
+        """
+        c, (gh, gw) = self.config, grid
+        if gh != gw:
+            return (f"SimMIM's Swin is built for one square input size; a {gw * c.patch_size}×{gh * c.patch_size} "
+                    "px picture is not square (use the tiles view, or a square picture)")
+        try:
+            other = c.replace(img_size=gh * c.patch_size)
+        except ValueError as exc:
+            return f"SimMIM's Swin cannot be built at {gh * c.patch_size} px: {exc}"
+        for s in range(c.num_stages):
+            (trained, _), (window, _) = c.stage_window(s), other.stage_window(s)
+            if window != trained:
+                return (f"at {other.img_size} px stage {s} of SimMIM's Swin attends in {window}×{window} windows; "
+                        f"its weights have a bias table for {trained}×{trained} windows only")
+        return None
+
+    def encode_grid(self, imgs: Tensor, mask: Tensor, grid: tuple[int, int]) -> Tensor:
+        return self.encoder_for_grid(grid)(imgs, mask)
+
+    def encoder_for_grid(self, grid: tuple[int, int]) -> SimMIMSwinEncoder:
+        """The official encoder built at ``grid``'s size on these very weights (shared, not copied):
+        its stages, windows, shifts and attention masks are those of that size."""
+        config = self.config.replace(img_size=grid[0] * self.config.patch_size)
+        with torch.device("meta"):
+            encoder = SimMIMSwinEncoder(config)
+        encoder.load_state_dict(self.encoder.state_dict(), assign=True)
+        device = self.encoder.mask_token.device
+        for module in encoder.modules():  # the deterministic buffers, computed for this size
+            for name, buffer in module.named_buffers(recurse=False):
+                if buffer.is_meta:
+                    module.register_buffer(name, torch.empty_like(buffer, device=device), persistent=False)
+            if hasattr(module, "init_non_persistent_buffers"):
+                module.init_non_persistent_buffers()
+        return encoder.train(self.encoder.training)

@@ -9,7 +9,10 @@ Modules: :mod:`~maskviz.train.config` (recipe and derived plan), :mod:`~maskviz.
 (seeded images, crops and masks), :mod:`~maskviz.train.optim` (AdamW groups, lr schedule),
 :mod:`~maskviz.train.loop` (the loop, resume), :mod:`~maskviz.train.rundir` (files),
 :mod:`~maskviz.train.events` (the metrics schema), :mod:`~maskviz.train.dist` (torchrun),
-:mod:`~maskviz.train.signals` (Ctrl-C).
+:mod:`~maskviz.train.signals` (Ctrl-C); what the app's Train panel and the CLI say about runs:
+:mod:`~maskviz.train.monitor` (history, verdict, texts), :mod:`~maskviz.train.runs` (run list,
+checkpoint notes, model names), :mod:`~maskviz.train.launch` (the child's command line, its ending),
+:mod:`~maskviz.train.before_after` (base vs fine-tuned on one image, one forward per step).
 
 The names below are imported on first use (:mod:`maskviz.lazy`): ``maskviz train --help`` reads the
 recipe defaults from :mod:`~maskviz.train.config` without importing torch.

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
-import os
 import signal
-import threading
-import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,7 +230,7 @@ class SampleStream:
         self._decoded = DecodedCache()
 
     def recipe(self) -> tuple[Any, ...]:
-        """Picklable arguments that rebuild this stream in another process (see :func:`_start_worker`)."""
+        """Picklable arguments that rebuild this stream in another process (see :class:`_BatchDataset`)."""
         return self.files, self.seed, self.model_config, self.masks.spec, self.synthetic, self.augmentation
 
     def index(self, position: int) -> int:
@@ -302,91 +297,117 @@ class DecodedCache:
         return img
 
 
-class Prefetcher:
-    """Builds the next batch while the current one trains.
+class _BatchDataset(torch.utils.data.Dataset):
+    """Micro-batches of a :class:`SampleStream` by key ``(first position, count)``.
 
-    Batches are pure functions of their positions, so working ahead — or splitting a batch among
-    ``workers`` processes, each with its own copy of the stream — changes the time a step takes and
-    nothing else. Without workers one background thread does it: Pillow's decoders and torch release
-    the GIL, so with a GPU the two really overlap. On a CPU the model already keeps every core busy
-    and a competing thread only slows its OpenMP workers, so ``background=False`` there. A fast GPU
-    outruns one thread; data worker processes keep it fed.
+    Only the stream's recipe travels to worker processes; each process builds its own stream and
+    collects its own warnings (an unreadable image), which come back with the batch. A training
+    error comes back as text, so the main process raises it as one line instead of a worker traceback.
     """
 
-    def __init__(self, stream: SampleStream, background: bool = True, workers: int = 0) -> None:
-        self.stream, self.workers = stream, workers
-        self._pool: Executor | None = None
-        if workers > 0:
-            # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(os.getpid(), *stream.recipe()))
-        elif background:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="maskviz-data")
-        self._pending: dict[tuple[int, int], list[Future]] = {}
+    def __init__(self, recipe: tuple[Any, ...]) -> None:
+        self.recipe = recipe
+        self._stream: SampleStream | None = None
+        self._messages: list[str] = []
 
-    def get(self, first: int, count: int, upcoming: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch at ``first``; starts on the one at ``upcoming`` (if any) before waiting."""
-        if self._pool is None:
-            return self.stream.batch(first, count)
-        futures = self._pending.pop((first, count), None) or self._submit(first, count)
-        if upcoming is not None and (upcoming, count) not in self._pending:
-            self._pending[(upcoming, count)] = self._submit(upcoming, count)
-        if self.workers == 0:
-            return futures[0].result()
-        parts = [f.result() for f in futures]
-        for _, _, messages in parts:
+    def __getstate__(self) -> dict[str, Any]:
+        return {"recipe": self.recipe, "_stream": None, "_messages": []}
+
+    def __len__(self) -> int:  # an endless stream: the sampler says which batches to make
+        return 2**62
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[tuple[int, int], Any, Any, list[str], str]:
+        if self._stream is None:
+            files, seed, model_config, mask_spec, synthetic, augmentation = self.recipe
+            self._stream = SampleStream(files, seed, model_config, MaskMaker(mask_spec, model_config),
+                                        warn=self._messages.append, synthetic=synthetic, augmentation=augmentation)
+        try:
+            imgs, masks, error = *self._stream.batch(*key), ""
+        except TrainError as exc:
+            imgs = masks = None
+            error = str(exc)
+        messages, self._messages[:] = list(self._messages), []
+        return key, imgs, masks, messages, error
+
+
+class _Keys(torch.utils.data.Sampler):
+    """The micro-batch keys of one process, in training order."""
+
+    def __init__(self, keys: Callable[[], Iterator[tuple[int, int]]]) -> None:
+        self._keys = keys
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return self._keys()
+
+
+def _worker_started(_worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group: the main process decides (it finishes the step and saves)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class TrainBatches:
+    """The training batches of one process, in order, through a ``torch.utils.data.DataLoader``.
+
+    Batches are pure functions of their positions, so loading ahead in ``workers`` processes
+    changes the time a step takes and nothing else. Each batch is split among the workers (a
+    batch is ready as soon as every worker has made its share), then checked whole. Without workers
+    the batch is built in line: on a CPU the model already keeps every core busy.
+
+    It replaced a hand-written process pool after ``bench/bench_train.py --loaders`` (commit cb24347,
+    tiny model, 2 busy cores) measured both in one run: equal without workers, 1.2x the pool's images/s
+    with 2 workers once each batch was split among them (0.7x while each worker made whole batches).
+    """
+
+    def __init__(self, stream: SampleStream, keys: Callable[[], Iterator[tuple[int, int]]], workers: int = 0,
+                 pin_memory: bool = False) -> None:
+        self.warn, self.masks, self.parts = stream.warn, stream.masks, max(1, workers)
+
+        def chunks() -> Iterator[tuple[int, int]]:
+            for first, count in keys():
+                yield from _split(first, count, self.parts)
+
+        # spawn: forking a process that holds OpenMP or CUDA threads is unsafe.
+        loader = torch.utils.data.DataLoader(
+            _BatchDataset(stream.recipe()), batch_size=None, sampler=_Keys(chunks), num_workers=workers,
+            pin_memory=pin_memory, worker_init_fn=_worker_started if workers else None,
+            multiprocessing_context="spawn" if workers else None, prefetch_factor=2 if workers else None)
+        self._loader: torch.utils.data.DataLoader | None = loader
+        self._batches: Iterator[Any] | None = None
+
+    def next(self, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch at stream position ``first`` (it must be the next one in the keys' order; the keys
+        are read when the first batch is asked for, so a resumed run's keys start at its step)."""
+        if self._batches is None:
+            assert self._loader is not None, "closed"
+            self._batches = iter(self._loader)
+        imgs, masks = [], []
+        for want in _split(first, count, self.parts):
+            key, part_imgs, part_masks, messages, error = next(self._batches)
             for message in messages:
-                self.stream.warn(message)
-        masks = torch.cat([m for _, m, _ in parts])
-        self.stream.masks.check(masks)
-        return torch.cat([x for x, _, _ in parts]), masks
-
-    def _submit(self, first: int, count: int) -> list[Future]:
-        assert self._pool is not None
-        if self.workers == 0:
-            return [self._pool.submit(self.stream.batch, first, count)]
-        chunk = math.ceil(count / self.workers)
-        return [self._pool.submit(_worker_batch, start, min(chunk, first + count - start))
-                for start in range(first, first + count, chunk)]
+                self.warn(message)
+            if error:
+                raise TrainError(error)
+            if tuple(key) != want:
+                raise RuntimeError(f"data loader out of step: got samples {tuple(key)}, wanted {want}")
+            imgs.append(part_imgs)
+            masks.append(part_masks)
+        if len(masks) == 1:
+            return imgs[0], masks[0]
+        batch_masks = torch.cat(masks)
+        self.masks.check(batch_masks)  # MAE: one hidden count across the parts too
+        return torch.cat(imgs), batch_masks
 
     def close(self) -> None:
-        for futures in self._pending.values():
-            for future in futures:
-                future.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        batches, self._batches, self._loader = self._batches, None, None
+        shutdown = getattr(batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
 
 
-# One stream per data worker process, built once by the pool's initializer.
-_worker_stream: SampleStream | None = None
-_worker_messages: list[str] = []
-
-
-def _start_worker(parent: int, files: list[Path], seed: int, model_config: ModelConfig, mask_spec: str,
-                  synthetic: float, augmentation: str) -> None:
-    global _worker_stream
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
-    # The parent's pid comes from the parent: one killed while this process was starting is already gone.
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    torch.set_num_threads(1)
-    _worker_stream = SampleStream(files, seed, model_config, MaskMaker(mask_spec, model_config),
-                                  warn=_worker_messages.append, synthetic=synthetic, augmentation=augmentation)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A training process killed outright (SIGKILL, a crash) cannot shut its pool down: end with it."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
-def _worker_batch(first: int, count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """A slice of a batch, plus the warnings raised while making it (the main process reports them)."""
-    assert _worker_stream is not None
-    imgs, masks = _worker_stream.batch(first, count)
-    messages = list(_worker_messages)
-    _worker_messages.clear()
-    return imgs, masks, messages
+def _split(first: int, count: int, parts: int) -> list[tuple[int, int]]:
+    """``(first, count)`` of each worker's share of a batch."""
+    size = math.ceil(count / parts)
+    return [(start, min(size, first + count - start)) for start in range(first, first + count, size)]
 
 
 class ValSet:

@@ -29,8 +29,8 @@ from maskviz.sources import model_path
 from maskviz.train.config import MIN_VAL_IMAGES, Plan, TrainConfig, TrainError, resolve
 from maskviz.train.data import (
     MaskMaker,
-    Prefetcher,
     SampleStream,
+    TrainBatches,
     ValSet,
     derived_seed,
     scan_images,
@@ -49,6 +49,7 @@ from maskviz.train.rundir import (
     disk_errors_explained,
     disk_full_error,
 )
+from maskviz.train.signals import StopFlag
 
 StopFn = Callable[[], bool]
 Streams = tuple[TextIO | None, TextIO | None]  # (human log lines, JSON events)
@@ -70,13 +71,15 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     seconds: float
+    best_step: int | None = None  # the step of the best validation (0: the starting model)
 
 
 def train(config: TrainConfig, stop: StopFn | None = None, *, stop_at: int | None = None,
           echo: TextIO | None = None, jsonl: TextIO | None = None) -> TrainResult:
     """Start a new run in ``config.out``.
 
-    ``stop`` is polled after every step (True → save and end with reason "stopped"); ``stop_at``
+    ``stop`` is polled after every step (True → save and end with reason "stopped"; a
+    :class:`~maskviz.train.signals.StopFlag` also during a step, which is then dropped); ``stop_at``
     ends the run the same way after that global step, so it can be resumed later. ``echo`` gets
     the human log lines, ``jsonl`` every event; both only on the main process.
     """
@@ -195,7 +198,9 @@ class _Session:
         self.reporter = Reporter(run if world.is_main else None, *streams)
         stream = SampleStream(files[0], config.seed, model.config, masks, warn=self.reporter.log,
                               synthetic=config.synthetic, augmentation=config.augment)
-        self.batches = Prefetcher(stream, background=device.type != "cpu", workers=config.workers)
+        # On a GPU one data process by default, so the next batches load while the model trains.
+        self.batches = TrainBatches(stream, self._batch_keys, config.workers or int(device.type != "cpu"),
+                                    pin_memory=device.type == "cuda")
         self.valset = ValSet(files[1], config.seed, model.config, masks, crops=config.val_crops or 1)
         self.step, self.loss, self.val_loss = 0, math.nan, math.nan
         self.best_val_loss, self.best_step = math.inf, -1
@@ -203,6 +208,8 @@ class _Session:
         self.warnings = list(warnings or [])  # reported once the run is announced
         self._val_failed = False
         self._step_seconds: float | None = None
+        self._interrupt: StopFn | None = None  # a stop that may drop the step in progress (see _loop)
+        _watch_backward(self.model, self._check_interrupt)
 
     # ------------------------------------------------------------------ construction
 
@@ -318,9 +325,21 @@ class _Session:
         total = self.config.steps
         if stop_at is not None and self.step >= stop_at:
             return "stopped"
+        # A signal's stop (Ctrl-C, the panel's Stop) is also heeded inside a step, in a single process:
+        # the step is dropped before its forward or its backward, so a ViT-H run does not finish one
+        # more step before saving. Other stop functions are polled once per step (a benchmark runs work
+        # in them). Several processes must agree, so they only stop between steps.
+        self._interrupt = stop if isinstance(stop, StopFlag) and not self.world.distributed else None
         while self.step < total:
             t0 = time.perf_counter()
-            local_loss, lr = self._train_step()
+            try:
+                local_loss, lr = self._train_step()
+            except _StepDropped:
+                self.optimizer.zero_grad(set_to_none=True)
+                self.reporter.log(f"stop asked during step {self.step + 1}: the step is dropped (a resume redoes "
+                                  "it); saving")
+                self._save_last()
+                return "stopped"
             wants_stop = bool(stop and stop()) or (stop_at is not None and self.step + 1 >= stop_at)
             loss_sum, votes = self.world.sum([local_loss, float(wants_stop)], self.device)
             self.step, self.loss = self.step + 1, loss_sum / self.world.size
@@ -333,19 +352,25 @@ class _Session:
         return "done"
 
     def _train_step(self) -> tuple[float, float]:
-        """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr."""
+        """One optimizer step over ``accum`` micro-batches; returns this process's mean loss and the lr.
+
+        A stop (``self._interrupt``) is checked before each forward, before each backward and in the
+        backward after each block: it drops the step (``_StepDropped``) before anything of it reached
+        the weights."""
         c, world = self.config, self.world
         lr = lr_at(self.step, c.steps, c.warmup_steps, c.lr, c.min_lr)
         set_lr(self.optimizer, lr)
         self._seed_torch()
         losses = []
         for micro in range(c.accum):
-            imgs, mask = self.batches.get(self._first(self.step, micro), c.batch, self._upcoming(micro))
+            imgs, mask = self.batches.next(self._first(self.step, micro), c.batch)
             imgs, mask = imgs.to(self.device, non_blocking=True), mask.to(self.device)
             sync = micro == c.accum - 1 or not world.distributed
             with contextlib.nullcontext() if sync else self.net.no_sync():
+                self._check_interrupt()
                 with autocast(self.device, self.precision):
                     loss = self.model.loss(imgs, self.net(imgs, mask), mask)
+                self._check_interrupt()
                 self.scaler.scale(loss / c.accum).backward()
             losses.append(loss.detach().float())
         self.scaler.step(self.optimizer)
@@ -353,16 +378,21 @@ class _Session:
         self.optimizer.zero_grad(set_to_none=True)
         return float(torch.stack(losses).mean()), lr
 
+    def _check_interrupt(self, _grad: torch.Tensor | None = None) -> None:
+        if self._interrupt is not None and self._interrupt():
+            raise _StepDropped
+
     def _first(self, step: int, micro: int) -> int:
         """Stream position of this process's first sample in a micro-batch (ranks take consecutive slices)."""
         c, world = self.config, self.world
         return ((step * c.accum + micro) * world.size + world.rank) * c.batch
 
-    def _upcoming(self, micro: int) -> int | None:
-        """Position of the micro-batch after this one, for the prefetcher (None after the last step)."""
-        if micro + 1 < self.config.accum:
-            return self._first(self.step, micro + 1)
-        return self._first(self.step + 1, 0) if self.step + 1 < self.config.steps else None
+    def _batch_keys(self) -> Iterator[tuple[int, int]]:
+        """``(first position, count)`` of this process's micro-batches from the current step to the end."""
+        c = self.config
+        for step in range(self.step, c.steps):
+            for micro in range(c.accum):
+                yield self._first(step, micro), c.batch
 
     def _seed_torch(self) -> None:
         """Reseed the global generators from (seed, step, rank) for any layer that draws (dropout...).
@@ -485,7 +515,26 @@ class _Session:
         best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
         return TrainResult(self.rundir.path, reason, self.step, self.config.steps, _number(self.loss),
                            _number(self.val_loss), best, self.rundir.last,
-                           self.rundir.best if self.rundir.best.exists() else None, seconds)
+                           self.rundir.best if self.rundir.best.exists() else None, seconds,
+                           self.best_step if self.best_step >= 0 else None)
+
+
+class _StepDropped(Exception):
+    """A stop asked for in the middle of a step: the step is not applied."""
+
+
+def _watch_backward(model: torch.nn.Module, check: Callable[[torch.Tensor], None]) -> None:
+    """Call ``check`` in the backward pass whenever the gradient of a block's output arrives (the
+    blocks are the members of the model's ModuleLists), so a stop can end a backward within one block.
+    An exception raised there leaves ``backward()``; the partial gradients are then thrown away."""
+    def on_forward(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            output.register_hook(check)
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList):
+            for block in module:
+                block.register_forward_hook(on_forward)
 
 
 def _number(x: float) -> float | None:

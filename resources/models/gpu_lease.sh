@@ -2,12 +2,17 @@
 # Train, export and benchmark the 14×14-grid bundled models in ONE GPU lease (one command of at
 # most 10 minutes on an H200 with 16 cores). Three ways to call it, from the repository root:
 #
-#   resources/models/gpu_lease.sh --prepare    # here, once: training images, held-out photos, wheels
-#   resources/models/gpu_lease.sh --dry-run    # here, on the CPU: the whole pipeline at 2 steps a run
+#   resources/models/gpu_lease.sh --prepare    # here, once: training images, lease shard, held-out photos, wheels
+#   resources/models/gpu_lease.sh --dry-run    # here, on the CPU: the whole pipeline at 1 step a run
 #   # then, with the device tool (the machine has python3 with CUDA torch, timm, safetensors,
 #   # Pillow, numpy and OpenCV; nothing can be downloaded there):
-#   #   run(command="bash resources/models/gpu_lease.sh", carry=[".traindata", ".heldout", ".whl"],
+#   #   run(command="bash resources/models/gpu_lease.sh", carry=[".leasedata", ".heldout", ".whl"],
 #   #       timeout_s=600)
+#
+# The lease trains on .leasedata, a compact copy of .traindata's photos and textures (abstract art
+# left out) made by --prepare: the device tool carries at most 64 MiB with the working tree, so the
+# shard gets what the tree, .heldout and .whl leave (CARRY_MIB less MARGIN_MIB), at the largest
+# shorter side and JPEG quality of training_data.SHARD_LADDER that fits.
 #
 # What comes back in $OUT (at most 8 files of 16 MiB, none in sub-folders):
 #   lease.log       everything the run printed (the probe, each run's command, the choice, the table)
@@ -25,15 +30,34 @@ PYTHON=${PYTHON:-python3}
 # so that the models are packed before the device tool's 600 s limit.
 BUDGET_MINUTES=${BUDGET_MINUTES:-8.0}
 LIMIT_SECONDS=${LIMIT_SECONDS:-580}
+CARRY_MIB=64
+MARGIN_MIB=${MARGIN_MIB:-2}
+
+mib() {  # size of the tracked working tree, or of the named folders, in MiB (rounded up)
+    local bytes
+    if [[ $1 == --tree ]]; then
+        bytes=$(git ls-files -z | du -cb --files0-from=- | tail -n 1 | cut -f1)
+    else
+        bytes=$(du -cb "$@" | tail -n 1 | cut -f1)
+    fi
+    echo $(((bytes + 1048575) / 1048576))
+}
 
 prepare() {
-    PYTHON=${PYTHON} resources/models/get_training_data.sh .traindata
-    "$PYTHON" resources/models/heldout_photos.py .heldout
+    # TRAIN_SRC: get_training_data.sh's download cache (default ~/.cache/maskviz-train-src)
+    PYTHON=${PYTHON} resources/models/get_training_data.sh .traindata ${TRAIN_SRC:+"$TRAIN_SRC"}
+    "$PYTHON" resources/models/heldout_photos.py .heldout ${TRAIN_SRC:+--work "$TRAIN_SRC"}
     # The device's python3 lacks platformdirs (pure Python), which maskviz.paths imports.
     mkdir -p .whl
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: -d .whl "platformdirs>=3"
-    du -sh .traindata .heldout .whl
-    echo "ready: carry .traindata .heldout .whl (64 MiB in all with the working tree)"
+    local tree rest budget
+    tree=$(mib --tree)
+    rest=$(mib .heldout .whl)
+    budget=$((CARRY_MIB - MARGIN_MIB - tree - rest))
+    echo "carry budget: $CARRY_MIB MiB - tree $tree - .heldout/.whl $rest - margin $MARGIN_MIB = $budget MiB for .leasedata"
+    "$PYTHON" resources/models/training_data.py shard .traindata .leasedata --budget-mib "$budget"
+    du -sh .leasedata .heldout .whl
+    echo "ready: carry .leasedata .heldout .whl ($((tree + rest + $(mib .leasedata))) of $CARRY_MIB MiB with the working tree)"
 }
 
 setup_device_python() {
@@ -45,7 +69,7 @@ setup_device_python() {
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
     fi
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-    for need in .traindata .heldout; do
+    for need in .leasedata .heldout; do
         [[ -d $need ]] || { echo "$need missing: run '$0 --prepare' here and carry it" >&2; exit 1; }
     done
 }
@@ -66,7 +90,7 @@ train_pack_bench() {  # $1: work folder, $2: export folder, then train_bundled.p
     # benchmark still brings the models back.
     local work=$1 export=$2 status=0
     shift 2
-    "$PYTHON" resources/models/train_bundled.py --data .traindata --work "$work" --export "$export" --no-bench \
+    "$PYTHON" resources/models/train_bundled.py --data .leasedata --work "$work" --export "$export" --no-bench \
         --quiet "$@" 2>&1 | tee -a "$OUT/lease.log" || status=$?
     pack "$work" "$export"
     [[ $status == 0 ]] || return "$status"
@@ -87,7 +111,7 @@ case $MODE in
     --dry-run)
         OUT=${OUT:-$(mktemp -d)}
         WORK=$(mktemp -d)
-        [[ -d .traindata ]] || { echo ".traindata missing: run '$0 --prepare' first" >&2; exit 1; }
+        [[ -d .leasedata ]] || { echo ".leasedata missing: run '$0 --prepare' first" >&2; exit 1; }
         PHOTOS=(); [[ -d .heldout ]] && PHOTOS=(--photos .heldout)
         CROPS=1 THREADS=1 BENCH_EXTRA=(--baselines harmonic) LIMIT_SECONDS=100000
         renice -n 10 $$ >/dev/null  # a shared CPU: everything below runs niced

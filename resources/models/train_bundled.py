@@ -5,6 +5,9 @@
     python resources/models/train_bundled.py --data .traindata --photos .heldout --work /tmp/bundle-runs \\
         --export /tmp/bundle-export
 
+(``gpu_lease.sh`` trains on ``.leasedata`` instead: the photos and textures of ``.traindata``
+shrunk to fit the device tool's carry, ``training_data.py shard``; ``art/`` is never used there.)
+
 One command, sized for one 10-minute GPU lease (``resources/models/gpu_lease.sh`` runs it there);
 ``--dry-run`` runs every phase on the CPU at a handful of steps, to test the pipeline.
 
@@ -291,8 +294,9 @@ def export(family: str, geometry: str, run: Path, args: argparse.Namespace, extr
     last = load_model(run / "checkpoints" / "last.safetensors").info
     info = {**loaded.info, "bundled_by": shlex.join(["python", "resources/models/train_bundled.py", *args.argv]),
             "run_final_step": last.get("steps"), "run_final_val_loss": last.get("val_loss"),
-            "data_recipe": "resources/models/get_training_data.sh (Debian wallpaper packages and wheel data "
-                           "files with redistributable licences; see its SOURCES.tsv)",
+            "data_recipe": "resources/models/get_training_data.sh (photos and photographed ground textures from "
+                           "Debian packages and wheel data files with redistributable licences, selected by "
+                           "resources/models/training_data.py; see its SOURCES.tsv)",
             DEFAULT_MASK_KEY: DEFAULT_MASK[family].format(cell=cell(geometry)), **extra}
     path = args.export / f"maskviz_{family}_{GEOMETRIES[geometry][0]}.safetensors"
     save_model(loaded.model, path, portable_info(info), dtype=torch.float16)  # no path of this machine

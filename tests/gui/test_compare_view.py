@@ -269,23 +269,27 @@ def test_a_model_removed_from_compare_is_released(qtbot, setup, tiny_model_path)
 
 def test_training_before_after_uses_the_figures_scale_and_dimming(qtbot):
     from pathlib import Path
+    from types import SimpleNamespace
 
     from synthetic import randomize_
 
     from maskviz.figures import PIXEL_UNIT, before_after_figure, error_image, error_scales, render_figure
-    from maskviz.gui.train_compare import Comparison, ComparisonView
+    from maskviz.gui.training.before_after import BeforeAfterView
+    from maskviz.gui.training.state import ComparisonShown, TrainingState
     from maskviz.models import create_model
     from maskviz.reconstruct import reconstruct
+    from maskviz.train.before_after import Comparison
 
     image = Image.fromarray(np.random.default_rng(5).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     mask = make_mask("center:0.5", (4, 4), 8)
     base, tuned = (reconstruct(randomize_(create_model("mae_vit_tiny_test"), seed=s).eval(), image, [mask])[0]
                    for s in (0, 1))
-    view = ComparisonView()
+    state = TrainingState(Path("runs"))
+    view = BeforeAfterView(state, SimpleNamespace(open_result=lambda which: None, use_result=lambda: None))
     qtbot.addWidget(view)
-    view.show_comparison(Comparison(base, tuned, "base", "tuned", Path("run/best.safetensors")))
+    state.set_comparison(ComparisonShown(Comparison(base, tuned, "base", "tuned", Path("run/best.safetensors"))))
     vmax = error_scales([base, tuned])[PIXEL_UNIT]
-    np.testing.assert_array_equal(view._arrays[1][2], error_image(tuned, vmax))
+    np.testing.assert_array_equal(view.pictures[1][2], error_image(tuned, vmax))
     assert f"0 – {vmax:g}" in view.hint.text()
     figure = before_after_figure(base, tuned, ["base", "tuned"], "center:0.5", "img.png")
     assert figure.groups == ["base", "tuned"] and render_figure(figure).width > 6 * 128

@@ -70,21 +70,26 @@ def test_an_unknown_suffix_is_one_dialog_and_nothing_written(window, dialogs, tm
 
 def test_training_before_after_has_every_glyph(qtbot):
     """Issue 22.7: "error (0 – 0.5)" and "base: … — loss" were drawn with missing-glyph boxes."""
+    from types import SimpleNamespace
+
     from synthetic import randomize_
 
-    from maskviz.gui.train_compare import Comparison, ComparisonView
+    from maskviz.gui.training.before_after import BeforeAfterView
+    from maskviz.gui.training.state import ComparisonShown, TrainingState
     from maskviz.masks import make_mask
     from maskviz.models import create_model
     from maskviz.reconstruct import reconstruct
+    from maskviz.train.before_after import Comparison
 
     image = Image.fromarray(np.random.default_rng(5).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     mask = make_mask("center:0.5", (4, 4), 8)
     base, tuned = (reconstruct(randomize_(create_model("mae_vit_tiny_test"), seed=s).eval(), image, [mask])[0]
                    for s in (0, 1))
-    view = ComparisonView()
+    state = TrainingState(Path("runs"))
+    view = BeforeAfterView(state, SimpleNamespace(open_result=lambda which: None, use_result=lambda: None))
     qtbot.addWidget(view)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="Glyph .* missing")
-        view.show_comparison(Comparison(base, tuned, "base: mae_vit_tiny_test … ×2", "fine-tuned, final (step 30)",
-                                        Path("run/last.safetensors")))
+        state.set_comparison(ComparisonShown(Comparison(base, tuned, "base: mae_vit_tiny_test … ×2",
+                                                        "fine-tuned, final (step 30)", Path("run/last.safetensors"))))
     assert view.shown == 2

@@ -2,11 +2,14 @@
 
 Actions: paint, erase, pattern, re-roll, complement, undo/redo, invert, switch between the two
 bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, and the
-Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row).
+Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row) and the
+Train dock (bring it to the front, edit the steps field, compare a finished run's final or best model
+with its base on the viewer's image and mask).
 Every ``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the
 result on screen was computed from the current image, model, mask and options, and that the canvas
 readout, hover readout, pattern label, metrics line, loss-curve star, baseline panel, zoom ranges and
-the Compare dock (its table and its viewer row, when it is up to date) all say the same.
+the Compare dock (its table and its viewer row, when it is up to date) and the Train dock (its form and
+its before/after rows) all say the same.
 ``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a benchmark of
 robustness; ``--soak-seed N`` picks another sequence).
 """
@@ -14,6 +17,7 @@ robustness; ``--soak-seed N`` picks another sequence).
 from __future__ import annotations
 
 import random
+import shutil
 import time
 
 import numpy as np
@@ -25,7 +29,10 @@ from PySide6.QtWidgets import QApplication, QSlider
 
 from maskviz import masks
 from maskviz.bundled import bundled_model_paths
+from maskviz.gui.training.before_after import HINT
 from maskviz.gui.viewer.panels import hover_lines
+from maskviz.train import RunDir, TrainConfig
+from maskviz.train.config import Plan
 
 MODELS = [str(p) for p in bundled_model_paths().values()]
 PATTERNS = ["random", "block", "simmim", "grid", "center", "border", "stripes", "checkerboard", "half", "none", "all"]
@@ -42,7 +49,8 @@ class RandomUser:
                         (self.redo, 2), (self.invert, 2), (self.switch_model, 1), (self.baseline, 1),
                         (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1),
                         (self.compare_dock, 1), (self.compare_run, 1), (self.compare_cancel, 1),
-                        (self.compare_seeds, 1), (self.compare_row, 1)]
+                        (self.compare_seeds, 1), (self.compare_row, 1),
+                        (self.train_dock, 1), (self.train_steps, 1), (self.train_compare, 1)]
 
     def step(self) -> str:
         action = self.rng.choices([a for a, _ in self.actions], weights=[w for _, w in self.actions])[0]
@@ -133,14 +141,36 @@ class RandomUser:
             row = self.rng.randrange(table.rowCount())
             self.w.compare._row_clicked(row, 0)  # as a click on the row
 
+    def train_dock(self) -> None:
+        self.w.train_dock.raise_()
+
+    def train_steps(self) -> None:
+        self.w.training.form.steps_spin.setValue(self.rng.randint(1, 5000))
+
+    def train_compare(self) -> None:
+        """What the final/best choice above the before/after rows does (the viewer's image and mask)."""
+        self.w.training.controller.open_result(self.rng.choice(["last", "best"]))
+
+
+def finished_run(folder, base: str) -> RunDir:
+    """A run that started from ``base`` and ended: its final and best checkpoints are copies of the base."""
+    run = RunDir(folder)
+    run.create(TrainConfig(data=str(folder), model=base, out=str(folder), steps=4, batch=2),
+               Plan(1, 2, 7, 1, 0, "x", "mae", {}, "maskviz checkpoint"))
+    for checkpoint in (run.last, run.best):
+        shutil.copyfile(base, checkpoint)
+    return run
+
 
 def idle(qtbot, window) -> None:
     """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it, and
-    a Compare run in front finished."""
+    a Compare run or a before/after comparison in front finished."""
     settle(qtbot, window, timeout=60000)
-    compare = window.compare_controller
+    compare, training = window.compare_controller, window.training
     qtbot.waitUntil(lambda: not (compare.shown and (compare.is_running or compare._follow.isActive())),
                     timeout=60000)
+    qtbot.waitUntil(lambda: not (window.train_dock.isVisible() and not window.train_dock.visibleRegion().isEmpty()
+                                 and training.state.comparison.busy), timeout=60000)
     settle(qtbot, window, timeout=60000)
     if window.state.options.baseline != "none":
         qtbot.waitUntil(lambda: window.state.baseline_result is not None or window.state.baseline_status.startswith(
@@ -173,6 +203,24 @@ def check_views_agree(window) -> None:
     assert len(regions) == 1  # every panel shows the same image region
     assert window.state.paint.grid == tuple(s.model.model.grid_size)
     check_compare_agrees(window)
+    check_training_agrees(window)
+
+
+def check_training_agrees(window) -> None:
+    """The form shows the state's request; the before/after rows are the state's comparison, both rows
+    made with one mask, and the comparison's status is what the page says while there is no result."""
+    panel, state = window.training, window.training.state
+    assert panel.form.steps_spin.value() == state.form.steps
+    c = state.comparison
+    view = panel.before_after
+    assert view.shown == (0 if c.result is None else 2)
+    assert view.use_button.isEnabled() == (c.result is not None)
+    if c.result is None:
+        assert view.hint.text() == (c.status or HINT)
+        return
+    np.testing.assert_array_equal(c.result.base.mask, c.result.tuned.mask)
+    np.testing.assert_array_equal(view.pictures[0][0], c.result.base.masked_input)
+    np.testing.assert_array_equal(view.pictures[1][1], c.result.tuned.pasted)
 
 
 def check_compare_agrees(window) -> None:
@@ -201,6 +249,10 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     window = open_window(photo, MODELS[0], restore=False)
     window.compare_state.set_settings(specs="random:0.75 grid:2", seeds=1, ratios="0.25:0.75:0.25")  # a quick table
     window.compare_controller.auto_seconds = 120  # a slow CI machine still follows
+    assert window.training.controller.open_run(finished_run(tmp_path / "run", MODELS[0]).path)
+    compared = []
+    window.training.state.comparisonChanged.connect(
+        lambda: compared.append(1) if window.training.state.comparison.result is not None else None)
     user = RandomUser(window, random.Random(seed), str(bad_model))
     start, done = time.perf_counter(), []
     for i in range(1, count + 1):
@@ -218,6 +270,7 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     assert len(dialogs) == len(image_dialogs) + len(model_dialogs)  # nothing else ever complained
     assert window.state.model is not None and window.state.model_source in MODELS
     assert done.count("compare_run") and window.compare_state.snapshot is not None  # the dock was exercised
+    assert done.count("train_compare") and compared  # and so was the Train dock's before/after
     if soak:
         print(f"\nsoak: {count} actions (seed {seed}) in {time.perf_counter() - start:.0f} s, "
               f"{window.controller.stale_dropped} stale results dropped, all views agreed at "

@@ -37,6 +37,10 @@ class BaselineJobs(QObject):
             if self.state.baseline_result is not None or self.state.baseline_status:
                 self.state.set_baseline_result(None)
             return
+        if outcome.partial:  # a whole picture still streaming in: fill the finished one
+            self._wanted = None
+            self.state.set_baseline_result(None, f"baseline: {BASELINE_LABELS[name]} (after the whole picture)")
+            return
         r = outcome.result
         if self._wanted == (name, id(r)):
             return

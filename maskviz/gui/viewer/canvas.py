@@ -28,6 +28,7 @@ from maskviz.gui.viewer.canvas_keys import canvas_key
 from maskviz.painting import PaintModel, Point, brush_radius
 
 OVERLAY_RGBA = (255, 48, 48, 140)  # hidden pixels: translucent red, visible pixels: transparent
+TILE_RGBA = (255, 220, 0, 200)  # the tiles view's tile borders, with the patch grid
 
 K = Qt.Key
 _UNDO_TEXT = {"brush": "Brush stroke", "eraser": "Erase stroke", "rectangle": "Rectangle",
@@ -70,15 +71,18 @@ class MaskCanvas(QWidget):
         self._overlay = pg.ImageItem(axisOrder="row-major")
         self._grid = QGraphicsPathItem()
         self._grid.setPen(pg.mkPen((255, 255, 255, 70), width=1))
+        self._tiles = QGraphicsPathItem()  # the tiles view's model inputs, drawn with the grid
+        self._tiles.setPen(pg.mkPen(TILE_RGBA, width=1.5, style=Qt.PenStyle.DashLine))
         self._preview = QGraphicsPathItem()
         self._preview.setPen(pg.mkPen((255, 230, 0), width=1.5))
         self._cursor = QGraphicsEllipseItem()
         self._cursor.setPen(pg.mkPen((255, 255, 255, 220), width=1))
-        for z, item in enumerate((self._image, self._overlay, self._grid, self._preview, self._cursor)):
+        for z, item in enumerate((self._image, self._overlay, self._grid, self._tiles, self._preview, self._cursor)):
             item.setZValue(z)
             self.view_box.addItem(item)
         self._cursor.hide()
         self._grid.hide()
+        self._tiles.hide()
         self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys reach the canvas, not the scene
         viewport = self.view.viewport()
         viewport.setMouseTracking(True)
@@ -91,6 +95,7 @@ class MaskCanvas(QWidget):
         s.geometryChanged.connect(self._after_geometry_change)
         s.imageChanged.connect(self._show_state_image)
         s.modelChanged.connect(self._show_state_image)
+        s.pictureChanged.connect(lambda _note: (self._show_state_image(), self._draw_grid()))
         v.toolChanged.connect(self._on_tool)
         v.hoverChanged.connect(lambda *_: self._update_cursor())
         v.regionChanged.connect(self._show_region)
@@ -106,9 +111,10 @@ class MaskCanvas(QWidget):
         return self.state.paint
 
     def _show_state_image(self) -> None:
-        """The state's image as the model sees it (resized and cropped): canvas pixels are model pixels."""
-        if self.state.model_image is not None:
-            self._upload(np.asarray(self.state.model_image, dtype=np.uint8))
+        """The state's image as the model sees it (fitted to its input, or the tiles or native view's
+        whole picture): canvas pixels are model pixels."""
+        if self.state.working_image is not None:
+            self._upload(np.asarray(self.state.working_image, dtype=np.uint8))
 
     def set_image(self, image: np.ndarray, patch_size: int) -> None:
         """Show ``image`` (H×W×3 or H×W, float in [0, 1] or uint8) already fitted to the model.
@@ -142,6 +148,7 @@ class MaskCanvas(QWidget):
             self.cancel_interaction()  # a half-drawn polygon does not survive a tool change
             self._tool = v.tool
         self._grid.setVisible(v.grid_visible)
+        self._tiles.setVisible(v.grid_visible)
         self._update_cursor()
         self._refresh_overlay()
 
@@ -209,6 +216,17 @@ class MaskCanvas(QWidget):
             path.moveTo(0, y)
             path.lineTo(w, y)
         self._grid.setPath(path)
+        self._draw_tiles()
+
+    def _draw_tiles(self) -> None:
+        """Each tile of the tiles view (a shifted last tile overlaps its neighbour: the dashes cross)."""
+        from maskviz.whole.tiles import TileLayout
+
+        path, picture, p = QPainterPath(), self.state.picture, self.patch_size
+        if picture is not None and picture.view.name == "tiles" and self.state.model is not None:
+            for t in TileLayout.of(picture.grid, tuple(self.state.model.model.grid_size)).tiles:
+                path.addRect(QRectF(t.left * p, t.top * p, t.cols * p, t.rows * p))
+        self._tiles.setPath(path)
 
     def _update_cursor(self) -> None:
         """Brush outline in image units: the exact disc that a click would paint."""

@@ -74,6 +74,7 @@ class LossCurve(QWidget):
         self.state.curveChanged.connect(self._redraw)
         self.state.modelChanged.connect(self._name_unit)
         self.state.resultChanged.connect(self._draw_marker)
+        self.state.pictureChanged.connect(lambda _note: self._redraw())
         self._redraw()
 
     def _name_unit(self) -> None:
@@ -95,15 +96,17 @@ class LossCurve(QWidget):
 
     @property
     def marker(self) -> tuple[float, float] | None:
-        """(hidden fraction, loss) of the result on screen; None when nothing is hidden."""
+        """(hidden fraction, loss) of the result on screen; None when nothing is hidden, or when the
+        result is a whole picture's (the curve is the model input's)."""
         outcome = self.state.result
-        if outcome is None or outcome.result.loss is None:
+        if outcome is None or outcome.view != "model" or outcome.result.loss is None:
             return None
         return masks.mask_ratio(outcome.result.mask), float(outcome.result.loss)
 
     def _redraw(self) -> None:
         c = self.state.curve
-        self.plot.setTitle(f"{c.family} masks · {len(c.seeds)} seeds" if c.family else "", size="9pt")
+        where = " · model input" if self.state.picture is not None else ""  # the tiles/native views' is not swept
+        self.plot.setTitle(f"{c.family} masks · {len(c.seeds)} seeds{where}" if c.family else "", size="9pt")
         pts = sorted(c.points, key=lambda p: p.actual)
         x = np.array([p.actual for p in pts], dtype=float)
         self.mean_curve.setData(x, np.array([p.mean for p in pts], dtype=float))

@@ -149,6 +149,7 @@ class ResultPanels(QWidget):
     def _connect_state(self) -> None:
         s = self.state
         s.resultChanged.connect(self._show_result)
+        s.pictureChanged.connect(lambda _note: self._update_titles())
         s.baselineChanged.connect(self._show_baseline)
         s.optionsChanged.connect(self._on_option)
         s.maskChanged.connect(lambda _final: self._refresh_hover())
@@ -335,6 +336,11 @@ class ResultPanels(QWidget):
         if r is not None and r.problem:  # NaN weights: say so rather than show a silent black panel
             recon += f" — {r.problem}"
         heat = "error per patch (model's loss)" if self.heatmap_mode == "patch" else "error per pixel"
+        view = self.state.view_label if self.state.result is None else self.state.result.view
+        self.cells["original"].set_title("original" if view == "model" else f"original · {view}")
+        if r is not None and self.state.result.partial:
+            done, total = self.state.result.progress
+            recon += f" ({done} of {total} tiles)"
         if r is not None and r.loss is None:
             recon, pasted, heat = (f"{t}: nothing hidden" for t in (recon, pasted, heat))
         self.cells["prediction"].set_title(recon)

@@ -54,7 +54,8 @@ class MetricsLine(QLabel):
         self.setWordWrap(True)
         self.setFixedHeight(self.fontMetrics().lineSpacing() * 2 + 4)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        for signal in (state.resultChanged, state.baselineChanged, state.messageChanged, state.modelChanged):
+        for signal in (state.resultChanged, state.baselineChanged, state.messageChanged, state.modelChanged,
+                       state.progressChanged):
             signal.connect(self.refresh)
 
     def refresh(self, *_args: object) -> None:
@@ -63,7 +64,13 @@ class MetricsLine(QLabel):
             self.setText(s.message)
             self.setToolTip(s.message)
             return
+        if s.result is not None and s.result.partial:  # a whole picture streaming in: numbers come at the end
+            self.setText(s.progress_text)
+            self.setToolTip(s.progress_text)
+            return
         text = metrics_text(s.result, s.options.device, s.options.precision)
+        if s.result is not None and s.result.view != "model":
+            text = f"{text} · {s.result.view}"
         if s.result is not None and s.baseline_result is not None:
             compared = baseline_text(s.result.result, s.baseline_result, s.options.baseline)
             text = f"{text} · {compared}" if compared else text

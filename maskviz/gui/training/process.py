@@ -21,6 +21,13 @@ timeout. Resume is simply ``maskviz train --resume RUN_DIR``.
 Re-attaching: a run left going when the app closed (or started from a terminal) holds its folder's
 lock (``run.lock``: pid + host). :meth:`TrainProcess.attach` follows such a run through the same
 files, with no QProcess; it ends when the lock's holder is gone, and Stop signals that pid.
+
+Cores: the child gets the cores nothing else keeps busy when it starts (every core on an idle machine,
+as in a terminal; :func:`maskviz.train.launch.trainer_threads`) at a lower scheduling priority
+(:func:`maskviz.train.launch.lower_priority`), so the app's UI and model worker still get a core when
+they ask.
+
+Only :class:`~maskviz.gui.training.controller.TrainingController` drives this class.
 """
 
 from __future__ import annotations
@@ -29,174 +36,27 @@ import os
 import signal
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QIODevice, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from maskviz.gui.worker import worker_threads
-from maskviz.train import EventTail, RunDir, TrainError, TrainEvent
-from maskviz.train.rundir import live_holder, this_host
+from maskviz.train.events import EventTail, TrainEvent
+from maskviz.train.launch import (
+    OUTPUT_NAME,
+    Ending,
+    TextTail,
+    TrainRequest,
+    child_environment,
+    judge_ending,
+    lower_priority,
+    resume_arguments,
+)
+from maskviz.train.rundir import RunDir, TrainError
+from maskviz.train.runs import running_elsewhere
 
 POLL_MS = 250
 STOP_TIMEOUT_MS = 15000
-TAIL_LINES = 300
-MAX_READ = 1 << 20  # read at most the newest MiB of output per poll
-OUTPUT_NAME = "gui-output.log"
-ERROR_PREFIXES = ("maskviz: error: ", "maskviz: internal error: ")
-ABRUPT_END = ("the training process ended abruptly{code}; if the machine ran out of memory, try a smaller "
-              "batch. The log below shows how far it got")
-
-
-# ---------------------------------------------------------------------------------- command line
-
-
-def val_every(steps: int) -> int:
-    """About 20 validation points per run (at most one per 100 steps), so short runs get a val curve."""
-    return max(1, min(100, steps // 20))
-
-
-def save_every(steps: int) -> int:
-    """About ten saves per run (every 10 to 250 steps), so a stop that ends in a kill loses little."""
-    return max(10, min(250, steps // 10))
-
-
-@dataclass
-class TrainRequest:
-    """What the training form asks for; ``mask``/``lr`` None = the trainer's defaults."""
-
-    data: str
-    model: str
-    out: str
-    steps: int
-    batch: int
-    mask: str | None = None
-    lr: float | None = None
-    augment: str = "mae"
-    workers: int = 0
-    amp: str = "none"
-    device: str = "auto"
-
-    def arguments(self) -> list[str]:
-        """``maskviz train`` flags; ``--flag=value`` so a value starting with '-' cannot pose as a flag."""
-        args = [f"--data={self.data}", f"--model={self.model}", f"--out={self.out}", f"--steps={self.steps}",
-                f"--batch={self.batch}", f"--val-every={val_every(self.steps)}",
-                f"--save-every={save_every(self.steps)}"]
-        if self.mask:
-            args.append(f"--mask={self.mask}")
-        if self.lr is not None:
-            args.append(f"--lr={self.lr!r}")
-        for name, value, default in (("augment", self.augment, "mae"), ("workers", self.workers, 0),
-                                     ("amp", self.amp, "none"), ("device", self.device, "auto")):
-            if value != default:
-                args.append(f"--{name}={value}")
-        return args
-
-
-def resume_arguments(run_dir: str | os.PathLike) -> list[str]:
-    return [f"--resume={Path(run_dir)}"]
-
-
-def child_environment(base: dict[str, str]) -> dict[str, str]:
-    """The child's environment: unbuffered UTF-8 output, and on a CPU one core left for the UI.
-
-    Without a thread cap a CPU run's OpenMP workers and the viewer's worker fight for every core;
-    with two busy OpenMP pools on 2 cores a tiny model's step took 150× longer than with a cap.
-    """
-    env = dict(base)
-    env.setdefault("OMP_NUM_THREADS", str(worker_threads()))
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
-
-
-# ---------------------------------------------------------------------------------- following output
-
-
-class TextTail:
-    """The newest lines of a growing text file, read incrementally and kept in a bounded buffer."""
-
-    def __init__(self, path: str | os.PathLike, limit: int = TAIL_LINES, from_end: bool = True) -> None:
-        self.path = Path(path)
-        self.lines: deque[str] = deque(maxlen=limit)
-        self._partial = b""
-        self.offset = self._size() if from_end else 0
-
-    def _size(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except OSError:
-            return 0
-
-    def poll(self) -> list[str]:
-        """Complete lines written since the last call (a half-written line waits for its end)."""
-        size = self._size()
-        if size < self.offset:  # truncated or replaced: start over
-            self.offset, self._partial = 0, b""
-        if size == self.offset:
-            return []
-        start = max(self.offset, size - MAX_READ)
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read(size - start)
-        except OSError:
-            return []
-        self.offset = start + len(data)
-        *complete, self._partial = (self._partial + data).split(b"\n")
-        return self._keep(complete)
-
-    def flush(self) -> list[str]:
-        """The unfinished last line too (the writer has exited)."""
-        rest, self._partial = self._partial, b""
-        return self._keep([rest]) if rest.strip() else []
-
-    def _keep(self, raw: list[bytes]) -> list[str]:
-        lines = [line.decode("utf-8", errors="replace").rstrip("\r") for line in raw]
-        self.lines.extend(lines)
-        return lines
-
-
-def error_line(lines: list[str] | deque[str]) -> str:
-    """The CLI's last ``maskviz: error: ...`` sentence (prefix removed), or ''."""
-    for line in reversed(lines):
-        for prefix in ERROR_PREFIXES:
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-    return ""
-
-
-@dataclass
-class Ending:
-    """How a child process ended, as far as its events and exit tell."""
-
-    reason: str  # "done", "stopped", "killed" or "error"
-    exit_code: int
-    message: str
-
-
-def judge_ending(end: TrainEvent | None, exit_code: int, crashed: bool, stop_requested: bool, killed: bool,
-                 lines: list[str] | deque[str], stop_timeout_s: float) -> Ending:
-    """The run's own ``end`` event wins; without one the exit code and our own requests decide."""
-    plain = error_line(lines)
-    if end is not None and end.reason in ("done", "stopped", "error"):
-        message = end.message or (plain if end.reason == "error" else "")
-        return Ending(end.reason, exit_code, message or ("training failed" if end.reason == "error" else ""))
-    if killed:
-        return Ending("killed", exit_code, f"the run did not stop within {stop_timeout_s:g} s and was ended; "
-                                           "Resume repeats the steps since its last checkpoint")
-    if stop_requested:
-        return Ending("stopped", exit_code, "stopped before training began")
-    if exit_code == 0 and not crashed:
-        return Ending("done", exit_code, "")
-    if plain:
-        return Ending("error", exit_code, plain)
-    return Ending("error", exit_code, ABRUPT_END.format(code="" if crashed else f" (exit code {exit_code})"))
-
-
-# ---------------------------------------------------------------------------------- the controller
 
 
 class _ChildProcess(QProcess):
@@ -215,10 +75,12 @@ class TrainProcess(QObject):
     finished = Signal(str, int, str)  # reason, exit code, plain message
     stateChanged = Signal(str)  # "idle", "running", "stopping"
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, command_prefix: list[str] | None = None,
+                 stop_timeout_ms: int = STOP_TIMEOUT_MS) -> None:
         super().__init__(parent)
-        self.stop_timeout_ms = STOP_TIMEOUT_MS
-        self.command_prefix = [sys.executable, "-m", "maskviz", "train"]  # tests may swap in a fake trainer
+        self.stop_timeout_ms = stop_timeout_ms
+        # What runs ``maskviz train`` (tests pass a fake trainer that starts in a blink).
+        self.command_prefix = command_prefix or [sys.executable, "-m", "maskviz", "train"]
         self.run_dir: RunDir | None = None
         self.end_event: TrainEvent | None = None
         self.ending: Ending | None = None
@@ -278,6 +140,7 @@ class TrainProcess(QObject):
         self._launched_at = time.time()
         self._process = self._new_process(output, run.path)
         self._process.start(self.command_prefix[0], [*self.command_prefix[1:], *arguments])
+        lower_priority(int(self._process.processId()))
         self._poll_timer.start()
         self._set_state("running")
         self.started.emit(str(run.path))
@@ -332,7 +195,7 @@ class TrainProcess(QObject):
         lines = self._output.poll() if self._output is not None else []
         if lines:
             self.outputArrived.emit(lines)
-        if self.attached_pid and self.run_dir is not None and _holder_pid(self.run_dir) != self.attached_pid:
+        if self.attached_pid and self.run_dir is not None and running_elsewhere(self.run_dir) != self.attached_pid:
             self._attached_ended()
 
     def _note_step_time(self, event: TrainEvent) -> None:
@@ -445,16 +308,6 @@ class TrainProcess(QObject):
         callbacks, self._after_finish = self._after_finish, []
         for callback in callbacks:
             callback()
-
-
-def running_elsewhere(run: RunDir) -> int:
-    """The pid of a live process on this machine writing ``run`` (holding its lock), else 0: a run to follow."""
-    return _holder_pid(run)
-
-
-def _holder_pid(run: RunDir) -> int:
-    holder = live_holder(run)
-    return holder["pid"] if holder is not None and holder.get("host") == this_host() else 0
 
 
 def _signal(pid: int, signum: int) -> None:
