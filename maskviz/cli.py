@@ -245,8 +245,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         tiles = f"  ({len(r.tiles)} tiles)" if r.tiles else ""
         print(f"{spec}: {summary_line(r.whole)}  [{r.view}]{tiles}")
     if args.out:
-        export.write_reconstruction_figure([r.whole for r in results], specs, args.out, export.model_name(loaded),
-                                           export.image_name(args.image), args.seed, view=vimg.label)
+        export.write_reconstruction_figure([r.whole for r in results], specs, args.out,
+                                           export.model_name(loaded, args.model), export.image_name(args.image),
+                                           args.seed, view=vimg.label)
     if args.json:
         export.write_metrics_json(results, specs, loaded.summary(), str(device), elapsed, args.json)
     return 0

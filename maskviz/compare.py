@@ -320,12 +320,11 @@ def image_entries(images: Mapping[str, ImageInput] | Sequence[ImageInput] | Imag
 
 
 def model_label(source: str | os.PathLike) -> str:
-    """A short name for a model source: ``bundled:NAME`` → NAME, a file → its stem, a folder → its name."""
-    text = os.fspath(source)
-    if text.startswith("bundled:"):
-        return text.split(":", 1)[1]
-    path = Path(text).expanduser()
-    return path.stem if path.suffix else path.name
+    """A model source's column name: its display name (``simmim_small (bundled)``, ``mae_a (file)``, ``RUN best
+    (training run)``), as the app names it in every column, title and figure (:mod:`maskviz.model_names`)."""
+    from maskviz.model_names import display_name
+
+    return display_name(source)
 
 
 def image_label(source: str | os.PathLike | None) -> str:

@@ -95,7 +95,7 @@ def _load_models(sources: list[str] | None, device: Any) -> dict[str, Any]:
 
     if not sources:
         loaded = load_default_model(device)
-        return {loaded.config.name or "default model": loaded}
+        return {model_label(loaded.source): loaded}
     labels = [model_label(s) for s in sources]
     if len(set(labels)) < len(labels):
         labels = list(sources)

@@ -27,9 +27,12 @@ def check_outputs(figure: str | os.PathLike | None, metrics: str | os.PathLike |
         raise MaskvizError(f"--json and --out name the same file ({metrics}); give two different paths")
 
 
-def model_name(loaded: Any) -> str:
-    """How figures and files name a loaded model: its architecture name, else its file or folder name."""
-    return loaded.config.name or Path(str(loaded.source)).name
+def model_name(loaded: Any, source: str | os.PathLike | None = None) -> str:  # noqa: ANN401 - LoadedModel
+    """How figures and files name a loaded model: its display name (:mod:`maskviz.model_names`), from the
+    source it was opened with when given (a catalogue name), else from where it was loaded."""
+    from maskviz.model_names import loaded_display_name
+
+    return loaded_display_name(loaded, source)
 
 
 def image_name(source: str | os.PathLike | None) -> str:

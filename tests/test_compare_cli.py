@@ -53,21 +53,23 @@ def test_compare_folder_writes_grid_sweep_csv_and_json(folder, checkpoints, tmp_
     strategies = 3 + 2 * 3  # three masks, plus random and center at three ratios
     assert len(rows) == 2 * 3 * strategies * 2  # models × images × strategies × seeds
     assert {r["image"] for r in rows} == {"a.png", "b.jpg", "sub/c.png"}
-    assert {r["model"] for r in rows} == {"mae_a", "mae_b"}
+    assert {r["model"] for r in rows} == {"mae_a (file)", "mae_b (file)"}
     plain = [r for r in rows if not r["sweep"]]
     assert {r["hidden"] for r in plain} == {"12"}  # --same-count: as many as random:0.75 hides
     assert all(float(r["loss"]) > 0 and float(r["psnr"]) > 0 for r in rows)
     doc = json.loads((out / "summary.json").read_text())
     assert doc["schema"] == SCHEMA and doc["complete"] is True and doc["rows"] == len(rows)
-    assert [m["label"] for m in doc["models"]] == ["mae_a", "mae_b"] and doc["models"][0]["family"] == "mae"
+    assert [m["label"] for m in doc["models"]] == ["mae_a (file)", "mae_b (file)"]
+    assert doc["models"][0]["family"] == "mae"
     assert doc["strategies"] == ["random:0.75", "grid:2", "center:0.5"] and doc["seeds"] == [0, 1]
     entry = doc["summary"][0]
     assert entry["images"] == 3 and set(entry["loss"]) == {"mean", "std", "n", "ci95"} and entry["loss"]["n"] == 3
-    assert [(s["model"], s["strategy"]) for s in doc["sweep"]][:2] == [("mae_a", "random"), ("mae_a", "center")]
+    assert [(s["model"], s["strategy"]) for s in doc["sweep"]][:2] == [("mae_a (file)", "random"),
+                                                                       ("mae_a (file)", "center")]
     assert [p["ratio"] for p in doc["sweep"][0]["points"]] == [0.25, 0.5, 0.75]
     with Image.open(out / "grid.png") as grid, Image.open(out / "sweep.png") as sweep:
         assert grid.width > 6 * 128 and sweep.width > 600
-    assert "mae_a  random:0.75: MSE loss" in capsys.readouterr().out  # the unit, never a bare "loss"
+    assert "mae_a (file)  random:0.75: MSE loss" in capsys.readouterr().out  # the unit, never a bare "loss"
 
 
 def test_ctrl_c_keeps_what_is_done(folder, checkpoints, tmp_path, monkeypatch):

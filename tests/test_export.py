@@ -39,7 +39,7 @@ def test_reconstruct_writes_the_format_its_name_says(tmp_path, inputs, suffix, m
     assert out.read_bytes().startswith(magic)
     if suffix == ".svg":
         texts = svg_texts(out.read_bytes())
-        assert "model mae_vit_tiny_test · image img.png · view model" in texts
+        assert "model mae_visualize_tiny (file) · image img.png · view model" in texts  # as the app names it
         assert "mask random:0.75 · seed 3" in texts and "squared error per pixel" in texts
         assert any(re.match(r"MSE loss \d\.\d{4} · PSNR", t) for t in texts)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind

@@ -24,9 +24,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("maskviz.cli", "maskviz.compare_cli", "maskviz.app_args", "maskviz.doctor")),
     # The features the CLI and the GUI offer; maskviz/__init__ is the public API's lazy facade over them.
     ("features", ("maskviz", "maskviz.compare", "maskviz.compare_export", "maskviz.export", "maskviz.explain",
-                  "maskviz.train", "maskviz.zoo")),
+                  "maskviz.train", "maskviz.zoo", "maskviz.model_choices")),
     ("checkpoints", ("maskviz.checkpoints",)),
-    ("sources", ("maskviz.sources", "maskviz.zoo.catalogue")),
+    ("sources", ("maskviz.sources", "maskviz.zoo.catalogue", "maskviz.model_names")),
     ("compute", ("maskviz.reconstruct", "maskviz.baselines", "maskviz.sweep", "maskviz.whole")),
     ("models/masks/figures", ("maskviz.models", "maskviz.masks", "maskviz.figures", "maskviz.images",
                               "maskviz.painting", "maskviz.device")),

@@ -157,18 +157,19 @@ def test_models_are_named_readably(tmp_path):
     snapshot = tmp_path / "hub" / "models--facebook--vit-mae-base" / "snapshots" / ("0123456789abcdef" * 2 + "01234567")
     snapshot.mkdir(parents=True)
     hub = LoadedModel(create_model("mae_vit_tiny_test"), str(snapshot), "hf-vitmae")
-    assert model_name(None, hub) == "facebook/vit-mae-base" and model_name("hf-vit-mae-base", hub) == "hf-vit-mae-base"
+    assert model_name(None, hub) == model_name("hf-vit-mae-base", hub) == "hf-vit-mae-base (catalogue)"  # no hash
     run = make_run(tmp_path, "20240101-1200", [])
     tuned = load_model(run.last)
-    assert model_name(str(run.last), tuned) == "run 20240101-1200, final (step 10)"
-    assert model_name(str(run.best), load_model(run.best)) == "run 20240101-1200, best validation (step 3)"
-    assert model_name(str(run.path), load_model(run.path)) == "run 20240101-1200, best validation (step 3)"
+    assert model_name(str(run.last), tuned) == "20240101-1200 final (training run), step 10"
+    assert model_name(str(run.best), load_model(run.best)) == "20240101-1200 best (training run), step 3"
+    assert model_name(str(run.path), load_model(run.path)) == "20240101-1200 best (training run), step 3"
     from maskviz.bundled import bundled_model_paths
 
     for name, path in bundled_model_paths().items():
-        assert model_name(None, LoadedModel(tuned.model, str(path), "maskviz")) == f"bundled:{name}"
+        assert model_name(None, LoadedModel(tuned.model, str(path), "maskviz")) == f"{name} (bundled)"
     builtin = LoadedModel(create_model("mae_vit_tiny_test"), "builtin:mae_vit_tiny_test", "builtin")
-    assert model_name(None, builtin) == "built-in mae_vit_tiny_test" and model_argument(builtin) == "mae_vit_tiny_test"
+    assert model_name(None, builtin) == "mae_vit_tiny_test (random weights)"
+    assert model_argument(builtin) == "mae_vit_tiny_test"
     assert model_argument(tuned, "bundled:mae_small") == "bundled:mae_small"  # a name the trainer resolves itself
     relative = LoadedModel(tuned.model, os.path.relpath(run.last), "maskviz")
     assert Path(model_argument(relative)).is_absolute()  # the trainer runs in its run folder
@@ -321,7 +322,7 @@ def test_the_comparison_uses_the_viewers_model_when_it_is_the_runs_base(trained_
     context = _context(base)
     steps, c = _run_steps(comparison_steps(run.path, context, "last"))
     assert steps == ["loaded the fine-tuned model", "reconstructed with the starting model"]  # one forward each
-    assert c.base_label == "base: base.safetensors" and c.tuned_label == "fine-tuned, final (step 4)"
+    assert c.base_label == "base: base (file)" and c.tuned_label == "fine-tuned, final (step 4)"
     np.testing.assert_array_equal(c.tuned.mask, context.mask)
     assert c.base.loss != c.tuned.loss and c.checkpoint == run.last
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ class Controller(QObject):
         self._requests: dict[int, Inputs] = {}
         self._last_key: Inputs | None = None
         self._jobs: dict[int, _Job] = {}
-        self._loads: dict[int, tuple[str | None, bool]] = {}
+        self._loads: dict[int, tuple[str | None, tuple, bool]] = {}  # id → source, fallbacks, quiet
         self._restore: tuple[np.ndarray, MaskSpec | None] | None = None
         self._error_shown = ""
         self._connect()
@@ -221,24 +221,28 @@ class Controller(QObject):
         self.state.set_image(image, str(source))
         return True
 
-    def open_model(self, source: str | os.PathLike | None, fallback: bool = False) -> int:
+    def open_model(self, source: str | os.PathLike | None,
+                   fallback: bool | Sequence[str | os.PathLike | None] = False, quiet: bool = False) -> int:
         """Load a checkpoint (None = bundled default) on the worker; returns the task id.
 
-        ``fallback``: if it fails and no model is in use yet, load the default instead (start-up)."""
+        ``fallback`` (start-up): if it fails and no model is in use yet, load these instead, in turn
+        (``True``: the default). ``quiet``: a failure is a status note, not a dialog."""
         from maskviz.checkpoints import load_default_model, load_model
 
         device, path = self.state.options.device, None if source is None else str(source)
+        fallbacks = (None,) if fallback is True else tuple(fallback or ())
 
         def load() -> Any:
             return load_default_model(device) if path is None else load_model(path, device=device)
 
-        return self._load(f"loading {describe_source(path)}…", load, path, fallback)
+        return self._load(f"loading {describe_source(path)}…", load, path, fallbacks, quiet)
 
-    def _load(self, text: str, fn: Callable[[], Any], source: str | None, fallback: bool = False) -> int:
+    def _load(self, text: str, fn: Callable[[], Any], source: str | None, fallbacks: tuple = (),
+              quiet: bool = False) -> int:
         self.loadingChanged.emit(text)
         self.worker.hold(BACKGROUND, "load")  # no step for the old model between the load and its use
         task_id = self.worker.submit("load", fn)
-        self._loads[task_id] = (source, fallback)
+        self._loads[task_id] = (source, fallbacks, quiet)
         return task_id
 
     def restore_mask(self, mask: np.ndarray | None, spec: str | None) -> None:
@@ -300,7 +304,7 @@ class Controller(QObject):
         return ""
 
     def _on_model_loaded(self, task_id: int, loaded: Any) -> None:
-        source, _ = self._loads.pop(task_id, (None, False))
+        source, *_ = self._loads.pop(task_id, (None, (), False))
         if task_id == self.worker.latest_id("load"):
             self.use_model(loaded, source)
 
@@ -328,14 +332,18 @@ class Controller(QObject):
         self._load(f"moving the model to {device.type}…", move, self.state.model_source)
 
     def _load_failed(self, task_id: int, message: str) -> None:
-        source, fallback = self._loads.pop(task_id, (None, False))
+        source, fallbacks, quiet = self._loads.pop(task_id, (None, (), False))
         if task_id != self.worker.latest_id("load"):
             return
         self.loadingChanged.emit("")
         self.worker.hold(BACKGROUND, "load", False)
-        self.error.emit("Could not open the model", naming(source or "the default model", message))
-        if fallback and self.state.model is None and source is not None:
-            self.open_model(None)  # start-up with a broken checkpoint: fall back to the default
+        reason = naming(source or "the default model", message)
+        if quiet:
+            self.notice.emit(f"Could not reopen the model: {reason}")
+        else:
+            self.error.emit("Could not open the model", reason)
+        if fallbacks and self.state.model is None:  # start-up: the last session's model, then the default
+            self.open_model(fallbacks[0], fallback=fallbacks[1:], quiet=True)
 
     # ================================================================== reconstruction
 

@@ -20,7 +20,6 @@ from maskviz.errors import MaskvizError
 
 MODEL_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".pkl", ".tar"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
-MODEL_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
 FIGURE_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 
 
@@ -53,14 +52,6 @@ class FileActionsMixin:
     def open_image_dialog(self) -> None:
         if path := self._ask_open("Open image", IMAGE_FILTER):
             self.controller.open_image(path)
-
-    def open_model_dialog(self) -> None:
-        if path := self._ask_open("Open model checkpoint", MODEL_FILTER):
-            self.controller.open_model(path)
-
-    def open_model_folder_dialog(self) -> None:
-        if path := QFileDialog.getExistingDirectory(self, "Open model folder", self._last_dir()):
-            self.controller.open_model(path)
 
     def save_mask_dialog(self) -> None:
         if path := self._ask_save("Save mask", "mask.png", "PNG images (*.png)"):
@@ -116,8 +107,9 @@ class FileActionsMixin:
         shown = s.options.baseline != "none" and s.baseline_result is not None
         baseline = (BASELINE_LABELS.get(s.options.baseline, s.options.baseline), s.baseline_result) if shown else None
         try:
-            export.write_reconstruction_figure([s.result.result], [self._mask_text()], path,
-                                               export.model_name(s.model), export.image_name(s.image_source),
+            name = export.model_name(s.model, s.model_source)
+            export.write_reconstruction_figure([s.result.result], [self._mask_text()], path, name,
+                                               export.image_name(s.image_source),
                                                heat=s.options.heatmap, view=s.result.view, baseline=baseline)
         except MaskvizError as exc:
             self.show_error("Could not export the panels", exc)

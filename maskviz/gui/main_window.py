@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QScreen
@@ -53,6 +55,10 @@ from maskviz.gui.viewer.view_picker import TileProgress, ViewPicker
 from maskviz.gui.viewer.whole_jobs import WholeJobs
 from maskviz.gui.window_menus import MenusMixin
 from maskviz.gui.window_session import SessionMixin
+from maskviz.model_names import loaded_display_name
+
+if TYPE_CHECKING:
+    from maskviz.gui.model_picker import ModelPicker
 
 log = logging.getLogger("maskviz.gui")
 
@@ -125,7 +131,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.model_panel = ModelPanel(s, c, devices, self)
         self.curve = LossCurve(s, self)
         self.training = TrainingPanel(s, c, self.settings, parent=self)  # runs in maskviz.paths.runs_dir()
-        self.compare = CompareView(self.compare_state, self.compare_controller, self)
+        self.compare = CompareView(self.compare_state, self.compare_controller, self, choose_model=self.choose_model)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.model_dock = self._dock("Model", "model-dock", self.model_panel, right)
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve, right)
@@ -178,8 +184,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.curve_jobs.set_shown(False)
         self.toolbar.clamped.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.curve.pointClicked.connect(self.curve_jobs.apply_point)
-        self.model_panel.openFileRequested.connect(self.open_model_dialog)
-        self.model_panel.openFolderRequested.connect(self.open_model_folder_dialog)
+        self.model_panel.chooseRequested.connect(self.open_model_picker)
         s.modelChanged.connect(self._on_model)
         s.imageChanged.connect(self._update_title)
         c.error.connect(self.show_error)
@@ -203,13 +208,29 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         if source:
             parts.append(source.removeprefix("sample:") if source.startswith("sample:") else Path(source).name)
         if self.state.model is not None:
-            parts.append(self.state.model.summary()["description"])
+            parts.append(loaded_display_name(self.state.model, self.state.model_source))
         self.setWindowTitle(" — ".join(parts))
 
     def show_error(self, title: str, error: BaseException | str) -> None:
         """A plain dialog with the one-line reason; the state is left as it was."""
         log.info("%s: %s", title, error)
         QMessageBox.warning(self, title, f"{title}: {error}")
+
+    def choose_model(self, on_chosen: Callable[[str], Any], title: str = "Open model",
+                     action: str = "Open") -> ModelPicker:
+        """The model picker (bundled, catalogue, recent, training runs, a file or folder); the chosen
+        source goes to ``on_chosen``. The one way every dock chooses a model."""
+        from maskviz.gui.model_picker import ModelPicker
+        from maskviz.gui.session import recent
+
+        self.model_picker = ModelPicker(on_chosen, recent(self.settings, "recent_models"), title, action,
+                                        start_dir=self._last_dir(), parent=self)
+        self.model_picker.show()
+        return self.model_picker
+
+    def open_model_picker(self) -> None:
+        """File → Open model…: the picker, opening the choice in the viewer."""
+        self.choose_model(self.controller.open_model)
 
     def show_models_dialog(self) -> None:
         """File → Get models…: the catalogue; the chosen model opens by name (Recent keeps the name)."""

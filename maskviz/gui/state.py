@@ -100,15 +100,21 @@ class Inputs:
 
 
 def spec_label(spec: MaskSpec) -> str:
-    """``"random 75 %"``, ``"~block 50 %"``, ``"grid:3"``: what the pattern panel and exports call a spec."""
-    params = spec.params
-    ratio = params.get("ratio")
-    if spec.pattern.param("ratio") is not None:
-        ratio = ratio if ratio is not None else spec.pattern.param("ratio").default
-        text = f"{spec.name} {ratio * 100:g} %"
-    else:
-        text = str(replace(spec, invert=False))
+    """``"random 75 %"``, ``"center 40 %"``, ``"grid:3"``, ``"complement of block 50 %"``: what the pattern
+    panel and exports call a spec (a pattern with an amount parameter by that amount)."""
+    amount = spec.amount
+    text = f"{spec.name} {amount * 100:g} %" if amount is not None else str(replace(spec, invert=False))
     return f"complement of {text}" if spec.invert else text
+
+
+def amount_note(provenance: Provenance) -> str:
+    """``"hides 39.1 % (asked 40 %)"`` when the pattern's mask hides other than its amount asks ('' else)."""
+    spec, mask = provenance.spec, provenance.mask
+    if spec is None or mask is None or spec.amount is None:
+        return ""
+    asked = 1 - spec.amount if spec.invert else spec.amount
+    actual = masks.mask_ratio(mask)
+    return f"hides {actual * 100:.1f} % (asked {asked * 100:g} %)" if abs(actual - asked) > 0.0005 else ""
 
 
 class _EditCommand(QUndoCommand):
@@ -349,12 +355,27 @@ class ViewerState(QObject):
             self.maskChanged.emit(True)
 
     def clear_mask(self) -> None:
+        """Hide nothing: the mask is then the ``none`` pattern's (its label says so, not the old pattern's)."""
         self.abort_stroke()
-        self.push_edit(self.paint.clear(), "Clear mask")
+        after = Provenance(parse_mask_spec("none"), np.zeros(self.paint.grid, dtype=bool))
+        self._push_replacing(self.paint.clear(), "Clear mask", after)
 
     def invert_mask(self) -> None:
+        """Swap hidden and visible: a pattern's mask becomes its complement's (edits stay edits)."""
         self.abort_stroke()
-        self.push_edit(self.paint.invert(), "Invert mask")
+        p = self.provenance
+        if p.spec is not None and p.mask is not None:
+            after = Provenance(replace(p.spec, invert=not p.spec.invert), ~p.mask)
+        elif p.mask is not None:
+            after = Provenance(None, ~p.mask, p.source.removeprefix("complement of ") if
+                               p.source.startswith("complement of ") else f"complement of {p.source}")
+        else:
+            after = p
+        self._push_replacing(self.paint.invert(), "Invert mask", after)
+
+    def _push_replacing(self, atom: PaintAtom | None, text: str, after: Provenance) -> None:
+        if atom is not None or after != self.provenance:
+            self.undo_stack.push(_EditCommand(self, atom, text, self.provenance, after))
 
     def _apply(self, atom: PaintAtom | None, forward: bool, provenance: Provenance) -> None:
         """Run by the undo stack: (re)apply or revert an atom and restore that side's provenance."""

@@ -57,8 +57,7 @@ class MenusMixin:
         for name in sample_paths():
             samples.addAction(name, lambda n=name: c.open_image(f"sample:{n}"))
         file.addSeparator()
-        self._action(file, "Open &model file…", self.open_model_dialog, "Ctrl+Shift+O")
-        self._action(file, "Open model &folder…", self.open_model_folder_dialog)
+        self._action(file, "Open &model…", self.open_model_picker, "Ctrl+Shift+O")
         self._action(file, "&Get models…", self.show_models_dialog)
         self.recent_menu = file.addMenu("&Recent models")
         self._action(file, "Bundled &default model", lambda: c.open_model(None))

@@ -30,7 +30,8 @@ class SessionMixin:
         """Open what the command line names, else what the last session had, else the defaults.
 
         A bad path gives one dialog naming it; the app then opens what the session had (mask
-        included), else the bundled sample. The model loads first, in the background."""
+        included: its model, then the bundled one; its image, then the bundled sample). The model
+        loads first, in the background."""
         session = read_session(self.config_folder) if restore else {}
         self._apply_session_options(session)
         if isinstance(session.get("mask"), list):
@@ -38,7 +39,10 @@ class SessionMixin:
                 self.controller.restore_mask(np.asarray(session["mask"], dtype=bool), session.get("pattern"))
             except ValueError:
                 pass
-        self.controller.open_model(model or session.get("model"), fallback=True)
+        last = session.get("model") if isinstance(session.get("model"), str) else None
+        first = model or last
+        fallbacks = [m for m in dict.fromkeys((last, None)) if m != first]  # the session's model, then the default
+        self.controller.open_model(first, fallback=fallbacks)
         if image and self.controller.open_image(image):
             self.controller.restore_mask(None, None)  # a new image starts from the pattern, not the old mask
             return

@@ -103,8 +103,11 @@ def viewer_holds_base(context: ViewerContext, config: TrainConfig) -> bool:
 
 
 def _recorded_base_name(config: TrainConfig, base_model: str) -> str:
-    start = Path(config.model)
-    return start.name if start.exists() else base_model
+    """The starting model's display name: from the run's --model (a path or a typed name), else what the
+    plan recorded (the built-in architecture)."""
+    from maskviz.model_names import display_name
+
+    return display_name(config.model) if config.model else base_model
 
 
 def _mask_for(mask: np.ndarray | None, model: Any, spec: str | None) -> tuple[np.ndarray, str]:

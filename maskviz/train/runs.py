@@ -4,8 +4,8 @@
   holding a run's lock), :func:`result_checkpoint` and :func:`run_checkpoint_note` (which checkpoint
   of a run was opened, and why);
 * the folder to train on: :func:`summarize_folder` (the trainer's own scan, plus a few thumbnails);
-* the model to start from: :func:`model_name` (readable: a catalogue name, ``org/name`` for a Hugging
-  Face cache folder, ``run NAME, final (step N)`` for a run's checkpoint), :func:`model_argument`
+* the model to start from: :func:`model_name` (the display name, with the step for a run's
+  checkpoint: ``20240101-1200 final (training run), step 10``), :func:`model_argument`
   (what ``--model`` gets) and :func:`lr_hint` (the lr a blank field gives).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from maskviz.train.rundir import RunDir, live_holder, this_host
 THUMBNAILS = 12
 THUMB_PX = 48
 CHECKPOINT_KINDS = {"last": "final", "best": "best validation"}
-_HUB_CACHE = re.compile(r"^models--(?P<org>[^/]+?)--(?P<name>[^/]+)$")
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -164,43 +162,17 @@ def thumbnail(path: Path, size: int = THUMB_PX) -> np.ndarray | None:
 # ---------------------------------------------------------------------------------- the model
 
 
-def model_name(source: str | None, loaded: Any) -> str:
-    """How the panel names the model a run starts from: what the user opened (a catalogue or bundled
-    name), a shipped model by its bundled name, a run's checkpoint as that run, a Hugging Face cache
-    folder as ``org/name``, else the file's name."""
-    if loaded is not None and loaded.format == "builtin":
-        return f"built-in {model_argument(loaded)}"
-    if source and not os.path.lexists(Path(source).expanduser()):
-        return source  # a catalogue or bundled: name
-    path = Path(source or loaded.source).expanduser()
-    bundled = _bundled_name(path)
-    if bundled:
-        return bundled
-    run = _run_of(path)
-    if run is not None:
-        opened = Path(loaded.source) if loaded is not None else path  # a run folder opens its best checkpoint
-        kind = "best validation" if opened.name == run.best.name else "final"
-        steps = (loaded.info if loaded is not None else {}).get("steps")
-        return f"run {run.path.name}, {kind}" + (f" (step {steps})" if isinstance(steps, int) else "")
-    for part in reversed(path.parts):
-        if m := _HUB_CACHE.match(part):
-            return f"{m['org']}/{m['name']}"
-    return path.name or str(path)
+def model_name(source: str | None, loaded: Any) -> str:  # noqa: ANN401 - LoadedModel
+    """How the panel names the model a run starts from: its display name (:mod:`maskviz.model_names`:
+    the one naming used by titles, columns and figures) plus, for a run's checkpoint, the step it was
+    saved at. A name the user typed (catalogue, bundled) is kept; a run folder is named by the
+    checkpoint it opened (its best)."""
+    from maskviz.model_names import loaded_display_name
 
-
-def _bundled_name(path: Path) -> str:
-    """``bundled:mae_small`` for a model shipped with maskviz, else ''."""
-    from maskviz.bundled import MODEL_PREFIX, bundled_model_paths
-
-    return next((MODEL_PREFIX + name for name, p in bundled_model_paths().items() if p == path), "")
-
-
-def _run_of(path: Path) -> RunDir | None:
-    """The run a checkpoint (``RUN/checkpoints/*.safetensors``) or run folder belongs to."""
-    for folder in (path, path.parent.parent if path.parent.name == "checkpoints" else None):
-        if folder is not None and (folder / "config.json").is_file() and (folder / "checkpoints").is_dir():
-            return RunDir(folder)
-    return None
+    typed = source if source and not os.path.lexists(Path(source).expanduser()) else None
+    name = loaded_display_name(loaded, typed)
+    steps = (loaded.info or {}).get("steps") if loaded is not None else None
+    return f"{name}, step {steps}" if name.endswith("(training run)") and isinstance(steps, int) else name
 
 
 def model_argument(loaded: Any, source: str | None = None) -> str:

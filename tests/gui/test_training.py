@@ -159,7 +159,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     state, form = panel.state, panel.form
     assert state.folder.found == 8 and form.folder_info.text().startswith("8 images found")
     assert len(form.thumb_labels) == 8 and form.thumbs.isVisible()
-    assert Path(tiny_model_path).name in form.base_label.text()
+    assert "<b>tiny (file)</b>" in form.base_label.text()  # the name every title and column uses
     state.update_form(lr="1e-3")
     run = Path(state.form.out)
     assert run.parent == runs_dir() and not run.exists() and window.config_folder not in run.parents
@@ -210,7 +210,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     np.testing.assert_array_equal(c.tuned.mask, window.canvas.patch_mask())  # the viewer's mask, as painted
     np.testing.assert_array_equal(c.base.original, c.tuned.original)
     assert c.base.loss != c.tuned.loss and c.checkpoint == run / "checkpoints" / "last.safetensors"  # final
-    assert c.base_label == "base: tiny.safetensors"  # the viewer's model, shared, named as the viewer opened it
+    assert c.base_label == "base: tiny (file)"  # the viewer's model, shared, named as the viewer opened it
     assert all(not label.pixmap().isNull() and label.pixmap().width() >= 240 for label in panel.before_after.rows)
     assert panel.tabs.currentWidget() is panel.compare_page
 
@@ -218,7 +218,7 @@ def test_start_watch_stop_resume_and_open_the_result(train_window, images, qtbot
     qtbot.waitUntil(lambda: window.state.model_source == str(c.checkpoint), timeout=RUN_MS)
     settle(qtbot, window)
     assert window.state.model.info["run_dir"] == run.name
-    assert f"run {run.name}, final (step 400)" in form.base_label.text()  # named as the fine-tuned run
+    assert f"{run.name} final (training run), step 400" in form.base_label.text()  # named as the fine-tuned run
 
 
 def finished_run(panel, images: Path, folder: Path, base: str) -> RunDir:
@@ -293,7 +293,7 @@ def test_on_the_viewers_controller_the_comparison_waits_while_the_dock_is_off_sc
     panel.controller.set_shown(True)
     qtbot.waitUntil(lambda: panel.before_after.shown == 2, timeout=RUN_MS)
     assert steps.count("before-after") >= 2 and not worker.is_busy("before-after")
-    assert panel.state.comparison.result.base_label == "base: tiny.safetensors"  # the viewer's model, shared
+    assert panel.state.comparison.result.base_label == "base: tiny (file)"  # the viewer's model, shared
 
 
 def test_on_the_viewers_controller_an_image_change_drops_the_comparison_quietly(viewer_dock, images, qtbot,
@@ -526,7 +526,8 @@ def test_the_views_follow_the_state(qtbot, tmp_path, monkeypatch, tiny_model_pat
     assert state.runs_root == tmp_path / "runs" and "no runs yet" in form.runs.itemText(0)
     assert "Waiting for the viewer's model" in panel.monitor.status.text()
     viewer.set_model(load_model(tiny_model_path), "hf-vit-mae-base")  # opened by its catalogue name
-    assert "Choose a folder" in panel.monitor.status.text() and "<b>hf-vit-mae-base</b>" in form.base_label.text()
+    assert "Choose a folder" in panel.monitor.status.text()
+    assert "<b>hf-vit-mae-base (catalogue)</b>" in form.base_label.text()
     assert form.lr_edit.placeholderText() == "0.0001" and "fine-tune default" in form.lr_origin.text()
     form.advanced_button.click()
     assert not form.advanced.isHidden() and form.cli_view.text().startswith("maskviz train --data=")

@@ -22,14 +22,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from maskviz.compare import as_strategy, image_label, model_label, painted_strategy, parse_ratios, sweep_strategies
+from maskviz.compare import as_strategy, image_label, painted_strategy, parse_ratios, sweep_strategies
 from maskviz.compare_jobs import CompareJob, ModelLoaded, Snapshot, TooLong, estimate_seconds
 from maskviz.errors import MaskvizError
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.controller import COMPARE_LANE, Controller
 from maskviz.gui.state import ViewerState
+from maskviz.masks import MaskSpec
+from maskviz.model_names import loaded_display_name
 
 FOLLOW_DELAY_MS = 500  # "the user paused": no change of the viewer for this long
 AUTO_SECONDS = 5.0  # a table expected to take longer waits for a click on Run
@@ -171,7 +174,7 @@ class CompareController(QObject):
         if loaded is None or (c.folder is None and v.model_image is None):
             raise MaskvizError("open an image and a model first")
         model = loaded.model
-        label = model_label(v.model_source) if v.model_source else loaded.config.name or "model"
+        label = loaded_display_name(loaded, v.model_source)
         models, info, to_load = {label: model}, {label: loaded.summary()}, {}
         for name, source in c.models.items():
             while name in models or name in to_load:  # two models, one name: keep both, told apart
@@ -253,20 +256,41 @@ class CompareController(QObject):
     # ------------------------------------------------------------------ click-through
 
     def apply_strategy(self, strategy: str) -> bool:
-        """Put a compared mask (seed 0, on the viewer model's grid) on the canvas as one undoable edit."""
+        """Put a compared mask (the first seed, on the viewer model's grid) on the canvas as one undoable
+        edit, with the spec and seed that made it (the pattern panel shows them); a mask the spec alone
+        does not make (same hidden count) is named by the comparison instead."""
         s, model = self.state.snapshot, self.viewer.model
         if s is None or model is None:
             return False
         rows = [r for r in s.table.rows if r.strategy == strategy and r.model == s.table.models[0]]
         if not rows or rows[0].mask is None:
             return False
-        mask = rows[0].mask
+        mask, seed = rows[0].mask, rows[0].seed
         if tuple(mask.shape) != tuple(model.model.grid_size):
             self.state.set_run(status="the viewer's model changed since this comparison: run it again")
             return False
-        self.viewer.set_patch_mask(mask.copy(), f"Compare: {strategy}")
+        spec = self._seeded_spec(strategy, seed)
+        if spec is not None and np.array_equal(self._generate(spec), mask):
+            self.viewer.apply_pattern(spec, mask.copy(), f"Compare: {strategy}")
+        else:
+            seeded = f", seed {seed}" if seed is not None and spec is not None and spec.pattern.seeded else ""
+            self.viewer.set_patch_mask(mask.copy(), f"Compare: {strategy}", source=f"Compare: {strategy}{seeded}")
         self.maskApplied.emit(strategy)
         return True
+
+    def _seeded_spec(self, strategy: str, seed: int | None) -> MaskSpec | None:
+        spec = next((s.spec for s in self.state.snapshot.table.strategies if s.label == strategy), None)
+        if spec is not None and spec.pattern.seeded and seed is not None:
+            spec = spec.with_params(seed=seed)
+        return spec
+
+    def _generate(self, spec: MaskSpec) -> np.ndarray | None:
+        """The spec's mask as the viewer makes it (with the model's defaults), to check a compared mask by."""
+        loaded, paint = self.viewer.model, self.viewer.paint
+        try:
+            return spec.generate(paint.grid, paint.patch_size, defaults=loaded.mask_defaults())
+        except MaskvizError:
+            return None
 
     # ------------------------------------------------------------------ exports (the CLI's files)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from maskviz.compare import model_label
+from maskviz.model_names import display_name
 
 DEFAULT_SPECS = "random:0.75 block:0.5 grid:2 center:0.25"
 DEFAULT_RATIOS = "0.1:0.9:0.1"
@@ -66,7 +66,7 @@ class CompareState(QObject):
 
     def add_model(self, source: str) -> str:
         """Compare another checkpoint too (loaded by the next run); returns its label."""
-        label = model_label(source)
+        label = display_name(source)
         while label in self.models:
             label += "'"
         self.models[label] = str(source)

@@ -12,6 +12,7 @@ of its own: it redraws the state's snapshot (only the visible tab, at most every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,11 @@ def rgb_pixmap(rgb: np.ndarray) -> QPixmap:
 class CompareView(QWidget):
     """Controls, table + grid picture and the ratio sweep, for one compare state."""
 
-    def __init__(self, state: CompareState, controller: CompareController, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CompareState, controller: CompareController, parent: QWidget | None = None,
+                 choose_model: Callable[..., Any] | None = None) -> None:
         super().__init__(parent)
         self.state, self.controller = state, controller
+        self.choose_model = choose_model  # the window's model picker: choose_model(on_chosen, title, action)
         self._drawn_grid: np.ndarray | None = None
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw.timeout.connect(self._draw)
@@ -236,10 +239,14 @@ class CompareView(QWidget):
             self.state.remove_model(list(self.state.models)[row])
 
     def _ask_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a model to compare", "",
-                                              "Checkpoints (*.pth *.pt *.safetensors *.bin)")
-        if path:
-            self.state.add_model(path)
+        """The model picker; the chosen source is compared from the next run on."""
+        if self.choose_model is not None:
+            self.choose_model(self.state.add_model, "Add a model to compare", "Add")
+            return
+        from maskviz.gui.model_picker import ModelPicker
+
+        self.picker = ModelPicker(self.state.add_model, title="Add a model to compare", action="Add", parent=self)
+        self.picker.show()
 
     def _ask_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Compare on every image in a folder")

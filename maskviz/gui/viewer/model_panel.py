@@ -40,12 +40,14 @@ def format_count(n: int) -> str:
     return str(n)
 
 
-def details_html(summary: dict[str, Any]) -> str:
-    """The details box: one row per fact, then the load report's notes and ignored entries."""
+def details_html(summary: dict[str, Any], name: str = "") -> str:
+    """The details box: the model's display name, one row per fact, then the load report's notes and
+    ignored entries."""
     gh, gw = summary.get("grid", (0, 0))
     target = "per-patch normalised (norm-pix)" if summary.get("norm_pix") else "pixels"
     rows = [
-        ("model", summary.get("description", "")),
+        ("model", name or summary.get("description", "")),
+        ("architecture", summary.get("description", "")),
         ("format", summary.get("format_label", "")),
         ("family", str(summary.get("family", "")).upper()),
         ("size", f"{format_count(int(summary.get('parameters', 0)))} parameters"),
@@ -73,8 +75,7 @@ def details_html(summary: dict[str, Any]) -> str:
 class ModelPanel(QWidget):
     """Details, open buttons, recent models, device, precision and norm-pix display choice."""
 
-    openFileRequested = Signal()
-    openFolderRequested = Signal()
+    chooseRequested = Signal()  # the window opens the model picker
 
     def __init__(self, state: Any, controller: Any, devices: list[str],  # noqa: ANN401 - ViewerState, Controller
                  parent: QWidget | None = None) -> None:
@@ -93,8 +94,8 @@ class ModelPanel(QWidget):
         self.details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.details_scroll.setMinimumHeight(DETAILS_LINES * self.details.fontMetrics().lineSpacing())
         self.status = QLabel("", self)
-        self.open_file_button = QPushButton("Open file…", self)
-        self.open_folder_button = QPushButton("Open folder…", self)
+        self.choose_button = QPushButton("Choose model…", self, toolTip="Bundled, published, recent and "
+                                                                        "fine-tuned models, or a file or folder")
         self.recent_button = QToolButton(self)
         self.recent_button.setText("Recent")
         self.recent_button.setMinimumWidth(90)  # room for the text and the menu arrow
@@ -112,20 +113,19 @@ class ModelPanel(QWidget):
         self.unnormalize_box.setToolTip("How per-patch normalised (norm-pix) predictions are turned back into pixels")
         self.unnormalize_box.setEnabled(False)  # until a norm-pix model is loaded
         self._lay_out()
-        self.open_file_button.clicked.connect(self.openFileRequested)
-        self.open_folder_button.clicked.connect(self.openFolderRequested)
+        self.choose_button.clicked.connect(self.chooseRequested)
         self.device_box.textActivated.connect(controller.set_device)
         self.precision_box.textActivated.connect(lambda p: state.set_option("precision", p))
         self.unnormalize_box.activated.connect(
             lambda _i: state.set_option("unnormalize", self.unnormalize_box.currentData()))
-        state.modelChanged.connect(lambda: state.model is not None and self.set_summary(state.model.summary()))
+        state.modelChanged.connect(self._follow_model)
         state.optionsChanged.connect(self._follow_option)
         controller.loadingChanged.connect(self.set_loading)
         self.set_device(state.options.device)
 
     def _lay_out(self) -> None:
         buttons = QHBoxLayout()
-        for w in (self.open_file_button, self.open_folder_button, self.recent_button):
+        for w in (self.choose_button, self.recent_button):
             buttons.addWidget(w)
         form = QFormLayout()
         form.addRow("Device", self.device_box)
@@ -137,8 +137,15 @@ class ModelPanel(QWidget):
         layout.addWidget(self.details_scroll, 1)
         layout.addLayout(form)
 
-    def set_summary(self, summary: dict[str, Any]) -> None:
-        self.details.setText(details_html(summary))
+    def _follow_model(self) -> None:
+        from maskviz.model_names import loaded_display_name
+
+        loaded = self.state.model
+        if loaded is not None:
+            self.set_summary(loaded.summary(), loaded_display_name(loaded, self.state.model_source))
+
+    def set_summary(self, summary: dict[str, Any], name: str = "") -> None:
+        self.details.setText(details_html(summary, name))
         self.unnormalize_box.setEnabled(bool(summary.get("norm_pix")))
 
     def set_loading(self, text: str) -> None:

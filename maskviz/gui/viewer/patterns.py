@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from maskviz.errors import MaskError
-from maskviz.gui.state import ViewerState
+from maskviz.gui.state import ViewerState, amount_note
 from maskviz.gui.viewer.pattern_editors import (
     EDITORS,
     ClampingDoubleSpinBox,
@@ -40,7 +40,7 @@ from maskviz.gui.viewer.pattern_editors import (
     Editor,
     editable,
 )
-from maskviz.masks import MASK_PATTERNS, MaskPattern, MaskSpec, PatternParam, mask_ratio, parse_mask_spec
+from maskviz.masks import MASK_PATTERNS, MaskPattern, MaskSpec, PatternParam, parse_mask_spec
 
 DEBOUNCE_MS = 100
 SEED_MAX = 2**31 - 1
@@ -221,15 +221,8 @@ class PatternPanel(QWidget):
         self.error_label.setText(text)
 
     def _update_label(self) -> None:
-        text = self.state.mask_label()
-        prov = self.state.provenance
-        if prov.spec is not None and prov.mask is not None and prov.spec.pattern.param("ratio") is not None:
-            asked = prov.spec.params.get("ratio", prov.spec.pattern.param("ratio").default)
-            asked = 1 - asked if prov.spec.invert else asked
-            actual = mask_ratio(prov.mask)
-            if abs(actual - asked) > 0.005:
-                text += f" · hides {actual * 100:.1f} % (asked {asked * 100:g} %)"
-        self.mask_label.setText(text)
+        text, note = self.state.mask_label(), amount_note(self.state.provenance)
+        self.mask_label.setText(f"{text} · {note}" if note else text)
 
     # ------------------------------------------------------------------ internals
 
