@@ -37,6 +37,7 @@ from maskviz.gui.compare.controller import CompareController
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.compare.view import CompareView
 from maskviz.gui.controller import Controller
+from maskviz.gui.dock_share import DockShare
 from maskviz.gui.explain.controller import ExplainController
 from maskviz.gui.explain.state import ExplainState
 from maskviz.gui.explain.view import ExplainView
@@ -67,11 +68,13 @@ log = logging.getLogger("maskviz.gui")
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
-    """``widget`` in a frameless scroll area: a tall form must not set the window's minimum height."""
+    """``widget`` in a frameless scroll area: a tall form must not set the window's minimum height. It
+    scrolls vertically only: its fields wrap to the dock's width rather than run off to the right."""
     area = QScrollArea(widget.parentWidget())
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
 
 
@@ -143,13 +146,25 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.compare_dock = self._dock("Compare", "compare-dock", scrolled(self.compare), right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
-        self.explain_dock = self._dock("Explain", "explain-dock", self.explain, right)
+        self.explain_dock = self._dock("Explain", "explain-dock", scrolled(self.explain), right)
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
         self.tabifyDockWidget(self.curve_dock, self.explain_dock)
         self.curve_dock.raise_()
+        self.dock_share = DockShare(self, self.model_dock, self.settings, then=self.balance_columns)
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
         self.tile_progress = TileProgress(s, self.whole_jobs, self)
         self.statusBar().addPermanentWidget(self.tile_progress)
+
+    def balance_columns(self) -> None:
+        """Share the centre's width between the canvas and the panels by what each can use at this height
+        (both are square pictures limited by their height), so neither has empty margins the other needs."""
+        sizes = self.splitter.sizes()
+        canvas, panels = self.canvas.height(), self.panels.natural_width()
+        if len(sizes) != 2 or min(sizes) == 0 or canvas <= 0 or panels <= 0:
+            return  # a collapsed column stays collapsed
+        total = sum(sizes)
+        left = round(total * canvas / (canvas + panels))
+        self.splitter.setSizes([left, total - left])
 
     def _left_column(self) -> QWidget:
         self.toolbar = CanvasToolbar(self.state, self)
@@ -236,20 +251,20 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
 
     def show_compare(self) -> None:
         """Show and raise the Compare dock (strategies × models on this image or a folder, ratio sweeps)."""
-        self.compare_dock.show()
-        self.compare_dock.raise_()
+        self._show_tall(self.compare_dock)
 
     def show_explain(self) -> None:
-        """Show and raise the Explain dock (which visible patches a hidden patch's reconstruction used),
-        giving it most of the column's height (its picture is what it is for)."""
-        self.explain_dock.show()
-        self.explain_dock.raise_()
-        if not self.explain_dock.isFloating() and not self.model_dock.isFloating():
-            self.resizeDocks([self.model_dock, self.explain_dock], [1, 3 * self.height()], Qt.Orientation.Vertical)
+        """Show and raise the Explain dock (which visible patches a hidden patch's reconstruction used)."""
+        self._show_tall(self.explain_dock)
 
     def show_training(self) -> None:
-        """Show and raise the Train dock, giving it most of the column's height (it holds a form and curves)."""
-        self.train_dock.show()
-        self.train_dock.raise_()
-        if not self.train_dock.isFloating() and not self.model_dock.isFloating():
-            self.resizeDocks([self.model_dock, self.train_dock], [1, 3 * self.height()], Qt.Orientation.Vertical)
+        """Show and raise the Train dock."""
+        self._show_tall(self.train_dock)
+
+    def _show_tall(self, dock: QDockWidget) -> None:
+        """Show and raise ``dock``, giving it most of the column's height (it holds a form and results);
+        the model details keep their minimum."""
+        dock.show()
+        dock.raise_()
+        if not dock.isFloating() and not self.model_dock.isFloating():
+            self.resizeDocks([self.model_dock, dock], [1, 3 * self.height()], Qt.Orientation.Vertical)

@@ -183,19 +183,22 @@ def test_hover_on_the_canvas_shows_the_same_readout(window, qtbot):
 
 
 def test_heatmap_per_pixel_or_per_patch_with_fixed_levels(window, qtbot):
+    from maskviz.figures import heat_rgb
+
     panels = window.panels
     image = panels.images["error"]
-    assert image.image.shape == (32, 32)
-    np.testing.assert_allclose(image.image, panels.result.error_map)
-    levels = tuple(image.levels)
+    heat = panels.heatmap()
+    np.testing.assert_allclose(heat.values, panels.result.error_map)
+    np.testing.assert_array_equal(image.image, heat_rgb(heat))  # the picture on screen is the heat drawn
+    levels = (heat.vmin, heat.vmax)
     window.heatmap_actions["patch"].trigger()
     assert panels.heatmap_mode == "patch"
-    np.testing.assert_allclose(image.image[:8, :8], panels.result.patch_loss[0, 0])
+    np.testing.assert_allclose(panels.heatmap().values[:8, :8], panels.result.patch_loss[0, 0])
     assert "patch" in panels.title("error")
     window.canvas.invert()  # a new result keeps the colour range (comparable by eye)
     settle(qtbot, window)
     window.heatmap_actions["pixel"].trigger()
-    assert tuple(image.levels) == levels
+    assert (panels.heatmap().vmin, panels.heatmap().vmax) == levels
 
 
 def test_norm_pix_model_offers_and_labels_the_unnormalisation(open_window, photo, norm_pix_model_path, qtbot):

@@ -1,21 +1,44 @@
 """The Compare dock's ratio sweep: loss and PSNR against the fraction hidden, one line per model ×
 pattern family, with a band (spread over seeds, or 95 % interval over a folder's images) and
-hoverable, clickable points. Items are updated in place while a run fills them in."""
+hoverable, clickable points. Items are updated in place while a run fills them in. The loss axis
+names its unit (MSE, L1, norm-pix MSE); the legend is a caption under the plots, never over the curves."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from maskviz.compare import Curve  # the Compare sweep's line type; one import to switch to the core's
-from maskviz.figures import PALETTE
+from maskviz.figures import PALETTE, loss_unit
 
-LABELS = {"loss": "loss (each model's own)", "psnr": "PSNR (dB, hidden pixels)"}
+LABELS = {"loss": "loss", "psnr": "PSNR (dB, hidden pixels)"}
+
+
+def loss_label(curves: list[Curve]) -> str:
+    """``loss (MSE)``; with models of different losses, ``loss (MSE, L1: each model's own)``."""
+    units = list(dict.fromkeys(loss_unit(c) for c in curves if c.loss_name))
+    if not units:
+        return "loss"
+    return f"loss ({units[0]})" if len(units) == 1 else f"loss ({', '.join(units)}: each model's own)"
+
+
+def legend_html(curves: list[Curve]) -> str:
+    """One coloured line mark and label per curve, in the plots' colours; with models of different
+    losses each label names its unit."""
+    mixed = len({loss_unit(c) for c in curves if c.loss_name}) > 1
+
+    def entry(i: int, c: Curve) -> str:
+        r, g, b = PALETTE[i % len(PALETTE)]
+        label = f"{c.label} ({loss_unit(c)})" if mixed else c.label
+        return f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━━</span>&nbsp;{html.escape(label)}"
+    return " &nbsp; ".join(entry(i, c) for i, c in enumerate(curves))
 
 
 class SweepPlots(QWidget):
@@ -27,7 +50,11 @@ class SweepPlots(QWidget):
         self.plots = {name: pg.PlotWidget() for name in LABELS}
         self._labels: tuple[str, ...] = ()
         self._items: dict[tuple[str, str], tuple[Any, ...]] = {}
-        layout = QHBoxLayout(self)
+        row = QHBoxLayout()
+        self.legend = QLabel("", self, wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row, 1)
+        layout.addWidget(self.legend)
         for name, plot in self.plots.items():
             plot.setBackground("w")
             plot.showGrid(x=True, y=True, alpha=0.2)
@@ -35,8 +62,7 @@ class SweepPlots(QWidget):
             plot.setLabel("bottom", "fraction of patches hidden")
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)  # plain units: no "(x0.001)"
-            plot.addLegend(offset=(-10, 10))
-            layout.addWidget(plot)
+            row.addWidget(plot)
 
     def draw(self, curves: list[Curve]) -> None:
         labels = tuple(c.label for c in curves)
@@ -45,6 +71,8 @@ class SweepPlots(QWidget):
                 plot.clear()
             self._items = {}
             self._labels = labels
+            self.legend.setText(legend_html(curves))
+        self.plots["loss"].setLabel("left", loss_label(curves))
         for i, curve in enumerate(curves):
             for metric, plot in self.plots.items():
                 self._draw_curve(plot, metric, curve, pg.mkColor(*PALETTE[i % len(PALETTE)]))

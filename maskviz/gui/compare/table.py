@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
 from maskviz.compare import Summary
+from maskviz.figures import loss_unit
 
 
 class NumberItem(QTableWidgetItem):
@@ -61,9 +62,10 @@ class CompareTable(QTableWidget):
         models = snapshot.table.models
         folder = len(snapshot.table.images) > 1
         strategies = [s.label for s in snapshot.table.strategies if not s.sweep]
-        layout = (tuple(models), tuple(strategies))
+        units = {s.model: loss_unit(s) for s in snapshot.summaries}
+        layout = (tuple(models), tuple(strategies), tuple(units.get(m, "") for m in models))
         if layout != self._layout:
-            self._build(models, strategies)
+            self._build(models, strategies, units)
             self._layout = layout
         by_key = {(s.model, s.strategy): s for s in snapshot.summaries}
         sorting = self.isSortingEnabled()
@@ -79,8 +81,10 @@ class CompareTable(QTableWidget):
         item = self.item(row, 0)
         return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
 
-    def _build(self, models: list[str], strategies: list[str]) -> None:
-        headers = ["strategy"] + [f"{m}\n{k}" for m in models for k in ("loss", "PSNR dB", "hidden")]
+    def _build(self, models: list[str], strategies: list[str], units: dict[str, str]) -> None:
+        """Column heads name each model's loss by its unit (an MAE's MSE beside a SimMIM's L1)."""
+        headers = ["strategy"] + [f"{m}\n{k}" for m in models
+                                  for k in (f"{units.get(m, '')} loss".lstrip(), "PSNR dB", "hidden")]
         self.setSortingEnabled(False)
         self.clear()
         self.setColumnCount(len(headers))

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
-    QGridLayout,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -40,6 +40,7 @@ from maskviz.gui.compare.controller import CompareController, duration
 from maskviz.gui.compare.plots import SweepPlots
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.compare.table import CompareTable
+from maskviz.gui.flow import FlowLayout
 
 REDRAW_MS = 250
 EXPORTS = (("Grid PNG…", "grid", "png"), ("Sweep PNG…", "sweep", "png"), ("CSV…", "csv", "csv"),
@@ -82,7 +83,7 @@ class CompareView(QWidget):
         self.show_all_box = QCheckBox("error on visible patches too", self)
         self.ratios_edit = QLineEdit(self, toolTip="ratios to sweep (START:STOP:STEP or a list); empty: no sweep")
         self.models_list = QListWidget(self)
-        self.models_list.setMaximumHeight(64)
+        self.models_list.setMaximumHeight(52)
         self.folder_label = QLabel(self)
         self.run_button = QPushButton("Run", self)
         self.cancel_button = QPushButton("Cancel", self, enabled=False)
@@ -111,42 +112,60 @@ class CompareView(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(split, "Strategies")
         self.tabs.addTab(self.sweep, "Ratio sweep")
+        self.tabs.setMinimumHeight(260)  # a short dock scrolls its form rather than squeeze the results away
         self.tabs.currentChanged.connect(self._draw)
         layout = QVBoxLayout(self)
         layout.addLayout(self._controls())
         layout.addWidget(self.tabs, 1)
 
-    def _controls(self) -> QGridLayout:
-        grid = QGridLayout()
-        grid.addWidget(QLabel("Masks", self), 0, 0)
-        grid.addWidget(self.specs_edit, 0, 1, 1, 3)
-        grid.addWidget(QLabel("Seeds", self), 0, 4)
-        grid.addWidget(self.seeds_box, 0, 5)
-        grid.addWidget(QLabel("Sweep ratios", self), 1, 0)
-        grid.addWidget(self.ratios_edit, 1, 1)
-        grid.addWidget(self.same_count_box, 1, 2)
-        grid.addWidget(self.show_all_box, 1, 3)
-        grid.addWidget(QLabel("More models", self), 2, 0)
-        grid.addWidget(self.models_list, 2, 1, 1, 3)
-        buttons = QHBoxLayout()
-        for text, slot in (("Add model…", self._ask_model), ("Remove", self._remove_model),
-                           ("Folder…", self._ask_folder), ("Viewer image", lambda: self.state.set_folder(None))):
-            button = QPushButton(text, self)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        grid.addLayout(buttons, 2, 4, 1, 2)
-        grid.addWidget(self.folder_label, 3, 0, 1, 2)
-        grid.addWidget(self.progress, 3, 2, 1, 2)
-        grid.addWidget(self.run_button, 3, 4)
-        grid.addWidget(self.cancel_button, 3, 5)
-        exports = QHBoxLayout()
-        for text, kind, suffix in EXPORTS:
-            button = QPushButton(text, self)
-            button.clicked.connect(lambda _=False, k=kind, x=suffix, t=text: self._ask_export(k, x, t))
-            exports.addWidget(button)
-        grid.addWidget(self.status, 4, 0, 1, 4)
-        grid.addLayout(exports, 4, 4, 1, 2)
-        return grid
+    def _controls(self) -> QVBoxLayout:
+        """A form whose rows wrap (labels above fields, buttons onto more lines) in a narrow dock."""
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Masks", self.specs_edit)
+        self.ratios_edit.setMinimumWidth(140)
+        seeds, ratios = self._labelled("Seeds", self.seeds_box), self._labelled("Sweep ratios", self.ratios_edit)
+        form.addRow(self._flow(seeds, ratios, self.same_count_box, self.show_all_box))
+        form.addRow("More models", self.models_list)
+        form.addRow(self._flow(*(self._button(text, slot) for text, slot in (
+            ("Add model…", self._ask_model), ("Remove", self._remove_model), ("Folder…", self._ask_folder),
+            ("Viewer image", lambda: self.state.set_folder(None))))))
+        self.folder_label.setWordWrap(True)
+        form.addRow(self.folder_label)
+        run = QHBoxLayout()
+        run.addWidget(self.progress, 1)
+        run.addWidget(self.run_button)
+        run.addWidget(self.cancel_button)
+        form.addRow(run)
+        form.addRow(self.status)
+        exports = [self._button(text, lambda _=False, k=kind, x=suffix, t=text: self._ask_export(k, x, t))
+                   for text, kind, suffix in EXPORTS]
+        form.addRow("Export", self._flow(*exports))
+        layout = QVBoxLayout()
+        layout.addLayout(form)
+        return layout
+
+    def _button(self, text: str, slot: Any) -> QPushButton:  # noqa: ANN401 - a callable
+        button = QPushButton(text, self)
+        button.clicked.connect(slot)
+        return button
+
+    def _labelled(self, text: str, field: QWidget) -> QWidget:
+        """A label and its field that wrap together."""
+        pair = QWidget(self)
+        row = QHBoxLayout(pair)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel(text, pair))
+        row.addWidget(field, 1)
+        return pair
+
+    def _flow(self, *widgets: QWidget) -> QWidget:
+        row = QWidget(self)
+        flow = FlowLayout(row)
+        for widget in widgets:
+            flow.addWidget(widget)
+        return row
 
     # ------------------------------------------------------------------ drawing the state
 

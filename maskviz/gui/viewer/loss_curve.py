@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from maskviz import masks
+from maskviz.figures import loss_unit
 from maskviz.gui.state import ViewerState
 
 MEAN_PEN = pg.mkPen((31, 119, 180), width=2)
@@ -71,9 +72,16 @@ class LossCurve(QWidget):
         self.seed_dots.sigClicked.connect(self._on_clicked)
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.state.curveChanged.connect(self._redraw)
+        self.state.modelChanged.connect(self._name_unit)
         self.state.resultChanged.connect(self._draw_marker)
         self.state.pictureChanged.connect(lambda _note: self._redraw())
         self._redraw()
+
+    def _name_unit(self) -> None:
+        """The loss axis names the model's loss (MSE, L1, norm-pix MSE), as every figure does."""
+        model = self.state.model
+        unit = "" if model is None else loss_unit(model.config.loss_name)
+        self.plot.setLabel("left", f"masked-region loss ({unit})" if unit else "masked-region loss")
 
     # ------------------------------------------------------------------ reading the state
 

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from maskviz.device import PRECISIONS
 from maskviz.gui.viewer.panels import UNNORMALIZE_LABELS
 
+DETAILS_LINES = 9  # model, format, family, size, input, patch, target, source: all in view at 1024×700
+
 
 def format_count(n: int) -> str:
     """``111.9 M`` parameters reads faster than ``111,907,840``."""
@@ -90,6 +92,7 @@ class ModelPanel(QWidget):
         self.details_scroll.setWidgetResizable(True)
         self.details_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details_scroll.setMinimumHeight(DETAILS_LINES * self.details.fontMetrics().lineSpacing())
         self.status = QLabel("", self)
         self.choose_button = QPushButton("Choose model…", self, toolTip="Bundled, published, recent and "
                                                                         "fine-tuned models, or a file or folder")

@@ -1,11 +1,16 @@
 """ResultPanels: the reconstruction pictures, side by side, zoomed and panned together.
 
-Six equal cells in a 2×3 grid: original, masked input, reconstruction, reconstruction + visible,
-error heatmap, and the baseline fill (empty, with a hint, while no baseline is chosen). Every cell
-is the same size and has the same strip under its picture (the error cell's colour bar, blank
-elsewhere), so an aspect-locked view shows the same image region in each; the grid never changes
-shape when an option does, and when the area is too small for the smallest readable cell it
-scrolls instead of clipping. The hover readout sits below the grid, a fixed number of lines high.
+Six equal cells: original, masked input, reconstruction, reconstruction + visible, error heatmap,
+and the baseline fill (empty, with a hint, while no baseline is chosen). Every cell is the same size
+and has the same strip under its picture (the error cell's colour bar, blank elsewhere), so an
+aspect-locked view shows the same image region in each. The cells fill the area in the arrangement
+(3×2, 2×3, 6×1 or 1×6) that gives the largest pictures; they scale down before the area scrolls,
+and it scrolls only vertically (one column) when even that is too small. The arrangement follows
+the area's size, never an option. The hover readout sits below the grid, three lines high.
+
+The error heatmap is coloured by :func:`maskviz.figures.heat_rgb` with the visible (unscored)
+patches greyed out and the colour range of :func:`maskviz.figures.error_scales`: the picture the
+CLI, the exports and Compare draw for the same result.
 
 The panels draw :class:`~maskviz.gui.state.ViewerState` and nothing else: the result, the baseline,
 the heatmap mode, the model's norm-pix choice, the pointer (``state.view.hover``) and the mask (for
@@ -29,7 +34,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from maskviz.figures import nice_ceiling
+from maskviz.figures import Heat, error_scales, error_values, heat_rgb, hidden_pixels
 from maskviz.gui.state import ViewerState
 from maskviz.gui.viewer.panel_cells import STRIP, TITLE, PanelCell, hover_lines
 
@@ -40,16 +45,36 @@ PANELS = (
     ("pasted", "reconstruction + visible"),
     ("error", "error"),
 )
-CELLS = {"original": (0, 0), "masked": (0, 1), "prediction": (1, 0), "pasted": (1, 1), "error": (2, 0),
-         "baseline": (2, 1)}
+ORDER = ("original", "masked", "prediction", "pasted", "error", "baseline")  # reading order in any arrangement
+ARRANGEMENTS = ((3, 2), (2, 3), (6, 1), (1, 6))  # (rows, columns)
 HEATMAP_MODES = ("pixel", "patch")
 UNNORMALIZE_LABELS = {"true-patch": "true-patch statistics", "visible": "visible-patch statistics"}
 COLORMAP = "inferno"
 HOVER_HINT = "hover a panel or the canvas to see a patch's index, loss and state"
 NOTHING_HIDDEN = "Nothing is hidden, so there is nothing to reconstruct: paint on the canvas or pick a pattern."
 BASELINE_HINT = "baseline: none (View → Baseline)"
-MIN_SIDE = 120  # the smallest picture worth showing; below it the grid scrolls
-READOUT_LINES = 2
+MIN_SIDE = 80  # the smallest picture worth showing; below it the grid scrolls (vertically)
+READOUT_LINES = 3
+
+
+def best_arrangement(width: int, height: int, spacing: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((rows, cols), (cell width, cell height))`` of six equal cells in a ``width`` × ``height`` area.
+
+    The arrangement with the largest picture (a square view above its title and strip) that is at
+    least :data:`MIN_SIDE`; the cells share the whole area. When none fits, one column of
+    :data:`MIN_SIDE` pictures (or the area's width, if narrower) that scrolls vertically.
+    """
+    best = None
+    for rows, cols in ARRANGEMENTS:
+        w = (width - (cols - 1) * spacing) // cols
+        h = (height - (rows - 1) * spacing) // rows
+        side = min(w, h - TITLE - STRIP)
+        if side >= MIN_SIDE and (best is None or side > best[0]):
+            best = side, (rows, cols), (w, h)
+    if best is not None:
+        return best[1], best[2]
+    w = max(1, width)
+    return (6, 1), (w, max(MIN_SIDE, min(w, 2 * MIN_SIDE)) + TITLE + STRIP)
 
 
 class ResultPanels(QWidget):
@@ -69,6 +94,7 @@ class ResultPanels(QWidget):
         self.baseline_plot, self.baseline_image = self.cells["baseline"].plot, self.cells["baseline"].image
         self.info = QLabel(HOVER_HINT, self)
         self.info.setWordWrap(True)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.info.setFixedHeight(self.info.fontMetrics().lineSpacing() * READOUT_LINES + 6)
         self.unnormalize_box = QComboBox(self)
         for mode, label in UNNORMALIZE_LABELS.items():
@@ -88,24 +114,27 @@ class ResultPanels(QWidget):
         self.grid = QGridLayout(self.grid_widget)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(4)
+        self.arrangement = ARRANGEMENTS[0]
         titles = dict(PANELS) | {"baseline": BASELINE_HINT}
-        for key, (row, col) in CELLS.items():
+        for i, key in enumerate(ORDER):
             cell = self.cells[key] = PanelCell(titles[key], self.grid_widget)
             cell.scene().sigMouseMoved.connect(lambda pos, c=cell: self._on_mouse_moved(c, pos))
             cell.scene().sigMouseClicked.connect(lambda ev, c=cell: self._on_mouse_clicked(c, ev))
-            self.grid.addWidget(cell, row, col)
+            self.grid.addWidget(cell, *divmod(i, self.arrangement[1]))
             view = cell.plot.getViewBox()
             view.sigRangeChangedManually.connect(lambda *_, v=view: self.state.view.set_region(v.targetRect(), v))
             if key != "error":
                 cell.set_strip(pg.LabelItem(""))
+        # The bar only shows the range and lets the user drag it; the picture is coloured by heat_rgb.
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=COLORMAP, interactive=True, width=12,
                                         orientation="horizontal")
-        self.colorbar.setImageItem(self.cells["error"].image)
+        self.colorbar.sigLevelsChanged.connect(self._on_bar_levels)
         self.colorbar.sigLevelsChangeFinished.connect(self._remember_levels)
         self.cells["error"].set_strip(self.colorbar)
         self.scroll = QScrollArea(self)
         self.scroll.setWidget(self.grid_widget)
         self.scroll.setWidgetResizable(False)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.scroll.viewport().installEventFilter(self)
 
@@ -140,17 +169,35 @@ class ResultPanels(QWidget):
         return super().eventFilter(obj, event)
 
     def cell_side(self) -> int:
-        """The picture side that fits 2×3 cells in the visible area, never below :data:`MIN_SIDE`."""
+        """The picture side of the current arrangement (see :meth:`cell_size`)."""
+        width, height = self.cell_size()
+        return min(width, height - TITLE - STRIP)
+
+    def cell_size(self) -> tuple[int, int]:
+        """Each cell's (width, height) for the visible area; sets :attr:`arrangement`."""
         vp = self.scroll.viewport().size()
+        self.arrangement, (width, height) = best_arrangement(vp.width(), vp.height(), self.grid.spacing())
+        return width, height
+
+    def natural_width(self) -> int:
+        """The area's width at which the default 3×2 cells hold square pictures as tall as the height allows."""
+        rows, cols = ARRANGEMENTS[0]
         spacing = self.grid.spacing()
-        side = min((vp.width() - spacing) // 2, (vp.height() - 2 * spacing) // 3 - TITLE - STRIP)
-        return max(MIN_SIDE, side)
+        side = (self.scroll.viewport().height() - (rows - 1) * spacing) // rows - TITLE - STRIP
+        margins = self.width() - self.scroll.viewport().width()
+        return cols * max(MIN_SIDE, side) + (cols - 1) * spacing + margins
 
     def _fit_cells(self) -> None:
-        side = self.cell_side()
-        for cell in self.cells.values():
-            cell.setFixedSize(side, side + TITLE + STRIP)
-        self.grid_widget.adjustSize()
+        width, height = self.cell_size()
+        rows, cols = self.arrangement
+        for i, key in enumerate(ORDER):
+            cell = self.cells[key]
+            if self.grid.getItemPosition(self.grid.indexOf(cell))[:2] != divmod(i, cols):
+                self.grid.removeWidget(cell)
+                self.grid.addWidget(cell, *divmod(i, cols))
+            cell.setFixedSize(width, height)
+        self.grid_widget.setFixedSize(cols * width + (cols - 1) * self.grid.spacing(),
+                                      rows * height + (rows - 1) * self.grid.spacing())
 
     # ------------------------------------------------------------------ the shown region
 
@@ -243,32 +290,41 @@ class ResultPanels(QWidget):
         self._levels.clear()
 
     def _heatmap_values(self) -> np.ndarray:
-        r = self.result
-        if self.heatmap_mode == "patch":
-            p = r.original.shape[0] // r.mask.shape[0]
-            values = np.kron(r.patch_loss, np.ones((p, p), dtype=np.float32))
-        else:
-            values = r.error_map
-        return np.ascontiguousarray(np.nan_to_num(values, nan=0.0), dtype=np.float32)
+        return np.ascontiguousarray(error_values(self.result, self.heatmap_mode), dtype=np.float32)
 
-    def heatmap(self) -> tuple[str, np.ndarray, float, float] | None:
-        """``(title, values, vmin, vmax)`` as shown, the form ``render_panel`` takes for its heatmap."""
-        if self.result is None or self.result.loss is None:
+    def heatmap(self) -> Heat | None:
+        """The error heatmap as shown: values, colour range and the greyed-out visible patches."""
+        r = self.result
+        if r is None or r.loss is None:
             return None
-        lo, hi = self._levels.get(self.heatmap_mode, (0.0, 1.0))
-        return self.title("error"), self._heatmap_values(), lo, hi
+        lo, hi = self._levels.get(self.heatmap_mode) or self._default_levels()
+        return Heat(self._heatmap_values(), lo, hi, COLORMAP, self.title("error"), ~hidden_pixels(r))
+
+    def _default_levels(self) -> tuple[float, float]:
+        """The range ``maskviz reconstruct`` colours this result with (the hidden pixels' rounded 99th percentile)."""
+        (top,) = error_scales([self.result], self.heatmap_mode).values()
+        return 0.0, top
 
     def _show_heatmap(self) -> None:
         if self.result is None or self.result.loss is None:
             self.images["error"].clear()
             return
-        values = self._heatmap_values()
-        levels = self._levels.get(self.heatmap_mode)
-        if levels is None:
-            levels = (0.0, nice_ceiling(float(np.percentile(values, 99))))
-            self._levels[self.heatmap_mode] = levels
-        self.images["error"].setImage(values, levels=levels, autoLevels=False)
+        levels = self._levels.setdefault(self.heatmap_mode, self._default_levels())
+        self.colorbar.blockSignals(True)  # the bar follows the state here; it redraws on a user's drag only
         self.colorbar.setLevels(levels)
+        self.colorbar.blockSignals(False)
+        self._draw_heatmap()
+
+    def _draw_heatmap(self) -> None:
+        heat = self.heatmap()
+        if heat is not None:
+            self.images["error"].setImage(heat_rgb(heat), levels=(0, 255), autoLevels=False)
+
+    def _on_bar_levels(self, bar: pg.ColorBarItem) -> None:
+        """A drag on the colour bar recolours the picture (the range is kept when the drag ends)."""
+        if self.result is not None and self.result.loss is not None:
+            self._levels[self.heatmap_mode] = tuple(float(v) for v in bar.levels())
+            self._draw_heatmap()
 
     def _remember_levels(self, bar: pg.ColorBarItem) -> None:
         self._levels[self.heatmap_mode] = tuple(float(v) for v in bar.levels())
@@ -340,8 +396,9 @@ class ResultPanels(QWidget):
         """Redraw the readout for the pointer's patch from the state as it is now."""
         lines = hover_lines(self.state, *self.state.view.hover)
         self._readout = " · ".join(lines)
-        if lines:
-            self.info.setText(self._readout)
+        if lines:  # three lines: where (patch and pixel), its loss, hidden or visible
+            patch, loss, where, pixel = lines
+            self.info.setText(f"{patch} · {pixel}\n{loss}\n{where}")
         elif self.result is not None and self.result.loss is None:
             self.info.setText(NOTHING_HIDDEN)
         else:
