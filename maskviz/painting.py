@@ -78,6 +78,7 @@ class PaintModel:
         self._mask = np.zeros((h, w), dtype=bool) if mask is None else np.array(mask, dtype=bool)
         if self._mask.shape != (h, w):
             raise MaskError(f"A {self._mask.shape[1]}×{self._mask.shape[0]} mask does not fit a {w}×{h} image.")
+        self._patches: tuple[float, np.ndarray] | None = None  # the last patch_mask(), until the pixels change
         self._stroke: _Stroke | None = None
 
     # ------------------------------------------------------------------ state
@@ -99,8 +100,13 @@ class PaintModel:
         return h // self.patch_size, w // self.patch_size
 
     def patch_mask(self, threshold: float = 0.5) -> np.ndarray:
-        """What the model receives: a patch is hidden when at least ``threshold`` of it is painted."""
-        return masks.from_pixel_mask(self._mask, self.patch_size, threshold)
+        """What the model receives: a patch is hidden when at least ``threshold`` of it is painted.
+
+        Kept until the pixels change: every view asks for it after each edit, and on a whole photo
+        (thousands of pixels per patch row) recounting it each time cost a UI redraw ~25 ms."""
+        if self._patches is None or self._patches[0] != threshold:
+            self._patches = (threshold, masks.from_pixel_mask(self._mask, self.patch_size, threshold))
+        return self._patches[1].copy()
 
     def describe(self, threshold: float = 0.5) -> str:
         """The readout, counted on the patch mask because that is what the model sees."""
@@ -109,6 +115,7 @@ class PaintModel:
     def apply(self, atom: PaintAtom, forward: bool = True) -> None:
         """Redo (``forward``) or undo an atom; idempotent, so re-applying a fresh edit is harmless."""
         self._mask[atom.key] = atom.new if forward else atom.old
+        self._patches = None
 
     # ------------------------------------------------------------------ strokes
 
@@ -214,6 +221,7 @@ class PaintModel:
         region = self._mask[top:top + h, left:left + w]
         old = region.copy()
         np.copyto(region, value, where=hit)
+        self._patches = None
         return _trimmed(top, left, old, region.copy())
 
     def _merge(self, atoms: list[PaintAtom]) -> PaintAtom | None:

@@ -174,3 +174,22 @@ def test_geometry_and_read_only_mask():
     assert model.grid == (2, 2)
     with pytest.raises(ValueError):
         model.mask[0, 0] = True
+
+
+def test_the_patch_mask_follows_every_edit_undo_and_threshold():
+    """patch_mask() is kept between edits: each way the pixels change must drop it."""
+    model = PaintModel((32, 32), 8)
+    assert not model.patch_mask().any()
+    atom = model.fill_rect((0, 0), (7, 7))
+    assert model.patch_mask()[0, 0]
+    model.apply(atom, forward=False)  # undo
+    assert not model.patch_mask().any()
+    model.apply(atom)  # redo
+    first = model.patch_mask()
+    first[:] = False  # a caller's copy: changing it changes nothing
+    assert model.patch_mask()[0, 0]
+    model.fill_rect((8, 0), (9, 1))  # 4 of 64 pixels of patch (0, 1)
+    assert not model.patch_mask(0.5)[0, 1] and model.patch_mask(0.0)[0, 1]
+    model.begin_stroke((20, 20), 3)
+    model.abort_stroke()
+    assert model.patch_mask(0.5).sum() == 1
