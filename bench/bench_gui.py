@@ -2,6 +2,7 @@
 
     python bench/bench_gui.py [--model mae_vit_base_patch16|mae_vit_large_patch16|mae_vit_huge_patch14]
                               [--strokes 4] [--patterns 4] [--no-curve] [--no-compare] [--no-quit]
+                              [--explain attention|rollout|gradient|occlusion|features|spread]
 
 Drives the real ``MainWindow`` on Qt's offscreen platform with a published-size MAE (random
 weights, CPU), with the Compare dock and the loss curve both on screen (Compare moved out of the
@@ -21,6 +22,11 @@ changes; the change then lands at a different point of a background forward each
   (goal for both: ≤ one forward + 0.5 s);
 * **quit**: the app in a child process closed while idle and during a table → the process gone,
   and its exit code (goal: idle < 1 s; busy ≤ one forward + 0.5 s; exit code 0).
+* with ``--explain METHOD`` the Explain dock is on screen too (beside Compare, at the bottom): before
+  each change a new hidden target is clicked (its job runs in the lens's lane) and during strokes the
+  target follows the pointer; afterwards the pointer visits hidden patches one by one and the time
+  from each move to its map on screen is reported (one kept forward answers them all for attention,
+  rollout and features).
 
 Runs against whichever ``maskviz`` is importable (an installed checkout), so the same script
 measures an older main too (``Compat`` bridges the Compare dock's older names).
@@ -186,7 +192,7 @@ def random_model(model_name: str):  # noqa: ANN201
     return create_model(model_name).eval()
 
 
-def open_window(model, model_name: str, curve: bool, compare: bool):  # noqa: ANN001, ANN201
+def open_window(model, model_name: str, curve: bool, compare: bool, explain: str | None = None):  # noqa: ANN001, ANN201
     from maskviz.checkpoints import LoadedModel
     from maskviz.gui.main_window import MainWindow
 
@@ -196,6 +202,10 @@ def open_window(model, model_name: str, curve: bool, compare: bool):  # noqa: AN
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.compare_dock)  # out of the tabs: both shown
     window.curve_dock.setVisible(curve)
     window.compare_dock.setVisible(compare)
+    if explain:
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.explain_dock)
+        window.explain_dock.setVisible(True)
+        window.explain_state.set_lens(method=explain)
     window.controller.open_image("sample:coffee")
     window.controller.use_model(LoadedModel(model, source=f"random:{model_name}", format="random-weights"))
     wait_until(lambda: window.state.result is not None)
@@ -211,12 +221,37 @@ def trials(window, args, ref_ms: float) -> dict:  # noqa: ANN001
         if args.compare:
             compare.run()
             wait_until(lambda: compare.busy)
+        if args.explain:
+            hidden = [tuple(int(v) for v in rc) for rc in zip(*window.state.patch_mask().nonzero(), strict=True)]
+            window.explain_controller.pick(*hidden[(7 * i) % len(hidden)])  # its job in the lens's lane
         pump(ref_ms * rng.uniform(0.3, 1.3))  # into a background forward, at a different point each time
         act = (lambda i=i: stroke(window, i)) if kind == "stroke" else (lambda i=i: change_pattern(window, i))
         out[kind].append(shown_after(window, act) * 1000)
         out[f"{kind}_own"].append(window.state.result.seconds * 1000)  # its forward, as the worker timed it
         pump(200)  # the user looks at the result
     return out
+
+
+def hover_latency(window, visits: int = 12) -> list[float]:  # noqa: ANN001
+    """The pointer on one hidden patch after another: ms from each move until its map is on screen."""
+    state, controller, viewer = window.explain_state, window.explain_controller, window.state
+    state.set_follow(True)
+    p = viewer.paint.patch_size
+    hidden = [tuple(int(v) for v in rc) for rc in zip(*viewer.patch_mask().nonzero(), strict=True)]
+    times = []
+    for k in range(visits):
+        row, col = hidden[(5 * k) % len(hidden)]
+        start = time.perf_counter()
+        viewer.view.set_hover(col * p + p // 2, row * p + p // 2)
+
+        def shown(target=(row, col)) -> bool:  # noqa: ANN001
+            out = state.outcome
+            return (out is not None and not controller.is_running
+                    and target in (getattr(out.result, "target", None), out.lens.target))
+        wait_until(shown)
+        times.append((time.perf_counter() - start) * 1000)
+        pump(50)
+    return times
 
 
 def cancel_and_close(window, ref_ms: float) -> tuple[float, float, float]:  # noqa: ANN001
@@ -289,13 +324,15 @@ def ratio(ms: float, ref: float) -> str:
     return f"{ms:.0f} ms ({ms / ref:.2f}×)"
 
 
-def report(args, model, ref: list[float], out: dict, stalls: list[float], cancel: tuple, quits: dict) -> None:  # noqa: ANN001
+def report(args, model, ref: list[float], out: dict, stalls: list[float], cancel: tuple, quits: dict,  # noqa: ANN001
+           hovers: list[float] = ()) -> None:
     from maskviz.gui.worker import worker_threads
 
     r = statistics.median(ref)
     print(f"model: {args.model} (random weights), {model.config.img_size} px, CPU, {worker_threads()} torch "
           f"thread(s) in the worker, {os.cpu_count()} cores; docks: Compare {'on' if args.compare else 'off'} "
-          f"(a table running before each change), loss curve {'on' if args.curve else 'off'}")
+          f"(a table running before each change), loss curve {'on' if args.curve else 'off'}, Explain "
+          f"{args.explain or 'off'}")
     print(f"reference: reconstruct() called directly, 1 thread: median {r:.0f} ms of "
           f"{', '.join(f'{t:.0f}' for t in ref)} ms (3 before the window, 3 after)")
     for kind, label in (("stroke", "stroke release"), ("pattern", "pattern change")):
@@ -309,6 +346,9 @@ def report(args, model, ref: list[float], out: dict, stalls: list[float], cancel
     s = sorted(stalls)
     print(f"UI event-loop stall: max {s[-1]:.1f} ms, p99 {s[int(0.99 * (len(s) - 1))]:.1f} ms, median "
           f"{statistics.median(s):.1f} ms over {len(s)} ticks of {TICK_MS} ms (goal: max ≤ 50 ms)")
+    if hovers:
+        print(f"Explain {args.explain}: pointer on a hidden patch → its map on screen: median "
+              f"{ratio(statistics.median(hovers), r)}, max {ratio(max(hovers), r)} over {len(hovers)} patches")
     if cancel:
         cancel_s, close_s, free_s = cancel
         print(f"cancel in mid-table → worker free: {cancel_s * 1000:.0f} ms; close in mid-table → close() returned "
@@ -327,6 +367,8 @@ def main() -> int:
     parser.add_argument("--no-curve", dest="curve", action="store_false", help="loss curve dock closed")
     parser.add_argument("--no-compare", dest="compare", action="store_false", help="Compare dock closed")
     parser.add_argument("--no-quit", dest="quit", action="store_false", help="skip the child-process quit timing")
+    parser.add_argument("--explain", choices=("attention", "rollout", "gradient", "occlusion", "features", "spread"),
+                        help="the Explain dock on screen with this method, a new target before each change")
     parser.add_argument("--quit-child", choices=("idle", "busy"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("MASKVIZ_CONFIG_DIR", tempfile.mkdtemp(prefix="maskviz-bench-"))
@@ -343,11 +385,12 @@ def main() -> int:
     image = fit_to_model(load_image("sample:coffee"), model.config.img_size)
     mask = make_mask("random:0.75", model.grid_size, model.patch_size, seed=0)  # the window's first mask
     ref = reference_ms(model, image, mask, worker_threads())
-    window = open_window(model, args.model, args.curve, args.compare)
+    window = open_window(model, args.model, args.curve, args.compare, args.explain)
     pump(100)
     meter = StallMeter()
     meter.start()
     out = trials(window, args, statistics.median(ref))
+    hovers = hover_latency(window) if args.explain in ("attention", "rollout", "features") else []
     stalls = [g - TICK_MS for g in meter.stop()]
     if args.compare:
         cancel = cancel_and_close(window, statistics.median(ref))
@@ -357,7 +400,7 @@ def main() -> int:
     app.processEvents()
     ref += reference_ms(model, image, mask, worker_threads())
     quits = {busy: measure_quit(model, busy) for busy in (False, True)} if args.quit else {}
-    report(args, model, ref, out, stalls, cancel, quits)
+    report(args, model, ref, out, stalls, cancel, quits, hovers)
     return 0
 
 

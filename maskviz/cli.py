@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from maskviz import __version__
+from maskviz.cli_inputs import load_cli_model
 from maskviz.compare_cli import add_compare_parser, cmd_compare
 from maskviz.errors import EXIT_SETUP, MaskvizError, SetupError
+from maskviz.explain_cli import add_explain_parser, cmd_explain
 
 EXIT_INPUT_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_view_arguments(add_compare_parser(sub))
+    add_explain_parser(sub)
     return parser
 
 
@@ -204,7 +207,6 @@ def input_error_message(exc: BaseException) -> str | None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from maskviz import export
-    from maskviz.checkpoints import load_default_model, load_model
     from maskviz.device import check_precision, resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
@@ -215,14 +217,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_precision(args.precision, device)
     image = load_image(args.image)
-    if args.model:
-        loaded = load_model(args.model, device=device, norm_pix=args.norm_pix)
-    else:
-        loaded = load_default_model(device)
-        for note in loaded.notes if loaded.format == "builtin" else []:
-            print(f"maskviz: note: {note}", file=sys.stderr)
-    for warning in loaded.warnings:
-        print(f"maskviz: warning: {warning}", file=sys.stderr)
+    loaded = load_cli_model(args.model, device, args.norm_pix)
     if args.model and (note := run_model_note(args.model, loaded)):
         print(f"maskviz: note: {note}", file=sys.stderr)
     model = loaded.model
@@ -359,7 +354,7 @@ def train_end_lines(result: Any) -> list[str]:
 
 
 COMMANDS = {"reconstruct": cmd_reconstruct, "info": cmd_info, "models": cmd_models, "train": cmd_train,
-            "doctor": cmd_doctor, "compare": cmd_compare}
+            "doctor": cmd_doctor, "compare": cmd_compare, "explain": cmd_explain}
 SUBCOMMANDS = tuple(COMMANDS)
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""The files of a reconstruction: the panel figure (PNG, SVG or PDF) and the metrics JSON.
+"""The files of a reconstruction and of an explanation: the figure (PNG, SVG or PDF) and the JSON.
 
-``maskviz reconstruct --out/--json`` and the GUI's *Export panels* / *Export metrics* both call
-these (beside :mod:`maskviz.compare_export` for comparisons), so the same inputs give the same
-bytes. Every file is written atomically (temporary file, then rename).
+``maskviz reconstruct --out/--json`` and the GUI's *Export panels* / *Export metrics*, ``maskviz
+explain --out/--json`` and the Explain lens's exports all call these (beside
+:mod:`maskviz.compare_export` for comparisons), so the same inputs give the same bytes, named the
+same way (model, image, mask spec, seed, view). Every file is written atomically (temporary file,
+then rename).
 """
 
 from __future__ import annotations
@@ -77,6 +79,34 @@ def write_reconstruction_figure(results: Sequence[Any], specs: Sequence[str], pa
                                    heat=heat, view=view, baselines=fills,
                                    baseline_label=baseline[0] if baseline else "")
     return write_figure(figure.sheet(), path)
+
+
+def explain_inputs(loaded: Any, image: str | os.PathLike | None, spec: str, seed: int | None,
+                   view: str = "model", model_source: str | os.PathLike | None = None) -> Any:
+    """How an explanation's figure and JSON name what it came from (``spec``: as typed or the GUI's
+    pattern; ``model_source``: the model as it was opened, as :func:`model_name` takes it)."""
+    from maskviz.figures import Inputs
+
+    titled, seed = mask_and_seed(spec, seed)
+    return Inputs(model=model_name(loaded, model_source), image=image_name(image), mask=titled, seed=seed, view=view)
+
+
+def write_explain_figure(result: Any, path: str | os.PathLike, original: Any, patch: int, inputs: Any, *,
+                         similarity: Any = None, masked_colour: Sequence[float] | None = None) -> Path:
+    """The figure of an explanation (:mod:`maskviz.explain.figure`); ``original``: the image as the model saw it."""
+    from maskviz.explain.figure import write_explain_figure as write
+    from maskviz.models.configs import IMAGENET_MEAN
+
+    return write(result, path, original, patch, inputs, similarity, masked_colour or IMAGENET_MEAN)
+
+
+def write_explain_json(result: Any, path: str | os.PathLike, inputs: Any, *, model_info: dict[str, Any],
+                       similarity: Any = None, **extra: Any) -> Path:
+    """The JSON of an explanation (:mod:`maskviz.explain.export`): the map and the inputs it came from."""
+    from maskviz.explain.export import document, write_json
+
+    names = {"model": inputs.model, "image": inputs.image, "mask": inputs.mask, "seed": inputs.seed}
+    return write_json(document(result, **names, model_info=model_info, similarity=similarity, **extra), path)
 
 
 def metrics_document(results: Sequence[Any], specs: Sequence[str], model: dict[str, Any], device: str,

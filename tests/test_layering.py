@@ -21,7 +21,8 @@ ROOT = Path(maskviz.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("maskviz.launch", "maskviz.__main__")),  # routes to the app or a subcommand
     ("gui", ("maskviz.gui",)),
-    ("cli", ("maskviz.cli", "maskviz.compare_cli", "maskviz.app_args", "maskviz.doctor")),
+    ("cli", ("maskviz.cli", "maskviz.compare_cli", "maskviz.explain_cli", "maskviz.cli_inputs", "maskviz.app_args",
+             "maskviz.doctor")),
     # The features the CLI and the GUI offer; maskviz/__init__ is the public API's lazy facade over them.
     ("features", ("maskviz", "maskviz.compare", "maskviz.compare_export", "maskviz.export", "maskviz.explain",
                   "maskviz.train", "maskviz.zoo", "maskviz.model_choices")),

@@ -5,7 +5,7 @@ It is the only client of :class:`~maskviz.gui.worker.ModelWorker`. It runs the v
 one job API (the loss curve, the Compare dock, a training run's before/after):
 
 ``run_job(lane, fn) -> id``
-    ``fn()`` runs on the worker in a background lane (``before-after``, ``curve``, ``compare``) or
+    ``fn()`` runs on the worker in a background lane (``explain``, ``before-after``, ``curve``, ``compare``) or
     ``baseline``. A value comes back as ``jobDone(lane, id, value)``; a generator is run one
     ``next()`` per turn, each value as ``jobStep(lane, id, value)`` (``None``: a turn without news)
     and its return value as ``jobDone``. Errors, cancels and jobs replaced by a newer one in their

@@ -4,11 +4,12 @@ The document (image, model, mask and its provenance, options, result, and how it
 :class:`~maskviz.gui.state.ViewerState`; :class:`~maskviz.gui.controller.Controller` turns its
 changes into worker jobs and writes results back, and lends the worker to the loss curve
 (:class:`~maskviz.gui.viewer.curve_jobs.CurveJobs`), the baseline fill, the Compare dock
-(:mod:`maskviz.gui.compare`) and the training panel's before/after. Every view reads its state and
-redraws on its signals; no view calls another. The window builds widgets, tells the background
-features whether their dock is on screen, shows errors, and (in :mod:`~maskviz.gui.window_menus`,
-:mod:`~maskviz.gui.window_session` and :mod:`~maskviz.gui.file_actions`) holds the menus, the
-session and the file actions. Tests and benchmarks drive it through ``state`` and ``controller``.
+(:mod:`maskviz.gui.compare`), the Explain lens (:mod:`maskviz.gui.explain`) and the training panel's
+before/after. Every view reads its state and redraws on its signals; no view calls another. The
+window builds widgets, tells the background features whether their dock is on screen, shows errors,
+and (in :mod:`~maskviz.gui.window_menus`, :mod:`~maskviz.gui.window_session` and
+:mod:`~maskviz.gui.file_actions`) holds the menus, the session and the file actions. Tests and
+benchmarks drive it through ``state`` and ``controller``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from maskviz.gui.compare.state import CompareState
 from maskviz.gui.compare.view import CompareView
 from maskviz.gui.controller import Controller
 from maskviz.gui.dock_share import DockShare
+from maskviz.gui.explain.controller import ExplainController
+from maskviz.gui.explain.state import ExplainState
+from maskviz.gui.explain.view import ExplainView
 from maskviz.gui.file_actions import FileActionsMixin
 from maskviz.gui.keys import KeyRouter
 from maskviz.gui.session import config_dir, open_settings
@@ -99,6 +103,8 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.whole_jobs = WholeJobs(self.state, self.controller, self)
         self.compare_state = CompareState(self)
         self.compare_controller = CompareController(self.compare_state, self.state, self.controller, self)
+        self.explain_state = ExplainState(self)
+        self.explain_controller = ExplainController(self.explain_state, self.state, self.controller, self)
         self._build_ui(available_devices())
         self._build_menus()
         self._connect()
@@ -132,6 +138,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.curve = LossCurve(s, self)
         self.training = TrainingPanel(s, c, self.settings, parent=self)  # runs in maskviz.paths.runs_dir()
         self.compare = CompareView(self.compare_state, self.compare_controller, self, choose_model=self.choose_model)
+        self.explain = ExplainView(self.explain_state, self.explain_controller, self.state, self)
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.model_dock = self._dock("Model", "model-dock", self.model_panel, right)
         self.curve_dock = self._dock("Loss vs mask ratio", "curve-dock", self.curve, right)
@@ -139,7 +146,9 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         self.train_dock = self._dock("Train", "train-dock", scrolled(self.training), right)
         self.compare_dock = self._dock("Compare", "compare-dock", scrolled(self.compare), right)
         self.tabifyDockWidget(self.curve_dock, self.train_dock)
+        self.explain_dock = self._dock("Explain", "explain-dock", scrolled(self.explain), right)
         self.tabifyDockWidget(self.curve_dock, self.compare_dock)
+        self.tabifyDockWidget(self.curve_dock, self.explain_dock)
         self.curve_dock.raise_()
         self.dock_share = DockShare(self, self.model_dock, self.settings, then=self.balance_columns)
         self.busy_indicator = BusyIndicator(self.statusBar(), c)
@@ -181,6 +190,7 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         # Off screen (closed, or a tab behind another) a dock's feature computes nothing.
         self.curve_dock.visibilityChanged.connect(self.curve_jobs.set_shown)
         self.compare_dock.visibilityChanged.connect(self.compare_controller.set_shown)
+        self.explain_dock.visibilityChanged.connect(self.explain_controller.set_shown)
         self.curve_jobs.set_shown(False)
         self.toolbar.clamped.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.curve.pointClicked.connect(self.curve_jobs.apply_point)
@@ -242,6 +252,10 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
     def show_compare(self) -> None:
         """Show and raise the Compare dock (strategies × models on this image or a folder, ratio sweeps)."""
         self._show_tall(self.compare_dock)
+
+    def show_explain(self) -> None:
+        """Show and raise the Explain dock (which visible patches a hidden patch's reconstruction used)."""
+        self._show_tall(self.explain_dock)
 
     def show_training(self) -> None:
         """Show and raise the Train dock."""

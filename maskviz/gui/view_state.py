@@ -21,6 +21,7 @@ class ViewState(QObject):
     """Pointer, shown region and tool settings, with one signal each."""
 
     hoverChanged = Signal(int, int)  # image pixel (x, y) under the pointer in any view, (-1, -1) outside
+    pointClicked = Signal(int, int)  # image pixel clicked in a result view (the Explain lens's target)
     regionChanged = Signal(object, object)  # QRectF in image pixels, the view that set it (or None)
     toolChanged = Signal()  # tool, brush_size, snap or grid_visible
 
@@ -40,6 +41,12 @@ class ViewState(QObject):
         if pixel != self.hover:
             self.hover = pixel
             self.hoverChanged.emit(*pixel)
+
+    def click(self, x: int, y: int) -> None:
+        """A click (not a drag) on the image in a result view; outside the image nothing happens."""
+        h, w = self._shape
+        if 0 <= x < w and 0 <= y < h:
+            self.pointClicked.emit(int(x), int(y))
 
     def set_region(self, rect: QRectF, source: Any = None) -> None:
         """Show ``rect`` (image pixels) in every view; ``source`` is the view the user zoomed or panned."""

@@ -102,7 +102,8 @@ class MenusMixin:
         self._action(view, "&Reset zoom", v.reset_region, "Ctrl+0")
         view.addSeparator()
         self._action(view, "&Compare strategies and models", self.show_compare, "Ctrl+K")
-        for dock in (self.model_dock, self.curve_dock, self.train_dock, self.compare_dock):
+        self._action(view, "E&xplain a hidden patch", self.show_explain, "Ctrl+L")
+        for dock in (self.model_dock, self.curve_dock, self.train_dock, self.compare_dock, self.explain_dock):
             view.addAction(dock.toggleViewAction())
         self._follow_view()
 

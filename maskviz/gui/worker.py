@@ -6,9 +6,9 @@ while another thread runs it. So every task runs on one worker thread in priorit
 
 ``load`` (a model the user waits for) > ``recon`` (the picture under the brush) > ``tiles`` (the
 whole picture in the tiles or native view, streamed a batch of tiles per step) > ``baseline`` (a
-non-learned fill beside it) > ``before-after`` (a training run's result against its base) >
-``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). ``tiles`` and the
-last three are the :data:`BACKGROUND` lanes.
+non-learned fill beside it) > ``explain`` (the Explain lens's map) > ``before-after`` (a training
+run's result against its base) > ``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare
+dock's table). ``tiles`` and the last four are the :data:`BACKGROUND` lanes.
 
 A task is ``fn()`` returning a value, or a generator: then one ``next()`` runs per turn and the
 worker picks the most urgent lane again before the next one, so a background job holds the worker
@@ -52,8 +52,8 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "tiles", "baseline", "before-after", "curve", "compare")  # highest priority first
-BACKGROUND = ("tiles", "before-after", "curve", "compare")
+LANES = ("load", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")  # highest first
+BACKGROUND = ("tiles", "explain", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)
 

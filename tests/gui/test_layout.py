@@ -51,7 +51,7 @@ def _narrow_panels(qtbot, window, width: int) -> None:
     qtbot.wait(50)
 
 
-@pytest.mark.parametrize("dock", ["curve_dock", "compare_dock", "train_dock"])
+@pytest.mark.parametrize("dock", ["curve_dock", "compare_dock", "train_dock", "explain_dock"])
 @pytest.mark.parametrize("panel_width", [None, 210])
 def test_at_1024x700_every_panel_is_in_view_without_a_horizontal_scroll_bar(qtbot, window, dock, panel_width):
     _raise(qtbot, window, getattr(window, dock))  # whichever dock is in front, the panels keep their room
@@ -144,7 +144,7 @@ def _fields(root: QWidget) -> list[QWidget]:
 
 
 @pytest.mark.parametrize("size", [(1024, 700), (1600, 1000)])
-@pytest.mark.parametrize("dock", ["compare_dock", "train_dock"])
+@pytest.mark.parametrize("dock", ["compare_dock", "train_dock", "explain_dock"])
 def test_dock_fields_are_never_clipped(qtbot, window, dock, size):
     dock = getattr(window, dock)
     _raise(qtbot, window, dock)

@@ -1,15 +1,16 @@
 """A seeded random user: ≥ 500 actions, and at every checkpoint every view agrees with the state.
 
 Actions: paint, erase, pattern, re-roll, complement, undo/redo, invert, switch between the two
-bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, and the
-Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row) and the
+bundled models, baseline on/off, heatmap mode, zoom, a bad image path, a bad model path, the
+Compare dock (bring it to the front or behind the loss curve, Run, Cancel, seeds, click a row), the
 Train dock (bring it to the front, edit the steps field, compare a finished run's final or best model
-with its base on the viewer's image and mask).
+with its base on the viewer's image and mask) and the Explain dock (to the front or behind, a method,
+a click on a panel, Cancel).
 Every ``CHECK_EVERY`` actions the test waits until the worker is idle and then checks that the
 result on screen was computed from the current image, model, mask and options, and that the canvas
 readout, hover readout, pattern label, metrics line, loss-curve star, baseline panel, zoom ranges and
-the Compare dock (its table and its viewer row, when it is up to date) and the Train dock (its form and
-its before/after rows) all say the same.
+the Compare dock (its table and its viewer row, when it is up to date), the Train dock (its form and
+its before/after rows) and the Explain dock (its map is for the viewer's current inputs) all say the same.
 ``pytest tests/gui/test_random_actions.py --soak`` runs 10 000 actions instead (a benchmark of
 robustness; ``--soak-seed N`` picks another sequence).
 """
@@ -50,7 +51,8 @@ class RandomUser:
                         (self.heatmap, 1), (self.zoom, 2), (self.bad_image, 1), (self.bad_model_path, 1),
                         (self.compare_dock, 1), (self.compare_run, 1), (self.compare_cancel, 1),
                         (self.compare_seeds, 1), (self.compare_row, 1),
-                        (self.train_dock, 1), (self.train_steps, 1), (self.train_compare, 1)]
+                        (self.train_dock, 1), (self.train_steps, 1), (self.train_compare, 1), (self.explain_dock, 1),
+                        (self.explain_method, 1), (self.explain_click, 2), (self.explain_cancel, 1)]
 
     def step(self) -> str:
         action = self.rng.choices([a for a, _ in self.actions], weights=[w for _, w in self.actions])[0]
@@ -151,6 +153,24 @@ class RandomUser:
         """What the final/best choice above the before/after rows does (the viewer's image and mask)."""
         self.w.training.controller.open_result(self.rng.choice(["last", "best"]))
 
+    def explain_dock(self) -> None:
+        """Explain in front of the loss curve, or behind it."""
+        (self.w.curve_dock if self.w.explain_controller.shown else self.w.explain_dock).raise_()
+
+    def explain_method(self) -> None:
+        box = self.w.explain.method_box
+        index = self.rng.randrange(box.count())
+        box.setCurrentIndex(index)
+        box.activated.emit(index)  # as the user's choice
+
+    def explain_click(self) -> None:
+        """A click on a patch of a result panel (the Explain lens's target while it is shown)."""
+        x, y = self._point()
+        self.w.state.view.click(int(x), int(y))
+
+    def explain_cancel(self) -> None:
+        self.w.explain.cancel_button.click()
+
 
 def finished_run(folder, base: str) -> RunDir:
     """A run that started from ``base`` and ended: its final and best checkpoints are copies of the base."""
@@ -164,11 +184,13 @@ def finished_run(folder, base: str) -> RunDir:
 
 def idle(qtbot, window) -> None:
     """Nothing loading, the newest reconstruction on screen, the baseline (if any) filled for it, and
-    a Compare run or a before/after comparison in front finished."""
+    a Compare run, a before/after comparison or an Explain job in front finished."""
     settle(qtbot, window, timeout=60000)
     compare, training = window.compare_controller, window.training
     qtbot.waitUntil(lambda: not (compare.shown and (compare.is_running or compare._follow.isActive())),
                     timeout=60000)
+    explain = window.explain_controller
+    qtbot.waitUntil(lambda: not (explain.shown and explain.is_running), timeout=60000)
     qtbot.waitUntil(lambda: not (window.train_dock.isVisible() and not window.train_dock.visibleRegion().isEmpty()
                                  and training.state.comparison.busy), timeout=60000)
     settle(qtbot, window, timeout=60000)
@@ -203,7 +225,22 @@ def check_views_agree(window) -> None:
     assert len(regions) == 1  # every panel shows the same image region
     assert window.state.paint.grid == tuple(s.model.model.grid_size)
     check_compare_agrees(window)
+    check_explain_agrees(window)
     check_training_agrees(window)
+
+
+def check_explain_agrees(window) -> None:
+    """The dock draws its state; a map on screen is for the viewer's image, model, mask and options now."""
+    state, view, controller = window.explain_state, window.explain, window.explain_controller
+    assert view.cancel_button.isEnabled() == state.running
+    assert view.status.text() == state.status
+    out = state.outcome
+    if out is None:
+        assert view.image.image is None
+        return
+    np.testing.assert_array_equal(view.image.image, out.picture)
+    assert state.outcome_key[0] == controller.inputs_key()
+    np.testing.assert_array_equal(out.mask, window.state.patch_mask())
 
 
 def check_training_agrees(window) -> None:
@@ -254,6 +291,8 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     window.training.state.comparisonChanged.connect(
         lambda: compared.append(1) if window.training.state.comparison.result is not None else None)
     user = RandomUser(window, random.Random(seed), str(bad_model))
+    maps: list[int] = []
+    window.explain_state.outcomeChanged.connect(lambda: window.explain_state.outcome is not None and maps.append(1))
     start, done = time.perf_counter(), []
     for i in range(1, count + 1):
         done.append(user.step())
@@ -270,6 +309,7 @@ def test_random_actions_keep_every_view_in_agreement(open_window, photo, tmp_pat
     assert len(dialogs) == len(image_dialogs) + len(model_dialogs)  # nothing else ever complained
     assert window.state.model is not None and window.state.model_source in MODELS
     assert done.count("compare_run") and window.compare_state.snapshot is not None  # the dock was exercised
+    assert done.count("explain_click") and maps  # the Explain dock was shown and drew maps
     assert done.count("train_compare") and compared  # and so was the Train dock's before/after
     if soak:
         print(f"\nsoak: {count} actions (seed {seed}) in {time.perf_counter() - start:.0f} s, "

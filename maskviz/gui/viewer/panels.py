@@ -119,6 +119,7 @@ class ResultPanels(QWidget):
         for i, key in enumerate(ORDER):
             cell = self.cells[key] = PanelCell(titles[key], self.grid_widget)
             cell.scene().sigMouseMoved.connect(lambda pos, c=cell: self._on_mouse_moved(c, pos))
+            cell.scene().sigMouseClicked.connect(lambda ev, c=cell: self._on_mouse_clicked(c, ev))
             self.grid.addWidget(cell, *divmod(i, self.arrangement[1]))
             view = cell.plot.getViewBox()
             view.sigRangeChangedManually.connect(lambda *_, v=view: self.state.view.set_region(v.targetRect(), v))
@@ -371,6 +372,11 @@ class ResultPanels(QWidget):
             self.state.view.set_hover(math.floor(point.x()), math.floor(point.y()))
         else:
             self.state.view.set_hover(-1, -1)
+
+    def _on_mouse_clicked(self, cell: PanelCell, event: Any) -> None:  # noqa: ANN401 - MouseClickEvent
+        if event.button() == Qt.MouseButton.LeftButton and cell.plot.sceneBoundingRect().contains(event.scenePos()):
+            point = cell.plot.getViewBox().mapSceneToView(event.scenePos())
+            self.state.view.click(math.floor(point.x()), math.floor(point.y()))
 
     @property
     def readout(self) -> str:
