@@ -9,24 +9,8 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import save_official_mae
 
 from maskviz.cli import main
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    path = tmp_path / "mae_visualize_vit_tiny.pth"
-    save_official_mae(path)
-    return str(path)
-
-
-@pytest.fixture
-def image32(tmp_path):
-    arr = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    path = tmp_path / "img.png"
-    Image.fromarray(arr).save(path)
-    return str(path)
 
 
 def test_reconstruct_writes_panel_and_metrics(tmp_path, checkpoint, image32, capsys):

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import save_official_mae
 
 from maskviz.checkpoints import load_model
 from maskviz.cli import main
@@ -15,21 +14,6 @@ from maskviz.explain import attention_capture, feature_lens, gradient_map, occlu
 from maskviz.export import model_name
 from maskviz.images import load_image
 from maskviz.masks import make_mask
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    path = tmp_path / "mae_visualize_vit_tiny.pth"
-    save_official_mae(path)
-    return str(path)
-
-
-@pytest.fixture
-def image32(tmp_path):
-    arr = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    path = tmp_path / "img.png"
-    Image.fromarray(arr).save(path)
-    return str(path)
 
 
 def inputs(checkpoint, image32, spec="random:0.75", seed=3):

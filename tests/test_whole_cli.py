@@ -8,16 +8,8 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import save_official_mae
 
 from maskviz.cli import main
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    path = tmp_path / "mae_tiny.pth"
-    save_official_mae(path)
-    return str(path)
 
 
 def photo(tmp_path, w: int, h: int, name: str = "photo.png") -> str:

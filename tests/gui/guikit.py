@@ -48,3 +48,19 @@ def stroke(canvas, points, release: bool = True) -> None:
 
 def mask_of(window) -> np.ndarray:
     return window.state.patch_mask()
+
+
+def viewer_on(photo: str, model_path: str):  # noqa: ANN201 - (ViewerState, Controller)
+    """A viewer state and its controller with the model at ``model_path`` and ``photo`` open: what a
+    dock under test (Compare, Explain) is built on."""
+    from PIL import Image
+
+    from maskviz.checkpoints import load_model
+    from maskviz.gui.controller import Controller
+    from maskviz.gui.state import ViewerState
+
+    viewer = ViewerState()
+    controller = Controller(viewer)
+    viewer.set_model(load_model(model_path), model_path)
+    viewer.set_image(Image.open(photo).convert("RGB"), photo)
+    return viewer, controller

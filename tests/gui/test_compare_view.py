@@ -9,17 +9,15 @@ import weakref
 
 import numpy as np
 import pytest
+from guikit import viewer_on
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from maskviz.checkpoints import load_model
 from maskviz.cli import main
 from maskviz.compare_jobs import Snapshot
 from maskviz.gui.compare.controller import CompareController
 from maskviz.gui.compare.state import CompareState
 from maskviz.gui.compare.view import CompareView
-from maskviz.gui.controller import Controller
-from maskviz.gui.state import ViewerState
 from maskviz.masks import make_mask
 
 WAIT_MS = 30000
@@ -29,10 +27,7 @@ class Setup:
     """A viewer state and controller with the tiny model and the test photo, and a Compare dock on them."""
 
     def __init__(self, qtbot, photo: str, model_path: str) -> None:
-        self.viewer = ViewerState()
-        self.controller = Controller(self.viewer)
-        self.viewer.set_model(load_model(model_path), model_path)
-        self.viewer.set_image(Image.open(photo).convert("RGB"), photo)
+        self.viewer, self.controller = viewer_on(photo, model_path)
         self.state = CompareState()
         self.state.set_settings(specs="random:0.75 grid:2 center:0.5", seeds=2, ratios="0.25:0.75:0.25")
         self.compare = CompareController(self.state, self.viewer, self.controller)

@@ -7,20 +7,17 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from guikit import viewer_on
 from PySide6.QtCore import QPointF, Qt
 
-from maskviz.checkpoints import load_model
 from maskviz.cli import main
 from maskviz.explain import attention_capture, gradient_map
 from maskviz.explain.figure import explain_sheet
 from maskviz.figures import Inputs
 from maskviz.figures.sheet import panel_pixels
-from maskviz.gui.controller import Controller
 from maskviz.gui.explain.controller import EXPLAIN_LANE, ExplainController
 from maskviz.gui.explain.state import ExplainState
 from maskviz.gui.explain.view import ExplainView
-from maskviz.gui.state import ViewerState
 from maskviz.masks import make_mask
 from maskviz.reconstruct import prepare_input
 
@@ -31,10 +28,7 @@ class Setup:
     """A viewer with the tiny model, the test photo and mask random:0.75 seed 0, and an Explain dock on it."""
 
     def __init__(self, qtbot, photo: str, model_path: str) -> None:
-        self.viewer = ViewerState()
-        self.controller = Controller(self.viewer)
-        self.viewer.set_model(load_model(model_path), model_path)
-        self.viewer.set_image(Image.open(photo).convert("RGB"), photo)
+        self.viewer, self.controller = viewer_on(photo, model_path)
         assert self.controller.apply_spec("random:0.75,seed=0") == ""
         self.state = ExplainState()
         self.explain = ExplainController(self.state, self.viewer, self.controller)
