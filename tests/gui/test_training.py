@@ -547,3 +547,32 @@ def test_the_views_follow_the_state(qtbot, tmp_path, monkeypatch, tiny_model_pat
     assert list(xs) == [1, 2] and 0.5 < ys[-1] < 0.6  # smoothed, between the two raw points
     panel.curves.log_box.setChecked(True)
     assert panel.curves.plot.getAxis("left").logMode
+
+
+def test_the_curves_caption_wraps_between_entries_never_inside_one(qtbot):
+    from PySide6.QtGui import QTextDocument
+    from PySide6.QtWidgets import QLabel
+
+    from maskviz.gui.training.curves import TrainCurves
+    from maskviz.gui.training.state import TrainingState
+
+    curves = TrainCurves(TrainingState(Path("runs")))
+    qtbot.addWidget(curves)
+    entries = {"train (dots: each step)", "validation", "starting model"}
+    doc = QTextDocument()
+    caption = curves.findChild(QLabel)
+    doc.setDefaultFont(caption.font())
+    doc.setHtml(caption.text())
+    wrapped = False
+    for width in range(200, 600, 10):  # a narrow dock (350 px at 1024x700 less the log-scale box) to a wide one
+        doc.setTextWidth(width)
+        doc.size()  # lays the document out
+        block = doc.firstBlock()
+        layout, text = block.layout(), block.text()
+        lines = [text[line.textStart():line.textStart() + line.textLength()]
+                 for line in (layout.lineAt(i) for i in range(layout.lineCount()))]
+        wrapped |= len(lines) > 1
+        for line in lines:
+            parts = {part.strip(" \u00a0━●┄").replace("\u00a0", " ") for part in line.split("·")} - {""}
+            assert parts <= entries, (width, lines)
+    assert wrapped

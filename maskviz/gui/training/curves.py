@@ -48,9 +48,12 @@ class TrainCurves(QWidget):
         self.log_box.setToolTip("Show the loss axis on a log scale (small late changes become visible)")
         self.log_box.toggled.connect(self._set_log)
         # A caption, not a legend: a legend box sits on top of the newest points.
-        caption = QLabel("<span style='color:#1f77b4'>━</span> train (dots: each step) · "
-                         "<span style='color:#e66e14'>●</span> validation · "
-                         "<span style='color:#888'>┄</span> starting model", self, wordWrap=True)
+        # Non-breaking spaces inside each entry: a narrow dock wraps between entries, never inside one.
+        entries = (("#1f77b4", "━", "train (dots: each step)"), ("#e66e14", "●", "validation"),
+                   ("#888", "┄", "starting model"))
+        self.caption = caption = QLabel(" · ".join(f"<span style='color:{colour}'>{mark}</span>&nbsp;"
+                                                   + text.replace(" ", "&nbsp;") for colour, mark, text in entries),
+                                        self, wordWrap=True)
         caption.setToolTip("Train loss smoothed over ~20 steps (EMA); validation on the held-out images with "
                            "fixed crops and masks, from the starting model (step 0) on")
         row = QHBoxLayout()
