@@ -37,3 +37,12 @@ def test_prediction_panel_title_names_the_nan(qtbot):
     assert NAN_PROBLEM in panels.title("prediction")
     state.set_result(ReconOutcome(2, dataclasses.replace(result, problem=None), 0.01), state.inputs())
     assert NAN_PROBLEM not in panels.title("prediction")
+
+
+def test_a_bundled_model_s_source_is_its_name_not_the_install_path():
+    from maskviz.bundled import bundled_model_paths
+
+    path = str(bundled_model_paths()["mae_small"])
+    shown = details_html({"description": "m", "grid": (8, 8), "source": path})
+    assert "bundled:mae_small" in shown and path not in shown
+    assert "/elsewhere/mine.pth" in details_html({"description": "m", "grid": (8, 8), "source": "/elsewhere/mine.pth"})

@@ -40,6 +40,16 @@ def format_count(n: int) -> str:
     return str(n)
 
 
+def source_text(source: str) -> str:
+    """Where the model was read from: a shipped model as ``bundled:NAME`` (its path inside the install
+    says nothing to the user, and would put this machine's folders into every screenshot), else the path."""
+    from maskviz.bundled import MODEL_PREFIX
+    from maskviz.model_names import model_name
+
+    named = model_name(source) if source else None
+    return f"{MODEL_PREFIX}{named.short}" if named is not None and named.origin == "bundled" else source
+
+
 def details_html(summary: dict[str, Any], name: str = "") -> str:
     """The details box: the model's display name, one row per fact, then the load report's notes and
     ignored entries."""
@@ -54,7 +64,7 @@ def details_html(summary: dict[str, Any], name: str = "") -> str:
         ("input", f"{summary.get('input_size')} px"),
         ("patch", f"{summary.get('patch_size')} px ({gh}×{gw} grid)"),
         ("target", target),
-        ("source", summary.get("source", "")),
+        ("source", source_text(summary.get("source", ""))),
     ]
     if summary.get("training"):
         rows.append(("trained", summary["training"]))
