@@ -126,7 +126,7 @@ def test_occlusion_equals_explicit_forwards(name, image):
 def test_occlusion_steps_and_cancel(image):
     model, mask, target = setup("mae_vit_tiny_test", image, ratio=0.5)
     visible = int((~mask).sum())
-    steps = list(_steps(iter_occlusion(model, image, mask, target, batch=1)))
+    steps = list(iter_occlusion(model, image, mask, target, batch=1))
     assert [s.done for s in steps] == list(range(1, visible + 2))
     assert {s.total for s in steps} == {visible + 1}
 
@@ -135,14 +135,6 @@ def test_occlusion_steps_and_cancel(image):
     gen.close()  # cancelled after the reference forward: nothing more runs, nothing raises
     with pytest.raises(StopIteration):
         next(gen)
-
-
-def _steps(gen):
-    while True:
-        try:
-            yield next(gen)
-        except StopIteration:
-            return
 
 
 def test_run_returns_the_result_and_reports_each_step(image):

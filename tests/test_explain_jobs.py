@@ -112,8 +112,8 @@ def test_features_with_a_target_show_the_similarity(model, image, mask):
 def test_spread_needs_a_pattern_and_yields_per_batch(model, image, mask):
     with pytest.raises(ExplainError, match="painted"):
         explain_outcome(ExplainJob(model, image, mask, Lens("spread", masks=4)))
-    steps = list(_steps(explain_steps(ExplainJob(model, image, mask, Lens("spread", masks=4),
-                                                 spec="random:0.75", seed=0))))
+    steps = list(explain_steps(ExplainJob(model, image, mask, Lens("spread", masks=4),
+                                           spec="random:0.75", seed=0)))
     assert steps and steps[-1].done == steps[-1].total
 
 
@@ -127,14 +127,6 @@ def test_job_copies_the_mask(model, image):
 def test_unknown_method_is_one_clear_error():
     with pytest.raises(ExplainError, match="unknown explain method"):
         Lens("saliency")
-
-
-def _steps(gen):
-    while True:
-        try:
-            yield next(gen)
-        except StopIteration:
-            return
 
 
 def test_features_keep_their_colours_when_the_pointer_is_on_a_patch_without_a_token(model, image, mask):
