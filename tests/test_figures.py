@@ -444,3 +444,14 @@ def test_the_renderer_and_the_export_module_need_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["inferno", "viridis", "magma"])
+def test_colormap_picks_exactly_what_matplotlib_does(name):
+    from matplotlib import colormaps
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.uniform(-0.5, 2.5, 20000), np.linspace(0, 2, 4097), [0.0, 2.0, np.inf, -np.inf]])
+    t = np.clip(values / 2.0, 0.0, 1.0)
+    expected = np.rint(colormaps[name](t)[..., :3] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(colormap(values, 0.0, 2.0, name), expected)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from maskviz.errors import MaskvizError
-from maskviz.figures.style import BACKGROUND, DIM, colormap
+from maskviz.figures.style import BACKGROUND, DIM, colour_indices, colour_table
 
 #: Auto scale enlarges panels until they are at least this wide.
 MIN_PANEL_WIDTH = 192
@@ -189,14 +189,32 @@ def as_rgb(arr: np.ndarray) -> np.ndarray:
 
 def heat_rgb(heat: Heat, under: np.ndarray | None = None) -> np.ndarray:
     """A heatmap as RGB uint8: coloured, over ``under`` by ``alpha``, ``dim`` pixels faded toward the page."""
-    rgb = colormap(heat.values, heat.vmin, heat.vmax, heat.cmap)
+    index = colour_indices(heat.values, heat.vmin, heat.vmax, heat.cmap)
+    table = colour_table(heat.cmap)
     if under is not None and heat.alpha < 1:
         base = as_rgb(under).astype(np.float64)
-        rgb = np.rint(base * (1 - heat.alpha) + rgb * heat.alpha).astype(np.uint8)
-    if heat.dim is not None:
-        dim = _at_resolution(np.asarray(heat.dim, dtype=bool), rgb.shape[:2])
-        faded = np.rint(rgb * (1 - DIM) + np.asarray(BACKGROUND) * DIM).astype(np.uint8)
-        rgb = np.where(dim[..., None], faded, rgb)
+        rgb = np.rint(base * (1 - heat.alpha) + table[index] * heat.alpha).astype(np.uint8)
+        return rgb if heat.dim is None else _fade(rgb, heat.dim)
+    if heat.dim is None:
+        return table[index]
+    # Fading is a function of the colour: fade the table once and pick from both halves (a patch-grid
+    # ``dim`` broadcast over its patches, not repeated up to the picture's size).
+    dim = np.asarray(heat.dim, dtype=bool)
+    (gh, gw), (h, w) = dim.shape, index.shape
+    if h % gh or w % gw:
+        raise ValueError(f"a {dim.shape} mask does not tile a {index.shape} picture")
+    per_patch = index.reshape(gh, h // gh, gw, w // gw)
+    np.add(per_patch, len(table), out=per_patch, where=dim[:, None, :, None])
+    return np.concatenate([table, _faded(table)])[index]
+
+
+def _faded(rgb: np.ndarray) -> np.ndarray:
+    return np.rint(rgb * (1 - DIM) + np.asarray(BACKGROUND) * DIM).astype(np.uint8)
+
+
+def _fade(rgb: np.ndarray, dim: np.ndarray) -> np.ndarray:
+    dim = _at_resolution(np.asarray(dim, dtype=bool), rgb.shape[:2])
+    rgb[dim] = _faded(rgb[dim])
     return rgb
 
 

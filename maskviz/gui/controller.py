@@ -5,12 +5,13 @@ It is the only client of :class:`~maskviz.gui.worker.ModelWorker`. It runs the v
 one job API (the loss curve, the Compare dock, a training run's before/after):
 
 ``run_job(lane, fn) -> id``
-    ``fn()`` runs on the worker in a background lane (``explain``, ``before-after``, ``curve``, ``compare``) or
-    ``baseline``. A value comes back as ``jobDone(lane, id, value)``; a generator is run one
-    ``next()`` per turn, each value as ``jobStep(lane, id, value)`` (``None``: a turn without news)
-    and its return value as ``jobDone``. Errors, cancels and jobs replaced by a newer one in their
-    lane end with ``jobFailed(lane, id, message)``: every job ends with exactly one of the two.
-    A job should make each step at most one model forward.
+    ``fn()`` runs on the worker in a background lane (``tiles``, ``explain``, ``before-after``, ``curve``,
+    ``compare``), ``baseline`` or ``picture`` (a view's photo, cut or resampled). A value comes back as
+    ``jobDone(lane, id, value)``; a generator is run one ``next()`` per turn, each value as
+    ``jobStep(lane, id, value)`` (``None``: a turn without news) and its return value as ``jobDone``.
+    Errors, cancels and jobs replaced by a newer one in their lane end with ``jobFailed(lane, id,
+    message)``: every job ends with exactly one of the two. A job should make each step at most one
+    model forward.
 ``cancel_job(lane)``
     stops the lane's job at its next module call (within one transformer block).
 ``run_compare(job)`` / ``cancel_compare()``
@@ -50,7 +51,7 @@ log = logging.getLogger("maskviz.gui")
 LIVE_SECONDS = 0.05  # reconstruct during strokes only when the model answers faster than this
 DEFAULT_PATTERN = "random:0.75,seed=0"
 COMPARE_LANE = "compare"
-JOB_LANES = ("baseline", *BACKGROUND)
+JOB_LANES = ("picture", "baseline", *BACKGROUND)
 
 
 def describe_source(source: str | None) -> str:
@@ -82,7 +83,7 @@ class Controller(QObject):
     resultShown = Signal(int)  # id of the reconstruction just written into the state
     modelReady = Signal(object)  # the LoadedModel now in use
     loadingChanged = Signal(str)  # "loading x…" while a load or device move runs, "" after
-    busyChanged = Signal(bool)  # a model load or reconstruction is running or queued
+    busyChanged = Signal(bool)  # a model load, a view's picture or a reconstruction is running or queued
     jobStep = Signal(str, int, object)  # lane, id, a generator job's value
     jobDone = Signal(str, int, object)  # lane, id, value
     jobFailed = Signal(str, int, str)  # lane, id, plain message
@@ -121,7 +122,7 @@ class Controller(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.worker.is_busy("recon") or self.worker.is_busy("load")
+        return any(self.worker.is_busy(lane) for lane in ("load", "picture", "recon"))
 
     @property
     def loading(self) -> bool:
@@ -168,7 +169,7 @@ class Controller(QObject):
         self.worker.hold([lane], "hidden", not shown)
 
     def _inputs_changed(self, kind: str) -> None:
-        for lane in BACKGROUND:  # the old model's or image's work is dropped, running or queued
+        for lane in JOB_LANES:  # the old model's or image's work is dropped, running or queued
             job = self._jobs.get(self.worker.latest_id(lane))
             if job is not None and kind in job.stale_on:
                 self.cancel_job(lane, f"stopped: the viewer's {kind} changed")

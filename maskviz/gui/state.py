@@ -157,6 +157,7 @@ class ViewerState(QObject):
         self.model_image: Any = None  # the image fitted to the model's input
         self.picture_view = View()  # "model", or "tiles" / "native" with a working size
         self.picture: Any = None  # the tiles/native view's maskviz.whole.ViewImage (None in the model view)
+        self._picture_image: Any = None  # the image ``picture`` was made from
         self.progress: tuple[int, int] | None = None  # (done, total) tiles of a whole picture being computed
         self.progress_text = ""
         self.model: Any = None  # maskviz.checkpoints.LoadedModel
@@ -220,15 +221,28 @@ class ViewerState(QObject):
         """The picture the canvas shows and masks are painted on: the view's (tiles, native) or the fitted image."""
         return self.model_image if self.picture is None else self.picture.image
 
-    def set_picture_view(self, view: View) -> None:
-        """Work on the image in ``view``; a :class:`ViewError` (checked before anything changes) says why not."""
-        self._use_picture(self._picture_for(view), "", view=view)
+    def set_picture_view(self, view: View, picture: Any = None) -> None:
+        """Work on the image in ``view``; a :class:`ViewError` (checked before anything changes) says why not.
+
+        ``picture``: the view's ViewImage of the current image, prepared off the UI thread (resampling
+        a photo takes up to a few hundred ms); without it the picture is made here."""
+        if picture is not None and (picture.view != view or picture.source_size != self.image.size):
+            raise ValueError(f"a picture for the {picture.label} view of a {picture.source_size} px image "
+                             f"is not the {view.name} view of this image")
+        self._use_picture(picture or self._picture_for(view), "", view=view)
 
     def _picture_for(self, view: View) -> Any:
         from maskviz.whole import prepare_view
 
         if view.name == "model" or self.model is None or self.image is None:
             return None
+        old = self.picture
+        if old is not None and old.view == view and old.patch_size == self.model.model.patch_size \
+                and self._picture_image is self.image:
+            from maskviz.whole import check_view
+
+            check_view(self.model.model, self.image.size, view)  # another model: refuse as prepare_view would
+            return old  # the same image and patch: the working picture is the same; no resampling
         return prepare_view(self.model.model, self.image, view)
 
     def _use_picture(self, picture: Any, note: str, emit: bool = True, view: View | None = None) -> None:
@@ -236,6 +250,7 @@ class ViewerState(QObject):
         if view is not None:
             self.picture_view = view
         self.picture = picture
+        self._picture_image = None if picture is None else self.image  # what the picture was made from
         if picture is not None:
             self.set_geometry((picture.size[1], picture.size[0]), picture.patch_size)
         elif c is not None:

@@ -4,11 +4,12 @@ Why one thread with lanes instead of a pool: on a 2-core machine two concurrent 
 each other down (performance-anchors: contention), and a model must not be moved to another device
 while another thread runs it. So every task runs on one worker thread in priority order:
 
-``load`` (a model the user waits for) > ``recon`` (the picture under the brush) > ``tiles`` (the
-whole picture in the tiles or native view, streamed a batch of tiles per step) > ``baseline`` (a
-non-learned fill beside it) > ``explain`` (the Explain lens's map) > ``before-after`` (a training
-run's result against its base) > ``curve`` (the loss-vs-ratio sweep) > ``compare`` (the Compare
-dock's table). ``tiles`` and the last four are the :data:`BACKGROUND` lanes.
+``load`` (a model the user waits for) > ``picture`` (a photo cut or resampled for the tiles or native
+view) > ``recon`` (the picture under the brush) > ``tiles`` (the whole picture in the tiles or native
+view, streamed a batch of tiles per step) > ``baseline`` (a non-learned fill beside it) > ``explain``
+(the Explain lens's map) > ``before-after`` (a training run's result against its base) > ``curve``
+(the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). ``tiles`` and the last four are
+the :data:`BACKGROUND` lanes.
 
 A task is ``fn()`` returning a value, or a generator: then one ``next()`` runs per turn and the
 worker picks the most urgent lane again before the next one, so a background job holds the worker
@@ -52,7 +53,8 @@ from maskviz.errors import MaskvizError
 
 log = logging.getLogger("maskviz.gui")
 
-LANES = ("load", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")  # highest first
+#: Highest first.
+LANES = ("load", "picture", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")
 BACKGROUND = ("tiles", "explain", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)

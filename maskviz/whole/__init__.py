@@ -21,7 +21,8 @@ from maskviz.lazy import lazy_exports
 
 _WHERE = {
     **dict.fromkeys(["VIEW_NAMES", "View", "ViewError", "ViewImage", "view_label"], "maskviz.whole.view"),
-    **dict.fromkeys(["ViewResult", "full_view_reconstruction", "prepare_view", "reconstruct_view", "tile_inputs"],
+    **dict.fromkeys(["ViewResult", "check_view", "full_view_reconstruction", "prepare_view", "reconstruct_view",
+                    "tile_inputs"],
                     "maskviz.whole.reconstruct"),
     **dict.fromkeys(["TileRunner", "TileStep", "TileResult", "TileLayout"], "maskviz.whole.tiles"),
     **dict.fromkeys(["WholeStep", "native_job", "tiles_job"], "maskviz.whole.stream"),

@@ -18,7 +18,7 @@ from maskviz.masks import complementary_masks, to_pixel_mask
 from maskviz.models.base import MaskedImageModel
 from maskviz.reconstruct import Reconstruction, compose_result, full_reconstruction, reconstruct
 from maskviz.whole.tiles import TileResult, TileRunner, check_tiles, tile_metrics
-from maskviz.whole.view import View, ViewImage, make_working_image, model_view_image, working_size
+from maskviz.whole.view import Size, View, ViewImage, make_working_image, model_view_image, working_size
 
 
 @dataclass
@@ -51,22 +51,30 @@ def prepare_view(model: MaskedImageModel, image: Image.Image, view: View | str |
                  size: int | None = None, device: Any = None) -> ViewImage:
     """The picture ``view`` works on, or a :class:`ViewError` saying why this image cannot be shown so.
 
-    Every check runs on the sizes alone, before the picture is resampled or a tensor is made.
+    Every check runs on the sizes alone (:func:`check_view`), before the picture is resampled or a
+    tensor is made.
     """
     view = as_view(view, size)
     image = to_rgb(image)
     c = model.config
     if view.name == "model":
         return model_view_image(image, c.img_size, c.patch_size)
-    target = working_size(image.size, c.patch_size, view.size)
+    target = check_view(model, image.size, view, device)
+    picture, note = make_working_image(image, target, resized=view.size is not None)
+    return ViewImage(view, picture, c.patch_size, image.size, note)
+
+
+def check_view(model: MaskedImageModel, source: Size, view: View, device: Any = None) -> Size:
+    """The working size of a ``tiles`` or ``native`` view of a ``source``-sized image, from the numbers
+    alone, or the :class:`ViewError` :func:`prepare_view` would raise: cheap enough for the UI thread."""
+    target = working_size(source, model.patch_size, view.size)
     if view.name == "tiles":
         check_tiles(model, target)
     else:
         from maskviz.whole.native import native_plan
 
         native_plan(model, target, device=device)
-    picture, note = make_working_image(image, target, resized=view.size is not None)
-    return ViewImage(view, picture, c.patch_size, image.size, note)
+    return target
 
 
 def reconstruct_view(model: MaskedImageModel, vimg: ViewImage, masks: Sequence[np.ndarray],

@@ -221,9 +221,9 @@ def test_invert_clear_grid_and_snap_keys(canvas, qtbot):
     assert canvas.state.view.grid_visible is not grid
     canvas.state.view.set_brush_size(1)
     _click(canvas, 20.5, 20.5)  # one pixel: under any positive threshold, not a whole patch
-    assert canvas._overlay.image[20, 20, 3] > 0
+    assert canvas.overlay_image()[20, 20, 3] > 0
     qtbot.keyClick(canvas, Qt.Key.Key_S)
-    assert canvas.state.view.snap and canvas._overlay.image[20, 20, 3] == 0
+    assert canvas.state.view.snap and canvas.overlay_image()[20, 20, 3] == 0
 
 
 def test_threshold_controls_snapping(canvas):

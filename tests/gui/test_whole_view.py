@@ -167,3 +167,55 @@ def test_another_model_in_the_tiles_view_reruns_the_whole_picture(window, qtbot,
     assert s.picture_view.name == "tiles" and s.result.view == "tiles 96x72 px" and s.paint.grid == (9, 12)
     assert s.result.result.norm_pix and s.result.result is not first
     assert not dialogs
+
+
+def test_the_picture_is_made_on_the_worker_and_the_view_changes_when_it_arrives(window, qtbot, monkeypatch, tmp_path):
+    import threading
+
+    from maskviz.whole import reconstruct as whole_reconstruct
+
+    made_on: list[bool] = []
+    real = whole_reconstruct.make_working_image
+    monkeypatch.setattr(whole_reconstruct, "make_working_image", lambda *a, **k: (
+        made_on.append(threading.current_thread() is threading.main_thread()), real(*a, **k))[1])
+    s, picker, worker = window.state, window.view_picker, window.controller.worker
+    worker.hold(["picture"], "test")  # the picture waits in its lane: the user is quicker than Pillow
+    picker.view_box.setCurrentIndex(picker.view_box.findData("tiles"))
+    picker.view_box.activated.emit(1)
+    assert s.picture_view.name == "model" and s.paint.grid == (4, 4)  # not yet: the picture is not made
+    assert picker.view_box.currentData() == "tiles" and "preparing the 96×72 px picture" in s.progress_text
+    other = tmp_path / "other.png"
+    Image.new("RGB", (100, 75), (10, 200, 30)).save(other)
+    window.controller.open_image(str(other))  # the picture of the old image is not wanted any more
+    qtbot.waitUntil(lambda: not window.whole_jobs.preparing, timeout=WAIT_MS)
+    assert s.picture_view.name == "model" and picker.view_box.currentData() == "model" and not s.progress_text
+    worker.hold(["picture"], "test", False)
+    assert window.whole_jobs.set_view("tiles", 64)
+    settle_whole(qtbot, window)
+    assert s.picture_view == s.picture.view and s.result.view == "tiles 64x48 px" and s.paint.grid == (6, 8)
+    assert made_on == [False]  # resampled once, off the UI thread (the cancelled one never ran)
+
+
+def test_another_model_keeps_the_picture_without_resampling(window, qtbot, monkeypatch, norm_pix_model_path):
+    from maskviz.whole import reconstruct as whole_reconstruct
+
+    window.whole_jobs.set_view("tiles", 64)
+    settle_whole(qtbot, window)
+    picture = window.state.picture
+    monkeypatch.setattr(whole_reconstruct, "make_working_image", lambda *a, **k: pytest.fail("resampled again"))
+    window.controller.open_model(norm_pix_model_path)
+    qtbot.waitUntil(lambda: window.state.model_source == norm_pix_model_path, timeout=WAIT_MS)
+    settle_whole(qtbot, window)
+    assert window.state.picture is picture and window.state.result.view == "tiles 64x48 px"
+
+
+def test_a_view_change_uploads_the_mask_overlay_once(window, qtbot):
+    uploads: list[tuple] = []
+    overlay = window.canvas._overlay
+    real = overlay.setImage
+    overlay.setImage = lambda image, **kw: (uploads.append(image.shape), real(image, **kw))
+    window.whole_jobs.set_view("tiles")  # sizes the painting, clears it, applies the pattern: one upload
+    settle_whole(qtbot, window)
+    qtbot.waitUntil(lambda: not window.canvas._overlay_due.isActive(), timeout=WAIT_MS)
+    assert uploads == [(72, 96, 4)]
+    assert (window.canvas.overlay_image()[..., 3] > 0).any() == window.state.patch_mask().any()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QLabel, QVBoxLayout, QWidget
 
@@ -59,6 +59,10 @@ class MaskCanvas(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.readout)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        # One overlay upload per event-loop turn: a view change sizes the painting, clears it and
+        # applies the pattern in one turn (three mask changes); a 1024 px overlay takes ~8 ms to upload.
+        self._overlay_due = QTimer(self, singleShot=True, interval=0)
+        self._overlay_due.timeout.connect(self._upload_overlay)
         self._draw_grid()
         self._refresh_overlay()
         self._connect_state()
@@ -197,11 +201,21 @@ class MaskCanvas(QWidget):
         self._refresh_overlay()
 
     def _refresh_overlay(self) -> None:
-        """Re-upload only the overlay (fixed LUT, no levels), and update the readout."""
-        patch = self.patch_mask()
-        shown = masks.to_pixel_mask(patch, self.patch_size) if self.view_state.snap else self._model.mask
+        """Update the readout now, and the overlay at the end of this event-loop turn."""
+        self.readout.setText(masks.describe(self.patch_mask()))
+        self._overlay_due.start()
+
+    def _upload_overlay(self) -> None:
+        """Re-upload only the overlay (fixed LUT, no levels)."""
+        self._overlay_due.stop()
+        shown = masks.to_pixel_mask(self.patch_mask(), self.patch_size) if self.view_state.snap else self._model.mask
         self._overlay.setImage(self._lut[shown.view(np.uint8)], levels=None, autoLevels=False)
-        self.readout.setText(masks.describe(patch))
+
+    def overlay_image(self) -> np.ndarray:
+        """The overlay as drawn (RGBA, H×W×4), brought up to date first."""
+        if self._overlay_due.isActive():
+            self._upload_overlay()
+        return self._overlay.image
 
     # ------------------------------------------------------------------ drawing helpers
 

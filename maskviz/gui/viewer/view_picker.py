@@ -48,6 +48,7 @@ class ViewPicker(QWidget):
         self.view_box.activated.connect(self._choose)
         self.size_box.activated.connect(self._choose)
         state.pictureChanged.connect(self._follow)
+        state.progressChanged.connect(self._follow)  # a picture that never came: back to the view in use
         self._follow()
 
     def _choose(self, *_args: object) -> None:
@@ -55,6 +56,8 @@ class ViewPicker(QWidget):
             self._follow()  # refused: show the view still in use
 
     def _follow(self, *_args: object) -> None:
+        if self.jobs.preparing:
+            return  # the choice stands while its picture is made
         view = self.state.picture_view
         self.view_box.setCurrentIndex(self.view_box.findData(view.name))
         if view.name != "model":
@@ -63,7 +66,6 @@ class ViewPicker(QWidget):
         picture = self.state.picture
         tip = "the model's input" if picture is None else picture.label + (f" ({picture.note})" if picture.note else "")
         self.view_box.setToolTip(tip)
-
 
 
 class TileProgress(QWidget):

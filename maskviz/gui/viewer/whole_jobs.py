@@ -10,8 +10,10 @@ preemption points), background work never delays it (it is the first background 
 :meth:`WholeJobs.cancel` stops it keeping what finished. The ``native`` view is one forward.
 
 :meth:`WholeJobs.set_view` changes the view: a size the view cannot take is refused with the
-reason (for ``native`` the memory plan's) and nothing changes. Masks live on the view's grid, so a
-new grid gets the last pattern made again for it.
+reason (for ``native`` the memory plan's) and nothing changes; a size it can take is cut or resampled
+on the worker (lane ``picture``), and the view changes when that picture arrives, so the UI thread
+never resamples a photo. Masks live on the view's grid, so a new grid gets the last pattern made
+again for it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from maskviz.gui.worker import ReconOutcome
 from maskviz.whole.view import View, ViewError
 
 LANE = "tiles"
+PICTURE_LANE = "picture"
 GUI_BATCH = 4  # tiles per step: a large picture fills in while it is computed
 #: Seconds between two pictures while tiles stream in: each is uploaded to five panels on the UI thread.
 PICTURE_EVERY_S = 0.5
@@ -45,6 +48,7 @@ class WholeJobs(QObject):
         super().__init__(parent)
         self.state, self.controller = state, controller
         self.task_id = 0
+        self._picture_id = 0  # the job making a whole view's picture (0: none)
         self.running = False
         self._inputs: Inputs | None = None  # what the newest job computes
         self._submitted = 0.0
@@ -64,14 +68,44 @@ class WholeJobs(QObject):
 
     def set_view(self, name: str, size: int | None = None) -> bool:
         """Work in view ``name`` at working size ``size`` (None: the image's own); False (and one
-        error naming why) when this image or model cannot be shown so."""
+        error naming why) when this image or model cannot be shown so.
+
+        The checks run here, from the sizes alone; the picture of a whole view is cut or resampled on
+        the worker (lane ``picture``: a 12 MP photo takes ~90 ms to resample) and the view changes
+        when it arrives, unless the image or model changed meanwhile."""
+        s = self.state
+        self.controller.cancel_job(PICTURE_LANE, "replaced")
+        self._picture_id = 0
         try:
-            self.state.set_picture_view(View(name, None if name == "model" else size))
+            view = View(name, None if name == "model" else size)
+            if view.name == "model" or s.model is None or s.image is None or view == s.picture_view:
+                s.set_picture_view(view)
+                return True
+            from maskviz.whole import check_view
+
+            target = check_view(s.model.model, s.image.size, view)
         except ViewError as exc:  # the dialog comes after the caller has shown the view still in use
             title, message = f"Cannot show the {name} view", str(exc)
             QTimer.singleShot(0, lambda: self.controller.error.emit(title, message))
             return False
+        model, image = s.model.model, s.image
+        self._picture_id = self.controller.run_job(PICTURE_LANE, lambda: _prepare(model, image, view))
+        s.set_progress(None, f"{view.name} view: preparing the {target[0]}×{target[1]} px picture…")
         return True
+
+    @property
+    def preparing(self) -> bool:
+        """A whole view's picture is being made on the worker."""
+        return self._picture_id != 0
+
+    def _on_prepared(self, vimg: Any) -> None:
+        self._picture_id = 0
+        s = self.state
+        s.set_progress(None)
+        try:
+            s.set_picture_view(vimg.view, vimg)
+        except (ViewError, ValueError) as exc:  # the model changed its mind meanwhile (a device move)
+            self.controller.error.emit(f"Cannot show the {vimg.view.name} view", str(exc))
 
     def _on_picture(self, note: str) -> None:
         if note:
@@ -137,6 +171,9 @@ class WholeJobs(QObject):
             self.state.set_result(outcome, None)  # not current: hover and exports wait for the whole
 
     def _on_done(self, lane: str, task_id: int, value: Any) -> None:
+        if lane == PICTURE_LANE and task_id == self._picture_id:
+            self._on_prepared(value)
+            return
         if lane != LANE or task_id != self.task_id:
             return
         self.running = False
@@ -147,6 +184,12 @@ class WholeJobs(QObject):
         self.controller.resultShown.emit(task_id)
 
     def _on_failed(self, lane: str, task_id: int, message: str) -> None:
+        if lane == PICTURE_LANE and task_id == self._picture_id:
+            self._picture_id = 0  # the image or model changed (or the picture failed): the view stays
+            self.state.set_progress(None, "" if message.startswith(("replaced", "stopped")) else message)
+            if not message.startswith(("cancelled", "replaced", "stopped")):
+                self.controller.error.emit("Cannot show the view", message)
+            return
         if lane != LANE or task_id != self.task_id:
             return
         self.running, self._inputs = False, None  # not finished: the next change runs it again
@@ -161,3 +204,9 @@ class WholeJobs(QObject):
 
     def _seconds(self) -> float:
         return time.perf_counter() - self._submitted
+
+
+def _prepare(model: Any, image: Any, view: View) -> Any:
+    from maskviz.whole import prepare_view
+
+    return prepare_view(model, image, view)
