@@ -229,7 +229,7 @@ class ViewerState(QObject):
         if picture is not None and (picture.view != view or picture.source_size != self.image.size):
             raise ValueError(f"a picture for the {picture.label} view of a {picture.source_size} px image "
                              f"is not the {view.name} view of this image")
-        self._use_picture(picture or self._picture_for(view), "", view=view)
+        self._use_picture(self._picture_for(view) if picture is None else picture, "", view=view)
 
     def _picture_for(self, view: View) -> Any:
         from maskviz.whole import prepare_view
