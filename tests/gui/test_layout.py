@@ -211,3 +211,17 @@ def test_compare_table_and_sweep_name_the_unit_and_the_legend_leaves_the_curves_
     for curve in state.snapshot.curves:
         assert curve.label in view.sweep.legend.text()
     settle(qtbot, window)
+
+
+def test_a_title_that_does_not_fit_shows_its_shorter_form_before_eliding(qtbot):
+    from maskviz.gui.viewer.panel_cells import PanelCell
+
+    cell = PanelCell("original")
+    qtbot.addWidget(cell)
+    full, short = "original · tiles 1024x768 px", "tiles 1024x768 px"
+    for width, shown in ((600, full), (130, short), (60, None)):
+        cell.resize(width, 200)
+        cell.set_title(full, (short,))
+        text = cell.plot.titleLabel.text
+        assert (text == shown) if shown else (text.endswith("…") and text.startswith("orig")), (width, text)
+        assert cell.toolTip() == full

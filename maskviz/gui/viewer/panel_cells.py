@@ -49,7 +49,7 @@ class PanelCell(pg.GraphicsLayoutWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setBackground("w")
-        self.title = title
+        self.title, self._shorter = title, ()
         self.plot = pg.PlotItem(title=title)
         self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         for axis in ("left", "bottom"):
@@ -68,8 +68,10 @@ class PanelCell(pg.GraphicsLayoutWidget):
     def set_strip(self, item: pg.GraphicsObject) -> None:
         self.addItem(item, row=1, col=0)
 
-    def set_title(self, text: str) -> None:
-        self.title = text
+    def set_title(self, text: str, shorter: tuple[str, ...] = ()) -> None:
+        """Show ``text``, or the first of ``shorter`` that fits the cell (else ``text`` elided); the
+        tooltip always has ``text`` whole."""
+        self.title, self._shorter = text, shorter
         self.setToolTip(text)
         self._elide()
 
@@ -83,7 +85,9 @@ class PanelCell(pg.GraphicsLayoutWidget):
         font = QFont(self.font())
         font.setPointSizeF(points)
         room = max(40, self.width() - 24)
-        text = QFontMetrics(font).elidedText(self.title, Qt.TextElideMode.ElideRight, room)
+        metrics = QFontMetrics(font)
+        fits = [t for t in (self.title, *self._shorter) if metrics.horizontalAdvance(t) <= room]
+        text = fits[0] if fits else metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, room)
         self.plot.setTitle(text, size=f"{points:g}pt")
         # Re-fit: a shorter title must give its width back (Qt caches the layout's old minimum width).
         for item in (self.plot.titleLabel, self.plot, self.ci):

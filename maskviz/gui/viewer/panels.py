@@ -338,7 +338,8 @@ class ResultPanels(QWidget):
             recon += f" — {r.problem}"
         heat = "error per patch (model's loss)" if self.heatmap_mode == "patch" else "error per pixel"
         view = self.state.view_label if self.state.result is None else self.state.result.view
-        self.cells["original"].set_title("original" if view == "model" else f"original · {view}")
+        # Where "original · tiles 1024x768 px" does not fit, the view alone says more than "original".
+        self.cells["original"].set_title("original" if view == "model" else f"original · {view}", (view,))
         if r is not None and self.state.result.partial:
             done, total = self.state.result.progress
             recon += f" ({done} of {total} tiles)"
