@@ -384,7 +384,7 @@ def iter_compare(
     if table is None:
         table = new_table(models, entries, planned, seeds, same_count)
     table.strategies = planned
-    table.view = _view_text(view)
+    table.view = view_text(view)
     plans = plan_masks(models, planned, seeds, same_count) if view.name == "model" else []
     total, done = len(entries) * len(models), 0
     pictured = False  # "first" means the first image that could be read
@@ -397,15 +397,14 @@ def iter_compare(
             yield Progress(done, total, [], name, "", error=str(exc))
             continue
         try:
-            pictures = _view_images(models, image, view)
+            pictures = view_pictures(models, image, view)
         except MaskvizError as exc:
             table.skipped.append((name, str(exc)))
             done += len(models)
             yield Progress(done, total, [], name, "", error=str(exc))
             continue
         if pictures:
-            plans = plan_masks({k: _OnGrid(v.grid, v.patch_size) for k, v in pictures.items()}, planned, seeds,
-                               same_count)
+            plans = plan_masks({k: on_grid(v) for k, v in pictures.items()}, planned, seeds, same_count)
         keep = with_pictures is True or (with_pictures == "first" and not pictured)
         pictured = True
         for model_label, model in models.items():
@@ -425,7 +424,12 @@ class _OnGrid:
     patch_size: int
 
 
-def _view_images(models: Mapping[str, MaskedImageModel], image: Image.Image | np.ndarray, view: Any) -> dict:
+def on_grid(picture: Any) -> _OnGrid:
+    """A view's picture as mask planning sees a model: its whole-picture grid and patch."""
+    return _OnGrid(picture.grid, picture.patch_size)
+
+
+def view_pictures(models: Mapping[str, MaskedImageModel], image: Image.Image | np.ndarray, view: Any) -> dict:
     """Each model's picture in the tiles/native view (none for the model view)."""
     if view.name == "model":
         return {}
@@ -435,7 +439,7 @@ def _view_images(models: Mapping[str, MaskedImageModel], image: Image.Image | np
     return {label: prepare_view(model, picture, view) for label, model in models.items()}
 
 
-def _view_text(view: Any) -> str:
+def view_text(view: Any) -> str:
     return view.name if view.size is None else f"{view.name} {view.size} px"
 
 

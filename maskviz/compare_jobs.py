@@ -39,9 +39,12 @@ from maskviz.compare import (
     Summary,
     folder_images,
     new_table,
+    on_grid,
     plan_masks,
     run_one,
     sweep_curves,
+    view_pictures,
+    view_text,
 )
 from maskviz.errors import MaskvizError
 
@@ -67,6 +70,7 @@ class CompareJob:
     show_all: bool = False
     device: Any = None  # where models named by path are loaded (the viewer model's device)
     budget: float | None = None  # seconds: stop early (TooLong) when the whole table would take longer
+    view: Any = None  # maskviz.whole.View: tiles / native work on each image's whole picture (None: model)
 
 
 @dataclass
@@ -150,13 +154,21 @@ def compare_steps(job: CompareJob) -> Iterator[Snapshot | ModelLoaded | None]:
         loaded = load_model(source, device=job.device)
         models[label], info[label] = loaded.model, loaded.summary()
         yield ModelLoaded(label, source, loaded)
+    from maskviz.whole.reconstruct import as_view
+
     images = folder_images(job.folder) if job.folder else dict(job.images or {})
     table = new_table(models, list(images.items()), job.strategies, job.seeds, job.same_count)
-    plans = plan_masks(models, job.strategies, job.seeds, job.same_count)
-    groups = {label: mask_groups(plans, label) for label in models}
-    run = _Progress(table, job, info, total=len(images) * sum(len(g) for g in groups.values()))
+    view = as_view(job.view)
+    table.view = view_text(view)
+    if view.name == "model":
+        plans = plan_masks(models, job.strategies, job.seeds, job.same_count)
+        per_image = sum(len(mask_groups(plans, label)) for label in models)
+    else:  # planned per image, on its whole picture's grid; counted without duplicates
+        plans, per_image = [], len(models) * sum(len(job.seeds) if s.seeded else 1 for s in job.strategies)
+    run = _Progress(table, job, info, total=len(images) * per_image)
+    run.per_image = per_image
     try:
-        yield from _images(run, models, images, plans, groups)
+        yield from _images(run, models, images, view, plans)
     except _OverBudget:
         return TooLong(run.projected(), run.snapshot())
     table.complete = True
@@ -164,25 +176,32 @@ def compare_steps(job: CompareJob) -> Iterator[Snapshot | ModelLoaded | None]:
     return run.snapshot(finished=True)
 
 
-def _images(run: _Progress, models: dict[str, Any], images: dict[str, Any], plans: list[PlannedMask],
-            groups: dict[str, list[list[PlannedMask]]]) -> Iterator[Snapshot | None]:
+def _images(run: _Progress, models: dict[str, Any], images: dict[str, Any], view: Any,
+            plans: list[PlannedMask]) -> Iterator[Snapshot | None]:
     from maskviz.images import load_image
 
     table, pictured = run.table, False
     for name, source in images.items():
+        done_before = run.done
         try:
             image = load_image(source) if isinstance(source, str) or hasattr(source, "__fspath__") else source
-        except MaskvizError as exc:
+            pictures = view_pictures(models, image, view)
+        except MaskvizError as exc:  # unreadable, or a picture the view cannot take
             table.skipped.append((name, str(exc)))
-            run.done += sum(len(g) for g in groups.values())
+            run.done += run.per_image
             continue
+        if pictures:
+            plans = plan_masks({k: on_grid(v) for k, v in pictures.items()}, run.job.strategies, run.job.seeds,
+                               run.job.same_count)
         keep, pictured = not pictured, True
         for label, model in models.items():
-            yield from _model_on_image(run, label, model, name, image, plans, groups[label], keep)
+            yield from _model_on_image(run, label, model, name, image, plans, mask_groups(plans, label), keep,
+                                       pictures.get(label))
+        run.done = done_before + run.per_image  # whatever duplicates this image's masks had
 
 
 def _model_on_image(run: _Progress, label: str, model: Any, name: str, image: Any, plans: list[PlannedMask],
-                    groups: list[list[PlannedMask]], keep: bool) -> Iterator[Snapshot | None]:
+                    groups: list[list[PlannedMask]], keep: bool, picture: Any = None) -> Iterator[Snapshot | None]:
     """One model on one image, a few masks per step; the rows end up in plan order, as the CLI's."""
     job, start, per_mask = run.job, len(run.table.rows), None
     order = {(plan.strategy.label, plan.seed): i for i, plan in enumerate(plans)}
@@ -190,7 +209,8 @@ def _model_on_image(run: _Progress, label: str, model: Any, name: str, image: An
         count = 1 if per_mask is None else max(1, int(STEP_SECONDS / max(per_mask, 1e-6)))
         chunk, groups = groups[:count], groups[count:]
         t0 = time.perf_counter()
-        rows = run_one(label, model, name, image, [p for g in chunk for p in g], keep, job.unnormalize)
+        rows = run_one(label, model, name, image, [p for g in chunk for p in g], keep, job.unnormalize,
+                       picture=picture)
         per_mask = (time.perf_counter() - t0) / len(chunk)
         run.add(rows, len(chunk))
         if run.over_budget():
@@ -206,6 +226,7 @@ class _Progress:
     def __init__(self, table: CompareTable, job: CompareJob, info: dict[str, Any], total: int) -> None:
         self.table, self.job, self.info, self.total = table, job, info, total
         self.done = 0
+        self.per_image = 0  # forwards an image counts for in ``done`` (duplicate masks run once)
         self.start = time.perf_counter()
         self.grid: np.ndarray | None = None
         self._grid_rows = 0  # shown rows the grid picture has

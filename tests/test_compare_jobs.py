@@ -99,3 +99,23 @@ def test_the_estimate_counts_a_models_parameters_once(model, monkeypatch):
     monkeypatch.setattr(fresh, "parameters", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     first = estimate_seconds({"m": model, "f": fresh}, _strategies(), [0], 1, 0.1)
     assert estimate_seconds({"m": model, "f": fresh}, _strategies(), [0], 1, 0.1) == first and calls == [1]
+
+
+def test_in_the_tiles_view_the_job_s_table_is_the_cli_s(model):
+    """The Compare dock in a whole view: masks on each picture's grid, rows as ``compare --view tiles``."""
+    from maskviz.compare import iter_compare, new_table
+    from maskviz.whole import View
+
+    wide = Image.fromarray(np.random.default_rng(4).integers(0, 256, (72, 100, 3), dtype=np.uint8))
+    small = Image.fromarray(np.zeros((20, 60, 3), dtype=np.uint8))  # less than one 32 px tile: skipped
+    images, strategies = {"wide": wide, "small": small}, _strategies()
+    job = CompareJob({"m": model}, {"m": {}}, {}, images, None, strategies, [0, 1], view=View("tiles"))
+    _, done = _run(job)
+    assert done.finished and done.done == done.total
+    cli = new_table({"m": model}, list(images.items()), strategies, [0, 1], False)
+    for _ in iter_compare({"m": model}, images, strategies, [0, 1], table=cli, view=View("tiles")):
+        pass
+    assert [r.record() for r in done.table.rows] == [r.record() for r in cli.rows]
+    assert {r.view for r in done.table.rows} == {"tiles 96x72 px"} and done.table.view == "tiles"
+    assert {r.mask.shape for r in done.table.rows} == {(9, 12)}
+    assert [name for name, _ in done.table.skipped] == ["small"] and "tiles view" in done.table.skipped[0][1]
