@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_view_arguments(add_compare_parser(sub))
-    add_explain_parser(sub)
+    add_view_arguments(add_explain_parser(sub))
     return parser
 
 
