@@ -211,7 +211,7 @@ def iter_view_features(model: MaskedImageModel, vimg: ViewImage, mask: np.ndarra
         cells[tile.own] = np.where(own >= 0, own + offset, -1)
         tokens.append(found.tokens)
         offset += len(found.tokens)
-        yield Step(done, len(layout.tiles), "features", unit="tile")
+        yield Step(done, len(layout.tiles), f"features of {len(layout.tiles)} tiles", unit="tile")
     used = np.unique(cells[cells >= 0])  # tokens a shown patch reads (a shifted tile's overlap is shown once)
     cells[cells >= 0] = np.searchsorted(used, cells[cells >= 0])
     every = torch.cat(tokens)[torch.as_tensor(used, dtype=torch.long, device=tokens[0].device)]
@@ -232,7 +232,7 @@ def iter_view_spread(model: MaskedImageModel, vimg: ViewImage, masks: Sequence[n
     layout = runner.layout(vimg)
     count = len(layout.tiles)
     total, done, pictures = len(masks) * count, 0, []
-    what = f"spread: {len(masks)} masks × {count} tiles"
+    what = f"spread over {len(masks)} masks × {count} tiles"
     for mask in masks:
         found = {}
         for step in runner.steps(vimg, mask):

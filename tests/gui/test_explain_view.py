@@ -295,3 +295,20 @@ def test_another_view_drops_the_map_and_explains_on_the_new_picture(qtbot, setup
     setup.explain.pick(*target)
     setup.wait_map(qtbot, "attention", target)
     assert setup.state.outcome.result.values.shape == (10, 12) and setup.state.outcome.picture.shape[:2] == (80, 96)
+
+
+def test_in_the_tiles_view_spread_counts_every_tile_forward_and_features_paint_the_picture(qtbot, setup):
+    tiles_setup(setup)
+    said: list[str] = []
+    setup.state.runChanged.connect(lambda: said.append(setup.state.status))
+    setup.state.set_lens(method="spread", masks=2)
+    qtbot.waitUntil(lambda: setup.state.outcome is not None and setup.state.outcome.lens.method == "spread"
+                    and not setup.explain.is_running, timeout=WAIT_MS)
+    assert setup.state.outcome.result.std.shape == (80, 96) and setup.state.outcome.result.count.shape == (10, 12)
+    assert "spread over 2 masks × 9 tiles: 18/18 tile forwards" in said
+    setup.state.set_lens(method="features")
+    qtbot.waitUntil(lambda: setup.state.outcome is not None and setup.state.outcome.lens.method == "features"
+                    and not setup.explain.is_running, timeout=WAIT_MS)
+    lens = setup.state.outcome.result
+    assert lens.rgb.shape == (10, 12, 3) and np.isnan(lens.rgb[setup.mask]).all()
+    assert np.isfinite(lens.rgb[~setup.mask]).all()

@@ -172,8 +172,11 @@ class ExplainController(QObject):
     def _on_step(self, lane: str, task_id: int, value: object) -> None:
         if lane == EXPLAIN_LANE and task_id == self.task_id and isinstance(value, Step):
             what = PROGRESS_TEXT.get(self.state.lens.method, "computing")
+            count = f"{value.done}/{value.total}"
+            if value.unit == "tile":  # the tiles view: every tile's forward counts (spread: masks × tiles)
+                what, count = value.what, f"{count} tile forwards"
             self.state.set_run(running=True, done=value.done, total=value.total,
-                               status=f"{what}: {value.done}/{value.total}" if value.total > 1 else "computing…")
+                               status=f"{what}: {count}" if value.total > 1 else "computing…")
 
     def _on_done(self, lane: str, task_id: int, value: object) -> None:
         if lane != EXPLAIN_LANE or task_id != self.task_id or not isinstance(value, LensOutcome):
@@ -187,6 +190,9 @@ class ExplainController(QObject):
         self._kept = ((key[0], lens.forward_key), outcome.base)
         self.state.set_outcome(outcome, key)
         status = outcome.note
+        where = getattr(outcome.result, "params", {}).get("where")
+        if not status and where:  # the tiles view: the target's reconstruction used only its tile
+            status = f"computed on {where}"
         if not status and outcome.result is None and lens.method in PER_TARGET:
             hint = "hover" if lens.method in KEPT_FORWARD and self.state.follow else "click"
             status = f"{hint} a hidden patch to explain it"
