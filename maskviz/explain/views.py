@@ -18,7 +18,7 @@ what a view cannot run before any work) and a mask on its grid:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ from maskviz.explain.occlusion import iter_occlusion
 from maskviz.explain.spread import SpreadLens, check_count, iter_spread, spread_of
 from maskviz.images import to_rgb, to_uint8
 from maskviz.models.base import MaskedImageModel
-from maskviz.whole.tiles import Tile, TileLayout, TileRunner
+from maskviz.reconstruct import reconstruct_pairs
+from maskviz.whole.tiles import Tile, TileLayout, TileResult, TileRunner
 from maskviz.whole.view import ViewImage, model_view_image
 
 #: The per-target methods, as :func:`iter_view_map` takes them.
@@ -222,23 +223,39 @@ def iter_view_spread(model: MaskedImageModel, vimg: ViewImage, masks: Sequence[n
                      batch: int | None = None, unnormalize: str = "true-patch",
                      precision: str = "fp32") -> Steps[SpreadLens]:
     """The spread lens of ``vimg`` over ``masks`` (on its grid). Tiles: every tile under every mask
-    (K × tiles forwards, batched across tiles; a step per batch counts the tiles done), stitched."""
+    (K × tiles model inputs, batched across masks and tiles; a step per batch counts the tiles done),
+    stitched as the tiles view stitches a reconstruction."""
     check_count(len(masks))
     masks = [_checked_mask(vimg, m) for m in masks]
     if vimg.view.name != "tiles":
         return (yield from iter_spread(model, vimg.image, masks, batch, unnormalize, precision, native_grid(vimg)))
     size = batch or plan_batch(model, model.config.num_patches)
-    runner = TileRunner(model, unnormalize=unnormalize, precision=precision, batch=size, cache_bytes=0)
+    runner = TileRunner(model, unnormalize=unnormalize, precision=precision, cache_bytes=0)
     layout = runner.layout(vimg)
-    count = len(layout.tiles)
-    total, done, pictures = len(masks) * count, 0, []
-    what = f"spread over {len(masks)} masks × {count} tiles"
-    for mask in masks:
-        found = {}
-        for step in runner.steps(vimg, mask):
-            found.update((r.tile.index, r) for r in step.results)
-            done += len(step.results)
-            yield Step(done, total, what, unit="tile")
-        whole = runner.stitch(vimg, mask, [found[t.index] for t in layout.tiles])
-        pictures.append(whole.whole.prediction)
+    crops = [tile_crop(vimg, t) for t in layout.tiles]
+    pairs = [(k, t, layout.tile_mask(m, t)) for k, m in enumerate(masks) for t in layout.tiles]
+    found: list[dict[int, TileResult]] = [{} for _ in masks]
+    what = f"spread over {len(masks)} masks × {len(layout.tiles)} tiles"
+    done = 0
+    for part in _pair_batches(model, pairs, size):
+        results = reconstruct_pairs(model, [crops[t.index] for _, t, _ in part], [cells for *_, cells in part],
+                                    unnormalize, precision)
+        for (k, t, _), r in zip(part, results, strict=True):
+            found[k][t.index] = TileResult(t, r, False)
+        done += len(part)
+        yield Step(done, len(pairs), what, unit="tile")
+    pictures = [runner.stitch(vimg, m, [found[k][t.index] for t in layout.tiles]).whole.prediction
+                for k, m in enumerate(masks)]
     return spread_of(masks, pictures, vimg.original(), vimg.patch_size)
+
+
+def _pair_batches(model: MaskedImageModel, pairs: list[Any], size: int) -> Iterator[list[Any]]:
+    """(mask, tile, cells) pairs in batches of ``size`` across masks and tiles; where the family needs it
+    (MAE) a batch keeps one visible count, so that each batch is one forward."""
+    groups: dict[int, list[Any]] = {}
+    for pair in pairs:
+        key = int((~pair[2]).sum()) if model.config.same_hidden_count else 0
+        groups.setdefault(key, []).append(pair)
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            yield group[start:start + size]
