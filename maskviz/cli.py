@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
+    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare, explain)."""
     from maskviz.whole.view import VIEW_NAMES
 
     parser.add_argument("--view", choices=VIEW_NAMES, default="model",

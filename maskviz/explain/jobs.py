@@ -112,7 +112,7 @@ class LensOutcome:
     base: Any  # AttentionCapture | FeatureLens | SpreadLens | ExplainMap
     result: ExplainMap | FeatureLens | SpreadLens | None  # None: a per-target method without a target yet
     similarity: ExplainMap | None
-    original: np.ndarray  # the image as the model saw it, (H, W, 3) in [0, 1]
+    original: np.ndarray  # the view's picture as the model saw it, (H, W, 3) in [0, 1]
     panel: Any  # maskviz.figures.Panel: the figure's last panel
     picture: np.ndarray  # its pixels, (H, W, 3) uint8
     note: str = ""  # why there is no map (e.g. the pointer is on a visible patch)
