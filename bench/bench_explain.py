@@ -133,10 +133,11 @@ def bench_tiles(name: str, repeats: int, inputs: int) -> None:
     in_tile = [t for t in hidden if owner[t] == tile.index]
     spread = spread_masks("random:0.75", vimg.grid, vimg.patch_size, 16, seed=0)
 
-    def attention_tile():
-        capture = run_steps(iter_view_attention(model, vimg, mask, target))
-        for t in in_tile:
-            capture.rollout_map(t)
+    def attention_tile():  # the target's tile captured, then every hidden target of that tile (as the model view)
+        capture = run_steps(iter_view_attention(model, vimg, mask, target)).tiles[tile.index]
+        local = [(r - tile.top, c - tile.left) for r, c in in_tile]
+        capture.rollout(local)
+        capture.layer_maps(local, -1)
 
     times = rounds({
         "tile reconstruct": lambda: reconstruct(model, crop, [cells]),
