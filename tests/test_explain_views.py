@@ -154,9 +154,12 @@ def test_native_target_errors_name_the_pictures_grid(models):
 # ------------------------------------------------------------------------------------------- tiles
 
 
-@pytest.mark.parametrize("method", ["attention", "rollout", "gradient", "occlusion"])
-def test_a_tiles_map_is_the_owning_tiles_model_view_map_placed_on_the_picture(models, method):
-    model = models["mae_vit_tiny_test"]
+@pytest.mark.parametrize(("family", "method"), [
+    *[("mae_vit_tiny_test", m) for m in ("attention", "rollout", "gradient", "occlusion")],
+    *[(f, m) for f in ("simmim_vit_tiny_test", "simmim_swin_tiny_test") for m in ("rollout", "gradient")],
+])
+def test_a_tiles_map_is_the_owning_tiles_model_view_map_placed_on_the_picture(models, family, method):
+    model = models[family]
     vimg = prepare_view(model, picture(80, 56), View("tiles"))  # 10×7 patches: shifted edge tiles
     mask = masked(vimg)
     layout = tile_layout(model, vimg)
@@ -267,3 +270,28 @@ def test_model_view_is_the_model_view_methods(models):
     np.testing.assert_array_equal(got.values, gradient_map(model, photo, mask, target).values)
     lens = run(iter_view_features(model, vimg, mask))
     np.testing.assert_array_equal(lens.scores, feature_lens(model, photo, mask).scores)
+
+
+def test_native_swin_attention_is_the_weights_of_the_encoder_built_for_the_picture(models):
+    from maskviz.models.blocks import record_attention
+
+    model = models["simmim_swin_tiny_test"]
+    vimg = prepare_view(model, picture(64, 64), View("native"))  # 32×32 patches: the official Swin at 64 px
+    mask = masked(vimg)
+    target = hidden(mask, 5)
+    capture = run(iter_view_attention(model, vimg, mask))
+    m = capture.layer_map(target, layer=0, head=0)  # stage 0, first block: unshifted windows
+    assert m.values.shape == (32, 32) and m.params["layer_name"].startswith("encoder.layers.0.")
+
+    encoder = model.encoder_for_grid(vimg.grid)
+    _, x = prepare_input(model, vimg.image, vimg.grid)
+    with torch.inference_mode(), record_attention(encoder) as records:
+        encoder(x, torch.from_numpy(mask.reshape(1, -1)))
+    w = encoder.layers[0].blocks[0].window_size[0]
+    r, c = target
+    weights = records[0].weights[(r // w) * (32 // w) + c // w, 0, (r % w) * w + c % w].double().numpy()
+    window = (slice(r // w * w, r // w * w + w), slice(c // w * w, c // w * w + w))
+    np.testing.assert_allclose(m.values[window].ravel(), weights / weights.sum(), rtol=1e-5)
+    outside = np.ones((32, 32), bool)
+    outside[window] = False
+    assert (m.values[outside] == 0).all()
