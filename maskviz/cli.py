@@ -73,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     add_train_parser(sub)
     add_view_arguments(add_compare_parser(sub))
-    add_explain_parser(sub)
+    add_view_arguments(add_explain_parser(sub))
     return parser
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare)."""
+    """``--view`` and ``--size``: how the image reaches the model (reconstruct, compare, explain)."""
     from maskviz.whole.view import VIEW_NAMES
 
     parser.add_argument("--view", choices=VIEW_NAMES, default="model",

@@ -1,8 +1,10 @@
 """``maskviz explain``: which visible patches a hidden patch's reconstruction used, what the encoder
 sees, and how sure the model is (:mod:`maskviz.explain`), as a figure and a JSON file.
 
-Image, model and mask are taken exactly as ``maskviz reconstruct`` takes them. Per-target methods
-(``--method``) need ``--target ROW,COL``, a hidden patch; the lenses (``--lens``) look at the whole
+Image, model, mask and view (``--view``/``--size``, added by :mod:`maskviz.cli`) are taken exactly as
+``maskviz reconstruct`` takes them: the mask and ``--target`` are on the view's patch grid (the model's
+input, or the whole picture in the tiles and native views; :mod:`maskviz.explain.views`). Per-target
+methods (``--method``) need ``--target ROW,COL``, a hidden patch; the lenses (``--lens``) look at the whole
 image. Ctrl-C stops a long method between forwards (exit 130, nothing written).
 """
 
@@ -29,7 +31,7 @@ def target_arg(text: str) -> tuple[int, int]:
     return row, col
 
 
-def add_explain_parser(sub: argparse._SubParsersAction) -> None:
+def add_explain_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="explain a reconstruction: attention, gradient, occlusion for a hidden patch; "
                                         "encoder features; spread over masks")
     ex.add_argument("image", help="image file (or sample:NAME)")
@@ -43,7 +45,7 @@ def add_explain_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--lens", choices=LENSES, help="features: PCA colours of the encoder tokens (with "
                                                      "--target ROW,COL: cosine similarity to that patch's token); "
                                                      "spread: mean and spread of the reconstruction over --masks masks")
-    ex.add_argument("--target", type=target_arg, metavar="ROW,COL", help="the patch to explain, on the model's grid")
+    ex.add_argument("--target", type=target_arg, metavar="ROW,COL", help="the patch to explain, on the view's grid")
     ex.add_argument("--layer", type=int, help="attention: the layer (0 = first the target passes; -1 = last)")
     ex.add_argument("--head", type=int, help="attention: one head (default: the mean over heads)")
     ex.add_argument("--rollout", action="store_true", help="attention: rollout through the layers to the input patches")
@@ -56,6 +58,7 @@ def add_explain_parser(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--unnormalize", default="true-patch", choices=["true-patch", "visible"],
                     help="spread: statistics used to show norm-pix predictions (default true-patch)")
     ex.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return ex
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -79,27 +82,30 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from maskviz.device import resolve_device
     from maskviz.images import load_image
     from maskviz.masks import make_mask
+    from maskviz.whole import View, prepare_view
 
     check_args(args)
     export.check_outputs(args.out, args.json)
+    view = View(getattr(args, "view", "model"), getattr(args, "size", None))  # said before the model loads
     device = resolve_device(args.device)
     image = load_image(args.image)
     loaded = load_cli_model(args.model, device, args.norm_pix)
     model = loaded.model
+    vimg = prepare_view(model, image, view, device=device)
+    if vimg.note:
+        print(f"maskviz: note: {vimg.note}", file=sys.stderr)
     spec = args.mask or loaded.default_mask or "random:0.75"
-    mask = make_mask(spec, model.grid_size, model.patch_size, seed=args.seed, defaults=loaded.mask_defaults())
+    mask = make_mask(spec, vimg.grid, vimg.patch_size, seed=args.seed, defaults=loaded.mask_defaults())
 
     start = time.perf_counter()
-    result, extra = _compute(args, loaded, image, mask, spec)
+    result, extra = _compute(args, loaded, vimg, mask, spec)
     seconds = time.perf_counter() - start
     if result is None:
         return 130
-    inputs = export.explain_inputs(loaded, args.image, spec, args.seed, model_source=args.model)
+    inputs = export.explain_inputs(loaded, args.image, spec, args.seed, view=vimg.label, model_source=args.model)
     print(summary_line(result, **extra))
     if args.out:
-        from maskviz.reconstruct import prepare_input
-
-        export.write_explain_figure(result, args.out, prepare_input(model, image)[0], model.patch_size, inputs,
+        export.write_explain_figure(result, args.out, vimg.original(), model.patch_size, inputs,
                                     masked_colour=model.config.mean, **extra)
     if args.json:
         export.write_explain_json(result, args.json, inputs, model_info=loaded.summary(), device=str(device),
@@ -107,24 +113,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compute(args: argparse.Namespace, loaded: Any, image: Any, mask: Any, spec: str) -> tuple[Any, dict[str, Any]]:
-    """Run the method or lens with a progress line; ``(None, {})`` when Ctrl-C stopped it."""
+def _compute(args: argparse.Namespace, loaded: Any, vimg: Any, mask: Any, spec: str) -> tuple[Any, dict[str, Any]]:
+    """Run the method or lens on the view's picture with a progress line; ``(None, {})`` when Ctrl-C stopped it."""
     from maskviz import explain
+    from maskviz.explain import views
 
     model = loaded.model
     extra: dict[str, Any] = {}
-    if args.method == "gradient":
-        steps = explain.iter_gradient(model, image, mask, args.target)
-    elif args.method == "occlusion":
-        steps = explain.iter_occlusion(model, image, mask, args.target)
+    if args.method in ("gradient", "occlusion"):
+        steps = views.iter_view_map(model, vimg, mask, args.method, args.target)
     elif args.method == "attention":
-        steps = explain.iter_attention(model, image, mask)
+        steps = views.iter_view_attention(model, vimg, mask, args.target)
     elif args.lens == "features":
-        steps = explain.iter_features(model, image, mask)
+        steps = views.iter_view_features(model, vimg, mask)
     else:
         k = explain.DEFAULT_MASKS if args.masks is None else args.masks
-        masks = explain.spread_masks(spec, model.grid_size, model.patch_size, k, args.seed, loaded.mask_defaults())
-        steps = explain.iter_spread(model, image, masks, unnormalize=args.unnormalize)
+        masks = explain.spread_masks(spec, vimg.grid, vimg.patch_size, k, args.seed, loaded.mask_defaults())
+        steps = views.iter_view_spread(model, vimg, masks, unnormalize=args.unnormalize)
     result = _drive(steps)
     if result is None:
         return None, {}
@@ -146,7 +151,7 @@ def _drive(steps: Any) -> Any:
             except StopIteration as stop:
                 return stop.value
             if step.total > 1:
-                line = line or ProgressLine(sys.stderr, step.total, label=step.what, unit="batch")
+                line = line or ProgressLine(sys.stderr, step.total, label=step.what, unit=step.unit)
                 line.update(step.done)
     except KeyboardInterrupt:
         steps.close()

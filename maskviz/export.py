@@ -105,7 +105,8 @@ def write_explain_json(result: Any, path: str | os.PathLike, inputs: Any, *, mod
     """The JSON of an explanation (:mod:`maskviz.explain.export`): the map and the inputs it came from."""
     from maskviz.explain.export import document, write_json
 
-    names = {"model": inputs.model, "image": inputs.image, "mask": inputs.mask, "seed": inputs.seed}
+    names = {"model": inputs.model, "image": inputs.image, "mask": inputs.mask, "seed": inputs.seed,
+             "view": inputs.view}
     return write_json(document(result, **names, model_info=model_info, similarity=similarity, **extra), path)
 
 

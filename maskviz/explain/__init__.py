@@ -14,6 +14,10 @@ and :func:`spread_lens` (mean and spread of reconstructions over K random masks)
 Every method also comes as a generator (``iter_gradient``, ``iter_occlusion``, ...) that yields a
 :class:`Step` after each forward and returns its result: stop iterating to cancel;
 :func:`run` drives one to the end.
+
+Every view of a picture (``model``, ``tiles``, ``native``: :mod:`maskviz.whole`) goes through
+:mod:`maskviz.explain.views` (``iter_view_map``, ``iter_view_attention``, ``iter_view_features``,
+``iter_view_spread`` on a ``ViewImage``): the CLI and the GUI call those.
 """
 
 from maskviz.explain.attention import AttentionCapture, attention_capture, attention_map, iter_attention
@@ -22,10 +26,18 @@ from maskviz.explain.features import FeatureLens, feature_lens, iter_features
 from maskviz.explain.gradient import gradient_map, iter_gradient
 from maskviz.explain.occlusion import iter_occlusion, occlusion_map
 from maskviz.explain.spread import DEFAULT_MASKS, SpreadLens, iter_spread, spread_lens, spread_masks
+from maskviz.explain.views import (
+    TiledCapture,
+    iter_view_attention,
+    iter_view_features,
+    iter_view_map,
+    iter_view_spread,
+)
 
 __all__ = [
     "DEFAULT_MASKS", "AttentionCapture", "ExplainError", "ExplainMap", "FeatureLens", "SpreadLens", "Step",
     "attention_capture", "attention_map", "check_target", "feature_lens", "gradient_map", "iter_attention",
     "iter_features", "iter_gradient", "iter_occlusion", "iter_spread", "occlusion_map", "plan_batch", "run",
-    "spread_lens", "spread_masks", "to_rows",
+    "spread_lens", "spread_masks", "to_rows", "TiledCapture", "iter_view_attention", "iter_view_features",
+    "iter_view_map", "iter_view_spread",
 ]

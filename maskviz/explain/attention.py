@@ -31,7 +31,7 @@ over the visible patches: the map says which visible patches the target's inform
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -39,7 +39,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
 from maskviz.explain.common import (
     ExplainError,
@@ -56,6 +56,9 @@ from maskviz.models.base import MaskedImageModel
 from maskviz.models.blocks import AttentionRecord, record_attention
 from maskviz.models.mae import MAEViT
 from maskviz.models.simmim import SimMIMSwin, SimMIMViT
+
+#: Looks up the module that made a record (its name without the trailing ``.attn``).
+Blocks = Callable[[str], nn.Module]
 
 # ------------------------------------------------------------------------------------- token spaces
 
@@ -186,6 +189,7 @@ class AttentionCapture:
     chain: list[Layer | Gather | Unmerge]
     path: list[Layer]
     family: str
+    whose: str = "model's"  # whose grid the targets are on, for messages ("picture's" in the native view)
 
     @property
     def layer_names(self) -> list[str]:
@@ -202,7 +206,7 @@ class AttentionCapture:
     def layer_maps(self, targets: Sequence[Sequence[int]], layer: int = -1,
                    head: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Attention maps ``[K, gh, gw]`` of several targets in ``layer`` and each one's class-token share."""
-        checked = [check_target(self.mask, t) for t in targets]
+        checked = [check_target(self.mask, t, self.whose) for t in targets]
         chosen = self._layer(layer)
         if head is not None and not 0 <= head < chosen.heads:
             raise ExplainError(f"head {head} does not exist: {chosen.name} has {chosen.heads} heads, "
@@ -222,13 +226,13 @@ class AttentionCapture:
                   "heads": chosen.heads, "cls": None if space.cls is None else float(cls[0]),
                   "patches_per_token": per_token}
         head_text = "mean over heads" if head is None else f"head {head}"
-        return ExplainMap("attention", check_target(self.mask, target), maps[0], self.mask,
+        return ExplainMap("attention", check_target(self.mask, target, self.whose), maps[0], self.mask,
                           unit=f"attention weight ({chosen.name}, {head_text})", params=params)
 
     def rollout(self, targets: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Rollout maps ``[K, gh, gw]`` of several targets at once (NaN on hidden patches) and each one's
         share of the rollout that reached visible patches."""
-        checked = [check_target(self.mask, t) for t in targets]
+        checked = [check_target(self.mask, t, self.whose) for t in targets]
         top = self.path[-1]
         r = _one_hot(top.space, [top.space.cells[row, col] for row, col in checked], top.weights.device)
         for step in reversed(self.chain):
@@ -241,7 +245,7 @@ class AttentionCapture:
 
     def rollout_map(self, target: Sequence[int]) -> ExplainMap:
         maps, share = self.rollout([target])
-        row, col = check_target(self.mask, target)
+        row, col = check_target(self.mask, target, self.whose)
         return ExplainMap("rollout", (row, col), maps[0], self.mask,
                           unit="attention rollout to the visible patches (sums to 1)",
                           params={"layers": len([s for s in self.chain if isinstance(s, Layer)]),
@@ -273,10 +277,10 @@ def _dense(records: list[AttentionRecord], space: Space) -> list[Layer]:
     return [DenseLayer(r.name, space, r.weights[0]) for r in records]
 
 
-def _mae_chain(model: MAEViT, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
-    grid, depth = model.grid_size, len(model.blocks)
+def _mae_chain(model: MAEViT, inp: Prepared, records: list[AttentionRecord], _blocks: Blocks) -> AttentionCapture:
+    grid, depth = inp.grid, len(model.blocks)
     ids = model.keep_indices(inp.mask_t)[0]
-    cells = np.full(model.config.num_patches, -1)
+    cells = np.full(grid[0] * grid[1], -1)
     cells[ids.cpu().numpy()] = 1 + np.arange(len(ids))
     encoder = _dense(records[:depth], Space(1 + len(ids), cells.reshape(grid), cls=0))
     decoder = _dense(records[depth:], _vit_space(grid))
@@ -284,62 +288,83 @@ def _mae_chain(model: MAEViT, inp: Prepared, records: list[AttentionRecord]) -> 
     handover = Gather(torch.cat([ids.new_zeros(1), 1 + ids]))
     if not decoder:
         raise ExplainError("this MAE has no decoder blocks: a hidden patch has no token to attend from")
-    return AttentionCapture(inp.mask, [*encoder, handover, *decoder], decoder, "mae")
+    return AttentionCapture(inp.mask, [*encoder, handover, *decoder], decoder, "mae", inp.grid_name)
 
 
-def _simmim_vit_chain(model: SimMIMViT, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
-    layers = _dense(records, _vit_space(model.grid_size))
-    return AttentionCapture(inp.mask, list(layers), list(layers), "simmim")
+def _simmim_vit_chain(model: SimMIMViT, inp: Prepared, records: list[AttentionRecord],
+                      _blocks: Blocks) -> AttentionCapture:
+    layers = _dense(records, _vit_space(inp.grid))
+    return AttentionCapture(inp.mask, list(layers), list(layers), "simmim", inp.grid_name)
 
 
-def _swin_chain(model: SimMIMSwin, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
+def _swin_chain(model: SimMIMSwin, inp: Prepared, records: list[AttentionRecord], blocks: Blocks) -> AttentionCapture:
     chain: list[Layer | Gather | Unmerge] = []
     res_before = None
     for rec in records:
-        block = model.get_submodule(rec.name.rsplit(".", 1)[0])
+        block = blocks(rec.name.rsplit(".", 1)[0])
         res, window, shift = block.input_resolution[0], block.window_size[0], block.shift_size[0]
         if res_before is not None and res != res_before:
             chain.append(Unmerge(res_before))
         res_before = res
-        chain.append(WindowLayer(rec.name, _stage_space(model.grid_size, res), rec.weights,
+        chain.append(WindowLayer(rec.name, _stage_space(inp.grid, res), rec.weights,
                                  res=res, window=window, shift=shift))
     layers = [s for s in chain if isinstance(s, Layer)]
-    return AttentionCapture(inp.mask, chain, layers, "simmim")
+    return AttentionCapture(inp.mask, chain, layers, "simmim", inp.grid_name)
 
 
 #: Family → how its recorded layers chain from the input to the target (the first class that matches).
 ARRANGEMENTS = ((MAEViT, _mae_chain), (SimMIMViT, _simmim_vit_chain), (SimMIMSwin, _swin_chain))
 
 
-def _arrange(model: MaskedImageModel, inp: Prepared, records: list[AttentionRecord]) -> AttentionCapture:
+def _arrange(model: MaskedImageModel, inp: Prepared, records: list[AttentionRecord],
+             blocks: Blocks) -> AttentionCapture:
     if not records:
         raise ExplainError(f"the attention of {type(model).__name__} models cannot be recorded")
     if records[0].weights.shape[0] != 1 and not isinstance(model, SimMIMSwin):
         raise ExplainError("attention is captured for one image at a time")
     for cls, arrange in ARRANGEMENTS:
         if isinstance(model, cls):
-            return arrange(model, inp, records)
+            return arrange(model, inp, records, blocks)
     raise ExplainError(f"attention maps are not defined for {type(model).__name__} models")
 
 
-def iter_attention(model: MaskedImageModel, image: Image.Image | np.ndarray,
-                   mask: np.ndarray) -> Steps[AttentionCapture]:
-    """One explicit-attention forward; the capture answers every hidden target's maps."""
-    inp = prepare(model, image, mask)
+def iter_attention(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
+                   grid: tuple[int, int] | None = None) -> Steps[AttentionCapture]:
+    """One explicit-attention forward; the capture answers every hidden target's maps. ``grid``: the
+    native view's (the image as it is, one sequence)."""
+    inp = prepare(model, image, mask, grid)
     check_hidden_some(inp.mask)
-    with torch.inference_mode(), record_attention(model) as records:
-        model(inp.x, inp.mask_t)
+    with torch.inference_mode():
+        if isinstance(model, SimMIMSwin) and inp.grid != model.grid_size:
+            records, blocks = _native_swin_records(model, inp)
+        else:
+            with record_attention(model) as records:
+                model(inp.x, inp.mask_t, **inp.grid_kw)
+            blocks = model.get_submodule
     yield Step(1, 1, "attention")
-    return _arrange(model, inp, records)
+    return _arrange(model, inp, records, blocks)
 
 
-def attention_capture(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> AttentionCapture:
-    return run(iter_attention(model, image, mask))
+def _native_swin_records(model: SimMIMSwin, inp: Prepared) -> tuple[list[AttentionRecord], Blocks]:
+    """Swin natively runs an encoder built for the picture's size (its windows, shifts and attention
+    masks), which ``record_attention(model)`` cannot see: record that one, named as the model's own
+    (the decoder, a 1×1 convolution, has no attention and is not run)."""
+    encoder = model.encoder_for_grid(inp.grid)
+    with record_attention(encoder) as records:
+        encoder(inp.x, inp.mask_t)
+    named = [AttentionRecord(f"encoder.{r.name}", r.weights) for r in records]
+    return named, lambda name: encoder.get_submodule(name.removeprefix("encoder."))
+
+
+def attention_capture(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
+                      grid: tuple[int, int] | None = None) -> AttentionCapture:
+    return run(iter_attention(model, image, mask, grid))
 
 
 def attention_map(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray, target: Sequence[int],
-                  layer: int = -1, head: int | None = None, rollout: bool = False) -> ExplainMap:
+                  layer: int = -1, head: int | None = None, rollout: bool = False,
+                  grid: tuple[int, int] | None = None) -> ExplainMap:
     """One target's map in one call (a capture answers many targets without running the model again)."""
-    check_target(np.asarray(mask, dtype=bool), target)
-    capture = attention_capture(model, image, mask)
+    check_target(np.asarray(mask, dtype=bool), target, "model's" if grid is None else "picture's")
+    capture = attention_capture(model, image, mask, grid)
     return capture.rollout_map(target) if rollout else capture.layer_map(target, layer, head)

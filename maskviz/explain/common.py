@@ -33,11 +33,12 @@ class ExplainError(MaskvizError):
 
 @dataclass(frozen=True)
 class Step:
-    """Progress of a running method: ``done`` of ``total`` forwards (or batches) finished."""
+    """Progress of a running method: ``done`` of ``total`` forwards (or batches, or tiles: ``unit``) finished."""
 
     done: int
     total: int
     what: str = ""
+    unit: str = "batch"
 
 
 def run(steps: Steps[R], on_step: Callable[[Step], None] | None = None) -> R:
@@ -53,16 +54,29 @@ def run(steps: Steps[R], on_step: Callable[[Step], None] | None = None) -> R:
 
 @dataclass(frozen=True)
 class Prepared:
-    """One image, mask and model, checked and prepared: what every method starts from."""
+    """One image, mask and model, checked and prepared: what every method starts from.
+
+    ``native``: the patch grid of a whole picture run as one sequence (the native view), None for the
+    model's own input; every forward passes it on (:attr:`grid_kw`)."""
 
     model: MaskedImageModel
     original: np.ndarray  # (H, W, 3) float32 in [0, 1], as the model sees the image
     x: Tensor  # [1, C, H, W] normalised, on the model's device
     mask: np.ndarray  # (gh, gw) bool, True = hidden
+    native: tuple[int, int] | None = None
 
     @property
     def grid(self) -> tuple[int, int]:
-        return self.model.grid_size
+        return self.model.grid_size if self.native is None else self.native
+
+    @property
+    def grid_kw(self) -> dict[str, Any]:
+        """What a forward takes besides image and mask: nothing on the model's input, ``grid`` natively."""
+        return {} if self.native is None else {"grid": self.native}
+
+    @property
+    def grid_name(self) -> str:
+        return grid_name(self.native)
 
     @property
     def mask_t(self) -> Tensor:
@@ -70,15 +84,26 @@ class Prepared:
         return torch.from_numpy(self.mask.reshape(1, -1).copy()).to(self.x.device)
 
 
-def prepare(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> Prepared:
-    """The image fitted and normalised as ``reconstruct`` does it, and the mask checked against the grid."""
-    grid = model.grid_size
+def grid_name(native: tuple[int, int] | None) -> str:
+    """Whose grid a message talks about: the model's input, or the whole picture's (native, tiles)."""
+    return "model's" if native is None else "picture's"
+
+
+def prepare(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
+            grid: tuple[int, int] | None = None) -> Prepared:
+    """The image fitted and normalised as ``reconstruct`` does it, and the mask checked against the grid.
+
+    ``grid``: the native view, the image taken as it is, ``gh×gw`` patches as one sequence (a family
+    that cannot run it is refused here, before any forward)."""
     mask = np.asarray(mask, dtype=bool)
-    if mask.shape != grid:
-        raise ExplainError(f"the mask is {mask.shape[0]}×{mask.shape[1]} patches but the model's grid is "
-                           f"{grid[0]}×{grid[1]}")
-    original, x = prepare_input(model, image)
-    return Prepared(model, original, x.to(model_device(model)), mask.copy())
+    own = model.grid_size if grid is None else tuple(grid)
+    if mask.shape != own:
+        raise ExplainError(f"the mask is {mask.shape[0]}×{mask.shape[1]} patches but the {grid_name(grid)} grid is "
+                           f"{own[0]}×{own[1]}")
+    if grid is not None and own != model.grid_size and (why := model.native_refusal(own)):
+        raise ExplainError(f"{why}; the tiles view runs any size")
+    original, x = prepare_input(model, image, None if grid is None else own)
+    return Prepared(model, original, x.to(model_device(model)), mask.copy(), None if grid is None else own)
 
 
 def check_hidden_some(mask: np.ndarray) -> None:
@@ -87,8 +112,9 @@ def check_hidden_some(mask: np.ndarray) -> None:
                            "use a mask that hides some, e.g. random:0.75")
 
 
-def check_target(mask: np.ndarray, target: Sequence[int]) -> tuple[int, int]:
-    """``(row, col)`` of a hidden patch, or one clear error: no hidden patch, outside the grid, visible."""
+def check_target(mask: np.ndarray, target: Sequence[int], whose: str = "model's") -> tuple[int, int]:
+    """``(row, col)`` of a hidden patch, or one clear error: no hidden patch, outside the grid, visible.
+    ``whose`` names the grid in the message ("model's", or "picture's" in the tiles and native views)."""
     check_hidden_some(mask)
     gh, gw = mask.shape
     try:
@@ -96,7 +122,7 @@ def check_target(mask: np.ndarray, target: Sequence[int]) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ExplainError(f"a target is a patch's row and column, got {target!r}") from None
     if not (0 <= row < gh and 0 <= col < gw):
-        raise ExplainError(f"target patch ({row}, {col}) is outside the model's {gh}×{gw} patch grid "
+        raise ExplainError(f"target patch ({row}, {col}) is outside the {whose} {gh}×{gw} patch grid "
                            f"(rows 0–{gh - 1}, columns 0–{gw - 1})")
     if not mask[row, col]:
         raise ExplainError(f"target patch ({row}, {col}) is visible under this mask: pick a hidden patch "
@@ -166,10 +192,11 @@ class BlockRun:
     attended: int
 
 
-def block_runs(model: MaskedImageModel, visible: int) -> list[BlockRun]:
-    """The block runs one forward of ``model`` goes through, ``visible`` patches shown (MAE's encoder)."""
+def block_runs(model: MaskedImageModel, visible: int, grid: tuple[int, int] | None = None) -> list[BlockRun]:
+    """The block runs one forward of ``model`` goes through, ``visible`` patches shown (MAE's encoder);
+    ``grid``: a whole picture's (the native view)."""
     c = model.config
-    n = c.num_patches
+    n = c.num_patches if grid is None else grid[0] * grid[1]
     if c.family == "mae":
         return [BlockRun(visible + 1, c.embed_dim, c.num_heads, visible + 1),
                 BlockRun(n + 1, c.decoder_embed_dim, c.decoder_num_heads, n + 1)]
@@ -177,24 +204,28 @@ def block_runs(model: MaskedImageModel, visible: int) -> list[BlockRun]:
         runs = []
         for s in range(c.num_stages):
             window, _ = c.stage_window(s)
-            runs.append(BlockRun(c.stage_resolution(s) ** 2, c.embed_dim * 2**s, c.num_heads[s], window**2))
+            res = c.stage_resolution(s) if grid is None else grid[0] // 2**s
+            runs.append(BlockRun(res**2, c.embed_dim * 2**s, c.num_heads[s], window**2))
         return runs
     return [BlockRun(n + 1, c.embed_dim, c.num_heads, n + 1)]
 
 
-def sample_bytes(model: MaskedImageModel, visible: int) -> int:
+def sample_bytes(model: MaskedImageModel, visible: int, grid: tuple[int, int] | None = None) -> int:
     """Peak activation bytes of one sample in an inference forward: the largest block's
     residual stream, q/k/v, attention weights and MLP hidden layer (float32), with headroom ×2."""
     mlp = getattr(model.config, "mlp_ratio", 4.0)
-    peak = max(s.tokens * s.width * (5 + mlp) + s.heads * s.tokens * s.attended for s in block_runs(model, visible))
+    runs = block_runs(model, visible, grid)
+    peak = max(s.tokens * s.width * (5 + mlp) + s.heads * s.tokens * s.attended for s in runs)
     return int(peak * 4 * 2)
 
 
-def plan_batch(model: MaskedImageModel, visible: int, budget: int | None = None) -> int:
-    """How many samples one forward may take: what fits in ``budget`` bytes, 1 to :data:`MAX_BATCH`."""
+def plan_batch(model: MaskedImageModel, visible: int, budget: int | None = None,
+               grid: tuple[int, int] | None = None) -> int:
+    """How many samples one forward may take: what fits in ``budget`` bytes, 1 to :data:`MAX_BATCH`
+    (``grid``: a whole picture's, the native view)."""
     if budget is None:
         budget = memory_budget(model_device(model))
-    return max(1, min(MAX_BATCH, budget // max(1, sample_bytes(model, visible))))
+    return max(1, min(MAX_BATCH, budget // max(1, sample_bytes(model, visible, grid))))
 
 
 def chunks(items: Sequence[Any] | np.ndarray, size: int) -> Iterator[Any]:

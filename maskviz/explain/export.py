@@ -1,7 +1,7 @@
 """The JSON of an explanation: ``maskviz explain --json`` and the GUI's export write the same document.
 
-Every document names its inputs (model, image, mask spec, seed) beside the result; maps are lists of
-rows with ``null`` where a value is undefined (JSON has no NaN).
+Every document names its inputs (model, image, mask spec, seed, view) beside the result; maps are lists
+of rows on the view's grid with ``null`` where a value is undefined (JSON has no NaN).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ SCHEMA = "maskviz.explain/1"
 Result = ExplainMap | FeatureLens | SpreadLens
 
 
-def document(result: Result, *, model: str, image: str, mask: str, seed: int | None,
+def document(result: Result, *, model: str, image: str, mask: str, seed: int | None, view: str = "model",
              model_info: dict[str, Any] | None = None, similarity: ExplainMap | None = None,
              **extra: Any) -> dict[str, Any]:
-    """The JSON document of one result and the inputs it came from (``extra``: device, seconds...)."""
+    """The JSON document of one result and the inputs it came from (``view``: ``model``, ``tiles 96x72 px``...;
+    ``extra``: device, seconds...)."""
     head = {"schema": SCHEMA, **_kind(result), "model": model, "image": image, "mask": mask, "seed": seed,
-            "grid": list(result.mask.shape), "hidden_patches": int(result.mask.sum())}
+            "view": view, "grid": list(result.mask.shape), "hidden_patches": int(result.mask.sum())}
     body = _body(result)
     if similarity is not None:
         body["similarity"] = _map_entry(similarity)

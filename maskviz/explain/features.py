@@ -24,6 +24,8 @@ from maskviz.models.base import MaskedImageModel
 from maskviz.models.mae import MAEViT
 from maskviz.models.simmim import SimMIMSwin, SimMIMViT
 
+Grid = tuple[int, int] | None  # a whole picture's patch grid (the native view), None: the model's own
+
 
 @dataclass(frozen=True)
 class TokenGrid:
@@ -33,23 +35,26 @@ class TokenGrid:
     cells: np.ndarray  # (gh, gw) int
 
 
-def _mae_tokens(model: MAEViT, x: Tensor, mask: Tensor) -> TokenGrid:
+def _mae_tokens(model: MAEViT, x: Tensor, mask: Tensor, grid: Grid) -> TokenGrid:
     ids = model.keep_indices(mask)
-    tokens = model.forward_encoder(x, ids)[0, 1:]
-    cells = np.full(model.config.num_patches, -1)
+    own = grid is None or tuple(grid) == model.grid_size
+    grid = model.grid_size if grid is None else grid
+    tokens = model.forward_encoder(x, ids, None if own else model.pos_embed_for_grid(grid)[0])[0, 1:]
+    cells = np.full(grid[0] * grid[1], -1)
     cells[ids[0].cpu().numpy()] = np.arange(ids.shape[1])
-    return TokenGrid(tokens, cells.reshape(model.grid_size))
+    return TokenGrid(tokens, cells.reshape(grid))
 
 
-def _simmim_vit_tokens(model: SimMIMViT, x: Tensor, mask: Tensor) -> TokenGrid:
-    tokens = model.encoder.forward_features(x, mask)[0, 1:]
-    return TokenGrid(tokens, np.arange(len(tokens)).reshape(model.grid_size))
+def _simmim_vit_tokens(model: SimMIMViT, x: Tensor, mask: Tensor, grid: Grid) -> TokenGrid:
+    tokens = model.encoder.forward_features(x, mask, grid)[0, 1:]
+    return TokenGrid(tokens, np.arange(len(tokens)).reshape(grid or model.grid_size))
 
 
-def _swin_tokens(model: SimMIMSwin, x: Tensor, mask: Tensor) -> TokenGrid:
-    fmap = model.encoder(x, mask)[0]  # [C, h, w]
+def _swin_tokens(model: SimMIMSwin, x: Tensor, mask: Tensor, grid: Grid) -> TokenGrid:
+    own = grid is None or tuple(grid) == model.grid_size
+    fmap = (model.encoder(x, mask) if own else model.encode_grid(x, mask, grid))[0]  # [C, h, w]
     h, w = fmap.shape[-2:]
-    gh, gw = model.grid_size
+    gh, gw = grid or model.grid_size
     cells = np.arange(h * w).reshape(h, w).repeat(gh // h, axis=0).repeat(gw // w, axis=1)
     return TokenGrid(fmap.flatten(1).T, cells)
 
@@ -59,10 +64,11 @@ TOKEN_READERS = ((MAEViT, _mae_tokens), (SimMIMViT, _simmim_vit_tokens), (SimMIM
 
 
 @torch.inference_mode()
-def encoder_tokens(model: MaskedImageModel, x: Tensor, mask: Tensor) -> TokenGrid:
+def encoder_tokens(model: MaskedImageModel, x: Tensor, mask: Tensor, grid: Grid = None) -> TokenGrid:
+    """The encoder's patch tokens; ``grid``: a whole picture's (the native view)."""
     for cls, reader in TOKEN_READERS:
         if isinstance(model, cls):
-            return reader(model, x, mask)
+            return reader(model, x, mask, grid)
     raise ExplainError(f"features are not defined for {type(model).__name__} models")
 
 
@@ -100,6 +106,7 @@ class FeatureLens:
     tokens: np.ndarray  # [n, D] float64
     scores: np.ndarray  # [n, 3] principal-component scores
     explained: np.ndarray  # (3,) share of variance per component
+    whose: str = "model's"  # whose grid patches are on, for messages ("picture's" in the tiles and native views)
 
     @property
     def rgb(self) -> np.ndarray:
@@ -111,7 +118,7 @@ class FeatureLens:
         gh, gw = self.cells.shape
         row, col = (int(v) for v in patch)
         if not (0 <= row < gh and 0 <= col < gw):
-            raise ExplainError(f"patch ({row}, {col}) is outside the model's {gh}×{gw} patch grid "
+            raise ExplainError(f"patch ({row}, {col}) is outside the {self.whose} {gh}×{gw} patch grid "
                                f"(rows 0–{gh - 1}, columns 0–{gw - 1})")
         token = self.cells[row, col]
         if token < 0:
@@ -130,16 +137,23 @@ def _paint(per_token: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def iter_features(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> Steps[FeatureLens]:
-    """One encoder forward; any mask works, nothing hidden included."""
-    inp = prepare(model, image, mask)
-    grid = encoder_tokens(model, inp.x, inp.mask_t)
+def iter_features(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
+                  grid: Grid = None) -> Steps[FeatureLens]:
+    """One encoder forward; any mask works, nothing hidden included. ``grid``: the native view's."""
+    inp = prepare(model, image, mask, grid)
+    tokens = encoder_tokens(model, inp.x, inp.mask_t, inp.native)
     yield Step(1, 1, "features")
-    if len(grid.tokens) == 0:
+    return lens_of(inp.mask, tokens.cells, tokens.tokens, inp.grid_name)
+
+
+def lens_of(mask: np.ndarray, cells: np.ndarray, tokens: Tensor, whose: str = "model's") -> FeatureLens:
+    """The lens of some encoder tokens (one image's, or every tile's of a whole picture together)."""
+    if len(tokens) == 0:
         raise ExplainError("the mask hides every patch: MAE's encoder has no token to show")
-    scores, explained = principal_components(grid.tokens)
-    return FeatureLens(inp.mask, grid.cells, grid.tokens.double().cpu().numpy(), scores, explained)
+    scores, explained = principal_components(tokens)
+    return FeatureLens(mask, cells, tokens.double().cpu().numpy(), scores, explained, whose)
 
 
-def feature_lens(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray) -> FeatureLens:
-    return run(iter_features(model, image, mask))
+def feature_lens(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
+                 grid: Grid = None) -> FeatureLens:
+    return run(iter_features(model, image, mask, grid))

@@ -78,8 +78,11 @@ def _map_title(m: ExplainMap) -> str:
 
 def _map_footer(m: ExplainMap) -> str:
     notes = [f"value: {m.unit}; cyan box: the target patch"]
+    if "where" in m.params:  # the tiles view: the target's reconstruction used only its tile
+        notes.append(f"computed on {m.params['where']}, the model input whose result shows the target")
     if np.isnan(m.values).any():
-        notes.append("grey: no value (hidden patches the method does not define)")
+        outside = " and outside the tile" if "where" in m.params else ""
+        notes.append(f"grey: no value (hidden patches the method does not define{outside})")
     if m.method == "rollout":
         notes.append(f"{m.params['visible_share']:.1%} of the rollout reached visible patches; shown renormalised")
     if m.method == "attention":

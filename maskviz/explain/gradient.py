@@ -35,23 +35,26 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def input_gradient(model: MaskedImageModel, x: Tensor, mask: Tensor, index: int) -> Tensor:
-    """``∂ loss_target / ∂ x`` ``[1, C, H, W]``: patch ``index``'s own loss, its target held fixed."""
+def input_gradient(model: MaskedImageModel, x: Tensor, mask: Tensor, index: int,
+                   grid: tuple[int, int] | None = None) -> Tensor:
+    """``∂ loss_target / ∂ x`` ``[1, C, H, W]``: patch ``index``'s own loss, its target held fixed
+    (``grid``: a whole picture's, the native view)."""
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), frozen_parameters(model):
-        pred = model(x, mask)
+        pred = model(x, mask) if grid is None else model(x, mask, grid=grid)
         loss = model.patch_loss(x.detach(), pred)[0, index]
         (grad,) = torch.autograd.grad(loss, x)
     return grad
 
 
 def iter_gradient(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
-                  target: Sequence[int]) -> Steps[ExplainMap]:
-    """The gradient map for one hidden target (one forward and one backward pass)."""
-    inp = prepare(model, image, mask)
-    row, col = check_target(inp.mask, target)
+                  target: Sequence[int], grid: tuple[int, int] | None = None) -> Steps[ExplainMap]:
+    """The gradient map for one hidden target (one forward and one backward pass); ``grid``: the
+    native view's (the image as it is, one sequence)."""
+    inp = prepare(model, image, mask, grid)
+    row, col = check_target(inp.mask, target, inp.grid_name)
     gw = inp.grid[1]
-    grad = input_gradient(model, inp.x, inp.mask_t, row * gw + col)
+    grad = input_gradient(model, inp.x, inp.mask_t, row * gw + col, inp.native)
     yield Step(1, 1, "gradient")
     per_patch = model.patchify(grad)[0].norm(dim=-1).view(inp.grid)
     return ExplainMap("gradient", (row, col), per_patch.double().cpu().numpy(), inp.mask,
@@ -59,8 +62,8 @@ def iter_gradient(model: MaskedImageModel, image: Image.Image | np.ndarray, mask
 
 
 def gradient_map(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
-                 target: Sequence[int]) -> ExplainMap:
-    return run(iter_gradient(model, image, mask, target))
+                 target: Sequence[int], grid: tuple[int, int] | None = None) -> ExplainMap:
+    return run(iter_gradient(model, image, mask, target, grid))
 
 
 def loss_name(model: MaskedImageModel) -> str:

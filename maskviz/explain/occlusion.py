@@ -21,23 +21,25 @@ from maskviz.reconstruct import predict
 
 
 def iter_occlusion(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
-                   target: Sequence[int], batch: int | None = None, precision: str = "fp32") -> Steps[ExplainMap]:
-    """The occlusion map for one hidden target; yields after the reference forward and after each batch."""
-    inp = prepare(model, image, mask)
-    row, col = check_target(inp.mask, target)
+                   target: Sequence[int], batch: int | None = None, precision: str = "fp32",
+                   grid: tuple[int, int] | None = None) -> Steps[ExplainMap]:
+    """The occlusion map for one hidden target; yields after the reference forward and after each batch.
+    ``grid``: the native view's (the image as it is, one sequence)."""
+    inp = prepare(model, image, mask, grid)
+    row, col = check_target(inp.mask, target, inp.grid_name)
     index = row * inp.grid[1] + col
     flat = inp.mask_t[0]
     visible = torch.nonzero(~flat).flatten()
-    size = batch or plan_batch(model, len(visible) - 1)
+    size = batch or plan_batch(model, len(visible) - 1, grid=inp.native)
     total = 1 + steps_for(len(visible), size)
 
-    reference = predict(model, inp.x, flat[None], precision)[0, index]
+    reference = predict(model, inp.x, flat[None], precision, inp.native)[0, index]
     yield Step(1, total, "occlusion")
     values = np.full(inp.mask.size, np.nan)
     for done, part in enumerate(chunks(visible, size), start=2):
         masks = flat.expand(len(part), -1).clone()
         masks[torch.arange(len(part)), part] = True
-        pred = predict(model, inp.x, masks, precision)[:, index]
+        pred = predict(model, inp.x, masks, precision, inp.native)[:, index]
         values[part.cpu().numpy()] = ((pred - reference) ** 2).mean(dim=-1).sqrt().double().cpu().numpy()
         yield Step(done, total, "occlusion")
     return ExplainMap("occlusion", (row, col), values.reshape(inp.grid), inp.mask,
@@ -45,5 +47,6 @@ def iter_occlusion(model: MaskedImageModel, image: Image.Image | np.ndarray, mas
 
 
 def occlusion_map(model: MaskedImageModel, image: Image.Image | np.ndarray, mask: np.ndarray,
-                  target: Sequence[int], batch: int | None = None, precision: str = "fp32") -> ExplainMap:
-    return run(iter_occlusion(model, image, mask, target, batch, precision))
+                  target: Sequence[int], batch: int | None = None, precision: str = "fp32",
+                  grid: tuple[int, int] | None = None) -> ExplainMap:
+    return run(iter_occlusion(model, image, mask, target, batch, precision, grid))

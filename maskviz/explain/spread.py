@@ -72,19 +72,26 @@ def spread_masks(spec: str | MaskSpec, grid: tuple[int, int], patch_size: int, k
 
 def iter_spread(model: MaskedImageModel, image: Image.Image | np.ndarray, masks: Sequence[np.ndarray],
                 batch: int | None = None, unnormalize: str = "true-patch",
-                precision: str = "fp32") -> Steps[SpreadLens]:
-    """Reconstruct under every mask, in batches (one step each), then the per-pixel statistics."""
+                precision: str = "fp32", grid: tuple[int, int] | None = None) -> Steps[SpreadLens]:
+    """Reconstruct under every mask, in batches (one step each), then the per-pixel statistics.
+    ``grid``: the native view's (the image as it is, one sequence)."""
     check_count(len(masks))
     masks = [np.asarray(m, dtype=bool) for m in masks]
-    size = batch or plan_batch(model, int((~masks[0]).sum()))
+    size = batch or plan_batch(model, int((~masks[0]).sum()), grid=grid)
     total = steps_for(len(masks), size)
     pictures, original = [], None
     for done, part in enumerate(chunks(masks, size), start=1):
-        results = reconstruct(model, image, part, unnormalize, precision)
+        results = reconstruct(model, image, part, unnormalize, precision, grid=grid)
         pictures += [r.prediction for r in results]
         original = results[0].original
         yield Step(done, total, "spread")
-    hidden = np.stack([to_pixel_mask(m, model.patch_size) for m in masks])[..., None]  # [K, H, W, 1]
+    return spread_of(masks, pictures, original, model.patch_size)
+
+
+def spread_of(masks: Sequence[np.ndarray], pictures: Sequence[np.ndarray], original: np.ndarray,
+              patch: int) -> SpreadLens:
+    """The per-pixel statistics of reconstructions ``pictures`` made under ``masks``."""
+    hidden = np.stack([to_pixel_mask(m, patch) for m in masks])[..., None]  # [K, H, W, 1]
     n = hidden.sum(axis=0)
     stack = np.stack(pictures).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # never hidden: 0 / 0, NaN is the answer
@@ -95,6 +102,7 @@ def iter_spread(model: MaskedImageModel, image: Image.Image | np.ndarray, masks:
 
 
 def spread_lens(model: MaskedImageModel, image: Image.Image | np.ndarray, masks: Sequence[np.ndarray],
-                batch: int | None = None, unnormalize: str = "true-patch", precision: str = "fp32") -> SpreadLens:
-    return run(iter_spread(model, image, masks, batch, unnormalize, precision))
+                batch: int | None = None, unnormalize: str = "true-patch", precision: str = "fp32",
+                grid: tuple[int, int] | None = None) -> SpreadLens:
+    return run(iter_spread(model, image, masks, batch, unnormalize, precision, grid))
 

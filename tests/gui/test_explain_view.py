@@ -212,20 +212,103 @@ def test_with_a_kept_forward_the_map_follows_the_pointer_at_once_without_a_job(q
     assert len(setup.started) == jobs and not setup.explain.is_running
 
 
-def test_a_whole_picture_view_drops_the_map_and_says_the_lens_needs_the_model_view(qtbot, setup):
+def tiles_setup(setup: Setup) -> tuple:
+    """The dock shown, the viewer in the tiles view at 96 px (10×12 patches, 3×3 tiles), mask random:0.75."""
+    from maskviz.explain.views import tile_layout
+    from maskviz.whole.view import View
+
+    setup.explain.set_shown(True)
+    setup.viewer.set_picture_view(View("tiles", 96))
+    assert setup.controller.apply_spec("random:0.75,seed=0") == ""
+    vimg = setup.viewer.picture
+    assert vimg.grid == setup.viewer.paint.grid == setup.mask.shape == (10, 12)
+    return vimg, tile_layout(setup.viewer.model.model, vimg).owner_map()
+
+
+def in_tile(setup: Setup, owner: np.ndarray, tile: int, i: int = 0) -> tuple[int, int]:
+    return [tuple(int(v) for v in p) for p in np.argwhere(setup.mask) if owner[tuple(p)] == tile][i]
+
+
+def test_in_the_tiles_view_a_click_explains_the_patch_on_its_owning_tile(qtbot, setup, tmp_path, photo,
+                                                                        tiny_model_path):
+    from maskviz.explain import run
+    from maskviz.explain.views import iter_view_map
+
+    vimg, owner = tiles_setup(setup)
+    setup.state.set_lens(method="occlusion")
+    target = in_tile(setup, owner, 8)  # the corner tile, shifted back to the picture's edge
+    setup.explain.pick(*target)
+    setup.wait_map(qtbot, "occlusion", target)
+    out = setup.state.outcome
+    expected = run(iter_view_map(setup.viewer.model.model, vimg, setup.mask, "occlusion", target))
+    assert out.result.values.shape == (10, 12) and out.original.shape == (80, 96, 3)
+    np.testing.assert_allclose(out.result.values, expected.values, rtol=1e-5, equal_nan=True)
+    assert out.result.params["where"] == "tile 8 (rows 6–9, cols 8–11)" and np.isnan(out.result.values[:6]).all()
+    gui_png, gui_json = tmp_path / "gui.png", tmp_path / "gui.json"
+    assert setup.explain.export("figure", gui_png) and setup.explain.export("json", gui_json)
+    cli_png, cli_json = tmp_path / "cli.png", tmp_path / "cli.json"
+    assert main(["explain", photo, "--model", tiny_model_path, "--view", "tiles", "--size", "96", "--mask",
+                 "random:0.75", "--seed", "0", "--target", f"{target[0]},{target[1]}", "--method", "occlusion",
+                 "--device", "cpu", "--out", str(cli_png), "--json", str(cli_json)]) == 0
+    assert gui_png.read_bytes() == cli_png.read_bytes()
+    gui, cli = json.loads(gui_json.read_text()), json.loads(cli_json.read_text())
+    maps = [np.array(doc.pop("map"), dtype=float) for doc in (gui, cli)]
+    np.testing.assert_allclose(maps[0], maps[1], rtol=1e-4, equal_nan=True)
+    for doc in (gui, cli):
+        doc.pop("seconds")
+    assert gui == cli and gui["view"] == "tiles 96x80 px"
+
+
+def test_in_the_tiles_view_attention_keeps_each_tiles_forward(qtbot, setup):
+    vimg, owner = tiles_setup(setup)
+    setup.state.set_lens(method="rollout")
+    first = in_tile(setup, owner, 0)
+    setup.hover(*first)
+    setup.wait_map(qtbot, "rollout", first)
+    jobs = len(setup.started)
+    second = in_tile(setup, owner, 0, 1)
+    setup.hover(*second)  # the same tile: answered at once, no job
+    assert setup.state.outcome.result.target == second and len(setup.started) == jobs
+    other = in_tile(setup, owner, 4)
+    setup.hover(*other)  # another tile: its forward runs
+    setup.wait_map(qtbot, "rollout", other)
+    assert len(setup.started) == jobs + 1
+    assert np.isfinite(setup.state.outcome.result.values[owner == 4]).any()
+    assert np.isnan(setup.state.outcome.result.values[owner == 0]).all()
+    setup.hover(*first)  # back: both tiles are kept
+    assert setup.state.outcome.result.target == first
+    qtbot.wait(200)
+    assert len(setup.started) == jobs + 1 and not setup.explain.is_running
+
+
+def test_another_view_drops_the_map_and_explains_on_the_new_picture(qtbot, setup):
     from maskviz.whole.view import View
 
     setup.explain.set_shown(True)
     target = setup.hidden(0)
     setup.hover(*target)
     setup.wait_map(qtbot, "attention", target)
-    jobs = len(setup.started)
-    setup.viewer.set_picture_view(View("tiles", 96))
-    assert setup.state.outcome is None and "model view" in setup.state.status
-    qtbot.wait(200)
-    assert len(setup.started) == jobs
-    setup.viewer.set_picture_view(View())
-    setup.controller.apply_spec("random:0.75,seed=0")
-    target = tuple(int(v) for v in np.argwhere(setup.mask)[0])
+    setup.viewer.set_picture_view(View("native", 96))
+    assert setup.state.outcome is None  # a map of the model view must not stay over the whole picture
+    assert setup.controller.apply_spec("random:0.75,seed=0") == ""
+    target = setup.hidden(7)
     setup.explain.pick(*target)
     setup.wait_map(qtbot, "attention", target)
+    assert setup.state.outcome.result.values.shape == (10, 12) and setup.state.outcome.picture.shape[:2] == (80, 96)
+
+
+def test_in_the_tiles_view_spread_counts_every_tile_forward_and_features_paint_the_picture(qtbot, setup):
+    tiles_setup(setup)
+    said: list[str] = []
+    setup.state.runChanged.connect(lambda: said.append(setup.state.status))
+    setup.state.set_lens(method="spread", masks=2)
+    qtbot.waitUntil(lambda: setup.state.outcome is not None and setup.state.outcome.lens.method == "spread"
+                    and not setup.explain.is_running, timeout=WAIT_MS)
+    assert setup.state.outcome.result.std.shape == (80, 96) and setup.state.outcome.result.count.shape == (10, 12)
+    assert "spread over 2 masks × 9 tiles: 18/18 tile forwards" in said
+    setup.state.set_lens(method="features")
+    qtbot.waitUntil(lambda: setup.state.outcome is not None and setup.state.outcome.lens.method == "features"
+                    and not setup.explain.is_running, timeout=WAIT_MS)
+    lens = setup.state.outcome.result
+    assert lens.rgb.shape == (10, 12, 3) and np.isnan(lens.rgb[setup.mask]).all()
+    assert np.isfinite(lens.rgb[~setup.mask]).all()

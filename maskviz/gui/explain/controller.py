@@ -5,14 +5,16 @@ runs it in lane :data:`EXPLAIN_LANE` with ``Controller.run_job`` and writes what
 explain state. Every change of the lens or the viewer asks for the map again; a newer job replaces
 the running one in its lane (it stops within one transformer block).
 
+* **Every view.** The job works on the viewer's picture: the model's input, or the whole picture in
+  the tiles or native view (:mod:`maskviz.explain.views`); targets and maps are on that picture's grid.
 * **Superseded by the viewer.** A new image or model (the viewer controller cancels the lane's job
-  then), a mask at a stroke's end, a display option or another view (tiles, native: the lens works
-  on the model view and says so) drop the shown map and the kept forward:
-  a map of another mask must not stay on screen as if it were this one's.
+  then), a mask at a stroke's end, a display option or another view drop the shown map and the kept
+  forward: a map of another mask must not stay on screen as if it were this one's.
 * **One forward, many targets.** Attention, rollout and features keep their forward (the outcome's
-  ``base``) for the viewer's inputs; while the target follows the pointer, each new patch is answered
-  from it on the UI thread, without a job: no model runs, and a map under the pointer must not wait
-  behind a background forward (ViT-B and Swin-B: about 4 ms per patch, measured).
+  ``base``) for the viewer's inputs (the view included); while the target follows the pointer, each new
+  patch is answered from it on the UI thread, without a job: no model runs, and a map under the pointer
+  must not wait behind a background forward (ViT-B and Swin-B: about 4 ms per patch, measured). In the
+  tiles view attention keeps a capture per tile: entering a tile not captured yet runs its forward.
 * **Off screen nothing runs.** While the dock is hidden (closed, or a tab behind another) no job is
   submitted and the lane is held; it catches up when shown.
 """
@@ -118,15 +120,13 @@ class ExplainController(QObject):
         v, lens = self.viewer, self.state.lens
         if v.model is None or v.model_image is None:
             raise MaskvizError("open an image and a model first")
-        if v.picture is not None:
-            raise MaskvizError(f"the Explain lens works on the model view (the image fitted to the model's input), "
-                               f"not the {v.picture_view.name} view: choose View → model above the canvas")
         mask = v.patch_mask()
         base = None
         if self._kept is not None and self._kept[0] == (self.inputs_key(), lens.forward_key):
             base = self._kept[1]
         return ExplainJob(v.model.model, v.model_image, mask, lens, spec=self.mask_spec(), seed=None,
-                          defaults=v.model.mask_defaults(), unnormalize=v.options.unnormalize, base=base)
+                          defaults=v.model.mask_defaults(), unnormalize=v.options.unnormalize, base=base,
+                          picture=v.picture)
 
     def request(self) -> bool:
         """Ask for the lens's map for the viewer as it is now (off screen: later). False on bad input."""
@@ -140,7 +140,7 @@ class ExplainController(QObject):
             return False
         self.outdated = False
         key = (self.inputs_key(), job.lens)
-        if job.base is not None:  # no forward: a few ms (ViT-B, Swin-B rollout ≈ 4 ms)
+        if not job.needs_forward:  # no forward: a few ms (ViT-B, Swin-B rollout ≈ 4 ms)
             self._drop_running()  # a job for another target is not wanted any more
             try:
                 self._show(explain_outcome(job), key)
@@ -172,8 +172,11 @@ class ExplainController(QObject):
     def _on_step(self, lane: str, task_id: int, value: object) -> None:
         if lane == EXPLAIN_LANE and task_id == self.task_id and isinstance(value, Step):
             what = PROGRESS_TEXT.get(self.state.lens.method, "computing")
+            count = f"{value.done}/{value.total}"
+            if value.unit == "tile":  # the tiles view: every tile's forward counts (spread: masks × tiles)
+                what, count = value.what, f"{count} tile forwards"
             self.state.set_run(running=True, done=value.done, total=value.total,
-                               status=f"{what}: {value.done}/{value.total}" if value.total > 1 else "computing…")
+                               status=f"{what}: {count}" if value.total > 1 else "computing…")
 
     def _on_done(self, lane: str, task_id: int, value: object) -> None:
         if lane != EXPLAIN_LANE or task_id != self.task_id or not isinstance(value, LensOutcome):
@@ -187,6 +190,9 @@ class ExplainController(QObject):
         self._kept = ((key[0], lens.forward_key), outcome.base)
         self.state.set_outcome(outcome, key)
         status = outcome.note
+        where = getattr(outcome.result, "params", {}).get("where")
+        if not status and where:  # the tiles view: the target's reconstruction used only its tile
+            status = f"computed on {where}"
         if not status and outcome.result is None and lens.method in PER_TARGET:
             hint = "hover" if lens.method in KEPT_FORWARD and self.state.follow else "click"
             status = f"{hint} a hidden patch to explain it"
@@ -217,7 +223,7 @@ class ExplainController(QObject):
             self.state.set_run(status="nothing to export yet: the lens has no map for the viewer as it is")
             return False
         inputs = export.explain_inputs(v.model, v.image_source, self.mask_spec() or "painted", None,
-                                        model_source=v.model_source)
+                                        view=v.view_label, model_source=v.model_source)
         model = v.model.model
         try:
             if kind == "figure":
