@@ -14,6 +14,9 @@ clearly too long the run starts, measures its own pace and stops itself once it 
 would take more than twice as long (the first forwards of a new model are slow, and a busy machine
 makes any estimate rough). Off screen it
 computes nothing. A folder run is only started by a click; a new viewer image does not stop it.
+
+In the tiles and native views the table is the viewer's view (``maskviz compare --view``): each
+image's whole picture, masks on its grid, a mask costing one forward per tile in the estimate.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class CompareController(QObject):
         for signal in (viewer.imageChanged, viewer.modelChanged, state.settingsChanged, state.modelsChanged):
             signal.connect(self.viewer_changed)
         viewer.maskChanged.connect(lambda final: final and self.viewer_changed())
+        viewer.pictureChanged.connect(lambda _note: self.viewer_changed())  # another view: another grid and picture
         viewer.optionsChanged.connect(lambda name: name == "unnormalize" and self.viewer_changed())
         controller.resultShown.connect(lambda _id: self._needs_timing and self._schedule())
         controller.jobStep.connect(self._on_step)
@@ -141,7 +145,19 @@ class CompareController(QObject):
         models = {"viewer": loaded.model} | {label: self._cached(source, loaded.model)
                                               for label, source in self.state.models.items()}
         images = self._folder_size() if self.state.folder else 1
-        return estimate_seconds(models, strategies, self._seeds(), images, seconds)
+        return estimate_seconds(models, strategies, self._seeds(), images, seconds * self._view_cost())
+
+    def _view_cost(self) -> float:
+        """Model inputs one mask costs in the viewer's view: its tiles, or (native) its share of patches."""
+        picture, model = self.viewer.picture, self.viewer.model.model
+        if picture is None:
+            return 1.0
+        if picture.view.name == "tiles":
+            from maskviz.whole.tiles import TileLayout
+
+            return float(len(TileLayout.of(picture.grid, tuple(model.grid_size)).tiles))
+        (gh, gw), (mh, mw) = picture.grid, model.grid_size
+        return gh * gw / (mh * mw)
 
     def _cached(self, source: str, fallback: Any) -> Any:  # noqa: ANN401
         hit = self.state.loaded.get((source, self.viewer.options.device))
@@ -171,7 +187,7 @@ class CompareController(QObject):
         """The run's inputs from the two states; bad specs or ratios raise MaskvizError."""
         v, c = self.viewer, self.state
         loaded = v.model
-        if loaded is None or (c.folder is None and v.model_image is None):
+        if loaded is None or (c.folder is None and v.image is None):
             raise MaskvizError("open an image and a model first")
         model = loaded.model
         label = loaded_display_name(loaded, v.model_source)
@@ -186,12 +202,15 @@ class CompareController(QObject):
                 models[name], info[name] = hit.model, hit.summary()
         from maskviz.device import model_device
 
-        image = None if c.folder else {image_label(v.image_source): v.model_image}
+        # In a whole view the job makes each model's picture from the image as the viewer did (same size,
+        # same pixels), so the viewer's painted mask lands on the same patches.
+        whole = v.picture is not None
+        image = None if c.folder else {image_label(v.image_source): v.image if whole else v.model_image}
         s = c.settings
         return CompareJob(models=models, model_info=info, to_load=to_load, images=image, folder=c.folder,
                           strategies=self._strategies(model), seeds=self._seeds(), same_count=s.same_count,
                           unnormalize=v.options.unnormalize, heat=v.options.heatmap, show_all=s.show_all,
-                          device=model_device(model), budget=budget)
+                          device=model_device(model), budget=budget, view=v.picture_view if whole else None)
 
     def run(self, budget: float | None = None) -> bool:
         """Start (or restart) the comparison; the previous run is cancelled. False on bad input.
@@ -266,8 +285,8 @@ class CompareController(QObject):
         if not rows or rows[0].mask is None:
             return False
         mask, seed = rows[0].mask, rows[0].seed
-        if tuple(mask.shape) != tuple(model.model.grid_size):
-            self.state.set_run(status="the viewer's model changed since this comparison: run it again")
+        if tuple(mask.shape) != tuple(self.viewer.paint.grid):
+            self.state.set_run(status="the viewer's model or view changed since this comparison: run it again")
             return False
         spec = self._seeded_spec(strategy, seed)
         if spec is not None and np.array_equal(self._generate(spec), mask):
