@@ -11,7 +11,8 @@ preemption points), background work never delays it (it is the first background 
 
 :meth:`WholeJobs.set_view` changes the view: a size the view cannot take is refused with the
 reason (for ``native`` the memory plan's) and nothing changes. Masks live on the view's grid, so a
-new grid gets the last pattern made again for it.
+new grid gets the last pattern made again for it, or the session's mask being restored when it fits
+(:meth:`Controller.fill_new_grid`).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ class WholeJobs(QObject):
     def _on_picture(self, note: str) -> None:
         if note:
             self.controller.notice.emit(note)
-        if self.state.paint.grid != self._grid and self.state.model is not None:
-            self.controller.apply_spec(self.controller.default_spec)  # the painting was for the old grid
+        if self.state.model is not None and (self.state.paint.grid != self._grid or self.controller.restoring):
+            self.controller.fill_new_grid()  # the painting was for the old grid; a session's mask may be for this
         self._grid = self.state.paint.grid
         self.request()
 
