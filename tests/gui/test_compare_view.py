@@ -158,6 +158,23 @@ def test_clicking_a_row_or_sweep_point_puts_its_mask_on_the_canvas(qtbot, setup)
     assert viewer.patch_mask().sum() == 4  # a quarter of the 4×4 grid
 
 
+def test_in_a_whole_view_it_says_it_works_on_the_model_view(qtbot, setup):
+    """The viewer's mask is then on the whole picture's grid: a table or a click-through on the model's
+    grid would not fit it (the random GUI test found a click crashing, and an old table kept as current)."""
+    from maskviz.whole.view import View
+
+    viewer = setup.viewer
+    setup.compare.run()
+    _finish(qtbot, setup)
+    viewer.set_picture_view(View("tiles"))
+    assert setup.compare.outdated and viewer.paint.grid == (5, 6)
+    painted = viewer.patch_mask().copy()
+    assert not setup.compare.apply_strategy("grid:2")  # a model-grid mask: refused, not raised
+    np.testing.assert_array_equal(viewer.patch_mask(), painted)
+    assert not setup.compare.run()
+    assert "model view" in setup.state.status and "tiles view" in setup.state.status
+
+
 def test_sorting_uses_numbers_not_text(qtbot, setup):
     view = setup.view
     setup.compare.run()

@@ -68,6 +68,7 @@ class CompareController(QObject):
         for signal in (viewer.imageChanged, viewer.modelChanged, state.settingsChanged, state.modelsChanged):
             signal.connect(self.viewer_changed)
         viewer.maskChanged.connect(lambda final: final and self.viewer_changed())
+        viewer.pictureChanged.connect(lambda _note: self.viewer_changed())  # the view: another grid and picture
         viewer.optionsChanged.connect(lambda name: name == "unnormalize" and self.viewer_changed())
         controller.resultShown.connect(lambda _id: self._needs_timing and self._schedule())
         controller.jobStep.connect(self._on_step)
@@ -173,6 +174,9 @@ class CompareController(QObject):
         loaded = v.model
         if loaded is None or (c.folder is None and v.model_image is None):
             raise MaskvizError("open an image and a model first")
+        if v.picture is not None:  # the viewer's mask is on the whole picture's grid, the table's on the model's
+            raise MaskvizError(f"Compare works on the model view (the image fitted to the model's input), not the "
+                               f"{v.picture_view.name} view: choose View → model above the canvas")
         model = loaded.model
         label = loaded_display_name(loaded, v.model_source)
         models, info, to_load = {label: model}, {label: loaded.summary()}, {}
@@ -266,8 +270,8 @@ class CompareController(QObject):
         if not rows or rows[0].mask is None:
             return False
         mask, seed = rows[0].mask, rows[0].seed
-        if tuple(mask.shape) != tuple(model.model.grid_size):
-            self.state.set_run(status="the viewer's model changed since this comparison: run it again")
+        if tuple(mask.shape) != tuple(model.model.grid_size) or self.viewer.picture is not None:
+            self.state.set_run(status="the viewer's model or view changed since this comparison: run it again")
             return False
         spec = self._seeded_spec(strategy, seed)
         if spec is not None and np.array_equal(self._generate(spec), mask):
