@@ -247,7 +247,8 @@ class Controller(QObject):
         return task_id
 
     def restore_mask(self, mask: np.ndarray | None, spec: str | None) -> None:
-        """Use this mask (and the pattern it came from) with the next model whose grid it fits (None: don't)."""
+        """Use this mask (and the pattern it came from) with the next model, on the grid the view then
+        has (the model's, or the tiles or native picture's), if it fits that grid (None: don't)."""
         if mask is None:
             self._restore = None
             return
@@ -265,27 +266,47 @@ class Controller(QObject):
         self.last_seconds, self._timings = None, []  # measure the new model before painting live
         self._last_key = None
         self.state.set_result(None, None)  # the old model's picture and numbers are not this model's
-        self.state.set_model(loaded, source, mask, provenance)
+        self.state.set_model(loaded, source, mask, provenance)  # a whole view's grid: see fill_new_grid
+        self._restore = None  # used on this model's grid, or not at all
         self.loadingChanged.emit("")
         self.worker.hold(BACKGROUND, "load", False)
         self.modelReady.emit(loaded)
 
     def _mask_for(self, loaded: Any, grid: tuple[int, int]) -> tuple[np.ndarray | None, Provenance | None]:
-        restore, self._restore = self._restore, None
-        if restore is not None and restore[0].shape == grid:
-            mask, spec = restore
-            return mask, Provenance(spec, self._generate(spec, loaded)) if spec is not None else Provenance()
+        if (restored := self._restored(loaded, grid)) is not None:
+            return restored
         if self.state.model is not None and grid == self.state.paint.grid:
             return None, None  # same grid: the painting stays as it is
         spec = self.state.provenance.spec or self.default_spec
-        mask = self._generate(spec, loaded)
+        mask = self._generate(spec, loaded, grid)
         return (mask, Provenance(spec, mask)) if mask is not None else (None, None)
 
+    def _restored(self, loaded: Any, grid: tuple[int, int]) -> tuple[np.ndarray, Provenance] | None:
+        """The mask to restore, if it fits ``grid``, with its pattern's provenance (kept until the model is in use)."""
+        if self._restore is None or self._restore[0].shape != grid:
+            return None
+        mask, spec = self._restore
+        return mask, Provenance(spec, self._generate(spec, loaded, grid)) if spec is not None else Provenance()
+
+    def fill_new_grid(self) -> None:
+        """A view's new patch grid (a tiles or native picture): the mask being restored when it fits
+        the grid (a session's, as the model arrives), else the last pattern made again for it."""
+        restored = self._restored(self.state.model, self.state.paint.grid)
+        if restored is not None:
+            self._restore = None
+            self.state.restore_mask(*restored)
+        else:
+            self.apply_spec(self.default_spec)
+
+    @property
+    def restoring(self) -> bool:
+        """Whether a mask waits for the next model's grid (see :meth:`restore_mask`)."""
+        return self._restore is not None
+
     @staticmethod
-    def _generate(spec: MaskSpec, loaded: Any) -> np.ndarray | None:
-        model = loaded.model
+    def _generate(spec: MaskSpec, loaded: Any, grid: tuple[int, int]) -> np.ndarray | None:
         try:
-            return spec.generate(model.grid_size, model.patch_size, defaults=loaded.mask_defaults())
+            return spec.generate(grid, loaded.model.patch_size, defaults=loaded.mask_defaults())
         except MaskvizError:
             return None
 

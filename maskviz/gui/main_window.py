@@ -198,7 +198,8 @@ class MainWindow(SessionMixin, MenusMixin, FileActionsMixin, QMainWindow):
         s.modelChanged.connect(self._on_model)
         s.imageChanged.connect(self._update_title)
         c.error.connect(self.show_error)
-        c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        # queued: a note made while a model is put in use (a view that fell back) outlives the model's clearMessage
+        c.notice.connect(lambda text: self.statusBar().showMessage(text, 10000), Qt.ConnectionType.QueuedConnection)
         training = self.training.controller
         self.train_dock.visibilityChanged.connect(training.set_shown)
         training.set_shown(False)

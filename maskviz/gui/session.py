@@ -71,17 +71,23 @@ def recent(settings: QSettings, key: str) -> list[str]:
 
 
 def state_session(state: Any) -> dict[str, Any]:  # noqa: ANN401 - ViewerState
-    """The parts of a ViewerState a restart restores: image, model, mask (patch grid), pattern, options."""
+    """The parts of a ViewerState a restart restores: image, model, view, mask (on the view's patch
+    grid), pattern, options."""
     o = state.options
     return {"image": state.image_source, "model": state.model_source, "device": o.device, "precision": o.precision,
-            "unnormalize": o.unnormalize, "mask": state.patch_mask().astype(int).tolist(),
-            "pattern": state.pattern_spec, "heatmap": o.heatmap, "threshold": state.threshold}
+            "unnormalize": o.unnormalize, "view": state.picture_view.name, "view_size": state.picture_view.size,
+            "mask": state.patch_mask().astype(int).tolist(), "pattern": state.pattern_spec, "heatmap": o.heatmap,
+            "threshold": state.threshold}
 
 
 def apply_options(state: Any, session: dict[str, Any]) -> None:  # noqa: ANN401 - ViewerState
-    """Put a session's options in the state; anything missing, odd or no longer possible is skipped."""
+    """Put a session's options and view in the state; anything missing, odd or no longer possible is skipped.
+
+    Before a model is in use the view is only chosen: its picture is made when the model and image
+    arrive, and a view they cannot show falls back to ``model`` then, with a status-bar note."""
     from maskviz.device import resolve_device
     from maskviz.errors import MaskvizError
+    from maskviz.whole.view import View
 
     try:
         if session.get("device"):
@@ -96,3 +102,9 @@ def apply_options(state: Any, session: dict[str, Any]) -> None:  # noqa: ANN401 
         state.set_option("heatmap", session["heatmap"])
     if isinstance(session.get("threshold"), int | float):
         state.set_threshold(session["threshold"])
+    size = session.get("view_size")
+    try:
+        if session.get("view") in ("tiles", "native"):
+            state.set_picture_view(View(session["view"], size if isinstance(size, int) else None))
+    except MaskvizError:
+        pass  # a size this model and image cannot take (a ViewError): stay in the model view

@@ -339,6 +339,10 @@ class ViewerState(QObject):
         """Replace the painting with a pattern's patch mask, as one undo step that remembers the pattern."""
         self._replace_mask(mask, Provenance(spec, np.array(mask, dtype=bool)), text or f"Pattern {spec}")
 
+    def restore_mask(self, mask: np.ndarray, provenance: Provenance) -> None:
+        """Put back a mask saved earlier (a session's) with the provenance it had, as one undo step."""
+        self._replace_mask(mask, provenance, "Restore mask")
+
     def set_patch_mask(self, mask: np.ndarray, text: str, source: str = "") -> None:
         """Replace the painting with a patch mask from elsewhere (a file: ``source`` names it)."""
         prov = Provenance(None, np.array(mask, dtype=bool), source) if source else Provenance()

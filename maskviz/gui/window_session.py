@@ -31,7 +31,11 @@ class SessionMixin:
 
         A bad path gives one dialog naming it; the app then opens what the session had (mask
         included: its model, then the bundled one; its image, then the bundled sample). The model
-        loads first, in the background."""
+        loads first, in the background. The session's view (tiles or native, at its working size)
+        is chosen at once and shown when the model arrives, with the mask on that view's grid;
+        a view the model or image can no longer show falls back to ``model`` with a status-bar note.
+        A command-line image keeps the view too (it is how the user works, not a property of the
+        old image) but starts from the pattern, made for its grid."""
         session = read_session(self.config_folder) if restore else {}
         self._apply_session_options(session)
         if isinstance(session.get("mask"), list):
@@ -56,7 +60,7 @@ class SessionMixin:
             self.state.view.set_brush_size(session["brush_size"])
 
     def session_data(self) -> dict[str, Any]:
-        """What a restart restores: image, model, mask (patch grid), its pattern and options."""
+        """What a restart restores: image, model, view, mask (the view's patch grid), its pattern and options."""
         return state_session(self.state) | {"brush_size": self.state.view.brush_size}
 
     def save_session(self) -> None:

@@ -158,6 +158,39 @@ def test_clicking_a_row_or_sweep_point_puts_its_mask_on_the_canvas(qtbot, setup)
     assert viewer.patch_mask().sum() == 4  # a quarter of the 4×4 grid
 
 
+def test_in_a_whole_view_the_table_is_compare_view_of_that_view(qtbot, setup):
+    """The viewer's mask is then on the whole picture's grid: a table of the model view is outdated and
+    its click-through refused (the random GUI test found a click crashing, and an old table kept as
+    current); a new table is ``maskviz compare --view tiles`` of the same image and mask."""
+    from maskviz.compare import iter_compare, new_table
+    from maskviz.whole.view import View
+
+    viewer, compare = setup.viewer, setup.compare
+    compare.run()
+    _finish(qtbot, setup)
+    viewer.set_picture_view(View("tiles"))
+    assert compare.outdated and viewer.paint.grid == (5, 6)
+    painted = viewer.patch_mask().copy()
+    assert not compare.apply_strategy("grid:2")  # a model-grid mask: refused, not raised
+    np.testing.assert_array_equal(viewer.patch_mask(), painted)
+    qtbot.waitUntil(lambda: not compare.is_running, timeout=WAIT_MS)
+    assert compare.run()
+    snapshot = _finish(qtbot, setup)
+    assert {r.view for r in snapshot.table.rows} == {"tiles 48x40 px"}
+    assert all(np.array_equal(r.mask, painted) for r in _viewer_rows(snapshot))
+    job = compare.make_job()
+    cli = new_table(job.models, list(job.images.items()), job.strategies, job.seeds, False)
+    for _ in iter_compare(job.models, job.images, job.strategies, job.seeds, table=cli, view=View("tiles")):
+        pass
+    for ours, theirs in zip(snapshot.table.rows, cli.rows, strict=True):  # the job batches its tiles in
+        a, b = ours.record(), theirs.record()  # smaller steps than the CLI: equal to float rounding
+        assert {k: v for k, v in a.items() if k not in ("loss", "mse", "psnr")} == \
+               {k: v for k, v in b.items() if k not in ("loss", "mse", "psnr")}
+        assert [a[k] for k in ("loss", "mse", "psnr")] == pytest.approx([b[k] for k in ("loss", "mse", "psnr")]), a
+    assert compare.apply_strategy("grid:2")  # its masks are on the picture's grid
+    np.testing.assert_array_equal(viewer.patch_mask(), make_mask("grid:2", (5, 6), viewer.paint.patch_size))
+
+
 def test_sorting_uses_numbers_not_text(qtbot, setup):
     view = setup.view
     setup.compare.run()

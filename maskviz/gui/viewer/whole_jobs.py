@@ -13,7 +13,7 @@ preemption points), background work never delays it (it is the first background 
 reason (for ``native`` the memory plan's) and nothing changes; a size it can take is cut or resampled
 on the worker (lane ``picture``), and the view changes when that picture arrives, so the UI thread
 never resamples a photo. Masks live on the view's grid, so a new grid gets the last pattern made
-again for it.
+again for it, or the session's mask being restored when it fits (:meth:`Controller.fill_new_grid`).
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class WholeJobs(QObject):
     def _on_picture(self, note: str) -> None:
         if note:
             self.controller.notice.emit(note)
-        if self.state.paint.grid != self._grid and self.state.model is not None:
-            self.controller.apply_spec(self.controller.default_spec)  # the painting was for the old grid
+        if self.state.model is not None and (self.state.paint.grid != self._grid or self.controller.restoring):
+            self.controller.fill_new_grid()  # the painting was for the old grid; a session's mask may be for this
         self._grid = self.state.paint.grid
         self.request()
 
