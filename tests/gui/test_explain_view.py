@@ -312,3 +312,20 @@ def test_in_the_tiles_view_spread_counts_every_tile_forward_and_features_paint_t
     lens = setup.state.outcome.result
     assert lens.rgb.shape == (10, 12, 3) and np.isnan(lens.rgb[setup.mask]).all()
     assert np.isfinite(lens.rgb[~setup.mask]).all()
+
+
+def test_back_in_the_model_view_a_target_of_the_whole_grid_is_dropped(qtbot, setup):
+    """A click in the tiles view picks a patch of the picture's 10×12 grid; the model's grid is 4×4."""
+    from maskviz.whole.view import View
+
+    vimg, owner = tiles_setup(setup)
+    setup.state.set_lens(method="gradient")
+    target = in_tile(setup, owner, 8)  # rows 6–9, cols 8–11: outside the model's grid
+    setup.explain.pick(*target)
+    setup.wait_map(qtbot, "gradient", target)
+    setup.viewer.set_picture_view(View("model"))
+    assert setup.state.lens.target is None and "outside" not in setup.state.status
+    assert setup.controller.apply_spec("random:0.75,seed=0") == ""
+    target = setup.hidden(0)
+    setup.explain.pick(*target)
+    setup.wait_map(qtbot, "gradient", target)

@@ -83,6 +83,9 @@ class ExplainController(QObject):
             self.controller.cancel_job(EXPLAIN_LANE, f"stopped: the viewer's {what} changed")
         if self.state.outcome is not None:
             self.state.set_outcome(None)
+        target, (gh, gw) = self.state.lens.target, self.viewer.paint.grid
+        if target is not None and not (target[0] < gh and target[1] < gw):
+            self.state.set_target(None)  # a patch of the last view's grid: this one's is picked anew
         self.request()
 
     def _on_hover(self, x: int, y: int) -> None:
