@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -337,3 +338,7 @@ def test_the_comparison_rebuilds_another_base_and_says_when_best_is_the_start(tr
     assert "does not fit" not in c.note and "its best checkpoint is the starting model itself" in c.note
     misfit = _run_steps(comparison_steps(run.path, _context(base, np.zeros((2, 2), bool))))[1]
     assert "does not fit this model's 4×4 grid: showing random:0.75" in misfit.note
+    whole = replace(_context(base, np.eye(4, dtype=bool)), view="tiles 32x32 px")  # a mask of a whole view's grid
+    note = _run_steps(comparison_steps(run.path, whole))[1].note
+    assert note == "the viewer's mask is on the tiles 32x32 px view's grid, and before/after shows the model's " \
+                   "input: showing random:0.75"

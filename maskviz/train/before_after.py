@@ -36,6 +36,7 @@ class ViewerContext:
     image: Image.Image
     mask: np.ndarray
     unnormalize: str = "true-patch"
+    view: str = "model"  # the viewer's view: a tiles or native mask lies on the whole picture's grid
 
 
 @dataclass
@@ -71,7 +72,7 @@ def comparison_steps(run_dir: str | Path, context: ViewerContext,
         yield "built the starting model"
     tuned_loaded = load_model(checkpoint, device=next(base.parameters()).device)
     yield "loaded the fine-tuned model"
-    mask, note = _mask_for(context.mask, tuned_loaded.model, config.mask)
+    mask, note = _mask_for(context.mask, tuned_loaded.model, config.mask, context.view)
     base_result = reconstruct(base, context.image, [mask], context.unnormalize)[0]
     yield "reconstructed with the starting model"
     tuned_result = reconstruct(tuned_loaded.model, context.image, [mask], context.unnormalize)[0]
@@ -110,14 +111,17 @@ def _recorded_base_name(config: TrainConfig, base_model: str) -> str:
     return display_name(config.model) if config.model else base_model
 
 
-def _mask_for(mask: np.ndarray | None, model: Any, spec: str | None) -> tuple[np.ndarray, str]:
-    """The viewer's mask when it fits the model's grid and hides something, else the run's (first) mask
-    spec with seed 0, said so."""
+def _mask_for(mask: np.ndarray | None, model: Any, spec: str | None, view: str = "model") -> tuple[np.ndarray, str]:
+    """The viewer's mask when it is the model view's, fits the model's grid and hides something, else
+    the run's (first) mask spec with seed 0, said so. (Before/after works on the model's input.)"""
     grid = tuple(model.grid_size)
-    fits = mask is not None and tuple(mask.shape) == grid
+    fits = view == "model" and mask is not None and tuple(mask.shape) == grid
     if fits and mask.any():
         return mask, ""
     spec = (spec or "random:0.75").split("|")[0]
     generated = parse_mask_spec(spec).generate(grid, model.patch_size, seed=0)
-    why = "hides nothing" if fits else f"does not fit this model's {grid[0]}×{grid[1]} grid"
+    if view != "model":
+        why = f"is on the {view} view's grid, and before/after shows the model's input"
+    else:
+        why = "hides nothing" if fits else f"does not fit this model's {grid[0]}×{grid[1]} grid"
     return generated, f"the viewer's mask {why}: showing {spec}"

@@ -260,7 +260,8 @@ class TrainingController(QObject):
         except MaskvizError as exc:
             self._refuse("Cannot open the result", str(exc))
             return False
-        context = ViewerContext(v.model, v.model_source, v.image, v.patch_mask().copy(), v.options.unnormalize)
+        context = ViewerContext(v.model, v.model_source, v.image, v.patch_mask().copy(), v.options.unnormalize,
+                                v.view_label)
         path = shown.run.path
         self.state.set_comparison(ComparisonShown(None, which, "Reconstructing with the base and the fine-tuned "
                                                                "model…", busy=True))
