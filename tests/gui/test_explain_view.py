@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from guikit import viewer_on
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 
 from maskviz.cli import main
 from maskviz.explain import attention_capture, gradient_map
@@ -244,6 +244,10 @@ def test_in_the_tiles_view_a_click_explains_the_patch_on_its_owning_tile(qtbot, 
     assert out.result.values.shape == (10, 12) and out.original.shape == (80, 96, 3)
     np.testing.assert_allclose(out.result.values, expected.values, rtol=1e-5, equal_nan=True)
     assert out.result.params["where"] == "tile 8 (rows 6–9, cols 8–11)" and np.isnan(out.result.values[:6]).all()
+    view = setup.view  # the dock shows that tile (dashed) and what lies around it, not the whole picture
+    assert view.tile_outline.isVisible() and view.tile_outline.rect() == QRectF(64, 48, 32, 32)
+    (x0, x1), (y0, y1) = view.plot.getViewBox().viewRange()
+    assert x0 <= 64 and x1 >= 96 and y0 <= 48 and y1 >= 80 and x1 - x0 < 96
     gui_png, gui_json = tmp_path / "gui.png", tmp_path / "gui.json"
     assert setup.explain.export("figure", gui_png) and setup.explain.export("json", gui_json)
     cli_png, cli_json = tmp_path / "cli.png", tmp_path / "cli.json"

@@ -36,6 +36,7 @@ from maskviz.explain.jobs import KEPT_FORWARD, METHODS
 from maskviz.gui.explain.controller import ExplainController
 from maskviz.gui.explain.state import ExplainState
 from maskviz.gui.state import ViewerState
+from maskviz.gui.viewer.canvas import TILE_RGBA
 
 LABELS = {"attention": "attention (one layer)", "rollout": "attention rollout", "gradient": "gradient",
           "occlusion": "occlusion", "features": "encoder features (PCA)", "spread": "spread over masks"}
@@ -136,6 +137,10 @@ class ExplainView(QWidget):
         self.marker.setPen(pen)
         self.marker.setVisible(False)
         self.plot.addItem(self.marker)
+        self.tile_outline = QGraphicsRectItem()  # tiles view: the model input the map was computed on
+        self.tile_outline.setPen(pg.mkPen(TILE_RGBA, width=1.5, style=Qt.PenStyle.DashLine))
+        self.tile_outline.setVisible(False)
+        self.plot.addItem(self.tile_outline)
         self.picture.addItem(self.plot, row=0, col=0)
         self.picture.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap="inferno", interactive=False, width=12,
@@ -200,13 +205,21 @@ class ExplainView(QWidget):
         if out is None:
             self.image.clear()
             self.marker.setVisible(False)
+            self.tile_outline.setVisible(False)
             self.colorbar.setVisible(False)
             self.caption.setText("")
             return
         panel = out.panel
         self.image.setImage(out.picture, levels=(0, 255))
-        h, w = out.picture.shape[:2]
-        self.plot.setRange(QRectF(0, 0, w, h), padding=0.02)
+        tile = self.tile_rect(out)
+        self.tile_outline.setVisible(tile is not None)
+        if tile is not None:  # a tile of a large picture is a few pixels: show that model input, and around it
+            self.tile_outline.setRect(tile)
+            self.plot.setRange(tile.adjusted(-tile.width() / 2, -tile.height() / 2, tile.width() / 2,
+                                             tile.height() / 2), padding=0)
+        else:
+            h, w = out.picture.shape[:2]
+            self.plot.setRange(QRectF(0, 0, w, h), padding=0.02)
         markers = list(panel.markers)
         self.marker.setVisible(bool(markers))
         if markers:
@@ -219,6 +232,16 @@ class ExplainView(QWidget):
             self.colorbar.setColorMap(pg.colormap.get(heat.cmap))
         self.caption.setText(self._caption(out))
         self._show_heads()
+
+    @staticmethod
+    def tile_rect(out) -> QRectF | None:  # noqa: ANN001 - LensOutcome
+        """The tile (pixels of the picture) a tiles-view map was computed on; None for any other map."""
+        params = getattr(out.result, "params", None) or {}
+        if "tile_rows" not in params:
+            return None
+        p = out.picture.shape[1] // out.result.values.shape[1]
+        (r0, r1), (c0, c1) = params["tile_rows"], params["tile_cols"]
+        return QRectF(c0 * p, r0 * p, (c1 - c0 + 1) * p, (r1 - r0 + 1) * p)
 
     @staticmethod
     def _caption(out) -> str:  # noqa: ANN001 - LensOutcome
