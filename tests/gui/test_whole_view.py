@@ -71,6 +71,13 @@ def test_the_shown_result_equals_the_core_for_the_same_inputs(window, qtbot):
     np.testing.assert_allclose(window.panels.images["pasted"].image, expected.whole.pasted, atol=1e-5)
     assert shown.loss == pytest.approx(expected.whole.loss, rel=1e-5)
     assert len(s.result.view_result.tiles) == 9
+    # The heatmap's colour range is the whole picture's, as `maskviz reconstruct --view tiles` colours it:
+    # not the model view's, nor the first tiles' while they streamed in.
+    from maskviz.figures.results import error_scales
+
+    (top,) = error_scales([expected.whole], "pixel").values()
+    assert window.panels._levels["pixel"] == pytest.approx((0.0, top))
+    assert window.panels.colorbar.levels() == pytest.approx((0.0, top))
 
 
 def test_a_stroke_in_one_tile_recomputes_only_that_tile(window, qtbot):
@@ -219,3 +226,20 @@ def test_a_view_change_uploads_the_mask_overlay_once(window, qtbot):
     qtbot.waitUntil(lambda: not window.canvas._overlay_due.isActive(), timeout=WAIT_MS)
     assert uploads == [(72, 96, 4)]
     assert (window.canvas.overlay_image()[..., 3] > 0).any() == window.state.patch_mask().any()
+
+
+def test_the_colour_range_is_the_whole_pictures_not_the_first_tiles(window, qtbot, monkeypatch):
+    from maskviz.figures.results import error_scales
+    from maskviz.gui.viewer import whole_jobs
+
+    monkeypatch.setattr(whole_jobs, "PICTURE_EVERY_S", 0.0)  # every batch's picture is shown
+    monkeypatch.setattr(whole_jobs, "GUI_BATCH", 1)
+    partial_ranges: list[tuple] = []
+    window.state.resultChanged.connect(
+        lambda: window.state.result is not None and window.state.result.partial
+        and partial_ranges.append(tuple(window.panels.colorbar.levels())))
+    window.whole_jobs.set_view("tiles")
+    settle_whole(qtbot, window)
+    assert len(partial_ranges) >= 2  # the picture streamed in, coloured by what was there
+    (top,) = error_scales([window.state.result.result], "pixel").values()
+    assert window.panels._levels["pixel"] == pytest.approx((0.0, top))

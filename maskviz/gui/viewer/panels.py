@@ -86,6 +86,8 @@ class ResultPanels(QWidget):
         super().__init__(parent)
         self.state = state if state is not None else ViewerState(self)
         self._levels: dict[str, tuple[float, float]] = {}
+        self._shown: dict[str, np.ndarray | None] = {}  # the arrays the picture panels were last given
+        self._provisional: tuple[Any, tuple[float, float]] = (None, (0.0, 1.0))  # a streaming picture's range
         self._readout = ""
         self.cells: dict[str, PanelCell] = {}
         self._build_cells()
@@ -156,6 +158,7 @@ class ResultPanels(QWidget):
         s.maskChanged.connect(lambda _final: self._refresh_hover())
         s.imageChanged.connect(self._on_new_inputs)
         s.modelChanged.connect(self._on_new_inputs)
+        s.pictureChanged.connect(lambda _note: self._on_new_inputs())  # another view: another picture
         s.modelChanged.connect(lambda: self.set_norm_pix(bool(s.model.config.norm_pix_loss)))
         s.view.hoverChanged.connect(self._on_hover)
         s.view.regionChanged.connect(self._show_region)
@@ -235,7 +238,7 @@ class ResultPanels(QWidget):
         return self.state.options.baseline != "none"
 
     def _on_new_inputs(self) -> None:
-        self._levels.clear()  # a new image or model sets a fresh heatmap range
+        self._levels.clear()  # a new image, model or view sets a fresh heatmap range
         self._refresh_hover()
 
     def _on_option(self, name: str) -> None:
@@ -256,8 +259,9 @@ class ResultPanels(QWidget):
         for key, array in shown.items():
             if array is None:
                 self.images[key].clear()
-            else:
+            elif array is not self._shown.get(key):  # streaming tiles: the original stays the same array
                 self.images[key].setImage(np.ascontiguousarray(array), levels=(0.0, 1.0), autoLevels=False)
+        self._shown = shown
         self._show_heatmap()
         self._update_titles()
         self._refresh_hover()
@@ -297,7 +301,7 @@ class ResultPanels(QWidget):
         r = self.result
         if r is None or r.loss is None:
             return None
-        lo, hi = self._levels.get(self.heatmap_mode) or self._default_levels()
+        lo, hi = self._range()
         return Heat(self._heatmap_values(), lo, hi, COLORMAP, self.title("error"), ~hidden_pixels(r))
 
     def _default_levels(self) -> tuple[float, float]:
@@ -305,11 +309,24 @@ class ResultPanels(QWidget):
         (top,) = error_scales([self.result], self.heatmap_mode).values()
         return 0.0, top
 
+    def _range(self) -> tuple[float, float]:
+        """The colour range: the one kept for this image, model and view, else this result's, kept from
+        the first whole result on (a picture still streaming in is not scored everywhere)."""
+        mode = self.heatmap_mode
+        if mode in self._levels:
+            return self._levels[mode]
+        key = (id(self.result), mode)
+        if self._provisional[0] != key:
+            self._provisional = (key, self._default_levels())
+        if not self.state.result.partial:
+            self._levels[mode] = self._provisional[1]
+        return self._provisional[1]
+
     def _show_heatmap(self) -> None:
         if self.result is None or self.result.loss is None:
             self.images["error"].clear()
             return
-        levels = self._levels.setdefault(self.heatmap_mode, self._default_levels())
+        levels = self._range()
         self.colorbar.blockSignals(True)  # the bar follows the state here; it redraws on a user's drag only
         self.colorbar.setLevels(levels)
         self.colorbar.blockSignals(False)
