@@ -315,7 +315,8 @@ class ResultPanels(QWidget):
         mode = self.heatmap_mode
         if mode in self._levels:
             return self._levels[mode]
-        key = (id(self.result), mode)
+        outcome = self.state.result  # a streaming run's pictures share one range (percentiles cost ~7 ms)
+        key = (outcome.id, id(self.result) if not outcome.partial else "partial", mode)
         if self._provisional[0] != key:
             self._provisional = (key, self._default_levels())
         if not self.state.result.partial:
