@@ -193,10 +193,10 @@ def heat_rgb(heat: Heat, under: np.ndarray | None = None) -> np.ndarray:
     table = colour_table(heat.cmap)
     if under is not None and heat.alpha < 1:
         base = as_rgb(under).astype(np.float64)
-        rgb = np.rint(base * (1 - heat.alpha) + table[index] * heat.alpha).astype(np.uint8)
+        rgb = np.rint(base * (1 - heat.alpha) + np.take(table, index, axis=0) * heat.alpha).astype(np.uint8)
         return rgb if heat.dim is None else _fade(rgb, heat.dim)
     if heat.dim is None:
-        return table[index]
+        return np.take(table, index, axis=0)  # 3× quicker than table[index] for a picture
     # Fading is a function of the colour: fade the table once and pick from both halves (a patch-grid
     # ``dim`` broadcast over its patches, not repeated up to the picture's size).
     dim = np.asarray(heat.dim, dtype=bool)
@@ -205,7 +205,7 @@ def heat_rgb(heat: Heat, under: np.ndarray | None = None) -> np.ndarray:
         raise ValueError(f"a {dim.shape} mask does not tile a {index.shape} picture")
     per_patch = index.reshape(gh, h // gh, gw, w // gw)
     np.add(per_patch, len(table), out=per_patch, where=dim[:, None, :, None])
-    return np.concatenate([table, _faded(table)])[index]
+    return np.take(np.concatenate([table, _faded(table)]), index, axis=0)
 
 
 def _faded(rgb: np.ndarray) -> np.ndarray:

@@ -87,7 +87,7 @@ def colormap(values: np.ndarray, vmin: float, vmax: float, name: str = "inferno"
     matplotlib picks them (see :func:`colour_indices`). NaN becomes :data:`NAN_COLOR`. With
     ``vmax <= vmin`` values above ``vmin`` get the top colour.
     """
-    return colour_table(name)[colour_indices(values, vmin, vmax, name)]
+    return np.take(colour_table(name), colour_indices(values, vmin, vmax, name), axis=0)
 
 
 def colour_indices(values: np.ndarray, vmin: float, vmax: float, name: str = "inferno") -> np.ndarray:

@@ -209,7 +209,7 @@ class MaskCanvas(QWidget):
         """Re-upload only the overlay (fixed LUT, no levels)."""
         self._overlay_due.stop()
         shown = masks.to_pixel_mask(self.patch_mask(), self.patch_size) if self.view_state.snap else self._model.mask
-        self._overlay.setImage(self._lut[shown.view(np.uint8)], levels=None, autoLevels=False)
+        self._overlay.setImage(np.take(self._lut, shown.view(np.uint8), axis=0), levels=None, autoLevels=False)
 
     def overlay_image(self) -> np.ndarray:
         """The overlay as drawn (RGBA, H×W×4), brought up to date first."""
