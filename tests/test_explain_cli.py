@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from explain_cli_kit import as_array, run
 from PIL import Image
 
 from maskviz.checkpoints import load_model
@@ -23,16 +22,6 @@ def inputs(checkpoint, image32, spec="random:0.75", seed=3):
 
 def hidden_target(mask):
     return tuple(int(v) for v in np.argwhere(mask)[0])
-
-
-def run(tmp_path, *argv):
-    js = tmp_path / "out.json"
-    assert main(["explain", *argv, "--json", str(js), "--device", "cpu"]) == 0
-    return json.loads(js.read_text())
-
-
-def as_array(rows):
-    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
 
 
 @pytest.mark.parametrize("method", ["gradient", "occlusion"])

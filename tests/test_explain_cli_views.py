@@ -3,10 +3,9 @@ views core (maskviz.explain.views) and names the view, the figure is drawn over 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from explain_cli_kit import as_array, run
 from PIL import Image
 
 from maskviz.checkpoints import load_model
@@ -32,16 +31,6 @@ def setup(checkpoint, photo, view, size=None, spec="random:0.75", seed=3):
     model = load_model(checkpoint).model
     vimg = prepare_view(model, load_image(photo), View(view, size))
     return model, vimg, make_mask(spec, vimg.grid, vimg.patch_size, seed=seed)
-
-
-def run(tmp_path, *argv):
-    js = tmp_path / "out.json"
-    assert main(["explain", *argv, "--json", str(js), "--device", "cpu"]) == 0
-    return json.loads(js.read_text())
-
-
-def as_array(rows):
-    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
 
 
 def test_tiles_gradient_json_is_the_owning_tiles_map_on_the_pictures_grid(tmp_path, checkpoint, photo):

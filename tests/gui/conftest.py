@@ -11,9 +11,11 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from guikit import settle
+from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
 from maskviz.checkpoints import save_model
@@ -35,6 +37,17 @@ def garbage_on_the_gui_thread():
     yield
     gc.collect()
     gc.enable()
+
+
+@pytest.fixture
+def big_photo(tmp_path) -> str:
+    """A 100×75 px gradient photo for the whole views: at its own size 96×72 px, a 9×12 patch grid of
+    3×3 tiles for the 32 px test model (at 64 px on the long side 64×48 px: 6×8 patches, 2×2 tiles)."""
+    yy, xx = np.mgrid[0:75, 0:100]
+    arr = np.stack([xx * 2.5, yy * 3, (xx + yy) * 1.4], axis=-1).clip(0, 255).astype(np.uint8)
+    path = tmp_path / "big.png"
+    Image.fromarray(arr).save(path)
+    return str(path)
 
 
 @pytest.fixture

@@ -11,16 +11,6 @@ from guikit import WAIT_MS
 from PIL import Image
 
 
-@pytest.fixture
-def big_photo(tmp_path) -> str:
-    """100×75 px: at 64 px on the long side 64×48 px, an 6×8 patch grid of 2×2 tiles for the 32 px test model."""
-    yy, xx = np.mgrid[0:75, 0:100]
-    arr = np.stack([xx * 2.5, yy * 3, (xx + yy) * 1.4], axis=-1).clip(0, 255).astype(np.uint8)
-    path = tmp_path / "big.png"
-    Image.fromarray(arr).save(path)
-    return str(path)
-
-
 def settle_whole(qtbot, window) -> None:
     s = window.state
     qtbot.waitUntil(lambda: s.model is not None and s.result_is_current() and not window.whole_jobs.running

@@ -11,16 +11,6 @@ from maskviz.whole import reconstruct_view
 
 
 @pytest.fixture
-def big_photo(tmp_path) -> str:
-    """100×75 px: at its own size 96×72 px, a 9×12 patch grid of 3×3 tiles for the 32 px test model."""
-    yy, xx = np.mgrid[0:75, 0:100]
-    arr = np.stack([xx * 2.5, yy * 3, (xx + yy) * 1.4], axis=-1).clip(0, 255).astype(np.uint8)
-    path = tmp_path / "big.png"
-    Image.fromarray(arr).save(path)
-    return str(path)
-
-
-@pytest.fixture
 def window(open_window, big_photo, tiny_model_path):
     return open_window(big_photo, tiny_model_path, restore=False)
 
