@@ -76,20 +76,27 @@ def test_titles_are_elided_to_their_cell_and_whole_in_the_tooltip(qtbot, window)
     assert cell.toolTip() == "reconstruction + visible"
 
 
+@pytest.mark.parametrize("levels", [None, (0.0, 0.09)])  # the result's own range, and one of 4 labels or more
 @pytest.mark.parametrize("panel_width", [None, 210])
-def test_the_colour_bar_keeps_its_tick_labels(qtbot, window, panel_width):
+def test_the_colour_bar_keeps_its_tick_labels(qtbot, window, panel_width, levels):
     _sized(qtbot, window, 1024, 700)
     if panel_width:
         _narrow_panels(qtbot, window, panel_width)
+    if levels:
+        window.panels._levels["pixel"] = levels  # as a drag of the bar leaves them
+        window.panels._show_heatmap()
     axis = window.panels.colorbar.axis
     image = QImage(10, 10, QImage.Format.Format_ARGB32)
     painter = QPainter(image)
     _axis, _ticks, texts = axis.generateDrawSpecs(painter)
     painter.end()
     shown = [text for _rect, _flags, text in texts]
-    assert len(shown) >= 2, shown
+    assert len(shown) >= (1 if panel_width else 2), shown  # a narrow cell: the one label that fits
     for rect, _flags, text in texts:  # each label inside the strip the axis was given
         assert axis.boundingRect().contains(rect), text
+    rects = sorted((rect for rect, _flags, _text in texts), key=lambda r: r.left())
+    for left, right in zip(rects, rects[1:], strict=False):  # and none running into the next
+        assert left.right() + 4 <= right.left(), shown
 
 
 def test_the_hover_readout_has_its_three_lines(qtbot, window):

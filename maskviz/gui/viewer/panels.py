@@ -27,14 +27,16 @@ the user paints: levels that jumped on every stroke would make two masks impossi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from maskviz.figures import Heat, error_scales, error_values, heat_rgb, hidden_pixels
+from maskviz.figures import Heat, error_scales, error_values, heat_rgb, hidden_pixels, nice_ceiling
 from maskviz.gui.state import ViewerState
 from maskviz.gui.viewer.panel_cells import STRIP, TITLE, PanelCell, hover_lines
 
@@ -55,6 +57,22 @@ NOTHING_HIDDEN = "Nothing is hidden, so there is nothing to reconstruct: paint o
 BASELINE_HINT = "baseline: none (View → Baseline)"
 MIN_SIDE = 80  # the smallest picture worth showing; below it the grid scrolls (vertically)
 READOUT_LINES = 3
+BAR_LABEL_GAP = 8  # pixels between two colour-bar labels
+
+
+def bar_tick_step(lo: float, hi: float, fits: Callable[[list[float], float], bool]) -> float:
+    """The finest step of 1, 2, 2.5 or 5 × 10^k whose labels inside ``(lo, hi)`` (labels at the very
+    ends do not fit the bar) ``fits(values, step)`` side by side; the widest with one label otherwise."""
+    step = best = nice_ceiling(hi - lo)
+    for _ in range(40):
+        values = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1) if lo < k * step < hi]
+        if values and not fits(values, step):
+            break
+        if values:
+            best = step
+        mantissa = round(step / 10 ** math.floor(math.log10(step)), 1)
+        step *= {5.0: 0.5, 2.5: 0.8, 2.0: 0.5}.get(mantissa, 0.5)  # 5 → 2.5 → 2 → 1 → 0.5 (× 10^k)
+    return best
 
 
 def best_arrangement(width: int, height: int, spacing: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -201,6 +219,23 @@ class ResultPanels(QWidget):
             cell.setFixedSize(width, height)
         self.grid_widget.setFixedSize(cols * width + (cols - 1) * self.grid.spacing(),
                                       rows * height + (rows - 1) * self.grid.spacing())
+        self._fit_bar_ticks()
+
+    def _fit_bar_ticks(self) -> None:
+        """As many colour-bar labels as fit side by side, at 1, 2 or 5 × 10^k: pyqtgraph's own spacing
+        wants two intervals at least, and on a narrow cell "0.02 0.04 0.06 0.08" ran into each other."""
+        lo, hi = self.colorbar.levels()
+        axis = self.colorbar.axis
+        metrics = QFontMetrics(axis.style["tickFont"] or axis.font())
+        length = max(1, self.cells["error"].width() - 24)
+
+        def fits(values: list[float], step: float) -> bool:
+            widest = max(metrics.horizontalAdvance(t) for t in axis.tickStrings(values, 1.0, step))
+            return widest + BAR_LABEL_GAP <= length * step / (hi - lo)
+
+        if hi > lo:
+            step = bar_tick_step(lo, hi, fits)
+            axis.setTickSpacing(step, step / 2)
 
     # ------------------------------------------------------------------ the shown region
 
@@ -331,6 +366,7 @@ class ResultPanels(QWidget):
         self.colorbar.blockSignals(True)  # the bar follows the state here; it redraws on a user's drag only
         self.colorbar.setLevels(levels)
         self.colorbar.blockSignals(False)
+        self._fit_bar_ticks()
         self._draw_heatmap()
 
     def _draw_heatmap(self) -> None:
@@ -342,6 +378,7 @@ class ResultPanels(QWidget):
         """A drag on the colour bar recolours the picture (the range is kept when the drag ends)."""
         if self.result is not None and self.result.loss is not None:
             self._levels[self.heatmap_mode] = tuple(float(v) for v in bar.levels())
+            self._fit_bar_ticks()
             self._draw_heatmap()
 
     def _remember_levels(self, bar: pg.ColorBarItem) -> None:
