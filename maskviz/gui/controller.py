@@ -30,6 +30,7 @@ result whose request is no longer the newest is dropped (:attr:`Controller.stale
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -51,7 +52,40 @@ log = logging.getLogger("maskviz.gui")
 LIVE_SECONDS = 0.05  # reconstruct during strokes only when the model answers faster than this
 DEFAULT_PATTERN = "random:0.75,seed=0"
 COMPARE_LANE = "compare"
-JOB_LANES = ("picture", "baseline", *BACKGROUND)
+JOB_LANES = ("image", "picture", "baseline", *BACKGROUND)
+
+
+@dataclass
+class OpenedImage:
+    """An image read for the viewer, with what the state would otherwise make on the UI thread: the
+    image fitted to ``model``'s input and its picture in ``view`` (None in the model view, or when the
+    view cannot take it: the state then falls back and says why)."""
+
+    image: Any
+    source: str
+    model: Any  # the LoadedModel the fitted image and picture were made for (None: none yet)
+    view: Any  # the View they were made for
+    fitted: Any = None
+    picture: Any = None
+
+
+def read_image(source: str | os.PathLike, loaded: Any, view: Any) -> OpenedImage:
+    """Read and decode an image, and (with a model) fit it and make its picture in ``view``: what
+    :meth:`Controller.read_image` runs on the worker. Unreadable images raise :class:`MaskvizError`."""
+    from maskviz.images import fit_to_model, load_image
+    from maskviz.whole.view import ViewError
+
+    image = load_image(source)
+    opened = OpenedImage(image, str(source), loaded, view)
+    if loaded is not None:
+        model = loaded.model
+        opened.fitted = fit_to_model(image, model.config.img_size)
+        if view.name != "model":
+            from maskviz.whole import prepare_view
+
+            with contextlib.suppress(ViewError):
+                opened.picture = prepare_view(model, image, view)
+    return opened
 
 
 def describe_source(source: str | None) -> str:
@@ -101,6 +135,7 @@ class Controller(QObject):
         self._last_key: Inputs | None = None
         self._jobs: dict[int, _Job] = {}
         self._loads: dict[int, tuple[str | None, tuple, bool]] = {}  # id → source, fallbacks, quiet
+        self._reads: dict[int, str] = {}  # image reads (lane image): id → source
         self._restore: tuple[np.ndarray, MaskSpec | None] | None = None
         self._error_shown = ""
         self._connect()
@@ -119,10 +154,12 @@ class Controller(QObject):
         w.failed.connect(self._on_failed)
         w.dropped.connect(self._on_dropped)
         w.busyChanged.connect(lambda *_: self.busyChanged.emit(self.busy))
+        self.jobDone.connect(self._on_read)
+        self.jobFailed.connect(self._read_failed)
 
     @property
     def busy(self) -> bool:
-        return any(self.worker.is_busy(lane) for lane in ("load", "picture", "recon"))
+        return any(self.worker.is_busy(lane) for lane in ("load", "image", "picture", "recon"))
 
     @property
     def loading(self) -> bool:
@@ -208,19 +245,45 @@ class Controller(QObject):
     # ================================================================== opening
 
     def open_image(self, source: str | os.PathLike, quiet: bool = False) -> bool:
-        """Load an image (path or ``sample:NAME``); on failure nothing changes and one error names it."""
-        from maskviz.images import load_image
-
+        """Load an image (path or ``sample:NAME``) now, on this thread (start-up, scripts); on failure
+        nothing changes and one error names it. The app's menus and drops use :meth:`read_image`."""
         try:
-            image = load_image(source)
+            opened = read_image(source, self.state.model, self.state.picture_view)
         except MaskvizError as exc:
             if quiet:
                 self.notice.emit(f"Could not reopen the last image: {exc}")
             else:
                 self.error.emit("Could not open the image", naming(source, str(exc)))
             return False
-        self.state.set_image(image, str(source))
+        self._use_image(opened)
         return True
+
+    def read_image(self, source: str | os.PathLike) -> int:
+        """Open an image in the background: decoded, fitted to the model and (tiles, native) its view's
+        picture made on the worker (lane ``image``: a 12 MP JPEG takes ~110 ms to decode and ~90 ms
+        more to resample), then put in the state at once; returns the task id. A failure: one error
+        naming it, and nothing changes. A newer image replaces one still being read."""
+        loaded, view = self.state.model, self.state.picture_view
+        self.notice.emit(f"Opening {describe_source(str(source))}…")
+        task_id = self.run_job("image", lambda: read_image(source, loaded, view), stale_on=())
+        self._reads[task_id] = str(source)
+        return task_id
+
+    def _use_image(self, opened: OpenedImage) -> None:
+        """Put an opened image in the state, with what was made for it when the model and view still match."""
+        s = self.state
+        same = opened.model is s.model and opened.view == s.picture_view
+        s.set_image(opened.image, opened.source, opened.fitted if same else None, opened.picture if same else None)
+
+    def _on_read(self, lane: str, task_id: int, value: object) -> None:
+        if lane == "image" and self._reads.pop(task_id, None) is not None:
+            self.notice.emit("")
+            self._use_image(value)
+
+    def _read_failed(self, lane: str, task_id: int, message: str) -> None:
+        source = self._reads.pop(task_id, None) if lane == "image" else None
+        if source is not None and not message.startswith(("replaced", "cancelled")):
+            self.error.emit("Could not open the image", naming(source, message))
 
     def open_model(self, source: str | os.PathLike | None,
                    fallback: bool | Sequence[str | os.PathLike | None] = False, quiet: bool = False) -> int:

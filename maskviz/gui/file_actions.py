@@ -51,7 +51,7 @@ class FileActionsMixin:
 
     def open_image_dialog(self) -> None:
         if path := self._ask_open("Open image", IMAGE_FILTER):
-            self.controller.open_image(path)
+            self.controller.read_image(path)
 
     def save_mask_dialog(self) -> None:
         if path := self._ask_save("Save mask", "mask.png", "PNG images (*.png)"):
@@ -159,4 +159,4 @@ class FileActionsMixin:
         if path.is_dir() or path.suffix.lower() in MODEL_SUFFIXES:
             self.controller.open_model(path)
         else:
-            self.controller.open_image(path)
+            self.controller.read_image(path)

@@ -180,10 +180,13 @@ class ViewerState(QObject):
 
     # ------------------------------------------------------------------ image and model
 
-    def set_image(self, image: Any, source: str | None) -> None:
-        """Use a loaded image; the painting survives when the model's input size is unchanged."""
+    def set_image(self, image: Any, source: str | None, fitted: Any = None, picture: Any = None) -> None:
+        """Use a loaded image; the painting survives when the model's input size is unchanged.
+
+        ``fitted`` and ``picture``: the image fitted to the model in use and its picture in the view in
+        use, made off the UI thread (see ``Controller.read_image``); without them they are made here."""
         self.image, self.image_source = image, None if source is None else str(source)
-        self._refit()
+        self._refit(fitted, picture)
         self.imageChanged.emit()
 
     def set_model(self, loaded: Any, source: str | None, mask: np.ndarray | None = None,
@@ -199,7 +202,7 @@ class ViewerState(QObject):
             self._replace_mask(mask, provenance or Provenance(), "Restore mask" if provenance is None else "Pattern")
         self.modelChanged.emit()
 
-    def _refit(self) -> None:
+    def _refit(self, fitted: Any = None, picture: Any = None) -> None:
         """Fit the image to the model once per image and model, make the view's picture, and resize the
         painting if needed. A view the new image or model cannot take falls back to ``model``, saying why."""
         from maskviz.images import fit_to_model
@@ -207,10 +210,12 @@ class ViewerState(QObject):
         if self.model is None:
             return
         c = self.model.model.config
-        self.model_image = None if self.image is None else fit_to_model(self.image, c.img_size)
+        if fitted is None and self.image is not None:
+            fitted = fit_to_model(self.image, c.img_size)
+        self.model_image = fitted
         note = ""
         try:
-            picture = self._picture_for(self.picture_view)
+            picture = self._picture_for(self.picture_view) if picture is None else picture
         except ViewError as exc:
             note = f"{self.picture_view.name} view: {exc}; showing the model view"
             self.picture_view, picture = View(), None

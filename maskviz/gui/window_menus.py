@@ -55,7 +55,7 @@ class MenusMixin:
         self._action(file, "&Open image…", self.open_image_dialog, QKeySequence.StandardKey.Open)
         samples = file.addMenu("&Samples")
         for name in sample_paths():
-            samples.addAction(name, lambda n=name: c.open_image(f"sample:{n}"))
+            samples.addAction(name, lambda n=name: c.read_image(f"sample:{n}"))
         file.addSeparator()
         self._action(file, "Open &model…", self.open_model_picker, "Ctrl+Shift+O")
         self._action(file, "&Get models…", self.show_models_dialog)

@@ -4,11 +4,12 @@ Why one thread with lanes instead of a pool: on a 2-core machine two concurrent 
 each other down (performance-anchors: contention), and a model must not be moved to another device
 while another thread runs it. So every task runs on one worker thread in priority order:
 
-``load`` (a model the user waits for) > ``picture`` (a photo cut or resampled for the tiles or native
-view) > ``recon`` (the picture under the brush) > ``tiles`` (the whole picture in the tiles or native
-view, streamed a batch of tiles per step) > ``baseline`` (a non-learned fill beside it) > ``explain``
-(the Explain lens's map) > ``before-after`` (a training run's result against its base) > ``curve``
-(the loss-vs-ratio sweep) > ``compare`` (the Compare dock's table). ``tiles`` and the last four are
+``load`` (a model the user waits for) > ``image`` (an image being opened: decoded, fitted, its view's
+picture made) > ``picture`` (a photo cut or resampled for the tiles or native view) > ``recon`` (the
+picture under the brush) > ``tiles`` (the whole picture in the tiles or native view, streamed a batch
+of tiles per step) > ``baseline`` (a non-learned fill beside it) > ``explain`` (the Explain lens's
+map) > ``before-after`` (a training run's result against its base) > ``curve`` (the loss-vs-ratio
+sweep) > ``compare`` (the Compare dock's table). ``tiles`` and the last four are
 the :data:`BACKGROUND` lanes.
 
 A task is ``fn()`` returning a value, or a generator: then one ``next()`` runs per turn and the
@@ -54,7 +55,7 @@ from maskviz.errors import MaskvizError
 log = logging.getLogger("maskviz.gui")
 
 #: Highest first.
-LANES = ("load", "picture", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")
+LANES = ("load", "image", "picture", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")
 BACKGROUND = ("tiles", "explain", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)

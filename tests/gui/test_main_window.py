@@ -337,8 +337,8 @@ def test_dropping_an_image_then_a_checkpoint(window, qtbot, tmp_path, norm_pix_m
         QApplication.sendEvent(window, QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data,
                                                   Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
 
-    drop(other)
-    assert window.state.image_source == str(other)
+    drop(other)  # read in the background: the window answers while a large photo decodes
+    qtbot.waitUntil(lambda: window.state.image_source == str(other), timeout=WAIT_MS)
     drop(Path(norm_pix_model_path))
     qtbot.waitUntil(lambda: window.state.model_source == norm_pix_model_path, timeout=WAIT_MS)
     settle(qtbot, window)

@@ -233,3 +233,30 @@ def test_the_colour_range_is_the_whole_pictures_not_the_first_tiles(window, qtbo
     assert len(partial_ranges) >= 2  # the picture streamed in, coloured by what was there
     (top,) = error_scales([window.state.result.result], "pixel").values()
     assert window.panels._levels["pixel"] == pytest.approx((0.0, top))
+
+
+def test_an_image_opened_from_the_menus_is_read_and_resampled_off_the_ui_thread(window, qtbot, monkeypatch,
+                                                                              tmp_path, dialogs):
+    import threading
+
+    from maskviz import images
+    from maskviz.whole import reconstruct as whole_reconstruct
+
+    window.whole_jobs.set_view("tiles", 64)
+    settle_whole(qtbot, window)
+    on_ui: list[str] = []
+    for module, name in ((images, "load_image"), (whole_reconstruct, "make_working_image")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k: (
+            threading.current_thread() is threading.main_thread() and on_ui.append(_name), _real(*a, **k))[1])
+    other = tmp_path / "other.png"
+    Image.new("RGB", (120, 90), (10, 200, 30)).save(other)
+    window.controller.read_image(str(other))
+    assert window.state.image_source != str(other)  # not yet: it is being read
+    qtbot.waitUntil(lambda: window.state.image_source == str(other), timeout=WAIT_MS)
+    settle_whole(qtbot, window)
+    assert on_ui == [] and window.state.result.view == "tiles 64x48 px"
+    window.controller.read_image(str(tmp_path / "missing.png"))
+    qtbot.waitUntil(lambda: bool(dialogs), timeout=WAIT_MS)
+    assert dialogs[-1][1] == "Could not open the image" and "missing.png" in dialogs[-1][2]
+    assert window.state.image_source == str(other) and window.state.result_is_current()
