@@ -39,6 +39,7 @@ import inspect
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -58,6 +59,7 @@ log = logging.getLogger("maskviz.gui")
 LANES = ("load", "image", "picture", "recon", "tiles", "baseline", "explain", "before-after", "curve", "compare")
 BACKGROUND = ("tiles", "explain", "before-after", "curve", "compare")
 PREEMPTING = "recon"  # the lane that may run inside a background task's forward
+GIL_SWITCH_S = 0.001  # how long the UI thread may wait for the GIL the worker holds (see ModelWorker)
 STOP_WAIT_S = 2.0  # shutdown waits this long for a task that cannot be interrupted (a checkpoint read)
 
 
@@ -161,6 +163,10 @@ class ModelWorker(QObject):
                               (self._done, self._on_done), (self._failed, self._on_failed),
                               (self._dropped, self._on_dropped)):
             private.connect(slot, queued)
+        # The worker's Python (a hook at every module call, stitching tiles) holds the GIL between
+        # torch kernels; at the default 5 ms switch interval the UI thread waited that long for it
+        # after each numpy call of a redraw, and a 10 ms redraw took 40. 1 ms keeps redraws whole.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         self._runner = _Runner(self, threads or worker_threads())
         app = QCoreApplication.instance()
         if app is not None:

@@ -100,6 +100,8 @@ class CompareController(QObject):
         self._schedule()
 
     def _schedule(self) -> None:
+        if not self.shown:
+            return  # off screen nothing is estimated either (a 1024 px picture: ~2 ms a change); shown, it catches up
         estimate = self.estimate()
         self.state.set_run(estimate=estimate)
         if self.state.folder is None:
