@@ -30,7 +30,6 @@ result whose request is no longer the newest is dropped (:attr:`Controller.stale
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +42,7 @@ from PySide6.QtCore import QObject, Signal
 
 from maskviz.errors import MaskvizError
 from maskviz.gui.garbage import collect_on_gui_thread
+from maskviz.gui.opening import OpenedImage, read_image
 from maskviz.gui.state import Inputs, Provenance, ViewerState
 from maskviz.gui.worker import BACKGROUND, ModelWorker, ReconOutcome, ReconRequest
 from maskviz.masks import MaskSpec, parse_mask_spec
@@ -53,39 +53,6 @@ LIVE_SECONDS = 0.05  # reconstruct during strokes only when the model answers fa
 DEFAULT_PATTERN = "random:0.75,seed=0"
 COMPARE_LANE = "compare"
 JOB_LANES = ("image", "picture", "baseline", *BACKGROUND)
-
-
-@dataclass
-class OpenedImage:
-    """An image read for the viewer, with what the state would otherwise make on the UI thread: the
-    image fitted to ``model``'s input and its picture in ``view`` (None in the model view, or when the
-    view cannot take it: the state then falls back and says why)."""
-
-    image: Any
-    source: str
-    model: Any  # the LoadedModel the fitted image and picture were made for (None: none yet)
-    view: Any  # the View they were made for
-    fitted: Any = None
-    picture: Any = None
-
-
-def read_image(source: str | os.PathLike, loaded: Any, view: Any) -> OpenedImage:
-    """Read and decode an image, and (with a model) fit it and make its picture in ``view``: what
-    :meth:`Controller.read_image` runs on the worker. Unreadable images raise :class:`MaskvizError`."""
-    from maskviz.images import fit_to_model, load_image
-    from maskviz.whole.view import ViewError
-
-    image = load_image(source)
-    opened = OpenedImage(image, str(source), loaded, view)
-    if loaded is not None:
-        model = loaded.model
-        opened.fitted = fit_to_model(image, model.config.img_size)
-        if view.name != "model":
-            from maskviz.whole import prepare_view
-
-            with contextlib.suppress(ViewError):
-                opened.picture = prepare_view(model, image, view)
-    return opened
 
 
 def describe_source(source: str | None) -> str:
