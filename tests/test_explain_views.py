@@ -141,6 +141,39 @@ def test_native_swin_of_a_rectangle_is_refused_before_any_work(models):
         gradient_map(model, picture(64, 48), np.ones((24, 32), bool), (0, 0), grid=(24, 32))
 
 
+@pytest.mark.parametrize("method", ["attention", "rollout", "gradient"])
+def test_a_native_explain_that_would_not_fit_memory_is_refused_before_any_forward(models, monkeypatch, method):
+    """Native attention keeps every layer's scores (tokens²: the bundled MAE at 1024×680 px, 75 % hidden,
+    ~8 GB) and a gradient every block's activations: refused with the reason where they would not fit."""
+    from maskviz.explain.views import native_explain_bytes
+    from maskviz.whole import memory
+
+    model = models["mae_vit_tiny_test"]
+    vimg = prepare_view(model, picture(64, 64), View("native"))
+    mask = masked(vimg)
+    need = native_explain_bytes(model, vimg.grid, method, visible=int((~mask).sum()))
+    monkeypatch.setattr(memory, "usable_bytes", lambda device="cpu": need - 1)
+    hook = model.register_forward_pre_hook(lambda *_: pytest.fail("a forward ran before the refusal"))
+    try:
+        with pytest.raises(ExplainError, match=f"{method.replace('rollout', 'attention')} in the native view "
+                                               "of a 64×64 px picture needs about .* free; use the tiles view"):
+            run(iter_view_map(model, vimg, mask, method, hidden(mask)))
+    finally:
+        hook.remove()  # the model is the module's
+
+
+def test_the_native_estimate_grows_with_the_square_of_the_tokens_for_attention(models):
+    from maskviz.explain.views import native_explain_bytes
+
+    model = models["mae_vit_tiny_test"]
+
+    def beyond_a_forward(grid: tuple[int, int], method: str) -> int:
+        return native_explain_bytes(model, grid, method) - native_explain_bytes(model, grid, "occlusion")
+
+    assert 200 < beyond_a_forward((32, 32), "attention") / beyond_a_forward((8, 8), "attention") < 300  # 16² ×
+    assert 12 < beyond_a_forward((32, 32), "gradient") / beyond_a_forward((8, 8), "gradient") < 20  # 16 ×
+
+
 def test_native_target_errors_name_the_pictures_grid(models):
     model = models["mae_vit_tiny_test"]
     vimg = prepare_view(model, picture(64, 64), View("native"))

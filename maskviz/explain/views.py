@@ -56,6 +56,54 @@ def native_grid(vimg: ViewImage) -> tuple[int, int] | None:
     return vimg.grid if vimg.view.name == "native" else None
 
 
+def native_explain_bytes(model: MaskedImageModel, grid: tuple[int, int], method: str, visible: int | None = None
+                         ) -> int:
+    """Estimated peak bytes of ``method`` on a native ``grid``: what the inference estimate
+    (:func:`maskviz.whole.native.estimate_bytes`) leaves out. Attention and rollout keep every layer's
+    score matrices (heads × tokens², materialised to be read); a gradient keeps every block's
+    activations for the backward pass. MAE's encoder sees the ``visible`` patches only (None: all).
+    Windowed attention (Swin) keeps windows, not tokens². (The bundled MAE at 384 and 512 px, 75 %
+    hidden, measured 0.74–0.96× these figures: peak resident growth of a fresh process.)"""
+    from maskviz.whole.native import BLOCK_ACTIVATIONS, FLOAT, estimate_bytes
+
+    c = model.config
+    tokens, forward = estimate_bytes(model, grid)
+    per_token = BLOCK_ACTIVATIONS + 2 * c.mlp_ratio  # a block's activations per token and channel
+    if hasattr(c, "stage_window"):  # windows: scores grow with the tokens, not their square
+        stages = list(enumerate(zip(c.depths, c.num_heads, strict=True)))
+        scores = sum(d * h * (tokens // 4**s) * c.stage_window(s)[0] ** 2 for s, (d, h) in stages)
+        kept = sum(d * (tokens // 4**s) * c.embed_dim * 2**s * per_token for s, (d, _h) in stages)
+    else:
+        decoder = getattr(c, "decoder_depth", 0), getattr(c, "decoder_num_heads", 0)
+        seen = tokens if visible is None or not decoder[0] else visible + 1  # MAE's encoder: visible + cls
+        scores = seen**2 * c.depth * c.num_heads + tokens**2 * decoder[0] * decoder[1]
+        width = getattr(c, "decoder_embed_dim", 0)
+        kept = per_token * (seen * c.depth * c.embed_dim + tokens * decoder[0] * width)
+        if not decoder[0]:  # SimMIM ViT: its biased attention keeps the scores for the backward
+            kept += scores
+    if method in ("attention", "rollout"):  # the kept scores, the copies made keeping them, a rollout's
+        return forward + scores * FLOAT * 3 // 2 + 3 * tokens**2 * FLOAT  # (one capture answers both)
+    if method == "gradient":
+        return forward + kept * FLOAT
+    return forward
+
+
+def check_native_explain(model: MaskedImageModel, vimg: ViewImage, method: str, mask: np.ndarray) -> None:
+    """Refuse, before any forward, a native-view method that would not fit the free memory."""
+    from maskviz.device import model_device
+    from maskviz.whole.memory import human_bytes, usable_bytes
+
+    if vimg.view.name != "native":
+        return
+    need = native_explain_bytes(model, vimg.grid, method, visible=int((~mask).sum()))
+    usable = usable_bytes(model_device(model))
+    if usable is not None and need > usable:
+        w, h = vimg.size
+        raise ExplainError(f"{method} in the native view of a {w}×{h} px picture needs about {human_bytes(need)}, "
+                           f"more than the {human_bytes(usable)} free; use the tiles view (each tile is "
+                           f"explained on its own), or a smaller working size")
+
+
 def whose(vimg: ViewImage) -> str:
     return "model's" if vimg.view.name == "model" else PICTURE
 
@@ -160,6 +208,7 @@ def iter_view_attention(model: MaskedImageModel, vimg: ViewImage, mask: np.ndarr
     to ``kept`` (a :class:`TiledCapture` of the same picture and mask) when given; no target, no forward."""
     mask = _checked_mask(vimg, mask)
     if vimg.view.name != "tiles":
+        check_native_explain(model, vimg, "attention", mask)
         return (yield from iter_attention(model, vimg.image, mask, native_grid(vimg)))
     same = isinstance(kept, TiledCapture) and np.array_equal(kept.mask, mask) and kept.layout.grid == vimg.grid
     capture = kept if same else TiledCapture(tile_layout(model, vimg), mask)
@@ -183,6 +232,7 @@ def iter_view_map(model: MaskedImageModel, vimg: ViewImage, mask: np.ndarray, me
         capture = yield from iter_view_attention(model, vimg, mask, target)
         return capture.rollout_map(target) if method == "rollout" else capture.layer_map(target, layer, head)
     if vimg.view.name != "tiles":
+        check_native_explain(model, vimg, method, mask)
         image, cells, at, grid = vimg.image, mask, target, native_grid(vimg)
     else:  # the owning tile, exactly as the model view of its crop
         layout = tile_layout(model, vimg)
