@@ -35,7 +35,7 @@ from maskviz.explain.spread import SpreadLens, check_count, iter_spread, spread_
 from maskviz.images import to_rgb, to_uint8
 from maskviz.models.base import MaskedImageModel
 from maskviz.reconstruct import reconstruct_pairs
-from maskviz.whole.tiles import Tile, TileLayout, TileResult, TileRunner
+from maskviz.whole.tiles import Tile, TileLayout, TileResult, TileRunner, tile_layout
 from maskviz.whole.view import ViewImage, model_view_image
 
 #: The per-target methods, as :func:`iter_view_map` takes them.
@@ -118,10 +118,6 @@ def _checked_mask(vimg: ViewImage, mask: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------- tiles
-
-
-def tile_layout(model: MaskedImageModel, vimg: ViewImage) -> TileLayout:
-    return TileLayout.of(vimg.grid, model.grid_size)
 
 
 def tile_crop(vimg: ViewImage, tile: Tile) -> Image.Image:

@@ -137,6 +137,11 @@ class TileLayout:
         return [t.index for t in self.tiles if diff[t.cells].any()]
 
 
+def tile_layout(model: MaskedImageModel, vimg: ViewImage) -> TileLayout:
+    """The model-sized tiles that cover ``vimg``'s grid (what the tiles view runs, draws and explains)."""
+    return TileLayout.of(vimg.grid, tuple(model.grid_size))
+
+
 def check_tiles(model: MaskedImageModel, size: Size) -> None:
     """Refuse, from the numbers alone, a working size the tiles view cannot run (see module doc)."""
     w, h = size
@@ -237,7 +242,7 @@ class TileRunner:
             raise ViewError(f"the picture's grid has {vimg.patch_size} px patches, the model's "
                             f"{self.model.patch_size} px")
         check_tiles(self.model, vimg.size)
-        layout = TileLayout.of(vimg.grid, self.model.grid_size)
+        layout = tile_layout(self.model, vimg)
         crops = [vimg.image.crop(t.box(vimg.patch_size)) for t in layout.tiles]
         keys = [hashlib.blake2b(c.tobytes(), digest_size=16).digest() for c in crops]
         self._prepared = _Prepared(vimg, layout, crops, keys, vimg.original())

@@ -155,9 +155,9 @@ class CompareController(QObject):
         if picture is None:
             return 1.0
         if picture.view.name == "tiles":
-            from maskviz.whole.tiles import TileLayout
+            from maskviz.whole.tiles import tile_layout
 
-            return float(len(TileLayout.of(picture.grid, tuple(model.grid_size)).tiles))
+            return float(len(tile_layout(model, picture).tiles))
         (gh, gw), (mh, mw) = picture.grid, model.grid_size
         return gh * gw / (mh * mw)
 

@@ -234,11 +234,11 @@ class MaskCanvas(QWidget):
 
     def _draw_tiles(self) -> None:
         """Each tile of the tiles view (a shifted last tile overlaps its neighbour: the dashes cross)."""
-        from maskviz.whole.tiles import TileLayout
+        from maskviz.whole.tiles import tile_layout
 
         path, picture, p = QPainterPath(), self.state.picture, self.patch_size
         if picture is not None and picture.view.name == "tiles" and self.state.model is not None:
-            for t in TileLayout.of(picture.grid, tuple(self.state.model.model.grid_size)).tiles:
+            for t in tile_layout(self.state.model.model, picture).tiles:
                 path.addRect(QRectF(t.left * p, t.top * p, t.cols * p, t.rows * p))
         self._tiles.setPath(path)
 

@@ -81,7 +81,7 @@ class WholeJobs(QObject):
             if view.name == "model" or s.model is None or s.image is None or view == s.picture_view:
                 s.set_picture_view(view)
                 return True
-            from maskviz.whole import check_view
+            from maskviz.whole import check_view, prepare_view
 
             target = check_view(s.model.model, s.image.size, view)
         except ViewError as exc:  # the dialog comes after the caller has shown the view still in use
@@ -89,7 +89,7 @@ class WholeJobs(QObject):
             QTimer.singleShot(0, lambda: self.controller.error.emit(title, message))
             return False
         model, image = s.model.model, s.image
-        self._picture_id = self.controller.run_job(PICTURE_LANE, lambda: _prepare(model, image, view))
+        self._picture_id = self.controller.run_job(PICTURE_LANE, lambda: prepare_view(model, image, view))
         s.set_progress(None, f"{view.name} view: preparing the {target[0]}×{target[1]} px picture…")
         return True
 
@@ -104,7 +104,7 @@ class WholeJobs(QObject):
         s.set_progress(None)
         try:
             s.set_picture_view(vimg.view, vimg)
-        except (ViewError, ValueError) as exc:  # the model changed its mind meanwhile (a device move)
+        except (ViewError, ValueError) as exc:  # not this image's picture, or refused now: the view stays
             self.controller.error.emit(f"Cannot show the {vimg.view.name} view", str(exc))
 
     def _on_picture(self, note: str) -> None:
@@ -132,11 +132,11 @@ class WholeJobs(QObject):
         model, unnormalize, precision = s.model.model, inputs.unnormalize, inputs.precision
         if vimg.view.name == "tiles":
             from maskviz.whole.stream import tiles_job
-            from maskviz.whole.tiles import TileLayout
+            from maskviz.whole.tiles import tile_layout
 
             runner = self._tile_runner(model, unnormalize, precision)  # used on the worker thread only
             job: Any = lambda: tiles_job(runner, vimg, mask, PICTURE_EVERY_S)  # noqa: E731 - the worker calls it
-            total = len(TileLayout.of(vimg.grid, tuple(model.grid_size)).tiles)
+            total = len(tile_layout(model, vimg).tiles)
         else:
             from maskviz.whole.stream import native_job
 
@@ -204,9 +204,3 @@ class WholeJobs(QObject):
 
     def _seconds(self) -> float:
         return time.perf_counter() - self._submitted
-
-
-def _prepare(model: Any, image: Any, view: View) -> Any:
-    from maskviz.whole import prepare_view
-
-    return prepare_view(model, image, view)
