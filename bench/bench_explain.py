@@ -25,12 +25,10 @@ so a change in the shared machine's load hits all of them alike. torch uses ``--
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
+from bench_reconstruct import rounds  # bench/ is on the path when a script there runs
 from PIL import Image
 
 from maskviz.checkpoints import load_model
@@ -56,18 +54,6 @@ def load(name: str):
         return load_model(name).model
     torch.manual_seed(0)
     return create_model(name).eval()
-
-
-def rounds(measures: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each measurement, every one run once per round after one warm-up round."""
-    times: dict[str, list[float]] = {k: [] for k in measures}
-    for r in range(repeats + 1):
-        for key, fn in measures.items():
-            start = time.perf_counter()
-            fn()
-            if r:
-                times[key].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_model(name: str, repeats: int) -> None:

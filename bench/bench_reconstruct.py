@@ -37,6 +37,19 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def rounds(measures: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each measurement, every one run once per round (in turn, so a drifting machine
+    load falls on all alike) after one warm-up round."""
+    times: dict[str, list[float]] = {k: [] for k in measures}
+    for r in range(repeats + 1):
+        for key, fn in measures.items():
+            start = time.perf_counter()
+            fn()
+            if r:
+                times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def official_mae_forward(model, imgs: torch.Tensor, mask_ratio: float = 0.75) -> torch.Tensor:
     """models_mae.MaskedAutoencoderViT.forward, step for step (random masking by noise)."""
     n, length = imgs.shape[0], model.config.num_patches

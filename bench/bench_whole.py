@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_reconstruct import official_mae_forward  # noqa: E402
+from bench_reconstruct import official_mae_forward, rounds  # noqa: E402
 
 from maskviz.masks import random_mask  # noqa: E402
 from maskviz.models import create_model  # noqa: E402
@@ -52,18 +51,6 @@ from maskviz.whole.native import native_plan  # noqa: E402
 from maskviz.whole.tiles import TileRunner  # noqa: E402
 
 MODEL = "mae_vit_base_patch16"
-
-
-def alternate(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, run in turn (one warm-up round first)."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for round_ in range(repeats + 1):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            if round_:
-                times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def photo(w: int, h: int) -> Image.Image:
@@ -87,7 +74,7 @@ def bench_tiles(model, repeats: int) -> None:
         for crop, cells in crops:
             reconstruct(model, crop, [cells])
 
-    t = alternate({"ours": ours, "sum": per_tile}, repeats)
+    t = rounds({"ours": ours, "sum": per_tile}, repeats)
     counts = sorted({int((~c).sum()) for _, c in crops})
     print(f"tiles  1024x768, 75 % random, {len(crops)} tiles ({len(counts)} distinct visible counts): "
           f"reconstruct_view {t['ours'] * 1000:.0f} ms, sum of {len(crops)} reconstruct calls "
@@ -125,7 +112,7 @@ def bench_stroke(model, repeats: int) -> None:
     def single() -> None:
         reconstruct(model, crop, [strokes[0][tile.cells]])
 
-    t = alternate({"update": update, "forward": forward, "reconstruct": single}, repeats)
+    t = rounds({"update": update, "forward": forward, "reconstruct": single}, repeats)
     print(f"stroke inside one tile: update {t['update'] * 1000:.0f} ms (1 tile computed, "
           f"{len(layout.tiles) - 1} cached, whole picture stitched), one tile's forward "
           f"{t['forward'] * 1000:.0f} ms → ratio {t['update'] / t['forward']:.3f} (goal <= 1.5); "
@@ -157,7 +144,7 @@ def bench_native(model, repeats: int, size: int = 448) -> None:
     def ours_view() -> None:
         reconstruct_view(model, vimg, [patch_mask])
 
-    t = alternate({"ours": ours, "official": theirs, "view": ours_view}, repeats)
+    t = rounds({"ours": ours, "official": theirs, "view": ours_view}, repeats)
     print(f"native {size}x{size}: grid forward {t['ours'] * 1000:.0f} ms, official-style forward of the model "
           f"built at {size} px {t['official'] * 1000:.0f} ms, ratio {t['ours'] / t['official']:.3f} (goal <= 1.05); "
           f"with the pictures and metrics (reconstruct_view) {t['view'] * 1000:.0f} ms → "
